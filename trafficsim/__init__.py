@@ -1,0 +1,33 @@
+"""trafficsim: test city traffic-management measures in Eclipse SUMO, with honest statistics.
+
+The notebook API mirrors the command line::
+
+    import trafficsim as ts
+    sc = ts.load_scenario("scenarios/arterial_am_peak.toml")
+    result = ts.compare(sc, seeds=[1, 2, 3])
+    result.estimate("baseline", "mean_delay_s")
+"""
+
+from importlib import metadata
+
+try:
+    __version__ = metadata.version("trafficsim")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+from trafficsim.compare import Comparison, RunResult, compare, simulate
+from trafficsim.errors import ScenarioError, SumoError, SumoTimeout
+from trafficsim.scenario import Scenario, load_scenario
+
+__all__ = [
+    "Comparison",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "SumoError",
+    "SumoTimeout",
+    "__version__",
+    "compare",
+    "load_scenario",
+    "simulate",
+]

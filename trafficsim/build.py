@@ -1,0 +1,158 @@
+"""Compiling a scenario and a plan into case directories that plain ``sumo -c`` can run.
+
+Layout under the output directory::
+
+    network/net.net.xml                    the base network (built once)
+    cases/PLAN/net.net.xml                 the plan's network (base + the measures' edge patches)
+    cases/PLAN/measures.add.xml            the measures' additional elements
+    cases/PLAN/seed_N/case.sumocfg         one run: seed, window and outputs are in the config,
+    cases/PLAN/seed_N/routes.rou.xml       so `sumo -c case.sumocfg` repeats it exactly
+    cases/PLAN/seed_N/vehicles.csv         drawn vehicles with occupancy (for person delay)
+    cases/PLAN/seed_N/detectors.add.xml    edge and lane-area detectors for the metric tables
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
+from trafficsim.errors import ScenarioError
+from trafficsim.measures import CaseDraft, NetIndex
+from trafficsim.network import build_network, net_index, patch_network
+from trafficsim.scenario import PlanSpec, Scenario, check_references
+
+# Above this many lanes, queue detectors go on signal approaches only (they cost a little per step).
+MAX_DETECTED_LANES = 2000
+SUMMARY_PERIOD_S = 60
+
+
+@dataclass(frozen=True)
+class Case:
+    """One run's files.
+
+    Attributes
+    ----------
+    plan, seed
+        What it runs.
+    config
+        The ``.sumocfg``.
+    net
+        The plan's network.
+    """
+
+    plan: str
+    seed: int
+    config: Path
+    net: Path
+    timeout_s: float
+
+    @property
+    def dir(self) -> Path:
+        return self.config.parent
+
+
+def prepare_network(scenario: Scenario, out_dir: Path) -> tuple[Path, NetIndex]:
+    """Build the base network and check every reference of the scenario against it.
+
+    Raises
+    ------
+    ScenarioError
+        When ids, lane indices or windows do not fit the network.
+    """
+    net = build_network(scenario.network, out_dir / "network")
+    index = net_index(net)
+    issues = check_references(scenario, index)
+    if issues:
+        raise ScenarioError(issues)
+    return net, index
+
+
+def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path) -> CaseDraft:
+    """Write a plan's network and measure file under ``out_dir/cases/PLAN``."""
+    plan_dir = out_dir / "cases" / plan.name
+    plan_dir.mkdir(parents=True, exist_ok=True)
+    draft = CaseDraft()
+    for m in plan.measures:
+        m.apply(draft)
+    if draft.edge_patches:
+        patch_network(base_net, draft.edge_patches, plan_dir / "net.net.xml")
+    else:
+        shutil.copyfile(base_net, plan_dir / "net.net.xml")
+    body = "\n  ".join(draft.additional)
+    (plan_dir / "measures.add.xml").write_text(f"<additional>\n  {body}\n</additional>\n",
+                                               encoding="utf-8")
+    return draft
+
+
+def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
+               out_dir: Path) -> Case:
+    """Write one (plan, seed) run directory and return its :class:`Case`."""
+    plan_dir = out_dir / "cases" / plan.name
+    run_dir = plan_dir / f"seed_{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    net = plan_dir / "net.net.xml"
+    index = net_index(net)
+    routes = []
+    if scenario.demand is not None:
+        vehicles = draw_vehicles(scenario.demand, index, scenario.begin_s, scenario.end_s, seed)
+        write_routes(vehicles, run_dir / "routes.rou.xml", draft.vtype_attrs)
+        write_vehicle_table(vehicles, run_dir / "vehicles.csv")
+        routes.append("routes.rou.xml")
+    routes += [_rel(p, run_dir) for p in scenario.route_files]
+    _write_detectors(index, scenario, run_dir / "detectors.add.xml")
+    adds = ["detectors.add.xml", "../measures.add.xml",
+            *[_rel(p, run_dir) for p in scenario.additional_files]]
+    cfg = run_dir / "case.sumocfg"
+    cfg.write_text(_sumocfg(scenario, seed, routes, adds, draft.sumo_options), encoding="utf-8")
+    return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s)
+
+
+def _rel(p: Path, start: Path) -> str:
+    return os.path.relpath(p, start)
+
+
+def _write_detectors(index: NetIndex, scenario: Scenario, path: Path) -> None:
+    """Edge data over the window, and lane-area (E2) detectors that measure queues."""
+    period = scenario.end_s - scenario.begin_s
+    begin = scenario.begin_s
+    lines = ["<additional>",
+             f'  <edgeData id="edges" file="edgedata.csv" begin="{begin:g}" '
+             f'period="{period:g}" excludeEmpty="true"/>']
+    approaches = {e for edges in index.signal_approaches.values() for e in edges}
+    all_lanes = sum(index.edges.values())
+    edges = sorted(index.edges) if all_lanes <= MAX_DETECTED_LANES else sorted(approaches)
+    for e in edges:
+        for i in range(index.edges[e]):
+            lines.append(f'  <laneAreaDetector id="q_{e}_{i}" lane="{e}_{i}" pos="0" endPos="-1" '
+                         f'friendlyPos="true" period="{period:g}" file="queues.csv"/>')
+    lines.append("</additional>\n")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _sumocfg(scenario: Scenario, seed: int, routes: list[str], adds: list[str],
+             extra: list[str]) -> str:
+    opts = {
+        "net-file": "../net.net.xml",
+        "route-files": ",".join(routes),
+        "additional-files": ",".join(adds),
+        "begin": f"{scenario.begin_s:g}",
+        "end": f"{scenario.end_s:g}",
+        "step-length": f"{scenario.step_length_s:g}",
+        "seed": str(seed),
+        "time-to-teleport": f"{scenario.time_to_teleport_s:g}",
+        "tripinfo-output": "tripinfo.csv",
+        "tripinfo-output.write-unfinished": "true",
+        "device.emissions.probability": "1",
+        "statistic-output": "stats.xml",
+        "summary-output": "summary.csv",
+        "summary-output.period": str(SUMMARY_PERIOD_S),
+        "no-step-log": "true",
+        "duration-log.disable": "true",
+    }
+    for i in range(0, len(extra), 2):
+        opts[extra[i].lstrip("-")] = extra[i + 1]
+    body = "\n".join(f'    <{k} value="{v}"/>' for k, v in opts.items() if v != "")
+    return f"<configuration>\n{body}\n</configuration>\n"

@@ -1,0 +1,194 @@
+"""Command line: ``trafficsim run | compare | validate``.
+
+Exit codes: 0 success; 1 SUMO failed or timed out; 2 bad scenario or arguments;
+3 with ``--strict`` when a run reported teleports, gridlock or vehicles left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from trafficsim.errors import ScenarioError, SumoError
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        msg = f"'{text}' is not a list of seeds; expected integers such as 1,2,3"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        msg = f"'{text}': expected distinct non-negative integers such as 1,2,3"
+        raise argparse.ArgumentTypeError(msg)
+    return seeds
+
+
+def _parser() -> argparse.ArgumentParser:
+    from trafficsim import __version__
+
+    p = argparse.ArgumentParser(
+        prog="trafficsim",
+        description="Test traffic-management plans in SUMO and compare them over seeds.")
+    p.add_argument("--version", action="version", version=f"trafficsim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("scenario", type=Path, help="scenario .toml or SUMO .sumocfg")
+        sp.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 1,2,3")
+        sp.add_argument("--out", type=Path, help="keep cases and write metrics.json and tables here")
+        sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        sp.add_argument("--end", type=float, help="override the simulation end [s]")
+        sp.add_argument("--workers", type=int, help="parallel SUMO processes (default: cores)")
+        sp.add_argument("--quiet", action="store_true", help="no progress output")
+        sp.add_argument("--strict", action="store_true",
+                        help="exit 3 when a run had teleports, gridlock or vehicles left out")
+
+    run = sub.add_parser("run", help="simulate one plan over seeds")
+    common(run)
+    run.add_argument("--plan", default="baseline", help="plan name (default: baseline)")
+    cmp_ = sub.add_parser("compare", help="run every plan and compare it with the baseline")
+    common(cmp_)
+    cmp_.add_argument("--plans", help="comma-separated subset of plans (baseline always runs)")
+    val = sub.add_parser("validate", help="check scenario files without simulating")
+    val.add_argument("scenarios", type=Path, nargs="+")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``trafficsim`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args.scenarios)
+        return _simulate(args)
+    except ScenarioError as exc:
+        print(f"error: invalid scenario\n{exc}", file=sys.stderr)
+        return 2
+    except SumoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from trafficsim.compare import compare, simulate
+    from trafficsim.scenario import load_scenario
+
+    sc = load_scenario(args.scenario, end_s=args.end)
+    kw = {"seeds": args.seeds, "out": args.out, "workers": args.workers,
+          "progress": not args.quiet}
+    if args.command == "run":
+        result = simulate(sc, args.plan, **kw)
+    else:
+        plans = [p for p in args.plans.split(",") if p] if args.plans else None
+        result = compare(sc, plans=plans, **kw)
+    warnings = result.warnings()
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(format_comparison(result))
+        if args.out:
+            print(f"\nwrote {args.out / 'metrics.json'} and the run directories under "
+                  f"{args.out / 'cases'}")
+    return 3 if args.strict and warnings else 0
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def format_comparison(result: object) -> str:
+    """A plain-text table: each metric's mean [95% CI] per plan and the paired difference."""
+    from trafficsim.compare import Comparison, better
+    from trafficsim.scenario import BASELINE
+
+    assert isinstance(result, Comparison)
+    sc = result.scenario
+    seeds = ",".join(map(str, result.seeds))
+    lines = [f"{sc.name}  {sc.window}  seeds {seeds}  SUMO {result.sumo_version}", ""]
+    others = [p for p in result.plans if p != BASELINE]
+    head = f"{'metric':<22}" + "".join(f"{p:>28}" for p in result.plans)
+    head += "".join(f"{'Δ ' + p + ' vs baseline':>40}" for p in others)
+    lines += [head, "-" * len(head)]
+    for m in result.metric_names:
+        row = f"{m:<22}"
+        for p in result.plans:
+            e = result.estimate(p, m)
+            row += f"{_fmt(e.mean):>12} [{_fmt(e.ci95[0])}, {_fmt(e.ci95[1])}]".rjust(28)
+        for p in others:
+            d = result.difference(p, m)
+            mark = ""
+            if d.significant:
+                mark = " better" if better(m, d.diff) else " worse"
+            cell = f"{d.diff:+,.1f} [{_fmt(d.ci95[0])}, {_fmt(d.ci95[1])}] {_fmt(d.pct)}%{mark}"
+            row += cell.rjust(40)
+        lines.append(row)
+    lines += ["", "95% Student-t intervals over seeds; differences are paired on common seeds "
+                  "(same demand draws); 'better'/'worse' where the interval excludes 0.", ""]
+    lines += _los_lines(result)
+    return "\n".join(lines)
+
+
+def _los_lines(result: object) -> list[str]:
+    """Signalised junctions: control delay averaged over seeds and HCM LOS, per plan."""
+    from trafficsim.compare import Comparison
+    from trafficsim.metrics import level_of_service
+
+    assert isinstance(result, Comparison)
+    junctions = sorted({str(j["junction"]) for r in result.runs for j in r.junctions})
+    if not junctions:
+        return []
+    lines = ["Signalised junctions: control delay [s] and HCM level of service",
+             f"{'junction':<14}" + "".join(f"{p:>20}" for p in result.plans)]
+    for jn in junctions:
+        row = f"{jn:<14}"
+        for p in result.plans:
+            vals = [float(j["mean_delay_s"]) for s in result.seeds
+                    for j in result.run(p, s).junctions
+                    if j["junction"] == jn and j["approach"] == "ALL"]
+            d = sum(vals) / len(vals) if vals else math.nan
+            row += f"{_fmt(d)} ({level_of_service(d)})".rjust(20)
+        lines.append(row)
+    return lines
+
+
+def _validate(paths: Sequence[Path]) -> int:
+    from trafficsim.build import prepare_network
+    from trafficsim.scenario import load_scenario
+
+    failed = 0
+    for path in paths:
+        try:
+            sc = load_scenario(path)
+            with tempfile.TemporaryDirectory(prefix="trafficsim-validate-") as tmp:
+                prepare_network(sc, Path(tmp))
+        except ScenarioError as exc:
+            failed += 1
+            n = len(exc.issues)
+            print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+            for issue in exc.issues:
+                print(f"  {issue}", file=sys.stderr)
+            continue
+        except SumoError as exc:
+            failed += 1
+            print(f"{path}: the network could not be built: {exc}", file=sys.stderr)
+            continue
+        plans = ", ".join(sc.plans)
+        print(f"{path}: OK ({sc.window}, plans: {plans})")
+    return 2 if failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""The orchestrator: plans × seeds → case directories → SUMO runs → metrics → comparison."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from trafficsim.build import Case, build_case, build_plan, prepare_network
+from trafficsim.errors import SumoError
+from trafficsim.metrics import (
+    EXTRA_METRICS,
+    HIGHER_IS_BETTER,
+    METRICS,
+    Health,
+    edge_table,
+    junction_table,
+    run_health,
+    run_metrics,
+)
+from trafficsim.outputs import read_csv, read_statistics, read_vehicle_table
+from trafficsim.parallel import local_executor, map_tasks
+from trafficsim.scenario import BASELINE, Scenario, load_scenario
+from trafficsim.stats import Difference, Estimate, mean_ci, paired_difference
+from trafficsim.sumo import run_sumo, sumo_version
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Metrics and tables of one (plan, seed) run.
+
+    Attributes
+    ----------
+    metrics
+        Metric name → value (see :data:`trafficsim.metrics.METRICS`).
+    edges, junctions
+        Per-edge and per-signalised-junction/approach tables (lists of row dicts).
+    health
+        Teleports, gridlock, vehicles left out: reported, never hidden.
+    case_dir
+        The run's directory (kept with ``out``): ``sumo -c case.sumocfg`` there repeats it.
+    wall_s
+        Wall-clock time of the SUMO run. [s]
+    """
+
+    plan: str
+    seed: int
+    metrics: dict[str, float]
+    edges: list[dict[str, Any]]
+    junctions: list[dict[str, Any]]
+    health: Health
+    case_dir: Path
+    wall_s: float
+
+
+def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]]) -> RunResult:
+    """Run one case with SUMO and turn its outputs into a :class:`RunResult`."""
+    what = f"plan '{case.plan}', seed {case.seed} ({case.config})"
+    run = run_sumo(case.config, seed=case.seed, timeout_s=case.timeout_s, what=what)
+    d = case.dir
+    try:
+        trips = read_csv(d / "tripinfo.csv")
+        stats = read_statistics(d / "stats.xml")
+        vehicles = read_vehicle_table(d / "vehicles.csv")
+        summary = read_csv(d / "summary.csv")
+        edges = edge_table(read_csv(d / "edgedata.csv"), read_csv(d / "queues.csv"))
+    except (OSError, KeyError, ValueError) as exc:
+        msg = f"{what}: SUMO finished but its outputs could not be read: {exc}"
+        raise SumoError(msg) from exc
+    metrics = run_metrics(trips, vehicles, stats, end_s)
+    health = run_health(stats, summary, int(metrics["not_inserted_veh"]))
+    return RunResult(plan=case.plan, seed=case.seed, metrics=metrics, edges=edges,
+                     junctions=junction_table(edges, approaches), health=health,
+                     case_dir=d, wall_s=run.wall_s)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Results of plans × seeds, with statistics.  ``to_dict()`` is the JSON contract."""
+
+    scenario: Scenario
+    seeds: tuple[int, ...]
+    plans: tuple[str, ...]
+    runs: tuple[RunResult, ...]
+    sumo_version: str
+
+    def run(self, plan: str, seed: int) -> RunResult:
+        return next(r for r in self.runs if r.plan == plan and r.seed == seed)
+
+    def values(self, plan: str, metric: str) -> list[float]:
+        """Per-seed values of a metric for a plan, in seed order."""
+        return [self.run(plan, s).metrics[metric] for s in self.seeds]
+
+    def estimate(self, plan: str, metric: str) -> Estimate:
+        """Mean and 95% CI of a metric over seeds."""
+        return mean_ci(self.values(plan, metric))
+
+    def difference(self, plan: str, metric: str, baseline: str = BASELINE) -> Difference:
+        """Paired plan − baseline difference over the common seeds."""
+        return paired_difference(self.values(plan, metric), self.values(baseline, metric))
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return METRICS + EXTRA_METRICS
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``--json`` / ``metrics.json``."""
+        plans = {p: {m: _estimate_json(self.estimate(p, m)) for m in self.metric_names}
+                 for p in self.plans}
+        vs = {}
+        if BASELINE in self.plans:
+            for p in self.plans:
+                if p != BASELINE:
+                    vs[p] = {m: _diff_json(self.difference(p, m)) for m in self.metric_names}
+        from trafficsim import __version__
+
+        return {
+            "scenario": self.scenario.name,
+            "scenario_file": str(self.scenario.source),
+            "sumo_version": self.sumo_version,
+            "trafficsim_version": __version__,
+            "window": {"begin_s": self.scenario.begin_s, "end_s": self.scenario.end_s},
+            "seeds": list(self.seeds),
+            "plans": plans,
+            "vs_baseline": vs,
+            "health": {p: {str(s): _health_json(self.run(p, s).health) for s in self.seeds}
+                       for p in self.plans},
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Per-run metrics as rows (plan, seed, metric columns) for a DataFrame or CSV."""
+        return [{"plan": r.plan, "seed": r.seed, **r.metrics} for r in self.runs]
+
+    def to_dataframe(self) -> Any:
+        """Per-run metrics as a pandas DataFrame (pandas must be installed)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows())
+
+    def warnings(self) -> list[str]:
+        """Every health finding, labelled with its plan and seed."""
+        return [f"plan '{r.plan}', seed {r.seed}: {w}" for r in self.runs for w in r.health.warnings]
+
+    def write(self, out: Path) -> None:
+        """Write ``metrics.json`` and the per-run tables (``runs.csv``, ``edges.csv``,
+        ``junctions.csv``) into ``out``."""
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False),
+                                          encoding="utf-8")
+        _write_rows(out / "runs.csv", self.rows())
+        _write_rows(out / "edges.csv", [{"plan": r.plan, "seed": r.seed, **e}
+                                        for r in self.runs for e in r.edges])
+        _write_rows(out / "junctions.csv", [{"plan": r.plan, "seed": r.seed, **j}
+                                            for r in self.runs for j in r.junctions])
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+def _estimate_json(e: Estimate) -> dict[str, Any]:
+    return {"mean": _num(e.mean), "ci95": [_num(e.ci95[0]), _num(e.ci95[1])],
+            "per_seed": [_num(v) for v in e.per_seed]}
+
+
+def _diff_json(d: Difference) -> dict[str, Any]:
+    return {"diff": _num(d.diff), "ci95": [_num(d.ci95[0]), _num(d.ci95[1])], "pct": _num(d.pct)}
+
+
+def _health_json(h: Health) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(h).items()}
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        path.write_text("", encoding="utf-8")
+        return
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def compare(scenario: Scenario | str | Path, *, plans: Sequence[str] | None = None,
+            seeds: Sequence[int] | None = None, out: str | Path | None = None,
+            workers: int | None = None, executor: Executor | None = None,
+            progress: bool = True) -> Comparison:
+    """Run plans × seeds with common random numbers and compare each plan with the baseline.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario` or the path of a scenario file / ``.sumocfg``.
+    plans
+        Plans to run (default: all; the baseline is always included).
+    seeds
+        Seeds (default: the scenario's).  Every plan runs on every seed with the same demand.
+    out
+        Directory that keeps the case directories and receives ``metrics.json`` and tables;
+        a temporary directory (deleted afterwards) when None.
+    workers
+        Processes for the local pool (default: the cores).
+    executor
+        Any executor to use instead of the local pool (e.g. Dask's).
+    progress
+        Show progress on stderr.
+    """
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    names = [BASELINE, *[p for p in (plans or sc.plans) if p != BASELINE]]
+    specs = [sc.plan(p) for p in names]
+    seed_list = tuple(seeds or sc.seeds)
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
+            return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress)
+    out = Path(out)
+    result = _compare(sc, specs, seed_list, out, workers, executor, progress)
+    result.write(out)
+    return result
+
+
+def simulate(scenario: Scenario | str | Path, plan: str = BASELINE, *,
+             seeds: Sequence[int] | None = None, out: str | Path | None = None,
+             workers: int | None = None, progress: bool = True) -> Comparison:
+    """Run one plan over seeds (``trafficsim run``); the result holds that plan only."""
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    spec = sc.plan(plan)
+    seed_list = tuple(seeds or sc.seeds)
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
+            return _compare(sc, [spec], seed_list, Path(tmp), workers, None, progress)
+    result = _compare(sc, [spec], seed_list, Path(out), workers, None, progress)
+    result.write(Path(out))
+    return result
+
+
+def _compare(sc: Scenario, specs: list[Any], seeds: tuple[int, ...], out: Path,
+             workers: int | None, executor: Executor | None, progress: bool) -> Comparison:
+    base_net, index = prepare_network(sc, out)
+    cases: list[Case] = []
+    for spec in specs:
+        draft = build_plan(sc, spec, base_net, out)
+        cases += [build_case(sc, spec, draft, s, out) for s in seeds]
+    approaches = index.signal_approaches
+    labels = [f"plan={c.plan} seed={c.seed}" for c in cases]
+    task = _CaseTask(sc.end_s, approaches)
+    if executor is not None:
+        runs = map_tasks(task, cases, executor, labels, progress=progress)
+    else:
+        with local_executor(workers, len(cases)) as ex:
+            runs = map_tasks(task, cases, ex, labels, progress=progress)
+    return Comparison(scenario=sc, seeds=seeds, plans=tuple(s.name for s in specs),
+                      runs=tuple(runs), sumo_version=sumo_version())
+
+
+@dataclass(frozen=True)
+class _CaseTask:
+    """A picklable callable for executors (a lambda would not cross process boundaries)."""
+
+    end_s: float
+    approaches: dict[str, tuple[str, ...]]
+
+    def __call__(self, case: Case) -> RunResult:
+        return execute_case(case, self.end_s, self.approaches)
+
+
+def better(metric: str, diff: float) -> bool:
+    """True when a difference in ``metric`` is an improvement."""
+    return diff > 0 if metric in HIGHER_IS_BETTER else diff < 0

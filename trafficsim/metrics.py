@@ -1,0 +1,250 @@
+"""Pure functions from output tables to metrics.  Names carry units (``mean_delay_s``).
+
+Delay is SUMO's time loss (time lost against driving at the vehicle's desired speed) plus the
+insertion delay.  Vehicles still driving at the end count with the delay they have accrued so far,
+and vehicles that never got into the network count with their whole wait, so a plan that blocks
+entry cannot look good by keeping vehicles out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from trafficsim.outputs import RunStatistics, Table
+
+#: The metric keys of every run, in report order (a contract for users' scripts).
+METRICS: tuple[str, ...] = (
+    "mean_delay_s", "mean_travel_time_s", "mean_waiting_time_s", "mean_stops", "throughput_veh",
+    "unfinished_veh", "person_delay_s", "co2_kg", "teleports",
+)
+#: Further metrics, after the contract keys.
+EXTRA_METRICS: tuple[str, ...] = (
+    "total_delay_veh_h", "person_throughput", "not_inserted_veh", "nox_kg", "collisions",
+)
+#: Metrics where larger is better (all others: smaller is better).
+HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput"})
+
+#: HCM control-delay thresholds of LOS A..E [s]; above the last is F.
+HCM_SIGNALISED_S = (10.0, 20.0, 35.0, 55.0, 80.0)
+HCM_UNSIGNALISED_S = (10.0, 15.0, 25.0, 35.0, 50.0)
+
+GRIDLOCK_WINDOW_S = 600.0
+
+
+def level_of_service(delay_s: float, thresholds: Sequence[float] = HCM_SIGNALISED_S) -> str:
+    """HCM level of service (A–F) of a control delay.
+
+    Parameters
+    ----------
+    delay_s
+        Mean control delay per vehicle. [s]
+    thresholds
+        Upper bounds of A..E. [s]  Defaults to the signalised-intersection thresholds.
+    """
+    if not np.isfinite(delay_s):
+        return "-"
+    for grade, bound in zip("ABCDE", thresholds, strict=True):
+        if delay_s <= bound:
+            return grade
+    return "F"
+
+
+def vehicle_delays(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Delay of every demanded vehicle and its occupancy.
+
+    Parameters
+    ----------
+    trips
+        Tripinfo table (with unfinished vehicles).
+    vehicles
+        Our vehicle table (id, depart_s, occupancy); empty for imported route files.
+    stats
+        SUMO's run statistics (for never-inserted vehicles of imported demand).
+    end_s
+        End of the simulation. [s]
+
+    Returns
+    -------
+    delays_s, occupancy
+        One entry per vehicle that wanted to depart before the end. [s], [persons]
+    """
+    n = len(trips.get("id", ()))
+    inserted = trips["timeLoss"] + trips["departDelay"] if n else np.zeros(0)
+    if vehicles:
+        occ_by_id = dict(zip(vehicles["id"], vehicles["occupancy"], strict=True))
+        occ_in = np.array([occ_by_id.get(i, 1.0) for i in trips.get("id", ())], dtype=float)
+        seen = set(trips.get("id", ()))
+        missing = [(d, o) for i, d, o in zip(vehicles["id"], vehicles["depart_s"],
+                                             vehicles["occupancy"], strict=True)
+                   if i not in seen and d < end_s]
+        never = np.array([end_s - d for d, _ in missing], dtype=float)
+        occ_never = np.array([o for _, o in missing], dtype=float)
+    else:
+        occ_in = np.ones(n)
+        never = np.full(stats.waiting, max(stats.depart_delay_waiting_s, 0.0))
+        occ_never = np.ones(stats.waiting)
+    return np.concatenate([inserted, never]), np.concatenate([occ_in, occ_never])
+
+
+def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
+                ) -> dict[str, float]:
+    """The per-run metrics (keys of :data:`METRICS` and :data:`EXTRA_METRICS`)."""
+    delays, occ = vehicle_delays(trips, vehicles, stats, end_s)
+    n_in = len(trips.get("id", ()))
+    arrived = trips["arrival"] >= 0 if n_in else np.zeros(0, dtype=bool)
+    not_inserted = len(delays) - n_in
+
+    def mean(x: np.ndarray) -> float:
+        return float(np.mean(x)) if len(x) else float("nan")
+
+    co2_mg = trips.get("emissions_CO2_abs", np.zeros(0))
+    nox_mg = trips.get("emissions_NOx_abs", np.zeros(0))
+    occ_arrived = occ[:n_in][arrived] if n_in else np.zeros(0)
+    return {
+        "mean_delay_s": mean(delays),
+        "mean_travel_time_s": mean(trips["duration"][arrived]) if n_in else float("nan"),
+        "mean_waiting_time_s": mean(trips["waitingTime"]) if n_in else float("nan"),
+        "mean_stops": mean(trips["waitingCount"]) if n_in else float("nan"),
+        "throughput_veh": float(np.count_nonzero(arrived)),
+        "unfinished_veh": float(np.count_nonzero(~arrived) + not_inserted),
+        "person_delay_s": float(np.sum(delays * occ) / np.sum(occ)) if len(occ) else float("nan"),
+        "co2_kg": float(np.nansum(co2_mg)) / 1e6,
+        "teleports": float(stats.teleports),
+        "total_delay_veh_h": float(np.sum(delays)) / 3600.0,
+        "person_throughput": float(np.sum(occ_arrived)),
+        "not_inserted_veh": float(not_inserted),
+        "nox_kg": float(np.nansum(nox_mg)) / 1e6,
+        "collisions": float(stats.collisions),
+    }
+
+
+def edge_table(edgedata: Table, queues: Table) -> list[dict[str, object]]:
+    """Per-edge volume, delay, speed and queue over the simulation window.
+
+    Parameters
+    ----------
+    edgedata
+        SUMO edge data (one interval).
+    queues
+        Lane-area detector output (``q_EDGE_LANE`` ids).
+
+    Returns
+    -------
+    list of dict
+        ``edge``, ``volume_veh``, ``mean_delay_s`` (time loss per vehicle on the edge),
+        ``mean_speed_m_s``, ``max_queue_m`` (longest queue on any lane), ``mean_queue_m``
+        (time-mean queue of its busiest lane).
+    """
+    q_max: dict[str, float] = {}
+    q_mean: dict[str, float] = {}
+    for det, mx, mn in zip(queues.get("id", ()), queues.get("maxJamLengthInMeters", ()),
+                           queues.get("meanMaxJamLengthInMeters", ()), strict=False):
+        edge = str(det)[2:].rsplit("_", 1)[0]
+        q_max[edge] = max(q_max.get(edge, 0.0), float(mx))
+        q_mean[edge] = max(q_mean.get(edge, 0.0), float(mn))
+    rows = []
+    for i, edge in enumerate(edgedata.get("id", ())):
+        volume = float(edgedata["entered"][i] + edgedata["departed"][i])
+        rows.append({
+            "edge": str(edge),
+            "volume_veh": volume,
+            "mean_delay_s": float(edgedata["timeLoss"][i]) / volume if volume else float("nan"),
+            "mean_speed_m_s": float(edgedata["speed"][i]),
+            "max_queue_m": q_max.get(str(edge), float("nan")),
+            "mean_queue_m": q_mean.get(str(edge), float("nan")),
+        })
+    return rows
+
+
+def junction_table(edges: Sequence[dict[str, object]],
+                   approaches: dict[str, tuple[str, ...]]) -> list[dict[str, object]]:
+    """Per signalised junction and approach: volume, control delay, HCM LOS and queue.
+
+    The approach's control delay is the time loss per vehicle on the approach edge (deceleration,
+    stopped and acceleration delay up to the stop line).  The junction row (``approach = "ALL"``)
+    is the volume-weighted mean of its approaches, as HCM aggregates intersection delay.
+    """
+    by_edge = {str(r["edge"]): r for r in edges}
+    rows: list[dict[str, object]] = []
+    for junction, in_edges in sorted(approaches.items()):
+        total_v = total_d = 0.0
+        worst_q = float("nan")
+        for e in in_edges:
+            r = by_edge.get(e)
+            v = float(r["volume_veh"]) if r else 0.0  # type: ignore[arg-type]
+            d = float(r["mean_delay_s"]) if r and v else float("nan")  # type: ignore[arg-type]
+            q = float(r["max_queue_m"]) if r else float("nan")  # type: ignore[arg-type]
+            rows.append({"junction": junction, "approach": e, "volume_veh": v,
+                         "mean_delay_s": d, "los": level_of_service(d), "max_queue_m": q})
+            if v:
+                total_v += v
+                total_d += v * d
+            worst_q = q if not math.isfinite(worst_q) else max(worst_q, float(np.nan_to_num(q)))
+        d_all = total_d / total_v if total_v else float("nan")
+        rows.append({"junction": junction, "approach": "ALL", "volume_veh": total_v,
+                     "mean_delay_s": d_all, "los": level_of_service(d_all), "max_queue_m": worst_q})
+    return rows
+
+
+@dataclass(frozen=True)
+class Health:
+    """What went wrong in a run, reported with every result.
+
+    Attributes
+    ----------
+    teleports, teleports_jam, collisions
+        Counts from SUMO's statistics.
+    running_at_end, not_inserted
+        Vehicles still in the network at the end / never inserted.
+    gridlock
+        True when, over the last 10 minutes, nothing arrived while nearly every vehicle in the
+        network stood still.
+    warnings
+        Human-readable findings (empty when the run is clean).
+    """
+
+    teleports: int
+    teleports_jam: int
+    collisions: int
+    running_at_end: int
+    not_inserted: int
+    gridlock: bool
+    warnings: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.warnings
+
+
+def run_health(stats: RunStatistics, summary: Table, not_inserted: int) -> Health:
+    """Detect teleport storms, gridlock, collisions and vehicles that never got in."""
+    gridlock = False
+    if len(summary.get("time", ())) >= 2:
+        t = summary["time"]
+        recent = t >= t[-1] - GRIDLOCK_WINDOW_S
+        if t[-1] - t[0] >= GRIDLOCK_WINDOW_S and recent.sum() >= 2:
+            arrived = summary["arrived"][recent]
+            running = summary["running"][recent]
+            halting = summary["halting"][recent]
+            gridlock = bool(arrived[-1] == arrived[0] and running.min() > 0
+                            and np.all(halting >= 0.9 * running))
+    w = []
+    if gridlock:
+        w.append(f"gridlock: no vehicle arrived in the last {GRIDLOCK_WINDOW_S / 60:g} min while "
+                 f"{int(summary['running'][-1])} stood in the network")
+    if stats.teleports:
+        storm = stats.teleports >= max(5, 0.02 * max(stats.inserted, 1))
+        w.append(f"{'teleport storm: ' if storm else ''}{stats.teleports} teleport(s) "
+                 f"({stats.teleports_jam} from jams)")
+    if stats.collisions:
+        w.append(f"{stats.collisions} collision(s)")
+    if not_inserted:
+        w.append(f"{not_inserted} vehicle(s) never entered the network")
+    return Health(teleports=stats.teleports, teleports_jam=stats.teleports_jam,
+                  collisions=stats.collisions, running_at_end=stats.running,
+                  not_inserted=not_inserted, gridlock=gridlock, warnings=tuple(w))

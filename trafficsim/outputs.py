@@ -1,0 +1,109 @@
+"""Reading SUMO outputs into column tables (``dict`` of column name → numpy array).
+
+SUMO writes CSV when an output file name ends in ``.csv``: semicolon separated, columns prefixed by
+the element name (``tripinfo_timeLoss``, ``edge_speed``, ``interval_maxJamLengthInMeters``).  The
+prefix is dropped here.  Numeric columns become float arrays; others stay string arrays.
+"""
+
+from __future__ import annotations
+
+import csv
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+Table = dict[str, np.ndarray]
+
+
+def read_csv(path: Path, *, keep_prefix: tuple[str, ...] = ("emissions_",)) -> Table:
+    """Read a SUMO CSV output.
+
+    Parameters
+    ----------
+    path
+        The file.
+    keep_prefix
+        Column prefixes that are kept (so ``emissions_CO2_abs`` stays distinct).
+
+    Returns
+    -------
+    Table
+        Column name without its element prefix → array (float where every value parses).
+    """
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    if not rows:
+        return {}
+    header = [_strip(h, keep_prefix) for h in rows[0]]
+    body = rows[1:]
+    table: Table = {}
+    for j, name in enumerate(header):
+        col = [r[j] if j < len(r) else "" for r in body]
+        table[name] = _column(col)
+    return table
+
+
+def _strip(name: str, keep: tuple[str, ...]) -> str:
+    if name.startswith(keep) or "_" not in name:
+        return name
+    return name.split("_", 1)[1]
+
+
+def _column(values: list[str]) -> np.ndarray:
+    try:
+        return np.array([float(v) if v != "" else np.nan for v in values], dtype=float)
+    except ValueError:
+        return np.array(values, dtype=object)
+
+
+def read_vehicle_table(path: Path) -> Table:
+    """Read ``vehicles.csv`` written by :func:`trafficsim.demand.write_vehicle_table`."""
+    return read_csv(path, keep_prefix=("depart_",)) if path.is_file() else {}
+
+
+@dataclass(frozen=True)
+class RunStatistics:
+    """SUMO's ``--statistic-output`` summary of a run.
+
+    Attributes
+    ----------
+    loaded, inserted, running, waiting
+        Vehicle counts; ``running`` are still in the network at the end, ``waiting`` never got in.
+    teleports, teleports_jam
+        Vehicles teleported (all causes / because of a jam).
+    collisions
+        Collisions.
+    depart_delay_waiting_s
+        Mean wait so far of the vehicles that never got in. [s]
+    """
+
+    loaded: int
+    inserted: int
+    running: int
+    waiting: int
+    teleports: int
+    teleports_jam: int
+    collisions: int
+    depart_delay_waiting_s: float
+
+
+def read_statistics(path: Path) -> RunStatistics:
+    """Read ``stats.xml`` (SUMO ``--statistic-output``)."""
+    root = ET.parse(path).getroot()
+
+    def attr(tag: str, name: str) -> float:
+        el = root.find(tag)
+        return float(el.get(name, 0)) if el is not None else 0.0
+
+    return RunStatistics(
+        loaded=int(attr("vehicles", "loaded")),
+        inserted=int(attr("vehicles", "inserted")),
+        running=int(attr("vehicles", "running")),
+        waiting=int(attr("vehicles", "waiting")),
+        teleports=int(attr("teleports", "total")),
+        teleports_jam=int(attr("teleports", "jam")),
+        collisions=int(attr("safety", "collisions")),
+        depart_delay_waiting_s=attr("vehicleTripStatistics", "departDelayWaiting"),
+    )

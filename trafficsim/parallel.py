@@ -1,0 +1,107 @@
+"""Executors for independent simulations, and a progress display that suits terminals and CI logs.
+
+One SUMO per process: runs go to a local process pool sized to the cores (default) or run serially.
+Any :class:`concurrent.futures.Executor` works, e.g. a Dask ``client.get_executor(pure=False)``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class SerialExecutor(Executor):
+    """Runs each task at submission, in this process (debugging, single-core machines)."""
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        fut: Future[R] = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        return fut
+
+
+def cpu_count() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def local_executor(workers: int | None, n_tasks: int) -> Iterator[Executor]:
+    """A process pool of ``workers`` (default: the cores), or a serial executor for one worker."""
+    n = max(1, min(workers or cpu_count(), n_tasks))
+    if n == 1:
+        yield SerialExecutor()
+        return
+    # spawn: SUMO runs as a child of the worker anyway, and spawn is safe with threads.
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
+class Progress:
+    """Progress of a batch: a tqdm bar on a terminal, one plain line per task in logs (CI)."""
+
+    def __init__(self, total: int, desc: str, *, enabled: bool = True) -> None:
+        self.total = total
+        self.done = 0
+        self.t0 = time.perf_counter()
+        self.enabled = enabled and total > 0
+        self.bar = None
+        if self.enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, leave=False)
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.set_postfix_str(label, refresh=False)
+            self.bar.update(1)
+            return
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / self.done * (self.total - self.done)
+        width = len(str(self.total))
+        print(f"[{self.done:>{width}}/{self.total}] {label}  elapsed {elapsed:5.0f} s  "
+              f"eta {eta:5.0f} s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def map_tasks(fn: Callable[[T], R], tasks: Sequence[T], executor: Executor,
+              labels: Sequence[str], *, desc: str = "runs", progress: bool = True) -> list[R]:
+    """Run ``fn`` over ``tasks`` on ``executor``; results in task order.
+
+    The first failure cancels the tasks not yet started and is re-raised.
+    """
+    bar = Progress(len(tasks), desc, enabled=progress)
+    futures = {executor.submit(fn, t): i for i, t in enumerate(tasks)}
+    results: list[Any] = [None] * len(tasks)
+    try:
+        for fut in as_completed(futures):
+            i = futures[fut]
+            results[i] = fut.result()
+            bar.step(labels[i])
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+    finally:
+        bar.close()
+    return results

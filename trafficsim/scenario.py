@@ -1,0 +1,594 @@
+"""Scenario files: the schema, loading ``.toml`` and ``.sumocfg``, and reference checks.
+
+A scenario is validated, typed, frozen data.  Loading collects every problem in the file and raises
+one :class:`~trafficsim.errors.ScenarioError` naming file, field path, bad value and what is allowed.
+
+TOML layout (see ``scenarios/`` for complete examples)::
+
+    name = "arterial_am_peak"
+    [simulation]     begin = "07:00", end = "09:00", seeds = [1, 2, 3]
+    [network.corridor] / [network.grid] / [network] file = "x.net.xml" / [network] sumocfg = "x.sumocfg"
+    [demand]         bin_minutes, [demand.mix], [demand.occupancy], [demand.profiles], [[demand.flows]]
+    [plans.NAME]     description, [[plans.NAME.measures]] type = "speed_limit", ...
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trafficsim.errors import Issue, ScenarioError, suggest
+from trafficsim.measures import Measure, NetIndex, parse_measure
+from trafficsim.spec import Fields, clock
+
+BASELINE = "baseline"
+VEHICLE_KINDS = ("car", "bus", "truck", "delivery")
+DEFAULT_SEEDS = (1, 2, 3, 4, 5)
+
+
+# --------------------------------------------------------------------------------------------
+# Typed specs
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CorridorSpec:
+    """A generated arterial: a straight main road with signalised intersections ``J1..Jn``.
+
+    Main-road ends are junctions ``W`` and ``E``; side streets end at ``N1..Nn`` and ``S1..Sn``.
+    Edge ids are ``FROM_TO`` (e.g. ``W_J1``, ``J2_J1``, ``N1_J1``).
+    """
+
+    intersections: int
+    spacing_m: float
+    lanes: int
+    speed_kmh: float
+    side_streets: bool = True
+    side_lanes: int = 1
+    side_length_m: float = 200.0
+    side_speed_kmh: float = 40.0
+    approach_length_m: float = 400.0
+    cycle_s: float = 90.0
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """A generated grid (``netgenerate --grid``) with fringe links on every side."""
+
+    rows: int
+    cols: int
+    spacing_m: float
+    lanes: int
+    speed_kmh: float
+    fringe_length_m: float = 200.0
+    signalised: bool = True
+    cycle_s: float = 90.0
+
+
+@dataclass(frozen=True)
+class NetFileSpec:
+    """An existing SUMO network file."""
+
+    path: Path
+
+
+NetworkSpec = CorridorSpec | GridSpec | NetFileSpec
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """Origin–destination demand with a time-of-day profile.
+
+    Parameters
+    ----------
+    id
+        Name used as prefix of the vehicle ids.
+    origin, destination
+        Junction id at the network fringe, or edge id.
+    veh_per_hour
+        Peak hourly flow; each bin's flow is this times the profile value. [veh/h]
+    profile
+        One multiplier per time bin of the simulation window. [-]
+    mix
+        Vehicle kind → share, overriding the demand-wide mix for this flow.
+    """
+
+    id: str
+    origin: str
+    destination: str
+    veh_per_hour: float
+    profile: tuple[float, ...]
+    mix: tuple[tuple[str, float], ...] | None = None
+
+
+@dataclass(frozen=True)
+class DemandSpec:
+    """Time-varying OD demand, vehicle mix and car occupancy.
+
+    Parameters
+    ----------
+    bin_s
+        Length of a profile bin. [s]
+    flows
+        The OD flows.
+    mix
+        Vehicle kind → share of vehicles (sums to 1).
+    occupancy
+        Persons per car → share of cars (sums to 1).
+    bus_occupancy
+        Persons per bus. [persons]
+    """
+
+    bin_s: float
+    flows: tuple[FlowSpec, ...]
+    mix: tuple[tuple[str, float], ...] = (("car", 1.0),)
+    occupancy: tuple[tuple[int, float], ...] = ((1, 1.0),)
+    bus_occupancy: int = 30
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """A named plan: the measures applied on top of the base case."""
+
+    name: str
+    measures: tuple[Measure, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: network, demand, window, seeds, a baseline and named plans.
+
+    Parameters
+    ----------
+    name
+        Scenario name.
+    source
+        The file it was read from.
+    network
+        How to obtain the network.
+    demand
+        Generated demand, or None when route files supply it.
+    begin_s, end_s
+        Simulation window. [s]
+    seeds
+        Default seeds.
+    plans
+        Plan name → plan; ``baseline`` is always present and first.
+    route_files, additional_files
+        Extra SUMO inputs (e.g. from an imported ``.sumocfg``), absolute paths.
+    timeout_s
+        Wall-clock limit of one run. [s]
+    time_to_teleport_s
+        SUMO's jam-teleport time (``--time-to-teleport``). [s]
+    """
+
+    name: str
+    source: Path
+    network: NetworkSpec
+    demand: DemandSpec | None
+    begin_s: float
+    end_s: float
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    plans: dict[str, PlanSpec] = field(default_factory=dict)
+    route_files: tuple[Path, ...] = ()
+    additional_files: tuple[Path, ...] = ()
+    description: str = ""
+    timeout_s: float = 900.0
+    time_to_teleport_s: float = 300.0
+    step_length_s: float = 1.0
+
+    def plan(self, name: str) -> PlanSpec:
+        """The plan called ``name``; a :class:`ScenarioError` with a suggestion otherwise."""
+        if name not in self.plans:
+            msg = (f"plan '{name}' is not defined; plans: {', '.join(self.plans)}."
+                   + suggest(name, self.plans))
+            raise ScenarioError([Issue(self.source, "plans", msg)])
+        return self.plans[name]
+
+    @property
+    def window(self) -> str:
+        """The simulation window as clock times, e.g. ``07:00–09:00``."""
+        return f"{clock(self.begin_s)}–{clock(self.end_s)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+def load_scenario(path: str | Path, *, end_s: float | None = None) -> Scenario:
+    """Read and validate a scenario file (``.toml``) or a SUMO configuration (``.sumocfg``).
+
+    Parameters
+    ----------
+    path
+        The file.
+    end_s
+        Override of the simulation end. [s]
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem in the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError([Issue(path, "", "file not found")])
+    if path.suffix == ".sumocfg" or path.name.endswith(".sumo.cfg"):
+        return _from_sumocfg(path, end_s=end_s)
+    if path.suffix != ".toml":
+        raise ScenarioError([Issue(path, "", "unsupported file type; expected a .toml scenario "
+                                             "or a SUMO .sumocfg")])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Issue(path, "", f"is not valid TOML: {exc}")]) from None
+    return _from_toml(data, path, end_s=end_s)
+
+
+def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scenario:
+    issues: list[Issue] = []
+    top = Fields(data, path, "", issues)
+    name = top.str("name", path.stem)
+    description = top.str("description", "")
+
+    sim = top.table_("simulation", required=True) or Fields({}, path, "simulation", [])
+    begin = sim.time("begin", 0.0)
+    end = sim.time("end")
+    if end_s is not None:
+        end = end_s
+    seeds = _seeds(sim)
+    timeout = sim.float("timeout_s", 900.0, lo=1.0, unit=" s")
+    ttt = sim.float("time_to_teleport_s", 300.0, lo=-1.0, unit=" s")
+    step = sim.float("step_length_s", 1.0, lo=0.01, hi=10.0, unit=" s")
+    sim.done()
+    if isinstance(end, float) and isinstance(begin, float) and end <= begin:
+        sim.error("end", f"= {clock(end)} is not after begin = {clock(begin)}")
+
+    network, routes, adds, cfg_window = _network(top, path, issues)
+    if cfg_window and not top.has("simulation"):
+        begin, end = cfg_window
+
+    demand = None
+    dem = top.table_("demand")
+    if dem is not None:
+        demand = _demand(dem, begin, end)
+    elif not routes:
+        top.error("demand", "is missing; give [demand] flows or route files via "
+                            "network.sumocfg / network.routes")
+
+    plans = _plans(top, path, issues)
+    top.done()
+    if issues:
+        raise ScenarioError(issues)
+    return Scenario(
+        name=name, source=path.resolve(), network=network, demand=demand, begin_s=begin,
+        end_s=end, seeds=seeds, plans=plans, route_files=routes, additional_files=adds,
+        description=description, timeout_s=timeout, time_to_teleport_s=ttt, step_length_s=step,
+    )
+
+
+def _seeds(sim: Fields) -> tuple[int, ...]:
+    seeds = sim.list("seeds", list(DEFAULT_SEEDS))
+    ok = []
+    for i, s in enumerate(seeds):
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            sim.error("seeds", f"[{i}] = {s!r} is not a seed; expected non-negative integers")
+        else:
+            ok.append(s)
+    if not seeds:
+        sim.error("seeds", "is empty; expected at least one seed")
+    if len(set(ok)) != len(ok):
+        sim.error("seeds", f"= {seeds} repeats a seed; each seed must appear once")
+    return tuple(ok) or DEFAULT_SEEDS
+
+
+def _network(top: Fields, path: Path, issues: list[Issue]
+             ) -> tuple[NetworkSpec, tuple[Path, ...], tuple[Path, ...], tuple[float, float] | None]:
+    net = top.table_("network", required=True)
+    placeholder = NetFileSpec(Path("missing.net.xml"))
+    if net is None:
+        return placeholder, (), (), None
+    kinds = [k for k in ("corridor", "grid", "file", "sumocfg") if k in net.table]
+    if len(kinds) != 1:
+        found = f"found {', '.join(kinds)}" if kinds else "found none"
+        issues.append(Issue(path, "network", "needs exactly one of [network.corridor], "
+                                              f"[network.grid], file = ..., sumocfg = ...; {found}"))
+    routes: tuple[Path, ...] = ()
+    adds: tuple[Path, ...] = ()
+    window = None
+    spec: NetworkSpec = placeholder
+    if (c := net.table_("corridor")) is not None:
+        spec = CorridorSpec(
+            intersections=c.int("intersections", lo=1, hi=30),
+            spacing_m=c.float("spacing_m", lo=50.0, hi=5000.0, unit=" m"),
+            lanes=c.int("lanes", lo=1, hi=6),
+            speed_kmh=c.float("speed_kmh", lo=5.0, hi=130.0, unit=" km/h"),
+            side_streets=c.bool("side_streets", True),
+            side_lanes=c.int("side_lanes", 1, lo=1, hi=4),
+            side_length_m=c.float("side_length_m", 200.0, lo=30.0, hi=5000.0, unit=" m"),
+            side_speed_kmh=c.float("side_speed_kmh", 40.0, lo=5.0, hi=130.0, unit=" km/h"),
+            approach_length_m=c.float("approach_length_m", 400.0, lo=30.0, hi=5000.0, unit=" m"),
+            cycle_s=c.float("cycle_s", 90.0, lo=20.0, hi=240.0, unit=" s"),
+        )
+        c.done()
+    if (g := net.table_("grid")) is not None:
+        spec = GridSpec(
+            rows=g.int("rows", lo=2, hi=20), cols=g.int("cols", lo=2, hi=20),
+            spacing_m=g.float("spacing_m", lo=50.0, hi=5000.0, unit=" m"),
+            lanes=g.int("lanes", 1, lo=1, hi=6),
+            speed_kmh=g.float("speed_kmh", 50.0, lo=5.0, hi=130.0, unit=" km/h"),
+            fringe_length_m=g.float("fringe_length_m", 200.0, lo=30.0, hi=5000.0, unit=" m"),
+            signalised=g.bool("signalised", True),
+            cycle_s=g.float("cycle_s", 90.0, lo=20.0, hi=240.0, unit=" s"),
+        )
+        g.done()
+    if net.has("file"):
+        spec = NetFileSpec(_existing(net, "file", path))
+    if net.has("sumocfg"):
+        cfg = _existing(net, "sumocfg", path)
+        if cfg.is_file():
+            cfg_net, routes, adds, window = _read_sumocfg(cfg, issues)
+            spec = NetFileSpec(cfg_net)
+    extra_routes = tuple(_existing(net, "routes", path, i) for i in range(
+        len(net.str_list("routes", ()))))
+    extra_adds = tuple(_existing(net, "additional", path, i) for i in range(
+        len(net.str_list("additional", ()))))
+    net.done()
+    return spec, routes + extra_routes, adds + extra_adds, window
+
+
+def _existing(f: Fields, key: str, base: Path, index: int | None = None) -> Path:
+    """Resolve a file path relative to the scenario file, recording an issue if it is absent."""
+    raw = f.table[key] if index is None else f.table[key][index]
+    if not isinstance(raw, str):
+        f.error(key, f"= {raw!r} is not a path; expected a string")
+        return Path(str(raw))
+    p = (base.parent / raw).resolve()
+    if not p.is_file():
+        fld = key if index is None else f"{key}[{index}]"
+        f.error(fld, f"= {raw!r}: file not found (looked for {p})")
+    return p
+
+
+def _demand(dem: Fields, begin: Any, end: Any) -> DemandSpec:
+    bin_min = dem.float("bin_minutes", 15.0, lo=1.0, hi=240.0, unit=" min")
+    bin_s = bin_min * 60.0
+    n_bins = 1
+    if isinstance(begin, float) and isinstance(end, float) and end > begin:
+        n_bins = math.ceil((end - begin) / bin_s - 1e-9)
+    mix = _shares(dem, "mix", VEHICLE_KINDS, default=(("car", 1.0),))
+    occ = _occupancy(dem)
+    bus_occ = dem.int("bus_occupancy", 30, lo=1, hi=300)
+    profiles: dict[str, tuple[float, ...]] = {}
+    if (pt := dem.table_("profiles")) is not None:
+        for pname in list(pt.table):
+            pt.has(pname)
+            profiles[pname] = _profile_values(pt, pname, pt.table[pname], n_bins, begin, bin_min)
+    flows = []
+    ids: set[str] = set()
+    for i, item, fld in dem.items("flows"):
+        if not isinstance(item, dict):
+            dem.issues.append(Issue(dem.file, fld, "expected a table (use [[demand.flows]])"))
+            continue
+        f = Fields(item, dem.file, fld, dem.issues)
+        origin = f.str("from")
+        dest = f.str("to")
+        vph = f.float("veh_per_hour", lo=0.0, hi=20000.0, unit=" veh/h")
+        fid = f.str("id", f"{origin}_{dest}" if isinstance(origin, str) else f"flow{i}")
+        if fid in ids:
+            fid = f"{fid}_{i}"
+        ids.add(fid)
+        prof: tuple[float, ...] = (1.0,) * n_bins
+        if f.has("profile"):
+            raw = item["profile"]
+            if isinstance(raw, str):
+                if raw not in profiles:
+                            f.error("profile", f"= {raw!r} is not defined in [demand.profiles]; "
+                                       f"defined: {', '.join(profiles) or 'none'}."
+                                       + suggest(raw, profiles))
+                else:
+                    prof = profiles[raw]
+            else:
+                prof = _profile_values(f, "profile", raw, n_bins, begin, bin_min)
+        fmix = _shares(f, "mix", VEHICLE_KINDS, default=None) if f.has("mix") else None
+        if isinstance(origin, str) and origin == dest:
+            f.error("to", f"= {dest!r} equals 'from'; a flow needs two different ends")
+        f.done()
+        flows.append(FlowSpec(id=fid, origin=origin, destination=dest, veh_per_hour=vph,
+                              profile=prof, mix=fmix))
+    if not flows:
+        dem.error("flows", "is empty; expected at least one [[demand.flows]] entry")
+    dem.done()
+    return DemandSpec(bin_s=bin_s, flows=tuple(flows), mix=mix, occupancy=occ,
+                      bus_occupancy=bus_occ)
+
+
+def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,
+                    bin_min: float) -> tuple[float, ...]:
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        raw = [raw] * n_bins
+    if not isinstance(raw, list):
+        f.error(key, f"= {raw!r} is not a profile; expected a list of {n_bins} multipliers")
+        return (1.0,) * n_bins
+    values = []
+    for i, v in enumerate(raw):
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+            f.error(key, f"[{i}] = {v!r} is not a flow multiplier; expected a number ≥ 0")
+            v = 0.0
+        values.append(float(v))
+    if len(values) != n_bins:
+        start = clock(begin) if isinstance(begin, float) else "begin"
+        f.error(key, f"has {len(values)} values; the simulation window from {start} in "
+                     f"{bin_min:g}-minute bins needs {n_bins}")
+        values = (values + [values[-1] if values else 1.0] * n_bins)[:n_bins]
+    return tuple(values)
+
+
+def _shares(f: Fields, key: str, allowed: tuple[str, ...],
+            default: Any) -> tuple[tuple[str, float], ...]:
+    t = f.table_(key)
+    if t is None:
+        return default
+    out = []
+    for k in list(t.table):
+        if k not in allowed:
+            continue
+        v = t.float(k, lo=0.0, hi=1.0)
+        out.append((k, float(v)))
+    t.done()  # reports unknown kinds with a suggestion
+    total = sum(v for _, v in out)
+    if out and abs(total - 1.0) > 1e-6:
+        f.error(key, f"shares sum to {total:g}; expected 1")
+    if not out:
+        f.error(key, f"is empty; expected shares of: {', '.join(allowed)}")
+        return default or (("car", 1.0),)
+    return tuple(out)
+
+
+def _occupancy(dem: Fields) -> tuple[tuple[int, float], ...]:
+    t = dem.table_("occupancy")
+    if t is None:
+        return ((1, 1.0),)
+    out = []
+    for k in list(t.table):
+        t.has(k)
+        if not k.isdigit() or not 1 <= int(k) <= 9:
+            t.error(k, "is not a number of persons; expected keys 1..9 (persons per car)")
+            continue
+        v = t.table[k]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            t.error(k, f"= {v!r} is not a share; expected a number in [0, 1]")
+            continue
+        out.append((int(k), float(v)))
+    total = sum(v for _, v in out)
+    if out and abs(total - 1.0) > 1e-6:
+        dem.error("occupancy", f"shares sum to {total:g}; expected 1")
+    return tuple(sorted(out)) or ((1, 1.0),)
+
+
+def _plans(top: Fields, path: Path, issues: list[Issue]) -> dict[str, PlanSpec]:
+    plans: dict[str, PlanSpec] = {BASELINE: PlanSpec(BASELINE, (), "do nothing")}
+    table = top.table_("plans")
+    if table is None:
+        return plans
+    for pname in list(table.table):
+        table.has(pname)
+        p = table.table_(pname)
+        if p is None:
+            continue
+        desc = p.str("description", "")
+        measures = []
+        for _i, item, fld in p.items("measures"):
+            if not isinstance(item, dict):
+                issues.append(Issue(path, fld, f"= {item!r}: expected a table "
+                                               f"(use [[plans.{pname}.measures]])"))
+                continue
+            m = parse_measure(Fields(item, path, fld, issues))
+            if m is not None:
+                measures.append(m)
+        p.done()
+        plans[pname] = PlanSpec(pname, tuple(measures), desc or plans.get(pname, PlanSpec("")).description)
+    return plans
+
+
+# --------------------------------------------------------------------------------------------
+# .sumocfg
+# --------------------------------------------------------------------------------------------
+def _read_sumocfg(cfg: Path, issues: list[Issue]
+                  ) -> tuple[Path, tuple[Path, ...], tuple[Path, ...], tuple[float, float] | None]:
+    """Net, route and additional files and the (begin, end) window of a SUMO configuration."""
+    try:
+        root = ET.parse(cfg).getroot()
+    except ET.ParseError as exc:
+        issues.append(Issue(cfg, "", f"is not valid XML: {exc}"))
+        return Path("missing.net.xml"), (), (), None
+
+    def value(section: str, key: str) -> str | None:
+        el = root.find(f"{section}/{key}")
+        if el is None:  # SUMO also accepts options outside their section
+            el = root.find(f".//{key}")
+        return None if el is None else el.get("value")
+
+    def files(key: str) -> tuple[Path, ...]:
+        raw = value("input", key)
+        if not raw:
+            return ()
+        out = []
+        for name in raw.replace(";", ",").split(","):
+            p = (cfg.parent / name.strip()).resolve()
+            if not p.is_file():
+                issues.append(Issue(cfg, f"input.{key}", f"= '{name.strip()}': file not found "
+                                                         f"(looked for {p})"))
+            out.append(p)
+        return tuple(out)
+
+    nets = files("net-file")
+    if not nets and not any(i.field == "input.net-file" for i in issues):
+        issues.append(Issue(cfg, "input.net-file", "is missing; a configuration needs a network"))
+    window = None
+    b, e = value("time", "begin"), value("time", "end")
+    try:
+        window = (float(b or 0.0), float(e)) if e is not None else None
+    except ValueError:
+        issues.append(Issue(cfg, "time.end", f"= {e!r} is not a number of seconds"))
+    return (nets[0] if nets else Path("missing.net.xml"), files("route-files"),
+            files("additional-files"), window)
+
+
+def _from_sumocfg(cfg: Path, *, end_s: float | None) -> Scenario:
+    issues: list[Issue] = []
+    net, routes, adds, window = _read_sumocfg(cfg, issues)
+    begin, end = window or (0.0, None)
+    if end_s is not None:
+        end = end_s
+    if end is None and not issues:
+        issues.append(Issue(cfg, "time.end", "is missing; pass an end time (--end SECONDS)"))
+    if not routes and not issues:
+        issues.append(Issue(cfg, "input.route-files", "is missing; the configuration has no "
+                                                      "demand"))
+    if end is not None and end <= begin:
+        issues.append(Issue(cfg, "time.end", f"= {end:g} is not after begin = {begin:g}"))
+    if issues:
+        raise ScenarioError(issues)
+    return Scenario(name=cfg.stem, source=cfg.resolve(), network=NetFileSpec(net), demand=None,
+                    begin_s=begin, end_s=float(end), plans={BASELINE: PlanSpec(BASELINE)},
+                    route_files=routes, additional_files=adds, seeds=(1, 2, 3))
+
+
+# --------------------------------------------------------------------------------------------
+# References against the network
+# --------------------------------------------------------------------------------------------
+def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
+    """Problems with ids, lane indices and time windows that only the network can reveal."""
+    src = scenario.source
+    issues: list[Issue] = []
+    if scenario.demand is not None:
+        for i, fl in enumerate(scenario.demand.flows):
+            for key, end in (("from", fl.origin), ("to", fl.destination)):
+                _, msg = net_endpoint(net, end, outgoing=(key == "from"))
+                if msg:
+                    issues.append(Issue(src, f"demand.flows[{i}].{key}", msg))
+    for pname, plan in scenario.plans.items():
+        for j, m in enumerate(plan.measures):
+            for fld, msg in m.check(net, scenario.begin_s, scenario.end_s):
+                issues.append(Issue(src, f"plans.{pname}.measures[{j}].{fld}", msg))
+    return issues
+
+
+def net_endpoint(net: NetIndex, name: str, *, outgoing: bool) -> tuple[str | None, str | None]:
+    """Resolve a flow end (junction or edge id) to an edge: (edge, None) or (None, message)."""
+    if name in net.edges:
+        return name, None
+    if name in net.junctions:
+        edges = (net.out_edges if outgoing else net.in_edges).get(name, ())
+        if len(edges) == 1:
+            return edges[0], None
+        way = "leaves" if outgoing else "enters"
+        if not edges:
+            return None, f"no edge {way} junction '{name}'"
+        return None, (f"junction '{name}' has {len(edges)} edges that {way} it "
+                      f"({', '.join(edges)}); name one of those edges instead")
+    return None, (f"'{name}' is neither a junction nor an edge of the network."
+                  + suggest(name, [*net.junctions, *net.edges]))

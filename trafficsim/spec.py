@@ -1,0 +1,215 @@
+"""Reading untyped tables (parsed TOML) into typed values, collecting every problem found.
+
+A :class:`Fields` wraps one table and its dotted path in the file.  Each accessor checks the type
+and range of one key; a problem is recorded (never raised) and a placeholder returned, so that one
+pass over a file reports all of its errors.  ``done()`` flags keys nobody asked for, which catches
+typos such as ``spacing_n`` with a suggestion.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from trafficsim.errors import Issue, suggest
+
+_MISSING = object()
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _type_name(value: object) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+class Fields:
+    """Typed, validated access to one table of a scenario file.
+
+    Parameters
+    ----------
+    table
+        The parsed table.
+    file
+        The file it came from (for messages).
+    path
+        Dotted path of the table inside the file ("" for the top level).
+    issues
+        Shared list that collects every problem.
+    """
+
+    def __init__(
+        self, table: Mapping[str, Any], file: Path | str, path: str, issues: list[Issue]
+    ) -> None:
+        self.table = table
+        self.file = file
+        self.path = path
+        self.issues = issues
+        self._seen: set[str] = set()
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def field(self, key: str | int) -> str:
+        """Dotted path of a key (or list index) of this table."""
+        if isinstance(key, int):
+            return f"{self.path}[{key}]"
+        return f"{self.path}.{key}" if self.path else key
+
+    def error(self, key: str | int, message: str) -> None:
+        """Record a problem with ``key``."""
+        self.issues.append(Issue(self.file, self.field(key), message))
+
+    def has(self, key: str) -> bool:
+        """True when the key is present (and marks it as known)."""
+        self._seen.add(key)
+        return key in self.table
+
+    def _get(self, key: str, default: Any) -> Any:
+        self._seen.add(key)
+        if key in self.table:
+            return self.table[key]
+        if default is _MISSING:
+            self.error(key, "is missing (required)")
+        return default
+
+    def done(self) -> None:
+        """Flag every key of the table that no accessor asked for."""
+        for key in self.table:
+            if key not in self._seen:
+                hint = suggest(key, self._seen)
+                known = ", ".join(sorted(self._seen)) or "none"
+                self.error(key, f"unknown field; allowed here: {known}.{hint}")
+
+    # -- scalar accessors --------------------------------------------------------------------
+    def str(self, key: str, default: Any = _MISSING, *, choices: tuple[str, ...] = ()) -> Any:
+        value = self._get(key, default)
+        if value is default and key not in self.table:
+            return value
+        if not isinstance(value, str):
+            self.error(key, f"= {value!r} is {_type_name(value)}; expected a string")
+            return default if default is not _MISSING else ""
+        if choices and value not in choices:
+            self.error(
+                key,
+                f"= {value!r} is not allowed; expected one of: {', '.join(choices)}."
+                + suggest(value, choices),
+            )
+        return value
+
+    def bool(self, key: str, default: Any = _MISSING) -> Any:
+        value = self._get(key, default)
+        if value is default and key not in self.table:
+            return value
+        if not isinstance(value, bool):
+            self.error(key, f"= {value!r} is {_type_name(value)}; expected true or false")
+            return default if default is not _MISSING else False
+        return value
+
+    def int(self, key: str, default: Any = _MISSING, *, lo: int | None = None,
+            hi: int | None = None) -> Any:
+        value = self._get(key, default)
+        if value is default and key not in self.table:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(key, f"= {value!r} is {_type_name(value)}; expected an integer")
+            return default if default is not _MISSING else (lo or 0)
+        return self._range(key, value, lo, hi)
+
+    def float(self, key: str, default: Any = _MISSING, *, lo: float | None = None,
+              hi: float | None = None, lo_open: bool = False, unit: str = "") -> Any:
+        value = self._get(key, default)
+        if value is default and key not in self.table:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.error(key, f"= {value!r} is {_type_name(value)}; expected a number{unit}")
+            return default if default is not _MISSING else (lo or 0.0)
+        return self._range(key, float(value), lo, hi, lo_open=lo_open, unit=unit)
+
+    def _range(self, key: str, value: Any, lo: Any, hi: Any, *, lo_open: bool = False,
+               unit: str = "") -> Any:
+        if lo is not None and (value <= lo if lo_open else value < lo):
+            op = ">" if lo_open else "≥"
+            self.error(key, f"= {value!r} is out of range; expected {op} {lo}{unit}")
+            return max(value, lo)
+        if hi is not None and value > hi:
+            self.error(key, f"= {value!r} is out of range; expected ≤ {hi}{unit}")
+            return min(value, hi)
+        return value
+
+    def time(self, key: str, default: Any = _MISSING) -> Any:
+        """A time of day: seconds [s] or a clock string ``"07:30"``; returns seconds [s]."""
+        value = self._get(key, default)
+        if value is default and key not in self.table:
+            return value
+        seconds = parse_time(value)
+        if seconds is None:
+            self.error(key, f"= {value!r} is not a time; expected seconds (e.g. 25200) "
+                            "or a clock time such as \"07:00\"")
+            return 0.0
+        return seconds
+
+    # -- containers ----------------------------------------------------------------------------
+    def table_(self, key: str, *, required: bool = False) -> Fields | None:
+        value = self._get(key, _MISSING if required else None)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.error(key, f"is {_type_name(value)}; expected a table")
+            return None
+        return Fields(value, self.file, self.field(key), self.issues)
+
+    def list(self, key: str, default: Any = _MISSING) -> Any:
+        value = self._get(key, default)
+        if value is default and key not in self.table:
+            return value
+        if not isinstance(value, list):
+            self.error(key, f"= {value!r} is {_type_name(value)}; expected a list")
+            return []
+        return value
+
+    def items(self, key: str) -> Iterator[tuple[int, Any, str]]:
+        """Yield (index, item, field path) for each element of a list-valued key."""
+        for i, item in enumerate(self.list(key, [])):
+            yield i, item, f"{self.field(key)}[{i}]"
+
+    def str_list(self, key: str, default: Any = _MISSING) -> Any:
+        values = self.list(key, default)
+        if values is default and key not in self.table:
+            return values
+        out = []
+        for i, v in enumerate(values):
+            if not isinstance(v, str):
+                self.issues.append(Issue(self.file, f"{self.field(key)}[{i}]",
+                                         f"= {v!r} is {_type_name(v)}; expected a string"))
+            else:
+                out.append(v)
+        return tuple(out)
+
+
+def parse_time(value: object) -> float | None:
+    """Seconds [s] from a number or an ``"HH:MM[:SS]"`` string; None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value >= 0 else None
+    if isinstance(value, str):
+        m = _CLOCK.match(value.strip())
+        if m:
+            h, mnt, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+            if mnt < 60 and s < 60:
+                return float(h * 3600 + mnt * 60 + s)
+    return None
+
+
+def clock(seconds: float) -> str:
+    """``"HH:MM"`` (or ``"HH:MM:SS"``) for a time of day [s]."""
+    s = round(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h:02d}:{m:02d}" + (f":{sec:02d}" if sec else "")
