@@ -8,12 +8,7 @@ The notebook API mirrors the command line::
     result.estimate("baseline", "mean_delay_s")
 """
 
-from importlib import metadata
-
-try:
-    __version__ = metadata.version("trafficsim")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+__version__ = "0.1.0"
 
 from trafficsim.compare import Comparison, RunResult, compare, simulate
 from trafficsim.errors import ScenarioError, SumoError, SumoTimeout

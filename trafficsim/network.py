@@ -7,28 +7,65 @@ Generated networks are written as SUMO plain XML and compiled by SUMO's own ``ne
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
+import os
 import shutil
 import string
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from trafficsim.measures import NetIndex
 from trafficsim.scenario import CorridorSpec, GridSpec, NetFileSpec, NetworkSpec
-from trafficsim.sumo import run_tool
+from trafficsim.sumo import run_tool, sumo_version
 
 # Options shared by every generated network: no U-turns at signals (they would get green with
 # the through movement), fixed-time programs as the do-nothing baseline.
 _COMMON = ["--no-turnarounds", "true", "--tls.default-type", "static", "--no-warnings", "true"]
 
 
+def _cache_dir() -> Path | None:
+    """Where generated networks are kept between runs; ``TRAFFICSIM_CACHE=off`` disables it."""
+    env = os.environ.get("TRAFFICSIM_CACHE")
+    if env == "off":
+        return None
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "trafficsim"
+
+
 def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
-    """Write the network of ``spec`` to ``out_dir/net.net.xml`` and return that path."""
+    """Write the network of ``spec`` to ``out_dir/net.net.xml`` and return that path.
+
+    Generated networks are cached by their spec and the SUMO version: ``netconvert`` is
+    deterministic, and skipping it is a noticeable share of a short run's overhead.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     net = out_dir / "net.net.xml"
     if isinstance(spec, NetFileSpec):
         shutil.copyfile(spec.path, net)
-    elif isinstance(spec, CorridorSpec):
+        return net
+    cache = _cache_dir()
+    key = hashlib.sha256(f"{spec!r}|{_COMMON}|{sumo_version()}".encode()).hexdigest()[:20]
+    cached = cache / "networks" / f"{key}.net.xml" if cache else None
+    if cached is not None and cached.is_file():
+        shutil.copyfile(cached, net)
+        return net
+    _generate(spec, out_dir, net)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(net, tmp)
+            tmp.replace(cached)  # atomic: parallel builders never see a half-written file
+        except OSError:
+            pass  # a read-only home only costs the cache
+    return net
+
+
+def _generate(spec: CorridorSpec | GridSpec, out_dir: Path, net: Path) -> None:
+    if isinstance(spec, CorridorSpec):
         nodes, edges = corridor_plain_xml(spec)
         (out_dir / "net.nod.xml").write_text(nodes, encoding="utf-8")
         (out_dir / "net.edg.xml").write_text(edges, encoding="utf-8")
@@ -46,9 +83,6 @@ def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
         if spec.signalised:
             args += ["--tls.set", ",".join(inner)]
         run_tool("netgenerate", args, cwd=out_dir, what="building the grid network")
-    else:  # pragma: no cover - exhaustive over NetworkSpec
-        raise TypeError(spec)
-    return net
 
 
 def patch_network(base: Path, edge_patches: list[str], out: Path) -> Path:
@@ -100,20 +134,45 @@ def corridor_plain_xml(spec: CorridorSpec) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=32)
 def _index(path: str, mtime_ns: int) -> NetIndex:
-    import sumolib
-
-    net = sumolib.net.readNet(path, withInternal=False)
-    edges = {e.getID(): e.getLaneNumber() for e in net.getEdges() if e.getFunction() != "internal"}
+    # A streaming parse of the few elements needed: sumolib.net.readNet builds the whole object
+    # graph and costs more than the rest of a small run's overhead together.
+    edges: dict[str, int] = {}
+    lengths: dict[str, float] = {}
+    out_edges: dict[str, list[str]] = {}
+    in_edges: dict[str, list[str]] = {}
+    junctions: set[str] = set()
+    tls: set[str] = set()
+    approaches: dict[str, set[str]] = {}
+    current: str | None = None  # the non-internal edge whose lanes are being read
+    for event, el in ET.iterparse(path, events=("start", "end")):
+        tag = el.tag
+        if event == "start":
+            if tag == "edge" and el.get("function") is None:
+                current = el.get("id", "")
+                edges[current] = 0
+                out_edges.setdefault(el.get("from", ""), []).append(current)
+                in_edges.setdefault(el.get("to", ""), []).append(current)
+            continue
+        if tag == "lane" and current is not None:
+            edges[current] += 1
+            lengths[current] = float(el.get("length", 0.0))
+        elif tag == "edge":
+            current = None
+            el.clear()
+        elif tag == "junction":
+            if el.get("type") != "internal":
+                junctions.add(el.get("id", ""))
+            el.clear()
+        elif tag == "tlLogic":
+            tls.add(el.get("id", ""))
+            el.clear()
+        elif tag == "connection" and el.get("tl"):
+            approaches.setdefault(el.get("tl", ""), set()).add(el.get("from", ""))
     return NetIndex(
-        edges=edges,
-        junctions=frozenset(n.getID() for n in net.getNodes()),
-        signals=frozenset(t.getID() for t in net.getTrafficLights()),
-        edge_length_m={e.getID(): e.getLength() for e in net.getEdges()},
-        out_edges={n.getID(): tuple(e.getID() for e in n.getOutgoing()) for n in net.getNodes()},
-        in_edges={n.getID(): tuple(e.getID() for e in n.getIncoming()) for n in net.getNodes()},
-        signal_approaches={
-            t.getID(): tuple(sorted({c[0].getEdge().getID() for c in t.getConnections()}))
-            for t in net.getTrafficLights()},
+        edges=edges, junctions=frozenset(junctions), signals=frozenset(tls), edge_length_m=lengths,
+        out_edges={k: tuple(v) for k, v in out_edges.items()},
+        in_edges={k: tuple(v) for k, v in in_edges.items()},
+        signal_approaches={t: tuple(sorted(a)) for t, a in approaches.items()},
     )
 
 

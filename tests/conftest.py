@@ -1,0 +1,51 @@
+"""Shared fixtures: small real SUMO networks built by netconvert at test time."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from trafficsim.sumo import run_tool
+
+DATA = Path(__file__).parent / "data"
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "sumo-rl"
+
+
+def build_net(name: str, dest: Path) -> Path:
+    """Compile tests/data/NAME.{nod,edg}.xml into DEST/NAME.net.xml with netconvert."""
+    for ext in ("nod", "edg"):
+        shutil.copy(DATA / f"{name}.{ext}.xml", dest)
+    run_tool("netconvert", ["-n", f"{name}.nod.xml", "-e", f"{name}.edg.xml",
+                            "-o", f"{name}.net.xml", "--no-turnarounds"], cwd=dest)
+    return dest / f"{name}.net.xml"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """Write a text file into the test's directory and return its path."""
+
+    def _write(name: str, text: str) -> Path:
+        p = tmp_path / name
+        p.write_text(text, encoding="utf-8")
+        return p
+
+    return _write
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"third-party SUMO models not present at {SHARED} (see shared/data/README.md)")
+    return SHARED.resolve()
+
+
+@pytest.fixture
+def small_corridor() -> Path:
+    return DATA / "small_corridor.toml"

@@ -1,0 +1,87 @@
+"""The command line and its JSON contract, on a small real corridor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trafficsim.cli import main
+from trafficsim.metrics import METRICS
+from trafficsim.sumo import run_sumo
+
+CONTRACT = {"mean_delay_s", "mean_travel_time_s", "mean_waiting_time_s", "mean_stops",
+            "throughput_veh", "unfinished_veh", "person_delay_s", "co2_kg", "teleports"}
+
+
+def test_metric_contract_keys() -> None:
+    assert set(METRICS) == CONTRACT
+
+
+def test_compare_json_and_out_dir(small_corridor: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    code = main(["compare", str(small_corridor), "--seeds", "1,2,3", "--out", str(out),
+                 "--json", "--quiet"])
+    stdout = capsys.readouterr().out
+    assert code == 0
+    doc = json.loads(stdout)  # stdout is exactly one JSON document
+    assert doc["scenario"] == "small_corridor"
+    assert doc["sumo_version"] == "1.28.0"
+    assert doc["seeds"] == [1, 2, 3]
+    assert set(doc["plans"]) == {"baseline", "slow"}
+    for plan in doc["plans"].values():
+        assert set(plan) >= CONTRACT
+        for m in CONTRACT:
+            assert set(plan[m]) == {"mean", "ci95", "per_seed"}
+            assert len(plan[m]["per_seed"]) == 3
+            lo, hi = plan[m]["ci95"]
+            assert lo <= plan[m]["mean"] <= hi
+    assert set(doc["vs_baseline"]) == {"slow"}
+    assert set(doc["vs_baseline"]["slow"]["mean_delay_s"]) == {"diff", "ci95", "pct"}
+    # the paired difference is the mean of the per-seed differences
+    base = doc["plans"]["baseline"]["mean_travel_time_s"]["per_seed"]
+    slow = doc["plans"]["slow"]["mean_travel_time_s"]["per_seed"]
+    diff = doc["vs_baseline"]["slow"]["mean_travel_time_s"]["diff"]
+    assert diff == pytest.approx(sum(s - b for s, b in zip(slow, base, strict=True)) / 3)
+    # 30 km/h instead of 50 on the main road makes trips longer, significantly
+    assert doc["vs_baseline"]["slow"]["mean_travel_time_s"]["ci95"][0] > 0
+
+    assert json.loads((out / "metrics.json").read_text()) == doc
+    for table in ("runs.csv", "edges.csv", "junctions.csv"):
+        assert (out / table).stat().st_size > 0
+    junctions = (out / "junctions.csv").read_text()
+    assert "J1,ALL" in junctions and "J2,W_J1" not in junctions
+
+
+def test_a_kept_case_repeats_with_bare_sumo(small_corridor: Path, tmp_path: Path) -> None:
+    """`sumo -c case.sumocfg` in a kept case directory reproduces the run bit for bit."""
+    out = tmp_path / "out"
+    assert main(["run", str(small_corridor), "--seeds", "4", "--out", str(out), "--quiet"]) == 0
+    case = out / "cases" / "baseline" / "seed_4"
+    first = (case / "tripinfo.csv").read_bytes()
+    (case / "tripinfo.csv").unlink()
+    run_sumo(case / "case.sumocfg", seed=4, timeout_s=60)
+    assert (case / "tripinfo.csv").read_bytes() == first
+
+
+def test_run_json_has_one_plan(small_corridor: Path, capsys) -> None:
+    code = main(["run", str(small_corridor), "--plan", "slow", "--seeds", "1", "--json",
+                 "--quiet"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert list(doc["plans"]) == ["slow"]
+    assert doc["vs_baseline"] == {}
+    assert doc["plans"]["slow"]["mean_delay_s"]["ci95"] == [None, None]  # one seed: no CI
+
+
+def test_console_script_prints_table(small_corridor: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "trafficsim.cli", "compare", str(small_corridor),
+                           "--seeds", "1,2", "--workers", "2"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "mean_delay_s" in proc.stdout and "Δ slow vs baseline" in proc.stdout
+    assert "HCM level of service" in proc.stdout
+    assert "[4/4]" in proc.stderr  # progress lines readable in a log (no terminal here)
