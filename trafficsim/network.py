@@ -38,21 +38,25 @@ def _cache_dir() -> Path | None:
 def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
     """Write the network of ``spec`` to ``out_dir/net.net.xml`` and return that path.
 
-    Generated networks are cached by their spec and the SUMO version: ``netconvert`` is
-    deterministic, and skipping it is a noticeable share of a short run's overhead.
+    Generated networks are cached by their full recipe (plain XML, tool arguments, SUMO version):
+    ``netconvert`` is deterministic, and skipping it is a noticeable share of a short run.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     net = out_dir / "net.net.xml"
     if isinstance(spec, NetFileSpec):
         shutil.copyfile(spec.path, net)
         return net
+    tool, args, files = _recipe(spec, net.name)
+    for name, text in files.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
     cache = _cache_dir()
-    key = hashlib.sha256(f"{spec!r}|{_COMMON}|{sumo_version()}".encode()).hexdigest()[:20]
+    recipe = repr((tool, args, sorted(files.items()), sumo_version()))
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:24]
     cached = cache / "networks" / f"{key}.net.xml" if cache else None
     if cached is not None and cached.is_file():
         shutil.copyfile(cached, net)
         return net
-    _generate(spec, out_dir, net)
+    run_tool(tool, args, cwd=out_dir, what=f"building the network ({tool})")
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
@@ -64,25 +68,24 @@ def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
     return net
 
 
-def _generate(spec: CorridorSpec | GridSpec, out_dir: Path, net: Path) -> None:
+def _recipe(spec: CorridorSpec | GridSpec, out_name: str
+            ) -> tuple[str, list[str], dict[str, str]]:
+    """The tool, its arguments and the plain-XML input files that build a generated network."""
     if isinstance(spec, CorridorSpec):
         nodes, edges = corridor_plain_xml(spec)
-        (out_dir / "net.nod.xml").write_text(nodes, encoding="utf-8")
-        (out_dir / "net.edg.xml").write_text(edges, encoding="utf-8")
-        run_tool("netconvert", ["-n", "net.nod.xml", "-e", "net.edg.xml", "-o", net.name,
-                                "--tls.cycle.time", f"{spec.cycle_s:g}", *_COMMON],
-                 cwd=out_dir, what="building the corridor network")
-    elif isinstance(spec, GridSpec):
-        inner = [f"{_col(c)}{r}" for c in range(spec.cols) for r in range(spec.rows)]
-        args = ["--grid", "--grid.x-number", str(spec.cols), "--grid.y-number", str(spec.rows),
-                "--grid.length", f"{spec.spacing_m:g}",
-                "--grid.attach-length", f"{spec.fringe_length_m:g}",
-                "--default.lanenumber", str(spec.lanes),
-                "--default.speed", f"{spec.speed_kmh / 3.6:.4f}",
-                "--tls.cycle.time", f"{spec.cycle_s:g}", "-o", net.name, *_COMMON]
-        if spec.signalised:
-            args += ["--tls.set", ",".join(inner)]
-        run_tool("netgenerate", args, cwd=out_dir, what="building the grid network")
+        args = ["-n", "net.nod.xml", "-e", "net.edg.xml", "-o", out_name,
+                "--tls.cycle.time", f"{spec.cycle_s:g}", *_COMMON]
+        return "netconvert", args, {"net.nod.xml": nodes, "net.edg.xml": edges}
+    inner = [f"{_col(c)}{r}" for c in range(spec.cols) for r in range(spec.rows)]
+    args = ["--grid", "--grid.x-number", str(spec.cols), "--grid.y-number", str(spec.rows),
+            "--grid.length", f"{spec.spacing_m:g}",
+            "--grid.attach-length", f"{spec.fringe_length_m:g}",
+            "--default.lanenumber", str(spec.lanes),
+            "--default.speed", f"{spec.speed_kmh / 3.6:.4f}",
+            "--tls.cycle.time", f"{spec.cycle_s:g}", "-o", out_name, *_COMMON]
+    if spec.signalised:
+        args += ["--tls.set", ",".join(inner)]
+    return "netgenerate", args, {}
 
 
 def patch_network(base: Path, edge_patches: list[str], out: Path) -> Path:
