@@ -49,6 +49,13 @@ def test_compare_json_and_out_dir(small_corridor: Path, tmp_path: Path, capsys) 
     # 30 km/h instead of 50 on the main road makes trips longer, significantly
     assert doc["vs_baseline"]["slow"]["mean_travel_time_s"]["ci95"][0] > 0
 
+    groups = doc["groups"]["baseline"]
+    assert {"flow:W_E", "flow:N1_S2", "kind:car", "kind:bus", "occupancy:1",
+            "occupancy:2+"} <= set(groups)
+    n = doc["plans"]["baseline"]["throughput_veh"]["per_seed"][0]
+    by_flow = sum(groups[g]["throughput_veh"]["per_seed"][0] for g in groups
+                  if g.startswith("flow:"))
+    assert by_flow == n  # the flow groups partition the vehicles
     assert json.loads((out / "metrics.json").read_text()) == doc
     for table in ("runs.csv", "edges.csv", "junctions.csv"):
         assert (out / table).stat().st_size > 0

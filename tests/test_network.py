@@ -41,3 +41,17 @@ def test_cached_network_is_identical(tmp_path: Path) -> None:
     other = CorridorSpec(intersections=2, spacing_m=200, lanes=1, speed_kmh=60)
     build_network(other, tmp_path / "c")
     assert len(list((tmp_path / "cache" / "networks").iterdir())) == 2
+
+
+def test_retype_rules_and_extra_vtypes_reach_the_route_file(tmp_path: Path) -> None:
+    from trafficsim.demand import Vehicle, write_routes
+
+    vehicles = [Vehicle("f.0", "car", 1.0, "a", "b", 1), Vehicle("f.1", "car", 2.0, "a", "b", 3),
+                Vehicle("f.2", "bus", 3.0, "a", "b", 30)]
+    path = tmp_path / "r.rou.xml"
+    write_routes(vehicles, path, vtypes={"car_hov": ("car", {"vClass": "hov"})},
+                 retype=[lambda kind, occ: "car_hov" if kind == "car" and occ >= 2 else None])
+    text = path.read_text()
+    assert '<vType id="car_hov" vClass="hov" personCapacity="9"/>' in text
+    assert 'id="f.0" type="car"' in text and 'id="f.1" type="car_hov"' in text
+    assert 'id="f.2" type="bus"' in text

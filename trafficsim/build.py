@@ -20,7 +20,7 @@ from pathlib import Path
 
 from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
 from trafficsim.errors import ScenarioError
-from trafficsim.measures import CaseDraft, NetIndex
+from trafficsim.measures import CaseDraft, Measure, NetIndex
 from trafficsim.network import build_network, net_index, patch_network
 from trafficsim.scenario import PlanSpec, Scenario, check_references
 
@@ -37,6 +37,8 @@ class Case:
     ----------
     plan, seed
         What it runs.
+    measures
+        The plan's measures (they compute their own metrics from the run's outputs).
     config
         The ``.sumocfg``.
     net
@@ -48,6 +50,7 @@ class Case:
     config: Path
     net: Path
     timeout_s: float
+    measures: tuple[Measure, ...] = ()
 
     @property
     def dir(self) -> Path:
@@ -98,7 +101,8 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     routes = []
     if scenario.demand is not None:
         vehicles = draw_vehicles(scenario.demand, index, scenario.begin_s, scenario.end_s, seed)
-        write_routes(vehicles, run_dir / "routes.rou.xml", draft.vtype_attrs)
+        write_routes(vehicles, run_dir / "routes.rou.xml", draft.vtype_attrs, draft.vtypes,
+                     draft.retype)
         write_vehicle_table(vehicles, run_dir / "vehicles.csv")
         routes.append("routes.rou.xml")
     routes += [_rel(p, run_dir) for p in scenario.route_files]
@@ -107,7 +111,8 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
             *[_rel(p, run_dir) for p in scenario.additional_files]]
     cfg = run_dir / "case.sumocfg"
     cfg.write_text(_sumocfg(scenario, seed, routes, adds, draft.sumo_options), encoding="utf-8")
-    return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s)
+    return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
+                measures=plan.measures)
 
 
 def _rel(p: Path, start: Path) -> str:

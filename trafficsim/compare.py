@@ -8,7 +8,7 @@ import math
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,12 @@ from trafficsim.build import Case, build_case, build_plan, prepare_network
 from trafficsim.errors import SumoError
 from trafficsim.metrics import (
     EXTRA_METRICS,
+    GROUP_METRICS,
     HIGHER_IS_BETTER,
     METRICS,
     Health,
     edge_table,
+    group_metrics,
     junction_table,
     run_health,
     run_metrics,
@@ -43,6 +45,9 @@ class RunResult:
         Per-edge and per-signalised-junction/approach tables (lists of row dicts).
     health
         Teleports, gridlock, vehicles left out: reported, never hidden.
+    groups
+        Per flow / vehicle kind / occupancy class: delay, travel time, person delay
+        (see :func:`trafficsim.metrics.group_metrics`).
     case_dir
         The run's directory (kept with ``out``): ``sumo -c case.sumocfg`` there repeats it.
     wall_s
@@ -57,6 +62,7 @@ class RunResult:
     health: Health
     case_dir: Path
     wall_s: float
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]]) -> RunResult:
@@ -75,9 +81,12 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
         raise SumoError(msg) from exc
     metrics = run_metrics(trips, vehicles, stats, end_s)
     health = run_health(stats, summary, int(metrics["not_inserted_veh"]))
+    for m in case.measures:
+        metrics.update(m.metrics(d))
     return RunResult(plan=case.plan, seed=case.seed, metrics=metrics, edges=edges,
                      junctions=junction_table(edges, approaches), health=health,
-                     case_dir=d, wall_s=run.wall_s)
+                     case_dir=d, wall_s=run.wall_s,
+                     groups=group_metrics(trips, vehicles, stats, end_s))
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,12 @@ class Comparison:
 
     def values(self, plan: str, metric: str) -> list[float]:
         """Per-seed values of a metric for a plan, in seed order."""
-        return [self.run(plan, s).metrics[metric] for s in self.seeds]
+        return [self.run(plan, s).metrics.get(metric, math.nan) for s in self.seeds]
+
+    def group_values(self, plan: str, group: str, metric: str) -> list[float]:
+        """Per-seed values of a group metric (NaN where the group had no vehicle)."""
+        return [self.run(plan, s).groups.get(group, {}).get(metric, math.nan)
+                for s in self.seeds]
 
     def estimate(self, plan: str, metric: str) -> Estimate:
         """Mean and 95% CI of a metric over seeds."""
@@ -107,7 +121,15 @@ class Comparison:
 
     @property
     def metric_names(self) -> tuple[str, ...]:
-        return METRICS + EXTRA_METRICS
+        """Contract metrics, extra metrics, then measure-specific ones in first-seen order."""
+        names = list(METRICS + EXTRA_METRICS)
+        for r in self.runs:
+            names += [k for k in r.metrics if k not in names]
+        return tuple(names)
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(sorted({g for r in self.runs for g in r.groups}))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``--json`` / ``metrics.json``."""
@@ -118,6 +140,10 @@ class Comparison:
             for p in self.plans:
                 if p != BASELINE:
                     vs[p] = {m: _diff_json(self.difference(p, m)) for m in self.metric_names}
+        groups = {p: {g: {m: _estimate_json(mean_ci(self.group_values(p, g, m)))
+                          for m in GROUP_METRICS}
+                      for g in self.group_names}
+                  for p in self.plans}
         from trafficsim import __version__
 
         return {
@@ -129,6 +155,7 @@ class Comparison:
             "seeds": list(self.seeds),
             "plans": plans,
             "vs_baseline": vs,
+            "groups": groups,
             "health": {p: {str(s): _health_json(self.run(p, s).health) for s in self.seeds}
                        for p in self.plans},
         }

@@ -8,7 +8,7 @@ stream (seeded by ``[seed, flow index]``), so adding a flow leaves the others' d
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -95,15 +95,37 @@ def draw_vehicles(demand: DemandSpec, net: NetIndex, begin_s: float, end_s: floa
 
 
 def write_routes(vehicles: Sequence[Vehicle], path: Path,
-                 vtype_attrs: Mapping[str, Mapping[str, str]] | None = None) -> None:
-    """Write vehicle types and trips as a SUMO route file (SUMO routes each trip on insertion)."""
+                 vtype_attrs: Mapping[str, Mapping[str, str]] | None = None,
+                 vtypes: Mapping[str, tuple[str, Mapping[str, str]]] | None = None,
+                 retype: Sequence[Callable[[str, int], str | None]] = ()) -> None:
+    """Write vehicle types and trips as a SUMO route file (SUMO routes each trip on insertion).
+
+    Parameters
+    ----------
+    vtype_attrs
+        vType id → attributes overriding its defaults.
+    vtypes
+        Extra vType id → (base kind, attributes), e.g. ``car_hov`` based on ``car``.
+    retype
+        Rules ``(kind, occupancy) → vType id or None``; the first that answers wins.
+    """
+    types = {kind: dict(attrs) for kind, attrs in VTYPES.items()}
+    for tid, (base, attrs) in (vtypes or {}).items():
+        types[tid] = {**VTYPES[base], **attrs}
     lines = ["<routes>"]
-    for kind, attrs in VTYPES.items():
-        merged = {**attrs, **(vtype_attrs or {}).get(kind, {})}
+    for tid, attrs in types.items():
+        merged = {**attrs, **(vtype_attrs or {}).get(tid, {})}
         a = " ".join(f"{k}={quoteattr(v)}" for k, v in merged.items())
-        lines.append(f'  <vType id="{kind}" {a}/>')
+        lines.append(f'  <vType id="{tid}" {a}/>')
+
+    def vtype(v: Vehicle) -> str:
+        for rule in retype:
+            if (t := rule(v.kind, v.occupancy)) is not None:
+                return t
+        return v.kind
+
     lines += [
-        f'  <trip id="{v.id}" type="{v.kind}" depart="{v.depart_s:.2f}" from="{v.origin}" '
+        f'  <trip id="{v.id}" type="{vtype(v)}" depart="{v.depart_s:.2f}" from="{v.origin}" '
         f'to="{v.destination}" departLane="best" departSpeed="max" personNumber="{v.occupancy}"/>'
         for v in vehicles
     ]

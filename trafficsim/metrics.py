@@ -25,6 +25,10 @@ METRICS: tuple[str, ...] = (
 EXTRA_METRICS: tuple[str, ...] = (
     "total_delay_veh_h", "person_throughput", "not_inserted_veh", "nox_kg", "collisions",
 )
+#: Metrics of each vehicle group (flow, kind, occupancy class).
+GROUP_METRICS: tuple[str, ...] = (
+    "vehicles", "mean_delay_s", "mean_travel_time_s", "person_delay_s", "throughput_veh",
+)
 #: Metrics where larger is better (all others: smaller is better).
 HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput"})
 
@@ -54,7 +58,7 @@ def level_of_service(delay_s: float, thresholds: Sequence[float] = HCM_SIGNALISE
 
 
 def vehicle_delays(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Delay of every demanded vehicle and its occupancy.
 
     Parameters
@@ -70,8 +74,10 @@ def vehicle_delays(trips: Table, vehicles: Table, stats: RunStatistics, end_s: f
 
     Returns
     -------
-    delays_s, occupancy
-        One entry per vehicle that wanted to depart before the end. [s], [persons]
+    delays_s, occupancy, ids
+        One entry per vehicle that wanted to depart before the end, inserted vehicles first in
+        tripinfo order. [s], [persons], vehicle ids ("" for never-inserted vehicles of imported
+        demand, whose ids SUMO does not report).
     """
     n = len(trips.get("id", ()))
     inserted = trips["timeLoss"] + trips["departDelay"] if n else np.zeros(0)
@@ -79,22 +85,25 @@ def vehicle_delays(trips: Table, vehicles: Table, stats: RunStatistics, end_s: f
         occ_by_id = dict(zip(vehicles["id"], vehicles["occupancy"], strict=True))
         occ_in = np.array([occ_by_id.get(i, 1.0) for i in trips.get("id", ())], dtype=float)
         seen = set(trips.get("id", ()))
-        missing = [(d, o) for i, d, o in zip(vehicles["id"], vehicles["depart_s"],
-                                             vehicles["occupancy"], strict=True)
+        missing = [(i, d, o) for i, d, o in zip(vehicles["id"], vehicles["depart_s"],
+                                                vehicles["occupancy"], strict=True)
                    if i not in seen and d < end_s]
-        never = np.array([end_s - d for d, _ in missing], dtype=float)
-        occ_never = np.array([o for _, o in missing], dtype=float)
+        never = np.array([end_s - d for _, d, _ in missing], dtype=float)
+        occ_never = np.array([o for _, _, o in missing], dtype=float)
+        ids_never = np.array([i for i, _, _ in missing], dtype=object)
     else:
         occ_in = np.ones(n)
         never = np.full(stats.waiting, max(stats.depart_delay_waiting_s, 0.0))
         occ_never = np.ones(stats.waiting)
-    return np.concatenate([inserted, never]), np.concatenate([occ_in, occ_never])
+        ids_never = np.full(stats.waiting, "", dtype=object)
+    ids = np.concatenate([np.asarray(trips.get("id", ()), dtype=object), ids_never])
+    return np.concatenate([inserted, never]), np.concatenate([occ_in, occ_never]), ids
 
 
 def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
                 ) -> dict[str, float]:
     """The per-run metrics (keys of :data:`METRICS` and :data:`EXTRA_METRICS`)."""
-    delays, occ = vehicle_delays(trips, vehicles, stats, end_s)
+    delays, occ, _ = vehicle_delays(trips, vehicles, stats, end_s)
     n_in = len(trips.get("id", ()))
     arrived = trips["arrival"] >= 0 if n_in else np.zeros(0, dtype=bool)
     not_inserted = len(delays) - n_in
@@ -121,6 +130,59 @@ def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: floa
         "nox_kg": float(np.nansum(nox_mg)) / 1e6,
         "collisions": float(stats.collisions),
     }
+
+
+def group_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
+                  ) -> dict[str, dict[str, float]]:
+    """Delay and travel time per flow, per vehicle kind and per occupancy class.
+
+    Groups are ``flow:ID`` (the vehicle id before its last dot), ``kind:car|bus|…`` (the vType
+    for imported demand) and ``occupancy:1`` / ``occupancy:2+``.  Never-inserted vehicles count
+    in their groups as in :func:`run_metrics` (for imported demand SUMO does not name them, so
+    they are left out of the groups).
+
+    Returns
+    -------
+    dict
+        Group → ``{"vehicles", "mean_delay_s", "mean_travel_time_s", "person_delay_s",
+        "throughput_veh"}``.
+    """
+    delays, occ, ids = vehicle_delays(trips, vehicles, stats, end_s)
+    n_in = len(trips.get("id", ()))
+    duration = np.full(len(ids), np.nan)
+    arrived = np.zeros(len(ids), dtype=bool)
+    if n_in:
+        arrived[:n_in] = trips["arrival"] >= 0
+        duration[:n_in] = trips["duration"]
+    if vehicles:
+        kind_by_id = dict(zip(vehicles["id"], vehicles["kind"], strict=True))
+        kinds = np.array([kind_by_id.get(i, "") for i in ids], dtype=object)
+    else:
+        kinds = np.concatenate([np.asarray(trips.get("vType", np.zeros(0)), dtype=object),
+                                np.full(len(ids) - n_in, "", dtype=object)])
+    flows = np.array([str(i).rsplit(".", 1)[0] for i in ids], dtype=object)
+    named = ids != ""
+    masks: dict[str, np.ndarray] = {}
+    for f in sorted(set(flows[named])):
+        masks[f"flow:{f}"] = named & (flows == f)
+    for k in sorted(set(kinds[named]) - {""}):
+        masks[f"kind:{k}"] = named & (kinds == k)
+    if vehicles:
+        masks["occupancy:1"] = named & (occ <= 1)
+        masks["occupancy:2+"] = named & (occ >= 2)
+    out: dict[str, dict[str, float]] = {}
+    for group, m in masks.items():
+        if not m.any():
+            continue
+        done = m & arrived
+        out[group] = {
+            "vehicles": float(m.sum()),
+            "mean_delay_s": float(delays[m].mean()),
+            "mean_travel_time_s": float(duration[done].mean()) if done.any() else float("nan"),
+            "person_delay_s": float((delays[m] * occ[m]).sum() / occ[m].sum()),
+            "throughput_veh": float(done.sum()),
+        }
+    return out
 
 
 def edge_table(edgedata: Table, queues: Table) -> list[dict[str, object]]:

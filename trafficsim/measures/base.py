@@ -9,7 +9,9 @@ references against the network (``check``) and adds native SUMO elements to a :c
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from trafficsim.errors import suggest
@@ -71,14 +73,22 @@ class CaseDraft:
     additional
         Elements of the case's additional file (``<rerouter>``, ``<parkingArea>``, …).
     vtype_attrs
-        vType id → attributes to set on that type in the route file.
+        vType id → attributes to set on that type in the route file (``car``, ``bus``, ``truck``,
+        ``delivery``, or a type added through ``vtypes``).
+    vtypes
+        New vType id → (base vehicle kind, attributes that override the base kind's).
+    retype
+        Rules applied to every generated vehicle, in order: ``rule(kind, occupancy)`` returns the
+        vType id the vehicle should use instead, or None to leave it (e.g. carpools → ``car_hov``).
     sumo_options
-        Extra command-line options for the run.
+        Extra command-line options for the run (pairs: ``["--stop-output", "stops.xml"]``).
     """
 
     edge_patches: list[str] = field(default_factory=list)
     additional: list[str] = field(default_factory=list)
     vtype_attrs: dict[str, dict[str, str]] = field(default_factory=dict)
+    vtypes: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    retype: list[Callable[[str, int], str | None]] = field(default_factory=list)
     sumo_options: list[str] = field(default_factory=list)
 
 
@@ -105,3 +115,11 @@ class Measure(ABC):
     @abstractmethod
     def apply(self, draft: CaseDraft) -> None:
         """Add this measure's native SUMO elements to ``draft``."""
+
+    def metrics(self, run_dir: Path) -> dict[str, float]:
+        """Measure-specific metrics read from a finished run's outputs (e.g. violations).
+
+        Runs in the worker process after SUMO; keys should carry units.  Plans without this
+        measure simply lack the keys (reported as null).
+        """
+        return {}
