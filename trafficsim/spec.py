@@ -8,6 +8,7 @@ typos such as ``spacing_n`` with a suggestion.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -190,6 +191,45 @@ class Fields:
             else:
                 out.append(v)
         return tuple(out)
+
+
+def read_windows(f: Fields, key: str, *, required: bool = True) -> tuple[tuple[float, float], ...]:
+    """Time windows ``[["07:00", "09:00"], ["16:30", "19:30"]]`` → sorted ((begin, end), …) [s].
+
+    Each window must end after it begins and windows must not overlap; problems are recorded
+    against ``key[i]``.  Checking windows against the simulation window needs the scenario, so
+    measures do that in ``check`` with :func:`window_issues`.
+    """
+    raw = f.list(key, None if not required else _MISSING)
+    if raw is None:
+        return ()
+    out: list[tuple[float, float]] = []
+    for i, w in enumerate(raw):
+        if (not isinstance(w, list) or len(w) != 2
+                or parse_time(w[0]) is None or parse_time(w[1]) is None):
+            f.error(f"{key}[{i}]", f"= {w!r} is not a time window; expected [begin, end] such as "
+                                   '["07:00", "09:00"] or [25200, 32400]')
+            continue
+        b, e = parse_time(w[0]), parse_time(w[1])
+        assert b is not None and e is not None
+        if e <= b:
+            f.error(f"{key}[{i}]", f"= {w!r} ends before it begins")
+            continue
+        out.append((b, e))
+    out.sort()
+    for (b0, e0), (b1, e1) in itertools.pairwise(out):
+        if b1 < e0:
+            f.error(key, f"windows {clock(b0)}–{clock(e0)} and {clock(b1)}–{clock(e1)} overlap")
+    return tuple(out)
+
+
+def window_issues(windows: tuple[tuple[float, float], ...], begin_s: float, end_s: float,
+                  key: str = "windows") -> list[tuple[str, str]]:
+    """(field, message) for each window that reaches outside the simulation window."""
+    return [(f"{key}[{i}]",
+             f"{clock(b)}–{clock(e)} lies outside the simulation window "
+             f"{clock(begin_s)}–{clock(end_s)}")
+            for i, (b, e) in enumerate(windows) if b < begin_s or e > end_s]
 
 
 def parse_time(value: object) -> float | None:
