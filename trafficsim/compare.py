@@ -240,15 +240,7 @@ def compare(scenario: Scenario | str | Path, *, plans: Sequence[str] | None = No
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     names = [BASELINE, *[p for p in (plans or sc.plans) if p != BASELINE]]
-    specs = [sc.plan(p) for p in names]
-    seed_list = tuple(seeds or sc.seeds)
-    if out is None:
-        with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
-            return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress)
-    out = Path(out)
-    result = _compare(sc, specs, seed_list, out, workers, executor, progress)
-    result.write(out)
-    return result
+    return _run_plans(sc, names, seeds, out, workers, executor, progress)
 
 
 def simulate(scenario: Scenario | str | Path, plan: str = BASELINE, *,
@@ -256,12 +248,19 @@ def simulate(scenario: Scenario | str | Path, plan: str = BASELINE, *,
              workers: int | None = None, progress: bool = True) -> Comparison:
     """Run one plan over seeds (``trafficsim run``); the result holds that plan only."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    spec = sc.plan(plan)
+    return _run_plans(sc, [plan], seeds, out, workers, None, progress)
+
+
+def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
+               out: str | Path | None, workers: int | None, executor: Executor | None,
+               progress: bool) -> Comparison:
+    """Run the named plans; keep everything under ``out``, or nothing when it is None."""
+    specs = [sc.plan(p) for p in names]
     seed_list = tuple(seeds or sc.seeds)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
-            return _compare(sc, [spec], seed_list, Path(tmp), workers, None, progress)
-    result = _compare(sc, [spec], seed_list, Path(out), workers, None, progress)
+            return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress)
+    result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress)
     result.write(Path(out))
     return result
 
