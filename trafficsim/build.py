@@ -100,7 +100,9 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     index = net_index(net)
     routes = []
     if scenario.demand is not None:
-        vehicles = draw_vehicles(scenario.demand, index, scenario.begin_s, scenario.end_s, seed)
+        # SUMO's last step is end - step_length: a later departure could never be inserted.
+        last_depart = scenario.end_s - scenario.step_length_s
+        vehicles = draw_vehicles(scenario.demand, index, scenario.begin_s, last_depart, seed)
         write_routes(vehicles, run_dir / "routes.rou.xml", draft.vtype_attrs, draft.vtypes,
                      draft.retype)
         write_vehicle_table(vehicles, run_dir / "vehicles.csv")
