@@ -9,18 +9,23 @@ Layout under the output directory::
     cases/PLAN/seed_N/routes.rou.xml       so `sumo -c case.sumocfg` repeats it exactly
     cases/PLAN/seed_N/vehicles.csv         drawn vehicles with occupancy (for person delay)
     cases/PLAN/seed_N/detectors.add.xml    edge and lane-area detectors for the metric tables
+    cases/PLAN/seed_N/trajectories.csv.gz  with trajectories: corridor vehicle positions every
+    cases/PLAN/seed_N/tls_states.xml       second and the signals' switches (first seed only)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
-from trafficsim.errors import ScenarioError
+from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures import CaseDraft, Measure, NetIndex
+from trafficsim.netgeom import corridor, find_corridors, read_net
 from trafficsim.network import build_network, net_index, patch_network
 from trafficsim.scenario import PlanSpec, Scenario, check_references
 
@@ -90,9 +95,47 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
     return draft
 
 
+def trajectory_corridors(net: Path, request: bool | Sequence[str]
+                         ) -> tuple[tuple[str, ...], ...]:
+    """The edge chains whose vehicle trajectories a run records.
+
+    Parameters
+    ----------
+    net
+        The base network.
+    request
+        False: none; True: the main corridor and its opposite direction
+        (:func:`trafficsim.netgeom.find_corridors`); edge ids: that chain, in driving order.
+
+    Raises
+    ------
+    ScenarioError
+        When the given edges are not a connected chain, or no corridor can be found.
+    """
+    if request is False or (not isinstance(request, bool) and not request):
+        return ()
+    geo = read_net(net)
+    if request is True:
+        chains = find_corridors(geo)
+        if not chains:
+            raise ScenarioError([Issue("--trajectories", "", "the network has no chain of "
+                                       "straight movements; name the edges with --corridor")])
+        return chains
+    edges = tuple(request)
+    try:
+        corridor(geo, edges)
+    except ValueError as exc:
+        raise ScenarioError([Issue("--corridor", "", str(exc))]) from None
+    return (edges,)
+
+
 def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
-               out_dir: Path) -> Case:
-    """Write one (plan, seed) run directory and return its :class:`Case`."""
+               out_dir: Path, *, corridors: Sequence[Sequence[str]] = ()) -> Case:
+    """Write one (plan, seed) run directory and return its :class:`Case`.
+
+    ``corridors`` (edge chains) makes the run record vehicle trajectories on those edges
+    (``trajectories.csv.gz``, SUMO fcd output) and every signal switch (``tls_states.xml``).
+    """
     plan_dir = out_dir / "cases" / plan.name
     run_dir = plan_dir / f"seed_{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -111,8 +154,12 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     _write_detectors(index, scenario, run_dir / "detectors.add.xml")
     adds = ["detectors.add.xml", "../measures.add.xml",
             *[_rel(p, run_dir) for p in scenario.additional_files]]
+    options = list(draft.sumo_options)
+    if corridors:
+        adds.append("trajectories.add.xml")
+        options += _write_trajectory_files(index, corridors, run_dir)
     cfg = run_dir / "case.sumocfg"
-    cfg.write_text(_sumocfg(scenario, seed, routes, adds, draft.sumo_options), encoding="utf-8")
+    cfg.write_text(_sumocfg(scenario, seed, routes, adds, options), encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
                 measures=plan.measures)
 
@@ -137,6 +184,27 @@ def _write_detectors(index: NetIndex, scenario: Scenario, path: Path) -> None:
                          f'friendlyPos="true" period="{period:g}" file="queues.csv"/>')
     lines.append("</additional>\n")
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _write_trajectory_files(index: NetIndex, corridors: Sequence[Sequence[str]],
+                            run_dir: Path) -> list[str]:
+    """Selection and timed-event files for trajectories; returns the SUMO options they need."""
+    edges = sorted({e for chain in corridors for e in chain})
+    (run_dir / "trajectory_edges.txt").write_text("".join(f"edge:{e}\n" for e in edges),
+                                                  encoding="utf-8")
+    (run_dir / "corridors.json").write_text(json.dumps([list(c) for c in corridors]),
+                                            encoding="utf-8")
+    # SaveTLSSwitchStates writes a line only when a signal changes: cheap, and it shows what
+    # actuated programs really did, not just the programmed plan.
+    events = "".join(f'  <timedEvent type="SaveTLSSwitchStates" source="{t}" '
+                     f'dest="tls_states.xml"/>\n' for t in sorted(index.signals))
+    (run_dir / "trajectories.add.xml").write_text(f"<additional>\n{events}</additional>\n",
+                                                  encoding="utf-8")
+    # gzip: SUMO compresses any output whose name ends in .gz (about 7x smaller here)
+    return ["--fcd-output", "trajectories.csv.gz",
+            "--fcd-output.filter-edges.input-file", "trajectory_edges.txt",
+            "--fcd-output.attributes", "lane,pos,speed",
+            "--fcd-output.skip-empty", "true"]
 
 
 def _sumocfg(scenario: Scenario, seed: int, routes: list[str], adds: list[str],

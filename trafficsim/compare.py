@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import tempfile
@@ -12,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trafficsim.build import Case, build_case, build_plan, prepare_network
+from trafficsim.build import Case, build_case, build_plan, prepare_network, trajectory_corridors
 from trafficsim.errors import SumoError
 from trafficsim.metrics import (
     EXTRA_METRICS,
@@ -28,9 +29,10 @@ from trafficsim.metrics import (
 )
 from trafficsim.outputs import read_csv, read_statistics, read_vehicle_table
 from trafficsim.parallel import local_executor, map_tasks
-from trafficsim.scenario import BASELINE, Scenario, load_scenario
+from trafficsim.scenario import BASELINE, NetFileSpec, Scenario, load_scenario
 from trafficsim.stats import Difference, Estimate, mean_ci, paired_difference
 from trafficsim.sumo import run_sumo, sumo_version
+from trafficsim.timeseries import run_series
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class RunResult:
         The run's directory (kept with ``out``): ``sumo -c case.sumocfg`` there repeats it.
     wall_s
         Wall-clock time of the SUMO run. [s]
+    series
+        Delay, demand, throughput and queue in 5-minute bins
+        (see :func:`trafficsim.timeseries.run_series`).
     """
 
     plan: str
@@ -63,10 +68,16 @@ class RunResult:
     case_dir: Path
     wall_s: float
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    series: list[dict[str, float]] = field(default_factory=list)
 
 
-def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]]) -> RunResult:
-    """Run one case with SUMO and turn its outputs into a :class:`RunResult`."""
+def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]], *,
+                 begin_s: float | None = None) -> RunResult:
+    """Run one case with SUMO and turn its outputs into a :class:`RunResult`.
+
+    ``begin_s`` is the start of the window (for the time series; default: the summary's first
+    time).
+    """
     what = f"plan '{case.plan}', seed {case.seed} ({case.config})"
     run = run_sumo(case.config, seed=case.seed, timeout_s=case.timeout_s, what=what)
     d = case.dir
@@ -83,10 +94,13 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
     health = run_health(stats, summary, int(metrics["not_inserted_veh"]))
     for m in case.measures:
         metrics.update(m.metrics(d))
+    if begin_s is None:
+        begin_s = float(summary["time"][0]) if len(summary.get("time", ())) else end_s
     return RunResult(plan=case.plan, seed=case.seed, metrics=metrics, edges=edges,
                      junctions=junction_table(edges, approaches), health=health,
                      case_dir=d, wall_s=run.wall_s,
-                     groups=group_metrics(trips, vehicles, stats, end_s))
+                     groups=group_metrics(trips, vehicles, stats, end_s),
+                     series=run_series(trips, vehicles, stats, summary, begin_s, end_s))
 
 
 @dataclass(frozen=True)
@@ -149,6 +163,7 @@ class Comparison:
         return {
             "scenario": self.scenario.name,
             "scenario_file": str(self.scenario.source),
+            "scenario_sha256": scenario_sha256(self.scenario),
             "sumo_version": self.sumo_version,
             "trafficsim_version": __version__,
             "window": {"begin_s": self.scenario.begin_s, "end_s": self.scenario.end_s},
@@ -164,6 +179,10 @@ class Comparison:
         """Per-run metrics as rows (plan, seed, metric columns) for a DataFrame or CSV."""
         return [{"plan": r.plan, "seed": r.seed, **r.metrics} for r in self.runs]
 
+    def series_rows(self) -> list[dict[str, Any]]:
+        """Per-run time series as rows (plan, seed, bin columns), as in ``timeseries.csv``."""
+        return [{"plan": r.plan, "seed": r.seed, **row} for r in self.runs for row in r.series]
+
     def to_dataframe(self) -> Any:
         """Per-run metrics as a pandas DataFrame (pandas must be installed)."""
         import pandas as pd
@@ -176,7 +195,7 @@ class Comparison:
 
     def write(self, out: Path) -> None:
         """Write ``metrics.json`` and the per-run tables (``runs.csv``, ``edges.csv``,
-        ``junctions.csv``) into ``out``."""
+        ``junctions.csv``, ``timeseries.csv``) into ``out``."""
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False),
                                           encoding="utf-8")
@@ -185,6 +204,24 @@ class Comparison:
                                         for r in self.runs for e in r.edges])
         _write_rows(out / "junctions.csv", [{"plan": r.plan, "seed": r.seed, **j}
                                             for r in self.runs for j in r.junctions])
+        _write_rows(out / "timeseries.csv", self.series_rows())
+
+
+def scenario_sha256(sc: Scenario) -> str:
+    """SHA-256 of the scenario file and every file it names (network file, routes, additional).
+
+    It identifies the inputs of a result (report provenance, regression baselines); generated
+    networks are fully described by the scenario file itself.
+    """
+    files = [sc.source]
+    if isinstance(sc.network, NetFileSpec):
+        files.append(sc.network.path)
+    files += [*sc.route_files, *sc.additional_files]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0")
+        h.update(f.read_bytes() if f.is_file() else b"")
+    return h.hexdigest()
 
 
 def _num(x: float) -> float | None:
@@ -217,7 +254,7 @@ def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 def compare(scenario: Scenario | str | Path, *, plans: Sequence[str] | None = None,
             seeds: Sequence[int] | None = None, out: str | Path | None = None,
             workers: int | None = None, executor: Executor | None = None,
-            progress: bool = True) -> Comparison:
+            progress: bool = True, trajectories: bool | Sequence[str] = False) -> Comparison:
     """Run plans × seeds with common random numbers and compare each plan with the baseline.
 
     Parameters
@@ -237,44 +274,54 @@ def compare(scenario: Scenario | str | Path, *, plans: Sequence[str] | None = No
         Any executor to use instead of the local pool (e.g. Dask's).
     progress
         Show progress on stderr.
+    trajectories
+        Record vehicle trajectories and signal switches on the first seed of each plan:
+        True for the main corridor (both directions), or a chain of edge ids.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     names = [BASELINE, *[p for p in (plans or sc.plans) if p != BASELINE]]
-    return _run_plans(sc, names, seeds, out, workers, executor, progress)
+    return _run_plans(sc, names, seeds, out, workers, executor, progress, trajectories)
 
 
 def simulate(scenario: Scenario | str | Path, plan: str = BASELINE, *,
              seeds: Sequence[int] | None = None, out: str | Path | None = None,
-             workers: int | None = None, progress: bool = True) -> Comparison:
+             workers: int | None = None, progress: bool = True,
+             trajectories: bool | Sequence[str] = False) -> Comparison:
     """Run one plan over seeds (``trafficsim run``); the result holds that plan only."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return _run_plans(sc, [plan], seeds, out, workers, None, progress)
+    return _run_plans(sc, [plan], seeds, out, workers, None, progress, trajectories)
 
 
 def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
                out: str | Path | None, workers: int | None, executor: Executor | None,
-               progress: bool) -> Comparison:
+               progress: bool, trajectories: bool | Sequence[str] = False) -> Comparison:
     """Run the named plans; keep everything under ``out``, or nothing when it is None."""
     specs = [sc.plan(p) for p in names]
     seed_list = tuple(seeds or sc.seeds)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
-            return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress)
-    result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress)
+            return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress,
+                            trajectories)
+    result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress,
+                      trajectories)
     result.write(Path(out))
     return result
 
 
 def _compare(sc: Scenario, specs: list[Any], seeds: tuple[int, ...], out: Path,
-             workers: int | None, executor: Executor | None, progress: bool) -> Comparison:
+             workers: int | None, executor: Executor | None, progress: bool,
+             trajectories: bool | Sequence[str] = False) -> Comparison:
     base_net, index = prepare_network(sc, out)
+    corridors = trajectory_corridors(base_net, trajectories)
     cases: list[Case] = []
     for spec in specs:
         draft = build_plan(sc, spec, base_net, out)
-        cases += [build_case(sc, spec, draft, s, out) for s in seeds]
+        # trajectories of the first seed only: one picture per plan, and files stay small
+        cases += [build_case(sc, spec, draft, s, out, corridors=corridors if s == seeds[0] else ())
+                  for s in seeds]
     approaches = index.signal_approaches
     labels = [f"plan={c.plan} seed={c.seed}" for c in cases]
-    task = _CaseTask(sc.end_s, approaches)
+    task = _CaseTask(sc.end_s, approaches, sc.begin_s)
     if executor is not None:
         runs = map_tasks(task, cases, executor, labels, progress=progress)
     else:
@@ -290,9 +337,10 @@ class _CaseTask:
 
     end_s: float
     approaches: dict[str, tuple[str, ...]]
+    begin_s: float | None = None
 
     def __call__(self, case: Case) -> RunResult:
-        return execute_case(case, self.end_s, self.approaches)
+        return execute_case(case, self.end_s, self.approaches, begin_s=self.begin_s)
 
 
 def better(metric: str, diff: float) -> bool:

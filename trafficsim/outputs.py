@@ -8,6 +8,7 @@ prefix is dropped here.  Numeric columns become float arrays; others stay string
 from __future__ import annotations
 
 import csv
+import gzip
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,9 @@ def read_csv(path: Path, *, keep_prefix: tuple[str, ...] = ("emissions_",)) -> T
     Table
         Column name without its element prefix → array (float where every value parses).
     """
-    with path.open(newline="", encoding="utf-8") as fh:
+    # SUMO gzips any output whose name ends in .gz (trajectories are written that way)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh, delimiter=";"))
     if not rows:
         return {}
@@ -107,3 +110,14 @@ def read_statistics(path: Path) -> RunStatistics:
         collisions=int(attr("safety", "collisions")),
         depart_delay_waiting_s=attr("vehicleTripStatistics", "departDelayWaiting"),
     )
+
+
+def read_tls_states(path: Path) -> list[tuple[float, str, str]]:
+    """Read SUMO's ``SaveTLSSwitchStates`` output: ``(time [s], traffic-light id, state)`` per
+    switch, in time order."""
+    out = []
+    for _, el in ET.iterparse(path):
+        if el.tag == "tlsState":
+            out.append((float(el.get("time", 0.0)), el.get("id", ""), el.get("state", "")))
+        el.clear()
+    return out

@@ -1,0 +1,332 @@
+"""What the pictures need from a ``.net.xml``: lane shapes, connections, signal programs, corridors.
+
+A streaming read of the network file (no SUMO process, no ``sumolib`` object graph).  The signal
+programs are read as SUMO wrote them; SUMO starts phase 0 of a static program at every simulation
+time ``t`` with ``(t - offset) mod cycle == 0`` (checked against SUMO's ``SaveTLSSwitchStates``
+output in the tests).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One lane of a normal edge.
+
+    Attributes
+    ----------
+    id
+        SUMO lane id (``EDGE_INDEX``).
+    length_m
+        Length. [m]
+    speed_m_s
+        Speed limit. [m/s]
+    shape
+        Centre line. [m] (network coordinates)
+    """
+
+    id: str
+    length_m: float
+    speed_m_s: float
+    shape: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A normal (non-internal) edge with its lanes, rightmost lane first."""
+
+    id: str
+    from_node: str
+    to_node: str
+    lanes: tuple[Lane, ...]
+
+    @property
+    def length_m(self) -> float:
+        """Length of the edge (its rightmost lane). [m]"""
+        return self.lanes[0].length_m if self.lanes else 0.0
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A link from a lane of one edge to a lane of the next; ``tl`` / ``link_index`` when signalised.
+
+    ``direction`` is SUMO's ``dir``: ``s`` straight, ``l``/``r`` left/right, ``t`` turnaround, …
+    """
+
+    from_edge: str
+    to_edge: str
+    from_lane: int
+    to_lane: int
+    direction: str
+    tl: str
+    link_index: int
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a signal program.
+
+    Attributes
+    ----------
+    duration_s
+        Duration (of a static program; the initial duration of an actuated one). [s]
+    state
+        One signal character per link index (``G`` green, ``g`` permissive green, ``y`` amber,
+        ``r`` red, ``o``/``O`` off).
+    """
+
+    duration_s: float
+    state: str
+    min_dur_s: float | None = None
+    max_dur_s: float | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SignalProgram:
+    """A ``<tlLogic>``: type, offset and phases.
+
+    Attributes
+    ----------
+    offset_s
+        Phase 0 starts whenever ``(t - offset_s) mod cycle_s == 0``. [s]
+    """
+
+    id: str
+    type: str
+    program_id: str
+    offset_s: float
+    phases: tuple[Phase, ...]
+
+    @property
+    def cycle_s(self) -> float:
+        """Sum of the phase durations. [s]"""
+        return sum(p.duration_s for p in self.phases)
+
+    def phase_starts_s(self) -> tuple[float, ...]:
+        """Start of each phase within the cycle, counted from the start of phase 0. [s]"""
+        starts, t = [], 0.0
+        for p in self.phases:
+            starts.append(t)
+            t += p.duration_s
+        return tuple(starts)
+
+
+@dataclass(frozen=True)
+class NetGeometry:
+    """The parts of a network that plots use.
+
+    Attributes
+    ----------
+    edges
+        Normal edges by id.
+    connections
+        Connections between normal edges.
+    programs
+        Signal programs by traffic-light id (the first program of each id).
+    junction_xy
+        Position of each non-internal junction. [m]
+    """
+
+    edges: dict[str, Edge]
+    connections: tuple[Connection, ...]
+    programs: dict[str, SignalProgram]
+    junction_xy: dict[str, Point]
+
+    def links(self, from_edge: str, to_edge: str) -> tuple[Connection, ...]:
+        """The connections from one edge to another."""
+        return tuple(c for c in self.connections
+                     if c.from_edge == from_edge and c.to_edge == to_edge)
+
+
+def _shape(text: str) -> tuple[Point, ...]:
+    pts = []
+    for pair in text.split():
+        x, y = pair.split(",")[:2]
+        pts.append((float(x), float(y)))
+    return tuple(pts)
+
+
+def _opt_float(el: ET.Element, name: str) -> float | None:
+    v = el.get(name)
+    return float(v) if v is not None else None
+
+
+@functools.lru_cache(maxsize=16)
+def _read(path: str, mtime_ns: int) -> NetGeometry:
+    edges: dict[str, Edge] = {}
+    conns: list[Connection] = []
+    programs: dict[str, SignalProgram] = {}
+    junctions: dict[str, Point] = {}
+    current: dict[str, str] | None = None
+    lanes: list[Lane] = []
+    for event, el in ET.iterparse(path, events=("start", "end")):
+        tag = el.tag
+        if event == "start":
+            if tag == "edge":
+                current = dict(el.attrib) if el.get("function") is None else None
+                lanes = []
+            continue
+        if tag == "lane" and current is not None:
+            lanes.append(Lane(id=el.get("id", ""), length_m=float(el.get("length", 0.0)),
+                              speed_m_s=float(el.get("speed", 0.0)),
+                              shape=_shape(el.get("shape", ""))))
+        elif tag == "edge":
+            if current is not None:
+                edges[current["id"]] = Edge(id=current["id"], from_node=current.get("from", ""),
+                                            to_node=current.get("to", ""),
+                                            lanes=tuple(sorted(lanes, key=_lane_index)))
+            current = None
+            el.clear()
+        elif tag == "junction":
+            if el.get("type") != "internal":
+                junctions[el.get("id", "")] = (float(el.get("x", 0.0)), float(el.get("y", 0.0)))
+            el.clear()
+        elif tag == "tlLogic":
+            tid = el.get("id", "")
+            if tid not in programs:
+                phases = tuple(Phase(duration_s=float(p.get("duration", 0.0)),
+                                     state=p.get("state", ""), min_dur_s=_opt_float(p, "minDur"),
+                                     max_dur_s=_opt_float(p, "maxDur"), name=p.get("name", ""))
+                               for p in el.iter("phase"))
+                programs[tid] = SignalProgram(id=tid, type=el.get("type", "static"),
+                                              program_id=el.get("programID", ""),
+                                              offset_s=float(el.get("offset", 0.0)),
+                                              phases=phases)
+            el.clear()
+        elif tag == "connection":
+            src, dst = el.get("from", ""), el.get("to", "")
+            if not src.startswith(":") and not dst.startswith(":"):
+                conns.append(Connection(from_edge=src, to_edge=dst,
+                                        from_lane=int(el.get("fromLane", 0)),
+                                        to_lane=int(el.get("toLane", 0)),
+                                        direction=el.get("dir", ""), tl=el.get("tl", ""),
+                                        link_index=int(el.get("linkIndex", -1))))
+    return NetGeometry(edges=edges, connections=tuple(conns), programs=programs,
+                       junction_xy=junctions)
+
+
+def _lane_index(lane: Lane) -> int:
+    return int(lane.id.rsplit("_", 1)[1])
+
+
+def read_net(path: str | Path) -> NetGeometry:
+    """Read a ``.net.xml`` (cached per file version)."""
+    p = Path(path)
+    return _read(str(p.resolve()), p.stat().st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class Corridor:
+    """A chain of edges driven straight through, with each edge's start along the chain.
+
+    Attributes
+    ----------
+    edges
+        Edge ids in driving order.
+    start_m
+        Distance of each edge's start from the corridor's start (junction gaps included). [m]
+    length_m
+        Distance from the corridor's start to the end of its last edge. [m]
+    signals
+        ``(distance of the stop line [m], traffic-light id, link indices of the through
+        movement)`` for every signalised junction the chain passes.
+    """
+
+    edges: tuple[str, ...]
+    start_m: tuple[float, ...]
+    length_m: float
+    signals: tuple[tuple[float, str, tuple[int, ...]], ...]
+
+
+def corridor(net: NetGeometry, edges: tuple[str, ...] | list[str]) -> Corridor:
+    """Lay out a chain of edges along one distance axis.
+
+    Raises
+    ------
+    ValueError
+        When an edge is not in the network or two consecutive edges are not connected.
+    """
+    starts: list[float] = []
+    signals = []
+    pos = 0.0
+    for i, e in enumerate(edges):
+        if e not in net.edges:
+            msg = f"corridor edge '{e}' is not in the network"
+            raise ValueError(msg)
+        edge = net.edges[e]
+        if i:
+            prev = net.edges[edges[i - 1]]
+            links = net.links(prev.id, e)
+            if not links:
+                msg = f"corridor edges '{prev.id}' and '{e}' are not connected"
+                raise ValueError(msg)
+            end = prev.lanes[0].shape[-1]
+            begin = edge.lanes[0].shape[0]
+            pos += prev.length_m
+            tl_links = [c for c in links if c.tl]
+            if tl_links:
+                signals.append((pos, tl_links[0].tl,
+                                tuple(sorted({c.link_index for c in tl_links}))))
+            pos += math.dist(end, begin)  # the junction crossed between the two edges
+        starts.append(pos)
+    length = starts[-1] + net.edges[edges[-1]].length_m if edges else 0.0
+    return Corridor(edges=tuple(edges), start_m=tuple(starts), length_m=length,
+                    signals=tuple(signals))
+
+
+def find_corridors(net: NetGeometry) -> tuple[tuple[str, ...], ...]:
+    """The main corridor of a network and its opposite direction (when there is one).
+
+    The main corridor is the chain of straight-through movements (SUMO ``dir="s"``) that passes
+    the most signalised junctions, then the longest one.  The opposite direction is the chain of
+    the reverse edges (same end junctions, swapped), kept when it is connected throughout.
+
+    Returns
+    -------
+    tuple of edge chains
+        Zero, one or two chains.
+    """
+    straight: dict[str, list[Connection]] = {}
+    for c in net.connections:
+        if c.direction == "s":
+            straight.setdefault(c.from_edge, []).append(c)
+    has_pred = {c.to_edge for cs in straight.values() for c in cs}
+    best: tuple[tuple[int, float, float, float], tuple[str, ...]] | None = None
+    for start in sorted(net.edges):
+        if start in has_pred and start in straight:
+            continue  # only chains that start where no straight movement leads in
+        chain, n_sig, length = [start], 0, net.edges[start].length_m
+        seen = {start}
+        while straight.get(chain[-1]):
+            options = straight[chain[-1]]
+            # prefer the widest continuation (the main road keeps its lanes)
+            nxt = max(options, key=lambda c: (len(net.edges[c.to_edge].lanes), c.to_edge))
+            if nxt.to_edge in seen or nxt.to_edge not in net.edges:
+                break
+            n_sig += bool(nxt.tl)
+            chain.append(nxt.to_edge)
+            seen.add(nxt.to_edge)
+            length += net.edges[nxt.to_edge].length_m
+        # ties (the two directions of a street): start in the west, then in the south
+        x0, y0 = net.junction_xy.get(net.edges[start].from_node, (0.0, 0.0))
+        score = (n_sig, round(length, 3), -x0, -y0)
+        if len(chain) > 1 and (best is None or score > best[0]):
+            best = (score, tuple(chain))
+    if best is None:
+        return ()
+    main = best[1]
+    by_ends = {(e.from_node, e.to_node): e.id for e in net.edges.values()}
+    rev = [by_ends.get((net.edges[e].to_node, net.edges[e].from_node)) for e in reversed(main)]
+    if all(rev) and all(net.links(a, b) for a, b in itertools.pairwise(rev)):
+        return (main, tuple(r for r in rev if r))
+    return (main,)

@@ -1,0 +1,525 @@
+"""Matplotlib figures of results: pure functions from results and tables to figures.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (no global
+state, no GUI backend: figures render with Agg, and a notebook shows a returned figure as it is).
+Inputs are the plain tables a comparison writes (``metrics.json``, ``timeseries.csv``,
+``edges.csv``, a case's trajectories), so the same functions serve a notebook holding a
+:class:`~trafficsim.compare.Comparison` and ``trafficsim report`` reading a folder:
+
+=====================  ==========================================================
+``metric_bars``        mean and 95% CI of metrics per plan
+``time_series``        delay, queue and throughput in 5-minute bins per plan
+``edge_heatmap``       per-edge speed / delay / volume on the network geometry
+``time_space``         vehicle trajectories along a corridor with its signal states
+``signal_timing``      the phases of every signal over one cycle, offsets applied
+=====================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from trafficsim.netgeom import Corridor, NetGeometry, Point, corridor, read_net
+from trafficsim.outputs import Table, read_csv, read_tls_states
+from trafficsim.stats import mean_ci
+
+#: Metrics drawn by :func:`metric_bars` by default.
+BAR_METRICS = ("mean_delay_s", "mean_travel_time_s", "mean_stops", "throughput_veh",
+               "person_delay_s", "co2_kg")
+#: Series drawn by :func:`time_series` by default.
+SERIES_METRICS = ("mean_delay_s", "queued_veh", "throughput_veh_h")
+
+LABELS = {
+    "mean_delay_s": "mean delay [s/veh]",
+    "mean_travel_time_s": "mean travel time [s]",
+    "mean_waiting_time_s": "mean waiting time [s]",
+    "mean_stops": "stops per vehicle",
+    "throughput_veh": "throughput [veh]",
+    "unfinished_veh": "unfinished [veh]",
+    "person_delay_s": "delay per person [s]",
+    "co2_kg": "CO2 [kg]",
+    "teleports": "teleports",
+    "queued_veh": "standing vehicles [veh]",
+    "throughput_veh_h": "throughput [veh/h]",
+    "demand_veh": "vehicles due [veh per bin]",
+    "running_veh": "vehicles in the network",
+    "mean_speed_m_s": "mean speed [km/h]",
+    "volume_veh": "volume [veh]",
+    "max_queue_m": "longest queue [m]",
+}
+# SUMO signal characters → colours of a signal head
+SIGNAL_COLORS = {"G": "#1a9850", "g": "#91cf60", "y": "#fdae61", "Y": "#fdae61",
+                 "r": "#d73027", "R": "#d73027", "u": "#fdae61", "s": "#d73027",
+                 "o": "#bdbdbd", "O": "#bdbdbd"}
+_PALETTE = ("#4d4d4d", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
+            "#17becf", "#bcbd22", "#d62728")
+
+
+def plan_colors(plans: Iterable[str]) -> dict[str, str]:
+    """A stable colour per plan (the baseline is dark grey)."""
+    names = list(plans)
+    out = {}
+    others = iter(_PALETTE[1:] * 4)
+    for p in names:
+        out[p] = _PALETTE[0] if p == "baseline" else next(others)
+    return out
+
+
+def _doc(result: Any) -> Mapping[str, Any]:
+    """The JSON document of a comparison (accepts a Comparison or its ``to_dict()``)."""
+    return result.to_dict() if hasattr(result, "to_dict") else result
+
+
+def _clock(t_s: float, _pos: object = None) -> str:
+    t = round(float(t_s))
+    return f"{t // 3600:02d}:{t % 3600 // 60:02d}"
+
+
+def _time_axis(ax: Any, t0: float, t1: float, *, seconds: bool = False) -> None:
+    """Clock-time ticks on round minutes, about eight of them."""
+    span_min = max((t1 - t0) / 60.0, 1.0)
+    step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120) if span_min / s <= 9), 240) * 60.0
+    first = math.ceil(t0 / step) * step
+    ax.set_xticks(np.arange(first, t1 + 1e-6, step))
+    ax.xaxis.set_major_formatter(
+        (lambda v, _p: f"{_clock(v)}:{int(v) % 60:02d}") if seconds and step < 60 else _clock)
+
+
+def _label(metric: str) -> str:
+    return LABELS.get(metric, metric)
+
+
+def to_png(fig: Figure, *, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (rendered with Agg)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------------
+def metric_bars(result: Any, metrics: Sequence[str] = BAR_METRICS,
+                plans: Sequence[str] | None = None) -> Figure:
+    """Mean of each metric per plan with its 95% confidence interval over seeds.
+
+    Parameters
+    ----------
+    result
+        A :class:`~trafficsim.compare.Comparison` or its JSON document (``metrics.json``).
+    metrics
+        Metric keys, one panel each (missing ones are skipped).
+    plans
+        Plans to show (default: all, in the result's order).
+    """
+    doc = _doc(result)
+    plans = list(plans or doc["plans"])
+    metrics = [m for m in metrics if any(m in doc["plans"][p] for p in plans)]
+    colors = plan_colors(plans)
+    ncol = min(3, max(1, len(metrics)))
+    nrow = max(1, math.ceil(len(metrics) / ncol))
+    fig = Figure(figsize=(3.6 * ncol, 2.8 * nrow), layout="constrained")
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    for ax, m in zip(axes, metrics, strict=False):
+        means, err = [], [[], []]
+        for p in plans:
+            e = doc["plans"][p].get(m) or {}
+            mean = e.get("mean")
+            lo, hi = e.get("ci95", [None, None])
+            means.append(np.nan if mean is None else mean)
+            err[0].append(0.0 if lo is None or mean is None else mean - lo)
+            err[1].append(0.0 if hi is None or mean is None else hi - mean)
+        x = np.arange(len(plans))
+        ax.bar(x, means, yerr=err, capsize=4, color=[colors[p] for p in plans],
+               error_kw={"elinewidth": 1.2})
+        ax.set_xticks(x, plans, rotation=20 if len(plans) > 3 else 0, ha="right"
+                      if len(plans) > 3 else "center")
+        ax.set_title(_label(m), fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    seeds = doc.get("seeds", [])
+    fig.suptitle(f"{doc.get('scenario', '')}: mean and 95% CI over {len(seeds)} seed(s)",
+                 fontsize=11)
+    return fig
+
+
+def time_series(rows: Any, metrics: Sequence[str] = SERIES_METRICS,
+                plans: Sequence[str] | None = None) -> Figure:
+    """Time series per plan in 5-minute bins: the mean over seeds and its 95% CI band.
+
+    Parameters
+    ----------
+    rows
+        ``timeseries.csv`` rows (``plan``, ``seed``, ``bin_begin_s`` and the metrics), or a
+        Comparison (its ``series_rows()``).
+    metrics
+        Columns to draw, one panel each.
+    plans
+        Plans to show (default: all, in first-seen order).
+    """
+    if hasattr(rows, "series_rows"):
+        rows = rows.series_rows()
+    plans = list(plans or dict.fromkeys(str(r["plan"]) for r in rows))
+    colors = plan_colors(plans)
+    fig = Figure(figsize=(9, 2.3 * len(metrics)), layout="constrained")
+    axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False).ravel()
+    bin_s = _bin_width(rows)
+    for ax, m in zip(axes, metrics, strict=True):
+        for p in plans:
+            by_bin: dict[float, list[float]] = {}
+            for r in rows:
+                if str(r["plan"]) == p:
+                    by_bin.setdefault(float(r["bin_begin_s"]), []).append(float(r[m]))
+            t = np.array(sorted(by_bin))
+            if not len(t):
+                continue
+            est = [mean_ci([v for v in by_bin[b] if math.isfinite(v)]) for b in t]
+            mid = t + bin_s / 2
+            mean = np.array([e.mean for e in est])
+            ax.plot(mid, mean, marker="o", ms=3, color=colors[p], label=p)
+            # every series is a count or a duration: a band below zero would mean nothing
+            lo = np.maximum(np.array([e.ci95[0] for e in est]), 0.0)
+            hi = np.array([e.ci95[1] for e in est])
+            if np.isfinite(lo).any():
+                ax.fill_between(mid, lo, hi, color=colors[p], alpha=0.18, linewidth=0)
+        ax.set_ylabel(_label(m), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, ncol=min(4, len(plans)), loc="upper left")
+    times = [float(r["bin_begin_s"]) for r in rows]
+    if times:
+        axes[-1].set_xlim(min(times), max(times) + bin_s)
+        _time_axis(axes[-1], min(times), max(times) + bin_s)
+    axes[-1].set_xlabel(f"time of day ({bin_s / 60:g}-minute bins; band: 95% CI over seeds)")
+    return fig
+
+
+def _bin_width(rows: Sequence[Mapping[str, Any]]) -> float:
+    t = sorted({float(r["bin_begin_s"]) for r in rows})
+    return float(np.min(np.diff(t))) if len(t) > 1 else 300.0
+
+
+# --------------------------------------------------------------------------------------------
+# Network
+# --------------------------------------------------------------------------------------------
+def edge_heatmap(net: str | Path | NetGeometry, edge_rows: Sequence[Mapping[str, Any]],
+                 value: str = "mean_speed_m_s", plans: Sequence[str] | None = None) -> Figure:
+    """A per-edge value drawn on the network's lane geometry, one panel per plan.
+
+    Parameters
+    ----------
+    net
+        The network (path or :class:`~trafficsim.netgeom.NetGeometry`).
+    edge_rows
+        ``edges.csv`` rows (``plan``, ``seed``, ``edge`` and the values); averaged over seeds.
+    value
+        ``mean_speed_m_s`` (drawn in km/h), ``mean_delay_s``, ``volume_veh`` or ``max_queue_m``.
+    plans
+        Plans to show (default: all).
+    """
+    geo = net if isinstance(net, NetGeometry) else read_net(net)
+    plans = list(plans or dict.fromkeys(str(r["plan"]) for r in edge_rows))
+    scale = 3.6 if value == "mean_speed_m_s" else 1.0
+    per_plan: dict[str, dict[str, float]] = {}
+    for p in plans:
+        acc: dict[str, list[float]] = {}
+        for r in edge_rows:
+            if str(r["plan"]) == p:
+                v = float(r[value]) if r.get(value) not in (None, "") else math.nan
+                if math.isfinite(v):
+                    acc.setdefault(str(r["edge"]), []).append(v * scale)
+        per_plan[p] = {e: float(np.mean(v)) for e, v in acc.items()}
+    every = [v for d in per_plan.values() for v in d.values()]
+    vmax = max(every) if every else 1.0
+    vmin = 0.0
+    cmap = "RdYlGn" if value == "mean_speed_m_s" else "magma_r"
+    norm = Normalize(vmin, vmax if vmax > vmin else vmin + 1.0)
+    xs = [x for e in geo.edges.values() for ln in e.lanes for x, _ in ln.shape]
+    ys = [y for e in geo.edges.values() for ln in e.lanes for _, y in ln.shape]
+    w = (max(xs) - min(xs)) if xs else 1.0
+    h = (max(ys) - min(ys)) if ys else 1.0
+    aspect = h / w if w else 1.0
+    ncol = min(2, len(plans)) or 1
+    nrow = math.ceil(len(plans) / ncol) or 1
+    panel_w = 6.5 if ncol == 1 else 5.2
+    fig = Figure(figsize=(panel_w * ncol + 0.8, max(2.2, panel_w * aspect) * nrow + 0.6),
+                 layout="constrained")
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    mappable = None
+    for ax, p in zip(axes, plans, strict=False):
+        segs, vals = [], []
+        for e in geo.edges.values():
+            v = per_plan[p].get(e.id, math.nan)
+            for ln in e.lanes:
+                if len(ln.shape) >= 2:
+                    segs.append(_offset_right(ln.shape, 0.006 * max(w, h)))
+                    vals.append(v)
+        arr = np.array(vals, dtype=float)
+        known = np.isfinite(arr)
+        grey = LineCollection([s for s, k in zip(segs, known, strict=True) if not k],
+                              colors="#d9d9d9", linewidths=1.5)
+        ax.add_collection(grey)
+        lc = LineCollection([s for s, k in zip(segs, known, strict=True) if k], cmap=cmap,
+                            norm=norm, linewidths=2.6)
+        lc.set_array(arr[known])
+        ax.add_collection(lc)
+        mappable = lc
+        ax.autoscale()
+        ax.set_aspect("equal")
+        ax.set_title(p, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(plans):]:
+        ax.set_visible(False)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=list(axes[:len(plans)]), shrink=0.8, label=_label(value))
+    fig.suptitle(f"{_label(value)} per edge, mean over seeds (grey: no traffic; each direction "
+                 "drawn on its right-hand side)", fontsize=10)
+    return fig
+
+
+def _offset_right(shape: Sequence[Point], d: float) -> list[Point]:
+    """The polyline moved ``d`` to the right of its overall direction, so that the two
+    directions of a street stay apart at any zoom."""
+    (x0, y0), (x1, y1) = shape[0], shape[-1]
+    n = math.hypot(x1 - x0, y1 - y0) or 1.0
+    dx, dy = (y1 - y0) / n * d, -(x1 - x0) / n * d
+    return [(x + dx, y + dy) for x, y in shape]
+
+
+def signal_timing(net: str | Path | NetGeometry, corridors: Sequence[Sequence[str]] = (),
+                  signals: Sequence[str] | None = None) -> Figure:
+    """Every signal's phases over one cycle, with offsets applied, one row per junction.
+
+    Time is the simulation time modulo the cycle: phase 0 of a program starts at its offset
+    (SUMO's rule).  Each phase is a block labelled with its index and duration; amber phases
+    are drawn amber, all-red ones red.  For every corridor, a thin strip under each row shows
+    the signal its through traffic sees (green / amber / red).
+
+    Parameters
+    ----------
+    net
+        The network.
+    corridors
+        Edge chains (e.g. both directions of an arterial); their signals come first, in
+        driving order.
+    signals
+        Traffic-light ids to draw (default: all).
+    """
+    geo = net if isinstance(net, NetGeometry) else read_net(net)
+    lay = [corridor(geo, list(c)) for c in corridors if len(c)]
+    order: list[str] = []
+    if lay:
+        order = [tl for _, tl, _ in lay[0].signals]
+    order += sorted(t for t in geo.programs if t not in order)
+    if signals is not None:
+        order = [t for t in order if t in signals]
+    if not order:
+        fig = Figure(figsize=(6, 1.2))
+        fig.text(0.5, 0.5, "no signalised junction in the network", ha="center")
+        return fig
+    max_cycle = max(geo.programs[t].cycle_s for t in order)
+    strip = 0.18
+    row_h = 0.6 + strip * len(lay)
+    fig = Figure(figsize=(9, 0.9 + 0.55 * row_h * len(order) + 0.5), layout="constrained")
+    ax = fig.subplots()
+    phase_colors = ("#c6dbef", "#9ecae1", "#dadaeb", "#bcbddc", "#c7e9c0", "#a1d99b")
+    for row, tl in enumerate(order):
+        prog = geo.programs[tl]
+        y = -row * row_h
+        for i, (p, start) in enumerate(zip(prog.phases, prog.phase_starts_s(), strict=True)):
+            color = _phase_color(p.state) or phase_colors[i % len(phase_colors)]
+            for a, b in _wrap(prog.offset_s + start, p.duration_s, prog.cycle_s):
+                ax.broken_barh([(a, b - a)], (y - 0.3, 0.6), facecolors=color,
+                               edgecolors="white", linewidth=1)
+            mid = (prog.offset_s + start + p.duration_s / 2) % prog.cycle_s
+            if p.duration_s >= 0.06 * max_cycle:
+                ax.text(mid, y, f"{i}: {p.duration_s:g}s", ha="center", va="center", fontsize=8)
+        for k, lay_k in enumerate(lay):
+            links = next((li for _, t, li in lay_k.signals if t == tl), None)
+            if links is None:
+                continue
+            ys = y - 0.3 - strip * (k + 1)
+            for p, start in zip(prog.phases, prog.phase_starts_s(), strict=True):
+                c = SIGNAL_COLORS.get(p.state[links[0]] if links[0] < len(p.state) else "o")
+                for a, b in _wrap(prog.offset_s + start, p.duration_s, prog.cycle_s):
+                    ax.broken_barh([(a, b - a)], (ys + 0.02, strip - 0.04), facecolors=c)
+        ax.text(-0.01 * max_cycle, y, f"{tl}\noffset {prog.offset_s:g} s, cycle "
+                f"{prog.cycle_s:g} s", ha="right", va="center", fontsize=8)
+    ax.set_xlim(0, max_cycle)
+    ax.set_ylim(-(len(order) - 0.5) * row_h - strip * len(lay), 0.5)
+    ax.set_yticks([])
+    ax.set_xlabel("simulation time mod cycle [s]  (phase 0 starts at the offset)")
+    handles = [Patch(color=SIGNAL_COLORS[c], label=n) for c, n in
+               (("G", "green"), ("y", "amber"), ("r", "red"))]
+    names = ", ".join(f"strip {k + 1}: {c.edges[0]} → {c.edges[-1]}" for k, c in enumerate(lay))
+    ax.set_title("Signal timing over one cycle" + (f"  ({names})" if names else ""), fontsize=10)
+    if lay:
+        fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncol=3,
+                   frameon=False)
+    return fig
+
+
+def _phase_color(state: str) -> str | None:
+    """Amber for transition phases, red for all-red ones, None for green phases."""
+    if "G" in state or "g" in state:
+        return None
+    if "y" in state or "Y" in state:
+        return SIGNAL_COLORS["y"]
+    return SIGNAL_COLORS["r"]
+
+
+def _wrap(start: float, duration: float, cycle: float) -> list[tuple[float, float]]:
+    """The pieces of [start, start + duration) modulo the cycle."""
+    a = start % cycle
+    b = a + duration
+    return [(a, b)] if b <= cycle + 1e-9 else [(a, cycle), (0.0, b - cycle)]
+
+
+# --------------------------------------------------------------------------------------------
+# Trajectories
+# --------------------------------------------------------------------------------------------
+def read_trajectories(path: str | Path) -> Table:
+    """Read a run's ``trajectories.csv.gz`` (columns ``time``, ``id``, ``speed``, ``pos``,
+    ``lane``)."""
+    return read_csv(Path(path))
+
+
+def time_space(trajectories: Table, lay: Corridor,
+               tls_states: Sequence[tuple[float, str, str]] = (),
+               window_s: tuple[float, float] | None = None, title: str = "",
+               ax: Any = None) -> Figure:
+    """A time–space diagram: every vehicle's position along a corridor over time.
+
+    Trajectories are coloured by speed; at each signal's stop line a bar shows the state of the
+    corridor's through movement (green / amber / red) as SUMO switched it.
+
+    Parameters
+    ----------
+    trajectories
+        SUMO fcd output on the corridor's edges (see :func:`read_trajectories`).
+    lay
+        The corridor (:func:`trafficsim.netgeom.corridor`).
+    tls_states
+        Signal switches ``(time [s], id, state)`` (:func:`trafficsim.outputs.read_tls_states`).
+    window_s
+        Time range to draw [s]; default: the busiest 15 minutes.
+    title
+        Panel title.
+    ax
+        Draw into this axes instead of a new figure.
+    """
+    fig = ax.figure if ax is not None else Figure(figsize=(10, 5), layout="constrained")
+    if ax is None:
+        ax = fig.subplots()
+    start_of = dict(zip(lay.edges, lay.start_m, strict=True))
+    t = np.asarray(trajectories.get("time", np.zeros(0)), dtype=float)
+    lanes = np.asarray(trajectories.get("lane", np.zeros(0, dtype=object)), dtype=object)
+    edge = np.array([str(ln).rsplit("_", 1)[0] for ln in lanes], dtype=object)
+    on = np.array([e in start_of for e in edge], dtype=bool)
+    t, edge = t[on], edge[on]
+    ids = np.asarray(trajectories.get("id", np.zeros(0)), dtype=object)[on]
+    speed = np.asarray(trajectories.get("speed", np.zeros(0)), dtype=float)[on]
+    x = np.array([start_of[e] for e in edge], dtype=float) + np.asarray(
+        trajectories.get("pos", np.zeros(0)), dtype=float)[on]
+    if window_s is None:
+        window_s = _busiest_window(t, 900.0)
+    keep = (t >= window_s[0]) & (t <= window_s[1])
+    t, x, ids, speed = t[keep], x[keep], ids[keep], speed[keep]
+    order = np.lexsort((t, ids))
+    t, x, ids, speed = t[order], x[order], ids[order], speed[order]
+    # break a vehicle's line where it left the corridor (a gap in time) or jumped back
+    brk = np.ones(len(t), dtype=bool)
+    if len(t) > 1:
+        brk[1:] = (ids[1:] != ids[:-1]) | (np.diff(t) > 1.5) | (np.diff(x) < -1.0)
+    pts = np.column_stack([t, x])
+    segs = [pts[i:i + 2] for i in range(len(t) - 1) if not brk[i + 1]]
+    seg_speed = [speed[i + 1] for i in range(len(t) - 1) if not brk[i + 1]]
+    vmax = max(15.0, float(np.nanmax(speed)) if len(speed) else 15.0)
+    lc = LineCollection(segs, cmap="RdYlGn", norm=Normalize(0.0, vmax * 3.6), linewidths=0.8)
+    lc.set_array(np.asarray(seg_speed) * 3.6)
+    ax.add_collection(lc)
+    fig.colorbar(lc, ax=ax, label="speed [km/h]", shrink=0.8)
+    _draw_signals(ax, lay, tls_states, window_s)
+    ax.set_xlim(*window_s)
+    ax.set_ylim(0, lay.length_m)
+    _time_axis(ax, *window_s, seconds=True)
+    ax.set_xlabel("time of day")
+    ax.set_ylabel(f"distance from {lay.edges[0]} [m]")
+    ax.set_title(title or f"{lay.edges[0]} → {lay.edges[-1]}", fontsize=10)
+    return fig
+
+
+def _busiest_window(t: np.ndarray, width_s: float) -> tuple[float, float]:
+    """The ``width_s`` window (on a minute grid) with the most trajectory samples."""
+    if not len(t):
+        return (0.0, width_s)
+    lo, hi = float(t.min()), float(t.max())
+    if hi - lo <= width_s:
+        return (lo, max(hi, lo + 1.0))
+    starts = np.arange(lo, hi - width_s + 60.0, 60.0)
+    sorted_t = np.sort(t)
+    counts = np.searchsorted(sorted_t, starts + width_s) - np.searchsorted(sorted_t, starts)
+    s = float(starts[int(np.argmax(counts))])
+    return (s, s + width_s)
+
+
+def _draw_signals(ax: Any, lay: Corridor, tls_states: Sequence[tuple[float, str, str]],
+                  window_s: tuple[float, float]) -> None:
+    """Bars at the stop lines coloured by the through movement's signal over time."""
+    height = 0.012 * lay.length_m
+    for pos, tl, links in lay.signals:
+        events = [(t, s) for t, i, s in tls_states if i == tl]
+        for k, (t0, state) in enumerate(events):
+            t1 = events[k + 1][0] if k + 1 < len(events) else window_s[1]
+            a, b = max(t0, window_s[0]), min(t1, window_s[1])
+            if b <= a:
+                continue
+            c = SIGNAL_COLORS.get(state[links[0]] if links[0] < len(state) else "o", "#bdbdbd")
+            ax.broken_barh([(a, b - a)], (pos - height / 2, height), facecolors=c, zorder=3)
+        ax.text(window_s[0], pos + height, f" {tl}", fontsize=7, va="bottom", zorder=4)
+
+
+def time_space_case(case_dir: str | Path, window_s: tuple[float, float] | None = None
+                    ) -> Figure:
+    """Time–space diagrams of a run recorded with trajectories: one panel per corridor.
+
+    Reads the run's ``corridors.json``, ``trajectories.csv.gz`` and ``tls_states.xml`` and the
+    plan's network (``../net.net.xml``).  The direction with more vehicles comes first.
+    """
+    import json
+
+    d = Path(case_dir)
+    geo = read_net(d.parent / "net.net.xml")
+    chains = json.loads((d / "corridors.json").read_text(encoding="utf-8"))
+    traj = read_trajectories(d / "trajectories.csv.gz")
+    states = read_tls_states(d / "tls_states.xml") if (d / "tls_states.xml").is_file() else []
+    lays = [corridor(geo, c) for c in chains]
+    lane_edges = np.array([str(ln).rsplit("_", 1)[0] for ln in traj.get("lane", ())],
+                          dtype=object)
+    ids = np.asarray(traj.get("id", ()), dtype=object)
+
+    def volume(lay: Corridor) -> int:
+        return len(set(ids[np.isin(lane_edges, list(lay.edges))]))
+
+    lays.sort(key=volume, reverse=True)
+    lays = [lay for lay in lays if volume(lay)] or lays[:1]
+    if window_s is None:
+        window_s = _busiest_window(np.asarray(traj.get("time", np.zeros(0)), dtype=float), 900.0)
+    fig = Figure(figsize=(10, 4.2 * len(lays)), layout="constrained")
+    axes = fig.subplots(len(lays), 1, squeeze=False).ravel()
+    for ax, lay in zip(axes, lays, strict=True):
+        time_space(traj, lay, states, window_s=window_s, ax=ax,
+                   title=f"{lay.edges[0]} → {lay.edges[-1]}  ({volume(lay)} vehicles in the "
+                         f"recording)")
+    return fig
