@@ -1,7 +1,8 @@
-"""Command line: ``trafficsim run | compare | validate``.
+"""Command line: ``trafficsim run | compare | validate | report | regress``.
 
 Exit codes: 0 success; 1 SUMO failed or timed out; 2 bad scenario or arguments;
-3 with ``--strict`` when a run reported teleports, gridlock or vehicles left out.
+3 with ``--strict`` when a run reported teleports, gridlock or vehicles left out;
+4 when ``regress`` found a metric outside its tolerance band.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--quiet", action="store_true", help="no progress output")
         sp.add_argument("--strict", action="store_true",
                         help="exit 3 when a run had teleports, gridlock or vehicles left out")
+        sp.add_argument("--trajectories", action="store_true",
+                        help="record corridor trajectories and signal switches (first seed of "
+                             "each plan) for time-space diagrams")
+        sp.add_argument("--corridor", type=_edges,
+                        help="edges of the corridor to record, in driving order (implies "
+                             "--trajectories; default: found from the network)")
 
     run = sub.add_parser("run", help="simulate one plan over seeds")
     common(run)
@@ -57,7 +64,32 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--plans", help="comma-separated subset of plans (baseline always runs)")
     val = sub.add_parser("validate", help="check scenario files without simulating")
     val.add_argument("scenarios", type=Path, nargs="+")
+    rep = sub.add_parser("report", help="write DIR/report.html from a folder written by --out")
+    rep.add_argument("dir", type=Path, help="results folder (compare/run --out DIR)")
+    reg = sub.add_parser("regress", help="re-run scenarios and check their metrics against a "
+                                         "baseline (exit 4 when one leaves its band)")
+    reg.add_argument("scenarios", type=Path, nargs="+")
+    reg.add_argument("--baseline", type=Path, required=True, help="baseline file (JSON)")
+    reg.add_argument("--update", action="store_true", help="record the baseline instead")
+    reg.add_argument("--seeds", type=_seeds, help="seeds (default: the baseline's, paired)")
+    reg.add_argument("--end", type=float, help="override the simulation end [s]")
+    reg.add_argument("--metrics", help="comma-separated metrics to check (default: the "
+                                       "contract metrics)")
+    reg.add_argument("--rel-tol", type=float, default=None,
+                     help="accepted relative change (default 0.02)")
+    reg.add_argument("--confidence", type=float, default=None,
+                     help="confidence level of the noise allowance (default 0.95)")
+    reg.add_argument("--workers", type=int, help="parallel SUMO processes (default: cores)")
+    reg.add_argument("--quiet", action="store_true", help="no progress output")
     return p
+
+
+def _edges(text: str) -> list[str]:
+    edges = [e for e in text.replace(" ", "").split(",") if e]
+    if not edges:
+        msg = f"'{text}': expected comma-separated edge ids such as W_J1,J1_J2"
+        raise argparse.ArgumentTypeError(msg)
+    return edges
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.scenarios)
+        if args.command == "report":
+            return _report(args.dir)
+        if args.command == "regress":
+            return _regress(args)
         return _simulate(args)
     except ScenarioError as exc:
         print(f"error: invalid scenario\n{exc}", file=sys.stderr)
@@ -84,7 +120,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     sc = load_scenario(args.scenario, end_s=args.end)
     kw = {"seeds": args.seeds, "out": args.out, "workers": args.workers,
-          "progress": not args.quiet}
+          "progress": not args.quiet, "trajectories": args.corridor or args.trajectories}
     if args.command == "run":
         result = simulate(sc, args.plan, **kw)
     else:
@@ -162,6 +198,35 @@ def _los_lines(result: object) -> list[str]:
             row += f"{_fmt(d)} ({level_of_service(d)})".rjust(20)
         lines.append(row)
     return lines
+
+
+def _report(folder: Path) -> int:
+    from trafficsim.report import ReportError, write_report
+
+    try:
+        path = write_report(folder)
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+def _regress(args: argparse.Namespace) -> int:
+    from trafficsim import regression
+
+    kw: dict[str, object] = {}
+    if args.rel_tol is not None:
+        kw["rel_tol"] = args.rel_tol
+    if args.confidence is not None:
+        kw["confidence"] = args.confidence
+    if args.metrics:
+        kw["metrics"] = tuple(m for m in args.metrics.split(",") if m)
+    report = regression.regress(args.scenarios, args.baseline, update=args.update,
+                                seeds=args.seeds, end_s=args.end, workers=args.workers,
+                                progress=not args.quiet, **kw)
+    regression.print_report(report, args.baseline)
+    return 0 if report.ok else 4
 
 
 def _validate(paths: Sequence[Path]) -> int:

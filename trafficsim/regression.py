@@ -1,0 +1,390 @@
+"""Regression checks of scenario metrics against a recorded baseline (``trafficsim regress``).
+
+A baseline file records, per scenario, every plan's per-seed metric values together with the
+seeds, the window, the scenario's SHA-256 and the SUMO and trafficsim versions.  A check re-runs
+the scenario and compares each metric of each plan with its recorded values.
+
+The statistics
+--------------
+Let ``b_1..b_n`` be the recorded per-seed values of a metric and ``c_1..c_m`` the new ones.
+
+* Same seeds as the baseline (the default): the runs share their demand draws (common random
+  numbers), so the check is **paired**: ``d_i = c_i - b_i``, shift ``D = mean(d)``,
+  ``SE = sd(d) / sqrt(n)`` with ``n - 1`` degrees of freedom.  With unchanged code and SUMO, every
+  ``d_i`` is exactly 0.  Pairing cancels the seed-to-seed variation the runs share (the demand
+  draw is the largest part of it), which is what makes small real shifts visible.
+* Other seeds (``--seeds``): the samples are independent, so the check is **unpaired** (Welch):
+  ``D = mean(c) - mean(b)``, ``SE = sqrt(s_b²/n + s_c²/m)`` with Welch–Satterthwaite degrees of
+  freedom.
+
+The tolerance band of the shift is ``± (tol + t·SE)`` where
+
+* ``tol = max(rel_tol · |mean(b)|, abs_tol[metric])`` is the change you accept as "the same"
+  (2% by default; an absolute floor for counts that are often 0, such as teleports), and
+* ``t·SE`` is the half-width of the Student-t confidence interval of the shift (95% by default):
+  the allowance for noise between seeds.
+
+A metric **fails when** ``|D| > tol + t·SE``, i.e. when the whole confidence interval of the
+shift lies outside ``±tol``: we are confident that the true shift exceeds the tolerance.  Noise
+alone rarely does that: when the true shift is 0, ``|D| > t·SE`` already happens in only 5% of
+checks, and the tolerance pushes the threshold further out (with ``tol = 2·SE`` the false-alarm
+rate per check is below 1%).  A real shift ``Δ`` is caught with probability about 90% once
+``Δ ≥ tol + (t + 1.3)·SE``.  With the default paired check, ``SE`` is the spread of per-seed
+*differences*, which is small: e.g. a 5% rise in delay on the test corridor gives per-seed
+differences that agree to a fraction of a percent, so it is caught against a 2% tolerance.  An
+unpaired check with few seeds has a wider band (the report prints it for every metric), so use
+fresh seeds to confirm that a change is noise, and the baseline's seeds to catch small shifts.
+
+A single seed has no noise estimate: the band is then the tolerance alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trafficsim.errors import Issue, ScenarioError
+from trafficsim.metrics import METRICS
+
+FORMAT = "trafficsim-baseline/1"
+#: Default relative tolerance of a metric's shift. [-]
+REL_TOL = 0.02
+#: Default confidence level of the noise allowance. [-]
+CONFIDENCE = 0.95
+#: Absolute floors of the tolerance, in the metric's unit (counts that are often near 0).
+ABS_TOL: dict[str, float] = {
+    "mean_delay_s": 0.5, "mean_travel_time_s": 0.5, "mean_waiting_time_s": 0.5,
+    "person_delay_s": 0.5, "mean_stops": 0.02, "throughput_veh": 2.0, "unfinished_veh": 2.0,
+    "teleports": 2.0, "collisions": 0.5, "not_inserted_veh": 2.0,
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One metric of one plan against its baseline.
+
+    Attributes
+    ----------
+    baseline, current
+        Means over seeds.
+    shift
+        Mean shift (paired: mean of per-seed differences). [metric unit]
+    tolerance, noise
+        The accepted change ``tol`` and the noise allowance ``t·SE``; the band is their sum.
+    paired
+        True when both ran on the same seeds.
+    passed
+        ``|shift| <= tolerance + noise``.
+    """
+
+    scenario: str
+    plan: str
+    metric: str
+    baseline: float
+    current: float
+    shift: float
+    tolerance: float
+    noise: float
+    paired: bool
+    passed: bool
+
+    @property
+    def band(self) -> float:
+        return self.tolerance + self.noise
+
+    @property
+    def pct(self) -> float:
+        return 100.0 * self.shift / abs(self.baseline) if self.baseline else math.nan
+
+
+def _t(df: float, confidence: float) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + confidence / 2.0, df))
+
+
+def check_metric(baseline: Sequence[float], current: Sequence[float], *, paired: bool,
+                 rel_tol: float = REL_TOL, abs_tol: float = 0.0,
+                 confidence: float = CONFIDENCE) -> tuple[float, float, float, bool]:
+    """The statistics of the module docstring for one metric.
+
+    Parameters
+    ----------
+    baseline, current
+        Per-seed values (in the same seed order when ``paired``).
+    paired
+        Same seeds (common random numbers): test the per-seed differences.
+    rel_tol, abs_tol
+        Accepted change: ``max(rel_tol * |mean(baseline)|, abs_tol)``.
+    confidence
+        Level of the noise allowance's t-interval.
+
+    Returns
+    -------
+    shift, tolerance, noise, passed
+    """
+    b = np.asarray([v for v in baseline if v is not None], dtype=float)
+    c = np.asarray([v for v in current if v is not None], dtype=float)
+    tol = max(rel_tol * abs(float(np.mean(b))) if len(b) else 0.0, abs_tol)
+    if not len(b) or not len(c) or np.isnan(b).all() or np.isnan(c).all():
+        # a metric present on one side only (e.g. a measure's metric): a failure unless both
+        # sides lack it
+        both_missing = (not len(b) or np.isnan(b).all()) and (not len(c) or np.isnan(c).all())
+        return math.nan, tol, 0.0, both_missing
+    if paired and len(b) == len(c):
+        d = c - b
+        shift = float(np.mean(d))
+        if len(d) < 2 or float(np.std(d, ddof=1)) == 0.0:
+            noise = 0.0
+        else:
+            noise = _t(len(d) - 1, confidence) * float(np.std(d, ddof=1)) / math.sqrt(len(d))
+    else:
+        shift = float(np.mean(c) - np.mean(b))
+        if len(b) < 2 or len(c) < 2:
+            noise = 0.0
+        else:
+            vb, vc = float(np.var(b, ddof=1)) / len(b), float(np.var(c, ddof=1)) / len(c)
+            se = math.sqrt(vb + vc)
+            if se == 0.0:
+                noise = 0.0
+            else:
+                df = (vb + vc) ** 2 / ((vb**2 / (len(b) - 1)) + (vc**2 / (len(c) - 1)))
+                noise = _t(df, confidence) * se
+    return shift, tol, noise, bool(abs(shift) <= tol + noise + 1e-12)
+
+
+@dataclass
+class RegressionReport:
+    """All checks of a ``regress`` call, with the warnings it raised."""
+
+    checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    confidence: float = CONFIDENCE
+
+    @property
+    def ok(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def table(self) -> str:
+        """A readable diff table: every check, failures marked (and listed first)."""
+        if not self.checks:
+            return "no checks" + (f" (baselines updated: {', '.join(self.updated)})"
+                                  if self.updated else "")
+        rows = sorted(self.checks, key=lambda c: c.passed)
+        head = (f"{'':5}{'scenario':<20}{'plan':<14}{'metric':<22}{'baseline':>12}"
+                f"{'current':>12}{'shift':>22}{'band ±':>10}  {'(tol + noise)':<18}")
+        lines = [head, "-" * len(head)]
+        for c in rows:
+            mark = "ok" if c.passed else "FAIL"
+            pct = f"({c.pct:+.1f}%)" if math.isfinite(c.pct) else ""
+            shift = f"{c.shift:+,.2f} {pct}" if math.isfinite(c.shift) else "missing"
+            lines.append(f"{mark:<5}{c.scenario[:19]:<20}{c.plan[:13]:<14}{c.metric[:21]:<22}"
+                         f"{_num(c.baseline):>12}{_num(c.current):>12}{shift:>22}"
+                         f"{_num(c.band):>10}  ({_num(c.tolerance)} + {_num(c.noise)})")
+        n_fail = len(self.failures)
+        kinds = {("paired" if c.paired else "unpaired") for c in self.checks}
+        lines += ["", f"{len(self.checks)} checks, {n_fail} failed "
+                      f"({'/'.join(sorted(kinds))} on seeds; band = tolerance + "
+                      f"{self.confidence:.0%} noise allowance)"]
+        return "\n".join(lines)
+
+
+def _num(x: float) -> str:
+    return f"{x:,.2f}" if x is not None and math.isfinite(x) else "–"
+
+
+# --------------------------------------------------------------------------------------------
+# Baseline files
+# --------------------------------------------------------------------------------------------
+def load_baseline(path: str | Path) -> dict[str, Any]:
+    """Read a baseline file (an empty baseline when the file does not exist)."""
+    p = Path(path)
+    if not p.is_file():
+        return {"format": FORMAT, "scenarios": {}}
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ScenarioError([Issue(p, "", f"is not valid JSON: {exc}")]) from None
+    if data.get("format") != FORMAT:
+        raise ScenarioError([Issue(p, "format", f"= {data.get('format')!r}; expected "
+                                                f"'{FORMAT}' (a file written by "
+                                                "'trafficsim regress --update')")])
+    return data
+
+
+def save_baseline(path: str | Path, data: Mapping[str, Any]) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(data, indent=1, sort_keys=False, allow_nan=False) + "\n",
+                 encoding="utf-8")
+
+
+def baseline_entry(doc: Mapping[str, Any], scenario_file: str) -> dict[str, Any]:
+    """What a baseline keeps of one comparison's JSON document."""
+    return {
+        "scenario_file": scenario_file,
+        "scenario_sha256": doc.get("scenario_sha256", ""),
+        "sumo_version": doc.get("sumo_version", ""),
+        "trafficsim_version": doc.get("trafficsim_version", ""),
+        "recorded": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "window": doc.get("window", {}),
+        "seeds": doc.get("seeds", []),
+        "plans": {p: {m: e["per_seed"] for m, e in metrics.items()}
+                  for p, metrics in doc.get("plans", {}).items()},
+    }
+
+
+def check_against(entry: Mapping[str, Any], doc: Mapping[str, Any], *,
+                  metrics: Sequence[str] = METRICS, rel_tol: float = REL_TOL,
+                  confidence: float = CONFIDENCE) -> list[Check]:
+    """Check a new comparison document against a baseline entry, metric by metric."""
+    paired = list(entry.get("seeds", [])) == list(doc.get("seeds", []))
+    name = str(doc.get("scenario", ""))
+    checks = []
+    for plan, base in entry.get("plans", {}).items():
+        now = doc.get("plans", {}).get(plan)
+        for m in metrics:
+            b = base.get(m, [])
+            c = (now or {}).get(m, {}).get("per_seed", [])
+            shift, tol, noise, ok = check_metric(
+                [math.nan if v is None else v for v in b],
+                [math.nan if v is None else v for v in c], paired=paired, rel_tol=rel_tol,
+                abs_tol=ABS_TOL.get(m, 0.0), confidence=confidence)
+            if now is None:
+                ok = False  # the plan disappeared from the scenario
+            checks.append(Check(scenario=name, plan=plan, metric=m,
+                                baseline=_mean(b), current=_mean(c), shift=shift,
+                                tolerance=tol, noise=noise, paired=paired, passed=ok))
+    return checks
+
+
+def _mean(values: Sequence[float | None]) -> float:
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    return float(np.mean(v)) if v else math.nan
+
+
+def version_warnings(entry: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str]:
+    """Warnings when the baseline was recorded with other versions or another scenario file."""
+    name = doc.get("scenario", "")
+    out = []
+    for key, what in (("sumo_version", "SUMO"), ("trafficsim_version", "trafficsim")):
+        if entry.get(key) and doc.get(key) and entry[key] != doc[key]:
+            out.append(f"{name}: the baseline was recorded with {what} {entry[key]}, this run "
+                       f"uses {what} {doc[key]}; differences may come from the new version")
+    if entry.get("scenario_sha256") and doc.get("scenario_sha256") and \
+            entry["scenario_sha256"] != doc["scenario_sha256"]:
+        out.append(f"{name}: the scenario's files changed since the baseline was recorded "
+                   "(SHA-256 differs)")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Orchestration
+# --------------------------------------------------------------------------------------------
+def regress(scenarios: Sequence[str | Path], baseline: str | Path, *, update: bool = False,
+            seeds: Sequence[int] | None = None, end_s: float | None = None,
+            metrics: Sequence[str] = METRICS, rel_tol: float = REL_TOL,
+            confidence: float = CONFIDENCE, workers: int | None = None,
+            progress: bool = False) -> RegressionReport:
+    """Re-run scenarios and check their metrics against a baseline file (or record it).
+
+    Parameters
+    ----------
+    scenarios
+        Scenario files.
+    baseline
+        The baseline file (JSON); created or updated with ``update``.
+    update
+        Record the scenarios' results as their new baseline instead of checking.
+    seeds
+        Seeds to run (default: the baseline's, for a paired check; with ``update``: the
+        scenario's).
+    end_s
+        Simulation end (default: the baseline's window; with ``update``: the scenario's). [s]
+    metrics
+        Metrics to check.
+    rel_tol, confidence
+        See the module docstring.
+    workers, progress
+        Passed to :func:`trafficsim.compare.compare`.
+
+    Raises
+    ------
+    ScenarioError
+        Invalid scenarios, duplicate scenario names, or no baseline for a scenario (without
+        ``update``).
+    """
+    from trafficsim.compare import compare
+    from trafficsim.scenario import load_scenario
+
+    base_path = Path(baseline)
+    data = load_baseline(base_path)
+    report = RegressionReport(confidence=confidence)
+    names: set[str] = set()
+    for path in scenarios:
+        path = Path(path)
+        probe = load_scenario(path, end_s=end_s)
+        if probe.name in names:
+            raise ScenarioError([Issue(path, "name", f"= '{probe.name}' is used by another "
+                                                     "scenario of this run; baselines are "
+                                                     "keyed by scenario name")])
+        names.add(probe.name)
+        entry = data["scenarios"].get(probe.name)
+        if update:
+            result = compare(probe, seeds=seeds, workers=workers, progress=progress)
+            doc = result.to_dict()
+            data["scenarios"][probe.name] = baseline_entry(doc, _relative(path, base_path))
+            report.updated.append(probe.name)
+            report.warnings += [f"{probe.name}: {w}" for w in result.warnings()]
+            continue
+        if entry is None:
+            raise ScenarioError([Issue(base_path, f"scenarios.{probe.name}",
+                                       "no baseline for this scenario; record one with "
+                                       "'trafficsim regress SCENARIO --baseline FILE --update'")])
+        window = entry.get("window", {})
+        run_end = end_s if end_s is not None else window.get("end_s")
+        sc = load_scenario(path, end_s=run_end) if run_end != probe.end_s else probe
+        if window and window.get("begin_s") != sc.begin_s:
+            report.warnings.append(f"{sc.name}: the scenario begins at {sc.begin_s:g} s, the "
+                                   f"baseline at {window.get('begin_s')} s")
+        result = compare(sc, seeds=seeds or entry.get("seeds"), workers=workers,
+                         progress=progress)
+        doc = result.to_dict()
+        report.warnings += version_warnings(entry, doc)
+        report.checks += check_against(entry, doc, metrics=metrics, rel_tol=rel_tol,
+                                       confidence=confidence)
+    if update:
+        save_baseline(base_path, data)
+    return report
+
+
+def _relative(path: Path, baseline: Path) -> str:
+    """The scenario's path as seen from the baseline file (for people reading the file)."""
+    return os.path.relpath(path.resolve(), baseline.resolve().parent)
+
+
+def print_report(report: RegressionReport, baseline: str | Path) -> None:
+    """The CLI's output: warnings on stderr, the diff table on stdout."""
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if report.updated:
+        print(f"recorded the baseline of {', '.join(report.updated)} in {baseline}")
+        return
+    print(report.table())
+    if not report.ok:
+        print(f"\nREGRESSION: {len(report.failures)} metric(s) left their tolerance band "
+              f"(baseline {baseline}). If the change is intended, re-record with --update.")

@@ -1,0 +1,391 @@
+"""``trafficsim report DIR``: one self-contained HTML file from a results folder.
+
+The folder is what ``compare --out`` / ``run --out`` wrote (``metrics.json``, ``runs.csv``,
+``edges.csv``, ``junctions.csv``, ``timeseries.csv`` and ``cases/``).  The report holds the
+comparison table, the per-junction level of service, the pictures of :mod:`trafficsim.plots`
+(embedded as ``data:`` URIs, so the file can be mailed or archived alone) and the provenance of
+the results: scenario file and its SHA-256, seeds, window, SUMO and trafficsim versions.
+
+The report is a list of sections.  A section is a function ``(ResultsFolder) -> list of blocks``
+(a block is a matplotlib figure or an HTML fragment; an empty list leaves the section out),
+registered with :func:`section`.  Features that write more into the folder (the optimiser's
+history, measure-specific outputs) add their pictures by registering a section.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from trafficsim import plots
+from trafficsim.metrics import HIGHER_IS_BETTER, level_of_service
+from trafficsim.netgeom import read_net
+from trafficsim.spec import clock
+
+REPORT_NAME = "report.html"
+
+
+class ReportError(ValueError):
+    """The folder is not a results folder (or lacks a file the report needs)."""
+
+
+@dataclass(frozen=True)
+class ResultsFolder:
+    """A results folder read back: the JSON document and the tables, as written.
+
+    Attributes
+    ----------
+    dir
+        The folder.
+    doc
+        ``metrics.json`` (the ``--json`` document).
+    runs, edges, junctions, series
+        Rows of ``runs.csv``, ``edges.csv``, ``junctions.csv`` and ``timeseries.csv``
+        (values as strings, as the CSV holds them).
+    """
+
+    dir: Path
+    doc: dict[str, Any]
+    runs: list[dict[str, str]] = field(default_factory=list)
+    edges: list[dict[str, str]] = field(default_factory=list)
+    junctions: list[dict[str, str]] = field(default_factory=list)
+    series: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def plans(self) -> list[str]:
+        return list(self.doc.get("plans", {}))
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.doc.get("seeds", []))
+
+    def net(self, plan: str) -> Path | None:
+        """The network a plan ran on (None when the cases were not kept)."""
+        for p in (self.dir / "cases" / plan / "net.net.xml", self.dir / "network" / "net.net.xml"):
+            if p.is_file():
+                return p
+        return None
+
+    def trajectory_runs(self) -> dict[str, Path]:
+        """Plan → the run directory that recorded trajectories (``--trajectories``)."""
+        out = {}
+        for plan in self.plans:
+            for s in self.seeds:
+                d = self.dir / "cases" / plan / f"seed_{s}"
+                if (d / "trajectories.csv.gz").is_file() and (d / "corridors.json").is_file():
+                    out[plan] = d
+                    break
+        return out
+
+    def corridors(self) -> list[list[str]]:
+        """The corridors trajectories were recorded on (empty when none were)."""
+        for d in self.trajectory_runs().values():
+            return json.loads((d / "corridors.json").read_text(encoding="utf-8"))
+        return []
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def load_folder(path: str | Path) -> ResultsFolder:
+    """Read a results folder.
+
+    Raises
+    ------
+    ReportError
+        When ``metrics.json`` is missing or unreadable.
+    """
+    d = Path(path)
+    mj = d / "metrics.json"
+    if not mj.is_file():
+        msg = (f"{d}: no metrics.json here; expected a folder written by "
+               "'trafficsim compare --out DIR' or 'trafficsim run --out DIR'")
+        raise ReportError(msg)
+    try:
+        doc = json.loads(mj.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        msg = f"{mj}: is not valid JSON ({exc})"
+        raise ReportError(msg) from None
+    return ResultsFolder(dir=d, doc=doc, runs=_rows(d / "runs.csv"),
+                         edges=_rows(d / "edges.csv"), junctions=_rows(d / "junctions.csv"),
+                         series=_rows(d / "timeseries.csv"))
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+Block = Figure | str
+SectionFn = Callable[[ResultsFolder], list[Block]]
+SECTIONS: list[tuple[float, str, SectionFn]] = []
+
+
+def section(title: str, order: float) -> Callable[[SectionFn], SectionFn]:
+    """Register a report section (sections appear by ``order``; the built-in ones use 10–90).
+
+    The function gets the :class:`ResultsFolder` and returns its blocks: figures and HTML
+    fragments (already escaped).  An empty list leaves the section out, so a section can check
+    for the files it needs (e.g. the optimiser's history) and stay silent otherwise.
+    """
+
+    def deco(fn: SectionFn) -> SectionFn:
+        if any(t == title for _, t, _ in SECTIONS):
+            msg = f"report section '{title}' is already registered"
+            raise ValueError(msg)
+        SECTIONS.append((order, title, fn))
+        SECTIONS.sort(key=lambda s: s[0])
+        return fn
+
+    return deco
+
+
+def _fmt(x: Any, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{float(x):,.{digits}f}"
+
+
+def _digits(metric: str) -> int:
+    return 2 if metric in ("mean_stops", "co2_kg", "nox_kg") else 1
+
+
+@section("Comparison", 10)
+def _comparison(f: ResultsFolder) -> list[Block]:
+    doc = f.doc
+    plans = f.plans
+    vs = doc.get("vs_baseline", {})
+    others = [p for p in plans if p in vs]
+    head = "".join(f"<th>{html.escape(p)}<br><small>mean [95% CI]</small></th>" for p in plans)
+    head += "".join(f"<th>Δ {html.escape(p)} vs baseline<br><small>paired diff [95% CI], %"
+                    "</small></th>" for p in others)
+    metrics = list(doc["plans"][plans[0]]) if plans else []
+    body = []
+    for m in metrics:
+        k = _digits(m)
+        cells = []
+        for p in plans:
+            e = doc["plans"][p].get(m) or {}
+            lo, hi = e.get("ci95", [None, None])
+            cells.append(f"<td>{_fmt(e.get('mean'), k)} <small>[{_fmt(lo, k)}, {_fmt(hi, k)}]"
+                         "</small></td>")
+        for p in others:
+            d = vs[p].get(m) or {}
+            diff, (lo, hi) = d.get("diff"), d.get("ci95", [None, None])
+            cls = ""
+            if diff is not None and lo is not None and hi is not None and (lo > 0 or hi < 0):
+                good = diff > 0 if m in HIGHER_IS_BETTER else diff < 0
+                cls = ' class="better"' if good else ' class="worse"'
+            sign = "+" if diff is not None and diff > 0 else ""
+            cells.append(f"<td{cls}>{sign}{_fmt(diff, k)} <small>[{_fmt(lo, k)}, {_fmt(hi, k)}]"
+                         f" {_fmt(d.get('pct'))}%</small></td>")
+        body.append(f"<tr><th>{html.escape(m)}</th>{''.join(cells)}</tr>")
+    table = (f'<table class="num"><thead><tr><th>metric</th>{head}</tr></thead>'
+             f"<tbody>{''.join(body)}</tbody></table>"
+             '<p class="note">95% Student-t intervals over seeds; differences are paired on '
+             'common seeds (same demand draws). <span class="better">green</span>: significantly '
+             'better, <span class="worse">red</span>: significantly worse (the interval excludes '
+             "0).</p>")
+    return [table, plots.metric_bars(doc)]
+
+
+@section("Signalised junctions: level of service", 20)
+def _los(f: ResultsFolder) -> list[Block]:
+    if not f.junctions:
+        return []
+    plans = [p for p in f.plans if any(r["plan"] == p for r in f.junctions)]
+    keys = list(dict.fromkeys((r["junction"], r["approach"]) for r in f.junctions))
+
+    def mean_delay(plan: str, junction: str, approach: str) -> float:
+        vals = [float(r["mean_delay_s"]) for r in f.junctions
+                if r["plan"] == plan and r["junction"] == junction and r["approach"] == approach
+                and r["mean_delay_s"] not in ("", "nan")]
+        vals = [v for v in vals if math.isfinite(v)]
+        return sum(vals) / len(vals) if vals else math.nan
+
+    def rows(approach_filter: Callable[[str], bool]) -> str:
+        out = []
+        for j, a in keys:
+            if not approach_filter(a):
+                continue
+            cells = []
+            for p in plans:
+                d = mean_delay(p, j, a)
+                los = level_of_service(d)
+                cells.append(f'<td>{_fmt(d)}</td><td class="los los{los}">{los}</td>')
+            label = html.escape(j if a == "ALL" else f"{j} ← {a}")
+            out.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
+        return "".join(out)
+
+    head = "".join(f'<th colspan="2">{html.escape(p)}</th>' for p in plans)
+    sub = "<th>delay [s]</th><th>LOS</th>" * len(plans)
+    table = (f'<table class="num"><thead><tr><th rowspan="2">junction</th>{head}</tr>'
+             f"<tr>{sub}</tr></thead><tbody>{rows(lambda a: a == 'ALL')}</tbody></table>"
+             "<details><summary>per approach</summary>"
+             f'<table class="num"><thead><tr><th rowspan="2">approach</th>{head}</tr>'
+             f"<tr>{sub}</tr></thead><tbody>{rows(lambda a: a != 'ALL')}</tbody></table>"
+             "</details>"
+             '<p class="note">Control delay = time loss per vehicle on the approach, mean over '
+             "seeds; the junction is the volume-weighted mean of its approaches. HCM signalised "
+             "LOS: A ≤ 10 s, B ≤ 20, C ≤ 35, D ≤ 55, E ≤ 80, F above.</p>")
+    return [table]
+
+
+@section("Over time", 30)
+def _over_time(f: ResultsFolder) -> list[Block]:
+    return [plots.time_series(f.series)] if f.series else []
+
+
+@section("On the network", 40)
+def _network(f: ResultsFolder) -> list[Block]:
+    net = f.net(f.plans[0]) if f.plans else None
+    if net is None or not f.edges:
+        return []
+    return [plots.edge_heatmap(net, f.edges, "mean_speed_m_s"),
+            plots.edge_heatmap(net, f.edges, "mean_delay_s")]
+
+
+@section("Signal timing", 50)
+def _signals(f: ResultsFolder) -> list[Block]:
+    blocks: list[Block] = []
+    seen: list[Any] = []
+    for plan in f.plans:
+        net = f.net(plan)
+        if net is None:
+            continue
+        programs = read_net(net).programs
+        if not programs or programs in seen:
+            continue  # plans that keep the same programs share one picture
+        seen.append(programs)
+        fig = plots.signal_timing(net, f.corridors())
+        fig.suptitle(f"plan {plan}" if len(f.plans) > 1 else "", fontsize=10)
+        blocks.append(fig)
+    return blocks
+
+
+@section("Time–space diagrams", 60)
+def _time_space(f: ResultsFolder) -> list[Block]:
+    blocks: list[Block] = []
+    for plan, d in f.trajectory_runs().items():
+        blocks.append(f"<h3>{html.escape(plan)} <small>(seed {d.name.split('_')[-1]})</small>"
+                      "</h3>")
+        blocks.append(plots.time_space_case(d))
+    if not blocks and f.plans:
+        blocks.append('<p class="note">No trajectories in this folder: run '
+                      "<code>trafficsim compare SCENARIO --out DIR --trajectories</code> to "
+                      "record them (first seed of each plan, corridor edges only).</p>")
+    return blocks
+
+
+@section("Run health", 80)
+def _health(f: ResultsFolder) -> list[Block]:
+    items = []
+    for plan, by_seed in f.doc.get("health", {}).items():
+        for seed, h in by_seed.items():
+            items += [f"<li>plan <b>{html.escape(plan)}</b>, seed {html.escape(seed)}: "
+                      f"{html.escape(w)}</li>" for w in h.get("warnings", [])]
+    if not items:
+        return ['<p class="ok">Every run was clean: no teleports, gridlock, collisions or '
+                "vehicles left out.</p>"]
+    return [f'<ul class="warn">{"".join(items)}</ul>']
+
+
+@section("Provenance", 90)
+def _provenance(f: ResultsFolder) -> list[Block]:
+    from trafficsim import __version__
+
+    doc = f.doc
+    w = doc.get("window", {})
+    window = (f"{clock(w['begin_s'])}–{clock(w['end_s'])} ({w['begin_s']:g}–{w['end_s']:g} s)"
+              if w else "–")
+    rows = [
+        ("scenario", doc.get("scenario", "")),
+        ("scenario file", doc.get("scenario_file", "")),
+        ("scenario SHA-256", doc.get("scenario_sha256", "not recorded")),
+        ("window", window),
+        ("seeds", ", ".join(map(str, f.seeds))),
+        ("plans", ", ".join(f.plans)),
+        ("SUMO version", doc.get("sumo_version", "")),
+        ("trafficsim version (results)", doc.get("trafficsim_version", "")),
+        ("trafficsim version (report)", __version__),
+        ("report written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("results folder", str(f.dir.resolve())),
+    ]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td>"
+                   "</tr>" for k, v in rows)
+    return [f'<table class="prov">{body}</table>'
+            '<p class="note">Every run can be repeated bit for bit: <code>sumo -c case.sumocfg'
+            "</code> in <code>cases/PLAN/seed_N/</code> of the results folder.</p>"]
+
+
+# --------------------------------------------------------------------------------------------
+# Assembly
+# --------------------------------------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}
+h1{margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}
+th,td{border:1px solid #ddd;padding:.3em .6em}thead th{background:#f4f4f4}
+table.num td{text-align:right;white-space:nowrap}tbody th{text-align:left;font-weight:600}
+td.better,span.better{background:#e3f4e3}td.worse,span.worse{background:#fbe3e3}
+td.los{text-align:center;font-weight:700}.losA,.losB{background:#e3f4e3}.losC,.losD{background:#fff6d5}
+.losE,.losF{background:#fbe3e3}img{max-width:100%;height:auto;display:block;margin:1em 0}
+.note{color:#555;font-size:.85em}.warn{color:#a40000}.ok{color:#1a7a1a}
+table.prov th{text-align:left;background:#f4f4f4}small{color:#666}
+"""
+
+
+def _img(fig: Figure, alt: str) -> str:
+    data = base64.b64encode(plots.to_png(fig)).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def render_html(folder: ResultsFolder) -> str:
+    """The report of a results folder as one HTML document."""
+    doc = folder.doc
+    w = doc.get("window", {})
+    window = f"{clock(w['begin_s'])}–{clock(w['end_s'])}" if w else ""
+    title = f"trafficsim report: {doc.get('scenario', folder.dir.name)}"
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p>{html.escape(window)} · plans: {html.escape(', '.join(folder.plans))} · "
+             f"seeds: {html.escape(', '.join(map(str, folder.seeds)))} · SUMO "
+             f"{html.escape(str(doc.get('sumo_version', '')))}</p>"]
+    for _, name, fn in SECTIONS:
+        blocks = fn(folder)
+        if not blocks:
+            continue
+        parts.append(f"<h2>{html.escape(name)}</h2>")
+        for b in blocks:
+            parts.append(_img(b, name) if isinstance(b, Figure) else b)
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def write_report(path: str | Path) -> Path:
+    """Write ``report.html`` into a results folder and return its path.
+
+    Raises
+    ------
+    ReportError
+        When the folder is not a results folder.
+    """
+    folder = load_folder(path)
+    out = folder.dir / REPORT_NAME
+    out.write_text(render_html(folder), encoding="utf-8")
+    return out
