@@ -12,8 +12,11 @@ import functools
 import itertools
 import math
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 Point = tuple[float, float]
 
@@ -69,6 +72,7 @@ class Connection:
     direction: str
     tl: str
     link_index: int
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,14 @@ class SignalProgram:
             starts.append(t)
             t += p.duration_s
         return tuple(starts)
+
+    def phase_at(self, t_s: float) -> int:
+        """Index of the phase a static program shows at simulation time ``t_s`` [s]."""
+        pos = (t_s - self.offset_s) % self.cycle_s
+        for i, start in reversed(list(enumerate(self.phase_starts_s()))):
+            if pos >= start - 1e-9:
+                return i
+        return 0
 
 
 @dataclass(frozen=True)
@@ -210,7 +222,8 @@ def _read(path: str, mtime_ns: int) -> NetGeometry:
                                         from_lane=int(el.get("fromLane", 0)),
                                         to_lane=int(el.get("toLane", 0)),
                                         direction=el.get("dir", ""), tl=el.get("tl", ""),
-                                        link_index=int(el.get("linkIndex", -1))))
+                                        link_index=int(el.get("linkIndex", -1)),
+                                        via=el.get("via", "")))
     return NetGeometry(edges=edges, connections=tuple(conns), programs=programs,
                        junction_xy=junctions)
 
@@ -237,6 +250,9 @@ class Corridor:
         Distance of each edge's start from the corridor's start (junction gaps included). [m]
     length_m
         Distance from the corridor's start to the end of its last edge. [m]
+    internal_start_m
+        Internal edge (inside a junction, e.g. ``:J1_10``) of the straight movement from one
+        corridor edge to the next → its start along the corridor (the stop line). [m]
     signals
         ``(distance of the stop line [m], traffic-light id, link indices of the through
         movement)`` for every signalised junction the chain passes.
@@ -246,6 +262,14 @@ class Corridor:
     start_m: tuple[float, ...]
     length_m: float
     signals: tuple[tuple[float, str, tuple[int, ...]], ...]
+    internal_start_m: dict[str, float] = field(default_factory=dict)
+
+    def positions(self, lanes: Sequence[str], pos_m: Sequence[float]) -> np.ndarray:
+        """Distance along the corridor of lane positions (NaN off the corridor). [m]"""
+        start = dict(zip(self.edges, self.start_m, strict=True)) | self.internal_start_m
+        off = np.array([start.get(str(ln).rsplit("_", 1)[0], np.nan) for ln in lanes],
+                       dtype=float)
+        return off + np.asarray(pos_m, dtype=float)
 
 
 def corridor(net: NetGeometry, edges: tuple[str, ...] | list[str]) -> Corridor:
@@ -257,6 +281,7 @@ def corridor(net: NetGeometry, edges: tuple[str, ...] | list[str]) -> Corridor:
         When an edge is not in the network or two consecutive edges are not connected.
     """
     starts: list[float] = []
+    internal: dict[str, float] = {}
     signals = []
     pos = 0.0
     for i, e in enumerate(edges):
@@ -273,6 +298,9 @@ def corridor(net: NetGeometry, edges: tuple[str, ...] | list[str]) -> Corridor:
             end = prev.lanes[0].shape[-1]
             begin = edge.lanes[0].shape[0]
             pos += prev.length_m
+            for c in links:
+                if c.via:  # the lane inside the junction: from the stop line on
+                    internal[c.via.rsplit("_", 1)[0]] = pos
             tl_links = [c for c in links if c.tl]
             if tl_links:
                 signals.append((pos, tl_links[0].tl,
@@ -281,7 +309,7 @@ def corridor(net: NetGeometry, edges: tuple[str, ...] | list[str]) -> Corridor:
         starts.append(pos)
     length = starts[-1] + net.edges[edges[-1]].length_m if edges else 0.0
     return Corridor(edges=tuple(edges), start_m=tuple(starts), length_m=length,
-                    signals=tuple(signals))
+                    signals=tuple(signals), internal_start_m=internal)
 
 
 def find_corridors(net: NetGeometry) -> tuple[tuple[str, ...], ...]:

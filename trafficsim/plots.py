@@ -422,16 +422,12 @@ def time_space(trajectories: Table, lay: Corridor,
     fig = ax.figure if ax is not None else Figure(figsize=(10, 5), layout="constrained")
     if ax is None:
         ax = fig.subplots()
-    start_of = dict(zip(lay.edges, lay.start_m, strict=True))
-    t = np.asarray(trajectories.get("time", np.zeros(0)), dtype=float)
-    lanes = np.asarray(trajectories.get("lane", np.zeros(0, dtype=object)), dtype=object)
-    edge = np.array([str(ln).rsplit("_", 1)[0] for ln in lanes], dtype=object)
-    on = np.array([e in start_of for e in edge], dtype=bool)
-    t, edge = t[on], edge[on]
+    x = lay.positions(trajectories.get("lane", ()), trajectories.get("pos", ()))
+    on = np.isfinite(x)
+    x = x[on]
+    t = np.asarray(trajectories.get("time", np.zeros(0)), dtype=float)[on]
     ids = np.asarray(trajectories.get("id", np.zeros(0)), dtype=object)[on]
     speed = np.asarray(trajectories.get("speed", np.zeros(0)), dtype=float)[on]
-    x = np.array([start_of[e] for e in edge], dtype=float) + np.asarray(
-        trajectories.get("pos", np.zeros(0)), dtype=float)[on]
     if window_s is None:
         window_s = _busiest_window(t, 900.0)
     keep = (t >= window_s[0]) & (t <= window_s[1])
@@ -505,12 +501,11 @@ def time_space_case(case_dir: str | Path, window_s: tuple[float, float] | None =
     traj = read_trajectories(d / "trajectories.csv.gz")
     states = read_tls_states(d / "tls_states.xml") if (d / "tls_states.xml").is_file() else []
     lays = [corridor(geo, c) for c in chains]
-    lane_edges = np.array([str(ln).rsplit("_", 1)[0] for ln in traj.get("lane", ())],
-                          dtype=object)
     ids = np.asarray(traj.get("id", ()), dtype=object)
 
     def volume(lay: Corridor) -> int:
-        return len(set(ids[np.isin(lane_edges, list(lay.edges))]))
+        return len(set(ids[np.isfinite(lay.positions(traj.get("lane", ()),
+                                                     traj.get("pos", ())))]))
 
     lays.sort(key=volume, reverse=True)
     lays = [lay for lay in lays if volume(lay)] or lays[:1]
