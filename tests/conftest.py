@@ -9,6 +9,8 @@ import pytest
 
 from trafficsim.sumo import run_tool
 
+pytest_plugins = ["pytester"]
+
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "sumo-rl"
 

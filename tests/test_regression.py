@@ -1,0 +1,174 @@
+"""`trafficsim regress` and the pytest plugin on a small corridor: degraded plans are caught,
+unchanged ones pass on fresh seeds."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trafficsim.cli import main
+from trafficsim.regression import check_metric, load_baseline
+
+DATA = Path(__file__).parent / "data"
+SCENARIO = DATA / "regression_corridor.toml"
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A baseline of the regression corridor on its 10 seeds."""
+    d = tmp_path_factory.mktemp("regress")
+    shutil.copy(SCENARIO, d)
+    assert main(["regress", str(d / SCENARIO.name), "--baseline", str(d / "base.json"),
+                 "--update", "--quiet"]) == 0
+    return d
+
+
+def _variant(recorded: Path, tmp_path: Path, old: str, new: str) -> Path:
+    text = (recorded / SCENARIO.name).read_text()
+    assert old in text
+    path = tmp_path / SCENARIO.name
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def _regress(scenario: Path, baseline: Path, *extra: str) -> list[str]:
+    return ["regress", str(scenario), "--baseline", str(baseline), "--quiet", *extra]
+
+
+def test_baseline_records_versions_and_seeds(recorded: Path) -> None:
+    data = load_baseline(recorded / "base.json")
+    entry = data["scenarios"]["regression_corridor"]
+    assert entry["sumo_version"] == "1.28.0" and entry["trafficsim_version"]
+    assert entry["seeds"] == list(range(1, 11))
+    assert len(entry["scenario_sha256"]) == 64
+    assert len(entry["plans"]["baseline"]["mean_delay_s"]) == 10
+
+
+def test_unchanged_scenario_passes_on_its_seeds_and_on_fresh_ones(recorded: Path,
+                                                                   capsys) -> None:
+    base = recorded / "base.json"
+    assert main(_regress(recorded / SCENARIO.name, base)) == 0
+    out = capsys.readouterr().out
+    assert "0 failed (paired" in out and "+0.00 (+0.0%)" in out  # same seeds: bit for bit
+    assert main(_regress(recorded / SCENARIO.name, base, "--seeds",
+                         ",".join(map(str, range(11, 21))))) == 0
+    out = capsys.readouterr().out
+    assert "0 failed (unpaired" in out
+    # the fresh seeds really gave other numbers: the noise allowance carried the check
+    delay = next(ln for ln in out.splitlines() if " mean_delay_s " in ln)
+    assert "+0.00 (+0.0%)" not in delay
+
+
+def test_much_lower_speed_limit_is_caught(recorded: Path, tmp_path: Path, capsys) -> None:
+    slow = _variant(recorded, tmp_path, "speed_kmh = 50", "speed_kmh = 25")
+    assert main(_regress(slow, recorded / "base.json")) == 4
+    captured = capsys.readouterr()
+    fail = [ln for ln in captured.out.splitlines() if ln.startswith("FAIL")]
+    assert any(" mean_delay_s " in ln for ln in fail)
+    assert any(" mean_travel_time_s " in ln for ln in fail)
+    assert "REGRESSION" in captured.out
+    assert "scenario's files changed" in captured.err  # the SHA-256 warning
+    # and on fresh seeds too: a large change shows through the unpaired noise allowance
+    assert main(_regress(slow, recorded / "base.json", "--seeds", "11,12,13,14,15")) == 4
+
+
+def test_a_six_percent_delay_shift_is_caught_a_two_percent_one_is_not(
+        recorded: Path, tmp_path: Path, capsys) -> None:
+    """47 instead of 50 km/h on the corridor raises mean delay by about 6%: beyond the 2%
+    tolerance plus the paired noise allowance.  49 km/h (+2–3%) stays within it."""
+    base = recorded / "base.json"
+    for speed, code in (("47", 4), ("49", 0)):
+        path = _variant(recorded, tmp_path, "speed_kmh = 50", f"speed_kmh = {speed}")
+        assert main(_regress(path, base, "--metrics", "mean_delay_s")) == code, speed
+        line = next(ln for ln in capsys.readouterr().out.splitlines() if "mean_delay_s" in ln)
+        pct = float(re.search(r"\(([+-][\d.]+)%\)", line).group(1))
+        assert (5.0 < pct < 8.0) if code else (0.0 < pct < 4.0), line
+
+
+def test_halved_green_time_is_caught(recorded: Path, tmp_path: Path, capsys) -> None:
+    """Halving the main road's green at J1 (the side street gets the rest) on an imported
+    network: the baseline and the degraded plan differ only in the tlLogic."""
+    out = tmp_path / "built"
+    assert main(["run", str(recorded / SCENARIO.name), "--seeds", "1", "--out", str(out),
+                 "--quiet"]) == 0
+    net = (out / "network/net.net.xml").read_text()
+    program = re.search(r'<tlLogic id="J1".*?</tlLogic>', net, re.S).group(0)
+    assert program.count('duration="42"') == 2
+    halved = program.replace('duration="42" state="rrrGGg', 'duration="21" state="rrrGGg') \
+        .replace('duration="42" state="GGgrrr', 'duration="63" state="GGgrrr')
+    assert halved != program
+    (tmp_path / "ok.net.xml").write_text(net)
+    (tmp_path / "halved.net.xml").write_text(net.replace(program, halved))
+    text = (recorded / SCENARIO.name).read_text()
+    corridor = text[text.index("[network.corridor]"):text.index("[demand]")]
+    for name in ("ok", "halved"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / SCENARIO.name).write_text(text.replace(
+            corridor, f'[network]\nfile = "../{name}.net.xml"\n\n'))
+    base = tmp_path / "net_base.json"
+    assert main(_regress(tmp_path / "ok" / SCENARIO.name, base, "--update", "--seeds",
+                         "1,2,3,4,5")) == 0
+    capsys.readouterr()
+    assert main(_regress(tmp_path / "halved" / SCENARIO.name, base)) == 4
+    fail = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FAIL")]
+    assert any(" mean_delay_s " in ln for ln in fail)
+
+
+def test_other_versions_warn(recorded: Path, tmp_path: Path, capsys) -> None:
+    data = json.loads((recorded / "base.json").read_text())
+    data["scenarios"]["regression_corridor"]["sumo_version"] = "1.27.0"
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert main(_regress(recorded / SCENARIO.name, tmp_path / "old.json")) == 0
+    assert "recorded with SUMO 1.27.0, this run uses SUMO 1.28.0" in capsys.readouterr().err
+
+
+def test_missing_baseline_is_an_error(tmp_path: Path, capsys) -> None:
+    assert main(_regress(SCENARIO, tmp_path / "none.json")) == 2
+    assert "no baseline for this scenario" in capsys.readouterr().err
+
+
+def test_statistics_of_the_band() -> None:
+    rng = np.random.default_rng(1)
+    base = 40 + 4 * rng.standard_normal(10)  # 10% seed-to-seed noise
+    # identical re-run: passes with no noise allowance
+    assert check_metric(base, base, paired=True) == (0.0, pytest.approx(0.8, rel=0.1), 0.0, True)
+    # a 5% shift on common seeds, with 0.5% run-to-run jitter: caught
+    shifted = base * 1.05 + 0.2 * rng.standard_normal(10)
+    shift, tol, noise, ok = check_metric(base, shifted, paired=True)
+    assert not ok and shift > tol + noise
+    # the same values judged as independent samples: the seed noise hides 5%
+    assert check_metric(base, shifted, paired=False)[3]
+    # fresh seeds of an unchanged model: no false alarm in 200 trials
+    alarms = sum(not check_metric(base, 40 + 4 * rng.standard_normal(10), paired=False)[3]
+                 for _ in range(200))
+    assert alarms <= 4
+    # one seed: tolerance alone
+    assert check_metric([10.0], [10.1], paired=True) == (pytest.approx(0.1), 0.2, 0.0, True)
+
+
+def test_pytest_plugin(pytester: pytest.Pytester) -> None:
+    """Users' tests: the scenario_regression fixture, --trafficsim-update, a failing check."""
+    shutil.copy(DATA / "small_corridor.toml", pytester.path / "corridor.toml")
+    pytester.makepyfile(test_scenarios="""
+        def test_corridor(scenario_regression):
+            scenario_regression.check("corridor.toml", baseline="baselines/corridor.json",
+                                      seeds=[1, 2], workers=1)
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no baseline at*--trafficsim-update*"])
+    pytester.runpytest("--trafficsim-update").assert_outcomes(passed=1)
+    assert (pytester.path / "baselines/corridor.json").is_file()
+    pytester.runpytest().assert_outcomes(passed=1)
+    text = (pytester.path / "corridor.toml").read_text()
+    (pytester.path / "corridor.toml").write_text(text.replace("speed_kmh = 50",
+                                                              "speed_kmh = 20"))
+    result = pytester.runpytest("-W", "ignore::trafficsim.pytest_plugin.BaselineWarning")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*scenario metrics left their tolerance band*",
+                                 "FAIL *small_corridor*"])
