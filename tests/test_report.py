@@ -70,7 +70,9 @@ def test_no_vehicle_crosses_a_stop_line_on_red(folder: Path) -> None:
     vehicle that drives from one corridor edge into the next does so on green or amber."""
     case = folder / "cases/baseline/seed_1"
     geo = read_net(folder / "cases/baseline/net.net.xml")
-    chains = json.loads((case / "corridors.json").read_text())
+    meta = json.loads((case / "corridors.json").read_text())
+    chains = meta["corridors"]
+    assert meta["window_s"] == [25200, 26100]  # a 15-minute run is recorded whole
     assert ["W_J1", "J1_J2", "J2_E"] in chains and ["E_J2", "J2_J1", "J1_W"] in chains
     lay = corridor(geo, ["W_J1", "J1_J2", "J2_E"])
     assert [tl for _, tl, _ in lay.signals] == ["J1", "J2"]

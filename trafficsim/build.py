@@ -31,6 +31,8 @@ from trafficsim.scenario import PlanSpec, Scenario, check_references
 
 # Above this many lanes, queue detectors go on signal approaches only (they cost a little per step).
 MAX_DETECTED_LANES = 2000
+#: Time-space diagrams show this much; trajectories are recorded for it (and the trips in it). [s]
+TRAJECTORY_WINDOW_S = 900.0
 SUMMARY_PERIOD_S = 60
 
 
@@ -142,6 +144,7 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     net = plan_dir / "net.net.xml"
     index = net_index(net)
     routes = []
+    vehicles = []
     if scenario.demand is not None:
         # SUMO's last step is end - step_length: a later departure could never be inserted.
         last_depart = scenario.end_s - scenario.step_length_s
@@ -157,7 +160,13 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     options = list(draft.sumo_options)
     if corridors:
         adds.append("trajectories.add.xml")
-        options += _write_trajectory_files(index, corridors, run_dir)
+        window = trajectory_window([v.depart_s for v in vehicles], scenario.begin_s,
+                                   scenario.end_s)
+        # only vehicles due shortly before or in the window carry the fcd device: the diagram
+        # shows 15 minutes, and a whole peak of trajectories would be large and slow to read
+        ids = [v.id for v in vehicles if window[0] - TRAJECTORY_WINDOW_S <= v.depart_s
+               <= window[1]]
+        options += _write_trajectory_files(index, corridors, window, ids, run_dir)
     cfg = run_dir / "case.sumocfg"
     cfg.write_text(_sumocfg(scenario, seed, routes, adds, options), encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
@@ -186,14 +195,31 @@ def _write_detectors(index: NetIndex, scenario: Scenario, path: Path) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
+def trajectory_window(departs_s: Sequence[float], begin_s: float, end_s: float
+                      ) -> tuple[float, float]:
+    """The 15 minutes (on a minute grid) in which the most vehicles are due to depart; the
+    middle 15 minutes when the departures are unknown (imported route files). [s]"""
+    width = TRAJECTORY_WINDOW_S
+    if end_s - begin_s <= width:
+        return (begin_s, end_s)
+    starts = [begin_s + 60.0 * k for k in range(int((end_s - begin_s - width) // 60) + 1)]
+    if not departs_s:
+        mid = begin_s + (end_s - begin_s - width) / 2
+        return (mid, mid + width)
+    best = max(starts, key=lambda s: (sum(s <= d < s + width for d in departs_s), -s))
+    return (best, best + width)
+
+
 def _write_trajectory_files(index: NetIndex, corridors: Sequence[Sequence[str]],
+                            window: tuple[float, float], vehicle_ids: Sequence[str],
                             run_dir: Path) -> list[str]:
     """Selection and timed-event files for trajectories; returns the SUMO options they need."""
     edges = sorted({e for chain in corridors for e in chain})
     (run_dir / "trajectory_edges.txt").write_text("".join(f"edge:{e}\n" for e in edges),
                                                   encoding="utf-8")
-    (run_dir / "corridors.json").write_text(json.dumps([list(c) for c in corridors]),
-                                            encoding="utf-8")
+    (run_dir / "corridors.json").write_text(
+        json.dumps({"corridors": [list(c) for c in corridors], "window_s": list(window)}),
+        encoding="utf-8")
     # SaveTLSSwitchStates writes a line only when a signal changes: cheap, and it shows what
     # actuated programs really did, not just the programmed plan.
     events = "".join(f'  <timedEvent type="SaveTLSSwitchStates" source="{t}" '
@@ -201,10 +227,12 @@ def _write_trajectory_files(index: NetIndex, corridors: Sequence[Sequence[str]],
     (run_dir / "trajectories.add.xml").write_text(f"<additional>\n{events}</additional>\n",
                                                   encoding="utf-8")
     # gzip: SUMO compresses any output whose name ends in .gz (about 7x smaller here)
+    devices = (["--device.fcd.explicit", ",".join(vehicle_ids)] if vehicle_ids else [])
     return ["--fcd-output", "trajectories.csv.gz",
             "--fcd-output.filter-edges.input-file", "trajectory_edges.txt",
             "--fcd-output.attributes", "lane,pos,speed",
-            "--fcd-output.skip-empty", "true"]
+            "--fcd-output.skip-empty", "true",
+            "--device.fcd.begin", f"{window[0]:g}", *devices]
 
 
 def _sumocfg(scenario: Scenario, seed: int, routes: list[str], adds: list[str],

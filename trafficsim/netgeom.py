@@ -267,9 +267,11 @@ class Corridor:
     def positions(self, lanes: Sequence[str], pos_m: Sequence[float]) -> np.ndarray:
         """Distance along the corridor of lane positions (NaN off the corridor). [m]"""
         start = dict(zip(self.edges, self.start_m, strict=True)) | self.internal_start_m
-        off = np.array([start.get(str(ln).rsplit("_", 1)[0], np.nan) for ln in lanes],
+        # a few hundred distinct lanes among up to millions of samples: look each up once
+        names, inverse = np.unique(np.asarray(lanes, dtype=str), return_inverse=True)
+        off = np.array([start.get(str(n).rsplit("_", 1)[0], np.nan) for n in names],
                        dtype=float)
-        return off + np.asarray(pos_m, dtype=float)
+        return off[inverse.ravel()] + np.asarray(pos_m, dtype=float)
 
 
 def corridor(net: NetGeometry, edges: tuple[str, ...] | list[str]) -> Corridor:

@@ -92,7 +92,7 @@ def patch_network(base: Path, edge_patches: list[str], out: Path) -> Path:
     """Apply plain-XML ``<edge>`` patches to a network with ``netconvert``; return ``out``."""
     patch = out.with_name("patch.edg.xml")
     patch.write_text("<edges>\n  " + "\n  ".join(edge_patches) + "\n</edges>\n", encoding="utf-8")
-    run_tool("netconvert", ["-s", str(base), "-e", patch.name, "-o", out.name,
+    run_tool("netconvert", ["-s", str(base.resolve()), "-e", patch.name, "-o", out.name,
                             "--no-warnings", "true"],
              cwd=out.parent, what="applying the plan's network changes")
     return out

@@ -221,13 +221,17 @@ def edge_heatmap(net: str | Path | NetGeometry, edge_rows: Sequence[Mapping[str,
     net
         The network (path or :class:`~trafficsim.netgeom.NetGeometry`).
     edge_rows
-        ``edges.csv`` rows (``plan``, ``seed``, ``edge`` and the values); averaged over seeds.
+        ``edges.csv`` rows (``plan``, ``seed``, ``edge`` and the values), or a Comparison;
+        averaged over seeds.
     value
         ``mean_speed_m_s`` (drawn in km/h), ``mean_delay_s``, ``volume_veh`` or ``max_queue_m``.
     plans
         Plans to show (default: all).
     """
     geo = net if isinstance(net, NetGeometry) else read_net(net)
+    if hasattr(edge_rows, "runs"):  # a Comparison
+        edge_rows = [{"plan": r.plan, "seed": r.seed, **e} for r in edge_rows.runs
+                     for e in r.edges]
     plans = list(plans or dict.fromkeys(str(r["plan"]) for r in edge_rows))
     scale = 3.6 if value == "mean_speed_m_s" else 1.0
     per_plan: dict[str, dict[str, float]] = {}
@@ -497,20 +501,25 @@ def time_space_case(case_dir: str | Path, window_s: tuple[float, float] | None =
 
     d = Path(case_dir)
     geo = read_net(d.parent / "net.net.xml")
-    chains = json.loads((d / "corridors.json").read_text(encoding="utf-8"))
+    meta = json.loads((d / "corridors.json").read_text(encoding="utf-8"))
+    chains = meta["corridors"]
     traj = read_trajectories(d / "trajectories.csv.gz")
     states = read_tls_states(d / "tls_states.xml") if (d / "tls_states.xml").is_file() else []
     lays = [corridor(geo, c) for c in chains]
     ids = np.asarray(traj.get("id", ()), dtype=object)
+    vol = {lay.edges: len(set(ids[np.isfinite(lay.positions(traj.get("lane", ()),
+                                                            traj.get("pos", ())))]))
+           for lay in lays}
 
     def volume(lay: Corridor) -> int:
-        return len(set(ids[np.isfinite(lay.positions(traj.get("lane", ()),
-                                                     traj.get("pos", ())))]))
+        return vol[lay.edges]
 
     lays.sort(key=volume, reverse=True)
     lays = [lay for lay in lays if volume(lay)] or lays[:1]
     if window_s is None:
-        window_s = _busiest_window(np.asarray(traj.get("time", np.zeros(0)), dtype=float), 900.0)
+        recorded = meta.get("window_s")
+        window_s = (tuple(recorded) if recorded else
+                    _busiest_window(np.asarray(traj.get("time", np.zeros(0)), dtype=float), 900.0))
     fig = Figure(figsize=(10, 4.2 * len(lays)), layout="constrained")
     axes = fig.subplots(len(lays), 1, squeeze=False).ravel()
     for ax, lay in zip(axes, lays, strict=True):

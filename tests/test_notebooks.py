@@ -1,0 +1,42 @@
+"""The notebooks run, on small budgets, so they cannot rot."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = NOTEBOOKS.parent
+
+
+def execute(name: str, parameters: dict[str, object]) -> object:
+    """Run a jupytext notebook in a real Jupyter kernel, with its ``parameters`` cell
+    overridden by a cell inserted after it (as papermill does)."""
+    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # silences jupyter_core's migration note
+    jupytext = pytest.importorskip("jupytext")
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    nb = jupytext.read(NOTEBOOKS / name)
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    code = "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(code, metadata={"tags": ["injected"]}))
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client.execute()
+    return nb
+
+
+def _images(nb: object) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+               for o in c.get("outputs", []))
+
+
+def test_quickstart(tmp_path: Path) -> None:
+    out = tmp_path / "quickstart-out"
+    nb = execute("quickstart.py", {"SCENARIO": str(ROOT / "scenarios/arterial_am_peak.toml"),
+                                   "SEEDS": [1, 2], "OUT": str(out), "WORKERS": 2})
+    assert _images(nb) == 5  # bars, time series, heat map, signal timing, time-space
+    assert (out / "report.html").stat().st_size > 100_000
+    assert (out / "cases/calm_40/seed_1/trajectories.csv.gz").is_file()
