@@ -365,6 +365,8 @@ def regress(scenarios: Sequence[str | Path], baseline: str | Path, *, update: bo
                          progress=progress)
         doc = result.to_dict()
         report.warnings += version_warnings(entry, doc)
+        report.warnings += [f"{sc.name}: plan '{p}' has no baseline and is not checked; record "
+                            "it with --update" for p in doc["plans"] if p not in entry["plans"]]
         report.checks += check_against(entry, doc, metrics=metrics, rel_tol=rel_tol,
                                        confidence=confidence)
     if update:
