@@ -402,7 +402,7 @@ def read_trajectories(path: str | Path) -> Table:
 def time_space(trajectories: Table, lay: Corridor,
                tls_states: Sequence[tuple[float, str, str]] = (),
                window_s: tuple[float, float] | None = None, title: str = "",
-               ax: Any = None) -> Figure:
+               ax: Any = None, vmax_kmh: float | None = None) -> Figure:
     """A time–space diagram: every vehicle's position along a corridor over time.
 
     Trajectories are coloured by speed; at each signal's stop line a bar shows the state of the
@@ -422,6 +422,8 @@ def time_space(trajectories: Table, lay: Corridor,
         Panel title.
     ax
         Draw into this axes instead of a new figure.
+    vmax_kmh
+        Top of the speed colour scale (default: the fastest sample). [km/h]
     """
     fig = ax.figure if ax is not None else Figure(figsize=(10, 5), layout="constrained")
     if ax is None:
@@ -445,8 +447,9 @@ def time_space(trajectories: Table, lay: Corridor,
     pts = np.column_stack([t, x])
     segs = [pts[i:i + 2] for i in range(len(t) - 1) if not brk[i + 1]]
     seg_speed = [speed[i + 1] for i in range(len(t) - 1) if not brk[i + 1]]
-    vmax = max(15.0, float(np.nanmax(speed)) if len(speed) else 15.0)
-    lc = LineCollection(segs, cmap="RdYlGn", norm=Normalize(0.0, vmax * 3.6), linewidths=0.8)
+    if vmax_kmh is None:
+        vmax_kmh = 3.6 * max(15.0, float(np.nanmax(speed)) if len(speed) else 15.0)
+    lc = LineCollection(segs, cmap="RdYlGn", norm=Normalize(0.0, vmax_kmh), linewidths=0.8)
     lc.set_array(np.asarray(seg_speed) * 3.6)
     ax.add_collection(lc)
     fig.colorbar(lc, ax=ax, label="speed [km/h]", shrink=0.8)
@@ -520,10 +523,12 @@ def time_space_case(case_dir: str | Path, window_s: tuple[float, float] | None =
         recorded = meta.get("window_s")
         window_s = (tuple(recorded) if recorded else
                     _busiest_window(np.asarray(traj.get("time", np.zeros(0)), dtype=float), 900.0))
+    # one colour scale for every panel: the corridor's fastest limit, plus drivers' speed factor
+    limit = max(ln.speed_m_s for lay in lays for e in lay.edges for ln in geo.edges[e].lanes)
     fig = Figure(figsize=(10, 4.2 * len(lays)), layout="constrained")
     axes = fig.subplots(len(lays), 1, squeeze=False).ravel()
     for ax, lay in zip(axes, lays, strict=True):
-        time_space(traj, lay, states, window_s=window_s, ax=ax,
+        time_space(traj, lay, states, window_s=window_s, ax=ax, vmax_kmh=1.2 * limit * 3.6,
                    title=f"{lay.edges[0]} → {lay.edges[-1]}  ({volume(lay)} vehicles in the "
                          f"recording)")
     return fig
