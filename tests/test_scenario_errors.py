@@ -118,3 +118,9 @@ def test_cli_reports_unknown_plan(capsys) -> None:
     code = main(["run", str(DATA / "small_corridor.toml"), "--plan", "slwo", "--quiet"])
     assert code == 2
     assert "Did you mean 'slow'?" in capsys.readouterr().err
+
+
+def test_end_override_shortens_profiles() -> None:
+    sc = ts.load_scenario(DATA / "small_corridor.toml", end_s=7 * 3600 + 600)
+    assert sc.end_s == 7 * 3600 + 600
+    assert sc.demand is not None and sc.demand.flows[0].profile == (0.8, 1.0)

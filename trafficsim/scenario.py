@@ -253,7 +253,7 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
     demand = None
     dem = top.table_("demand")
     if dem is not None:
-        demand = _demand(dem, begin, end)
+        demand = _demand(dem, begin, end, shortened=end_s is not None)
     elif not routes:
         top.error("demand", "is missing; give [demand] flows or route files via "
                             "network.sumocfg / network.routes")
@@ -352,7 +352,7 @@ def _existing(f: Fields, key: str, base: Path, index: int | None = None) -> Path
     return p
 
 
-def _demand(dem: Fields, begin: Any, end: Any) -> DemandSpec:
+def _demand(dem: Fields, begin: Any, end: Any, *, shortened: bool = False) -> DemandSpec:
     bin_min = dem.float("bin_minutes", 15.0, lo=1.0, hi=240.0, unit=" min")
     bin_s = bin_min * 60.0
     n_bins = 1
@@ -365,7 +365,8 @@ def _demand(dem: Fields, begin: Any, end: Any) -> DemandSpec:
     if (pt := dem.table_("profiles")) is not None:
         for pname in list(pt.table):
             pt.has(pname)
-            profiles[pname] = _profile_values(pt, pname, pt.table[pname], n_bins, begin, bin_min)
+            profiles[pname] = _profile_values(pt, pname, pt.table[pname], n_bins, begin, bin_min,
+                                              shortened=shortened)
     flows = []
     ids: set[str] = set()
     for i, item, fld in dem.items("flows"):
@@ -391,7 +392,8 @@ def _demand(dem: Fields, begin: Any, end: Any) -> DemandSpec:
                 else:
                     prof = profiles[raw]
             else:
-                prof = _profile_values(f, "profile", raw, n_bins, begin, bin_min)
+                prof = _profile_values(f, "profile", raw, n_bins, begin, bin_min,
+                                      shortened=shortened)
         fmix = _shares(f, "mix", VEHICLE_KINDS, default=None) if f.has("mix") else None
         if isinstance(origin, str) and origin == dest:
             f.error("to", f"= {dest!r} equals 'from'; a flow needs two different ends")
@@ -406,7 +408,9 @@ def _demand(dem: Fields, begin: Any, end: Any) -> DemandSpec:
 
 
 def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,
-                    bin_min: float) -> tuple[float, ...]:
+                    bin_min: float, *, shortened: bool = False) -> tuple[float, ...]:
+    """One multiplier per bin.  With ``shortened`` (an ``--end`` override cut the window) a
+    longer profile is truncated to the bins that remain."""
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         raw = [raw] * n_bins
     if not isinstance(raw, list):
@@ -418,6 +422,8 @@ def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,
             f.error(key, f"[{i}] = {v!r} is not a flow multiplier; expected a number ≥ 0")
             v = 0.0
         values.append(float(v))
+    if shortened and len(values) > n_bins:
+        values = values[:n_bins]
     if len(values) != n_bins:
         start = clock(begin) if isinstance(begin, float) else "begin"
         f.error(key, f"has {len(values)} values; the simulation window from {start} in "
