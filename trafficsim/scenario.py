@@ -237,7 +237,7 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
     begin = sim.time("begin", 0.0)
     end = sim.time("end")
     if end_s is not None:
-        end = end_s
+        end = float(end_s)
     seeds = _seeds(sim)
     timeout = sim.float("timeout_s", 900.0, lo=1.0, unit=" s")
     ttt = sim.float("time_to_teleport_s", 300.0, lo=-1.0, unit=" s")
@@ -548,7 +548,7 @@ def _from_sumocfg(cfg: Path, *, end_s: float | None) -> Scenario:
     net, routes, adds, window = _read_sumocfg(cfg, issues)
     begin, end = window or (0.0, None)
     if end_s is not None:
-        end = end_s
+        end = float(end_s)
     if end is None and not issues:
         issues.append(Issue(cfg, "time.end", "is missing; pass an end time (--end SECONDS)"))
     if not routes and not issues:
