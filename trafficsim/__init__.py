@@ -13,8 +13,10 @@ __version__ = "0.1.0"
 from trafficsim.compare import Comparison, RunResult, compare, simulate
 from trafficsim.errors import ScenarioError, SumoError, SumoTimeout
 from trafficsim.scenario import Scenario, load_scenario
+from trafficsim.sweep import ClearanceSweep, clearance_sweep
 
 __all__ = [
+    "ClearanceSweep",
     "Comparison",
     "RunResult",
     "Scenario",
@@ -22,6 +24,7 @@ __all__ = [
     "SumoError",
     "SumoTimeout",
     "__version__",
+    "clearance_sweep",
     "compare",
     "load_scenario",
     "simulate",

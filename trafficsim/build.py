@@ -27,7 +27,7 @@ from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures import CaseDraft, Measure, NetIndex
 from trafficsim.netgeom import corridor, find_corridors, read_net
 from trafficsim.network import build_network, net_index, patch_network
-from trafficsim.scenario import PlanSpec, Scenario, check_references
+from trafficsim.scenario import PlanSpec, Scenario, check_references, plan_measures
 
 # Above this many lanes, queue detectors go on signal approaches only (they cost a little per step).
 MAX_DETECTED_LANES = 2000
@@ -84,8 +84,8 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
     """Write a plan's network and measure file under ``out_dir/cases/PLAN``."""
     plan_dir = out_dir / "cases" / plan.name
     plan_dir.mkdir(parents=True, exist_ok=True)
-    draft = CaseDraft()
-    for m in plan.measures:
+    draft = CaseDraft(net=net_index(base_net))
+    for m in plan_measures(scenario, plan):
         m.apply(draft)
     if draft.edge_patches:
         patch_network(base_net, draft.edge_patches, plan_dir / "net.net.xml")
@@ -154,7 +154,7 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         write_vehicle_table(vehicles, run_dir / "vehicles.csv")
         routes.append("routes.rou.xml")
     routes += [_rel(p, run_dir) for p in scenario.route_files]
-    _write_detectors(index, scenario, run_dir / "detectors.add.xml")
+    _write_detectors(index, scenario, run_dir / "detectors.add.xml", draft.outputs)
     adds = ["detectors.add.xml", "../measures.add.xml",
             *[_rel(p, run_dir) for p in scenario.additional_files]]
     options = list(draft.sumo_options)
@@ -170,15 +170,17 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     cfg = run_dir / "case.sumocfg"
     cfg.write_text(_sumocfg(scenario, seed, routes, adds, options), encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
-                measures=plan.measures)
+                measures=plan_measures(scenario, plan))
 
 
 def _rel(p: Path, start: Path) -> str:
     return os.path.relpath(p, start)
 
 
-def _write_detectors(index: NetIndex, scenario: Scenario, path: Path) -> None:
-    """Edge data over the window, and lane-area (E2) detectors that measure queues."""
+def _write_detectors(index: NetIndex, scenario: Scenario, path: Path,
+                     outputs: Sequence[str] = ()) -> None:
+    """Edge data over the window, lane-area (E2) detectors that measure queues, and the
+    output elements of the plan's measures (written here so that each run has its own files)."""
     period = scenario.end_s - scenario.begin_s
     begin = scenario.begin_s
     lines = ["<additional>",
@@ -191,6 +193,7 @@ def _write_detectors(index: NetIndex, scenario: Scenario, path: Path) -> None:
         for i in range(index.edges[e]):
             lines.append(f'  <laneAreaDetector id="q_{e}_{i}" lane="{e}_{i}" pos="0" endPos="-1" '
                          f'friendlyPos="true" period="{period:g}" file="queues.csv"/>')
+    lines += [f"  {el}" for el in outputs]
     lines.append("</additional>\n")
     path.write_text("\n".join(lines), encoding="utf-8")
 

@@ -1,4 +1,4 @@
-"""Command line: ``trafficsim run | compare | validate | report | regress``.
+"""Command line: ``trafficsim run | compare | validate | report | regress | sweep-clearance``.
 
 Exit codes: 0 success; 1 SUMO failed or timed out; 2 bad scenario or arguments;
 3 with ``--strict`` when a run reported teleports, gridlock or vehicles left out;
@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="confidence level of the noise allowance (default 0.95)")
     reg.add_argument("--workers", type=int, help="parallel SUMO processes (default: cores)")
     reg.add_argument("--quiet", action="store_true", help="no progress output")
+    sw = sub.add_parser("sweep-clearance",
+                        help="delay and conflicts caused by an incident against its clearance time")
+    common(sw)
+    sw.add_argument("--minutes", type=_minutes, required=True,
+                    help="clearance times [min], e.g. 0,5,10,20,30 (0 = no crash is always added)")
+    sw.add_argument("--incident", help="incident id (needed when the scenario has several)")
     return p
 
 
@@ -90,6 +96,18 @@ def _edges(text: str) -> list[str]:
         msg = f"'{text}': expected comma-separated edge ids such as W_J1,J1_J2"
         raise argparse.ArgumentTypeError(msg)
     return edges
+
+
+def _minutes(text: str) -> list[float]:
+    try:
+        values = [float(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        msg = f"'{text}' is not a list of minutes; expected numbers such as 0,5,10,20,30"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not values or any(not 0 <= v <= 1440 for v in values):
+        msg = f"'{text}': expected clearance times between 0 and 1440 minutes"
+        raise argparse.ArgumentTypeError(msg)
+    return values
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args.dir)
         if args.command == "regress":
             return _regress(args)
+        if args.command == "sweep-clearance":
+            return _sweep_clearance(args)
         return _simulate(args)
     except ScenarioError as exc:
         print(f"error: invalid scenario\n{exc}", file=sys.stderr)
@@ -136,6 +156,26 @@ def _simulate(args: argparse.Namespace) -> int:
         if args.out:
             print(f"\nwrote {args.out / 'metrics.json'} and the run directories under "
                   f"{args.out / 'cases'}")
+    return 3 if args.strict and warnings else 0
+
+
+def _sweep_clearance(args: argparse.Namespace) -> int:
+    from trafficsim.scenario import load_scenario
+    from trafficsim.sweep import clearance_sweep
+
+    sc = load_scenario(args.scenario, end_s=args.end)
+    sweep = clearance_sweep(sc, args.minutes, incident=args.incident, seeds=args.seeds,
+                            out=args.out, workers=args.workers, progress=not args.quiet)
+    warnings = sweep.comparison.warnings()
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(sweep.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(sweep.format())
+        if args.out:
+            print(f"\nwrote {args.out / 'clearance_sweep.json'}, {args.out / 'clearance_sweep.png'}"
+                  f" and the runs under {args.out / 'cases'}")
     return 3 if args.strict and warnings else 0
 
 

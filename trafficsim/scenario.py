@@ -23,6 +23,12 @@ from typing import Any
 
 from trafficsim.errors import Issue, ScenarioError, suggest
 from trafficsim.measures import Measure, NetIndex, parse_measure
+from trafficsim.measures.incident import (
+    Incident,
+    clearance_issues,
+    parse_incidents,
+    resolve_incidents,
+)
 from trafficsim.spec import Fields, clock
 
 BASELINE = "baseline"
@@ -163,6 +169,8 @@ class Scenario:
         Wall-clock limit of one run. [s]
     time_to_teleport_s
         SUMO's jam-teleport time (``--time-to-teleport``). [s]
+    incidents
+        Crashes that happen in every plan (``[[incidents]]``); plans set their clearance time.
     """
 
     name: str
@@ -179,6 +187,7 @@ class Scenario:
     timeout_s: float = 900.0
     time_to_teleport_s: float = 300.0
     step_length_s: float = 1.0
+    incidents: tuple[Incident, ...] = ()
 
     def plan(self, name: str) -> PlanSpec:
         """The plan called ``name``; a :class:`ScenarioError` with a suggestion otherwise."""
@@ -258,7 +267,10 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
         top.error("demand", "is missing; give [demand] flows or route files via "
                             "network.sumocfg / network.routes")
 
+    incidents = parse_incidents(top)
     plans = _plans(top, path, issues)
+    issues += [Issue(path, fld, msg) for fld, msg in
+               clearance_issues(incidents, {n: p.measures for n, p in plans.items()})]
     top.done()
     if issues:
         raise ScenarioError(issues)
@@ -266,6 +278,7 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
         name=name, source=path.resolve(), network=network, demand=demand, begin_s=begin,
         end_s=end, seeds=seeds, plans=plans, route_files=routes, additional_files=adds,
         description=description, timeout_s=timeout, time_to_teleport_s=ttt, step_length_s=step,
+        incidents=incidents,
     )
 
 
@@ -576,11 +589,20 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
                 _, msg = net_endpoint(net, end, outgoing=(key == "from"))
                 if msg:
                     issues.append(Issue(src, f"demand.flows[{i}].{key}", msg))
+    for i, inc in enumerate(scenario.incidents):
+        for fld, msg in inc.check(net, scenario.begin_s, scenario.end_s):
+            issues.append(Issue(src, f"incidents[{i}].{fld}", msg))
     for pname, plan in scenario.plans.items():
         for j, m in enumerate(plan.measures):
             for fld, msg in m.check(net, scenario.begin_s, scenario.end_s):
                 issues.append(Issue(src, f"plans.{pname}.measures[{j}].{fld}", msg))
     return issues
+
+
+def plan_measures(scenario: Scenario, plan: PlanSpec) -> tuple[Measure, ...]:
+    """What a plan applies: the scenario's incidents (with the plan's clearance times), then its
+    own measures."""
+    return resolve_incidents(scenario.incidents, plan.measures)
 
 
 def net_endpoint(net: NetIndex, name: str, *, outgoing: bool) -> tuple[str | None, str | None]:

@@ -82,6 +82,14 @@ class CaseDraft:
         vType id the vehicle should use instead, or None to leave it (e.g. carpools → ``car_hov``).
     sumo_options
         Extra command-line options for the run (pairs: ``["--stop-output", "stops.xml"]``).
+    outputs
+        Additional-file elements that write output files (detectors, ``<laneData>``, …).  They go
+        into each run's own directory: SUMO resolves an output file name against the file that
+        declares it, so in the plan's shared ``measures.add.xml`` parallel seeds would overwrite
+        each other's output.
+    net
+        The base network the plan is built on, for measures whose elements depend on its topology
+        (e.g. every edge on which a rerouter must act).
     """
 
     edge_patches: list[str] = field(default_factory=list)
@@ -90,6 +98,8 @@ class CaseDraft:
     vtypes: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     retype: list[Callable[[str, int], str | None]] = field(default_factory=list)
     sumo_options: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    net: NetIndex | None = None
 
 
 class Measure(ABC):
