@@ -24,6 +24,9 @@ VTYPES: dict[str, dict[str, str]] = {
     "bus": {"vClass": "bus", "personCapacity": "300"},
     "truck": {"vClass": "truck"},
     "delivery": {"vClass": "delivery"},
+    # A new-energy delivery van: same class (and permissions) as a van, battery-electric HBEFA4
+    # emission class, so no exhaust CO2 or NOx.
+    "delivery_ev": {"vClass": "delivery", "emissionClass": "HBEFA4/LCV_BEV_N1-II"},
 }
 
 
@@ -36,7 +39,7 @@ class Vehicle:
     id
         ``FLOW.k``.
     kind
-        ``car``, ``bus``, ``truck`` or ``delivery``.
+        ``car``, ``bus``, ``truck``, ``delivery`` or ``delivery_ev`` (electric van).
     depart_s
         Desired departure time. [s]
     origin, destination

@@ -28,6 +28,7 @@ EXTRA_METRICS: tuple[str, ...] = (
 #: Metrics of each vehicle group (flow, kind, occupancy class).
 GROUP_METRICS: tuple[str, ...] = (
     "vehicles", "mean_delay_s", "mean_travel_time_s", "person_delay_s", "throughput_veh",
+    "mean_distance_km",
 )
 #: Metrics where larger is better (all others: smaller is better).
 HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput"})
@@ -145,15 +146,17 @@ def group_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: fl
     -------
     dict
         Group → ``{"vehicles", "mean_delay_s", "mean_travel_time_s", "person_delay_s",
-        "throughput_veh"}``.
+        "throughput_veh", "mean_distance_km"}``.
     """
     delays, occ, ids = vehicle_delays(trips, vehicles, stats, end_s)
     n_in = len(trips.get("id", ()))
     duration = np.full(len(ids), np.nan)
+    distance_m = np.full(len(ids), np.nan)
     arrived = np.zeros(len(ids), dtype=bool)
     if n_in:
         arrived[:n_in] = trips["arrival"] >= 0
         duration[:n_in] = trips["duration"]
+        distance_m[:n_in] = trips.get("routeLength", np.full(n_in, np.nan))
     if vehicles:
         kind_by_id = dict(zip(vehicles["id"], vehicles["kind"], strict=True))
         kinds = np.array([kind_by_id.get(i, "") for i in ids], dtype=object)
@@ -181,6 +184,8 @@ def group_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: fl
             "mean_travel_time_s": float(duration[done].mean()) if done.any() else float("nan"),
             "person_delay_s": float((delays[m] * occ[m]).sum() / occ[m].sum()),
             "throughput_veh": float(done.sum()),
+            # detours show up as longer routes of the arrived vehicles
+            "mean_distance_km": float(distance_m[done].mean()) / 1000.0 if done.any() else float("nan"),
         }
     return out
 

@@ -32,7 +32,8 @@ from trafficsim.measures.incident import (
 from trafficsim.spec import Fields, clock
 
 BASELINE = "baseline"
-VEHICLE_KINDS = ("car", "bus", "truck", "delivery")
+# delivery_ev: an electric delivery van (see measures/freight.py)
+VEHICLE_KINDS = ("car", "bus", "truck", "delivery", "delivery_ev")
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
 

@@ -1,5 +1,6 @@
 """Traffic-management measures, one module each, registered by the name scenario files use."""
 
+from trafficsim.measures import freight as _freight  # noqa: F401  (registers)
 from trafficsim.measures import incident as _incident  # noqa: F401  (registers)
 from trafficsim.measures import speed_limit as _speed_limit  # noqa: F401  (registers)
 from trafficsim.measures.base import CaseDraft, Measure, NetIndex
