@@ -19,6 +19,7 @@ from trafficsim.metrics import (
     EXTRA_METRICS,
     GROUP_METRICS,
     HIGHER_IS_BETTER,
+    HIGHER_IS_BETTER_SUFFIXES,
     METRICS,
     Health,
     edge_table,
@@ -347,4 +348,5 @@ class _CaseTask:
 
 def better(metric: str, diff: float) -> bool:
     """True when a difference in ``metric`` is an improvement."""
-    return diff > 0 if metric in HIGHER_IS_BETTER else diff < 0
+    up = metric in HIGHER_IS_BETTER or metric.endswith(HIGHER_IS_BETTER_SUFFIXES)
+    return diff > 0 if up else diff < 0

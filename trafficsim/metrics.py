@@ -32,6 +32,9 @@ GROUP_METRICS: tuple[str, ...] = (
 )
 #: Metrics where larger is better (all others: smaller is better).
 HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput"})
+#: Measure metrics whose name ends like this are better when larger (e.g. how well a car park
+#: is used over the day).
+HIGHER_IS_BETTER_SUFFIXES: tuple[str, ...] = ("_mean_occupancy_pct",)
 
 #: HCM control-delay thresholds of LOS A..E [s]; above the last is F.
 HCM_SIGNALISED_S = (10.0, 20.0, 35.0, 55.0, 80.0)

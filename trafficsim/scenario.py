@@ -29,6 +29,12 @@ from trafficsim.measures.incident import (
     parse_incidents,
     resolve_incidents,
 )
+from trafficsim.measures.shared_parking import (
+    Parking,
+    parse_parking,
+    resolve_parking,
+    sharing_issues,
+)
 from trafficsim.spec import Fields, clock
 
 BASELINE = "baseline"
@@ -172,6 +178,8 @@ class Scenario:
         SUMO's jam-teleport time (``--time-to-teleport``). [s]
     incidents
         Crashes that happen in every plan (``[[incidents]]``); plans set their clearance time.
+    parking
+        Car parks and parking demand, in every plan (``[parking]``); plans may share car parks.
     """
 
     name: str
@@ -189,6 +197,7 @@ class Scenario:
     time_to_teleport_s: float = 300.0
     step_length_s: float = 1.0
     incidents: tuple[Incident, ...] = ()
+    parking: Parking | None = None
 
     def plan(self, name: str) -> PlanSpec:
         """The plan called ``name``; a :class:`ScenarioError` with a suggestion otherwise."""
@@ -269,9 +278,11 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
                             "network.sumocfg / network.routes")
 
     incidents = parse_incidents(top)
+    parking = parse_parking(top)
     plans = _plans(top, path, issues)
+    plan_lists = {n: p.measures for n, p in plans.items()}
     issues += [Issue(path, fld, msg) for fld, msg in
-               clearance_issues(incidents, {n: p.measures for n, p in plans.items()})]
+               clearance_issues(incidents, plan_lists) + sharing_issues(parking, plan_lists)]
     top.done()
     if issues:
         raise ScenarioError(issues)
@@ -279,7 +290,7 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
         name=name, source=path.resolve(), network=network, demand=demand, begin_s=begin,
         end_s=end, seeds=seeds, plans=plans, route_files=routes, additional_files=adds,
         description=description, timeout_s=timeout, time_to_teleport_s=ttt, step_length_s=step,
-        incidents=incidents,
+        incidents=incidents, parking=parking,
     )
 
 
@@ -593,6 +604,9 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
     for i, inc in enumerate(scenario.incidents):
         for fld, msg in inc.check(net, scenario.begin_s, scenario.end_s):
             issues.append(Issue(src, f"incidents[{i}].{fld}", msg))
+    if scenario.parking is not None:
+        for fld, msg in scenario.parking.check(net, scenario.begin_s, scenario.end_s):
+            issues.append(Issue(src, f"parking.{fld}", msg))
     for pname, plan in scenario.plans.items():
         for j, m in enumerate(plan.measures):
             for fld, msg in m.check(net, scenario.begin_s, scenario.end_s):
@@ -601,9 +615,9 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
 
 
 def plan_measures(scenario: Scenario, plan: PlanSpec) -> tuple[Measure, ...]:
-    """What a plan applies: the scenario's incidents (with the plan's clearance times), then its
-    own measures."""
-    return resolve_incidents(scenario.incidents, plan.measures)
+    """What a plan applies: the scenario's incidents (with the plan's clearance times) and
+    parking (with the plan's sharing rules), then its own measures."""
+    return resolve_parking(scenario.parking, resolve_incidents(scenario.incidents, plan.measures))
 
 
 def net_endpoint(net: NetIndex, name: str, *, outgoing: bool) -> tuple[str | None, str | None]:
