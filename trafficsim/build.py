@@ -155,7 +155,8 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         write_vehicle_table(vehicles, run_dir / "vehicles.csv")
         routes.append("routes.rou.xml")
     if scenario.parking is not None:  # drawn per seed, like the flows: the same in every plan
-        parkers = scenario.parking.draw(scenario.begin_s, scenario.end_s, seed)
+        parkers = scenario.parking.draw(scenario.begin_s, scenario.end_s - scenario.step_length_s,
+                                        seed)
         scenario.parking.write_routes(parkers, run_dir / "parking.rou.xml")
         write_parkers(parkers, run_dir / "parkers.csv")
         routes.append("parking.rou.xml")
