@@ -97,15 +97,15 @@ class ClearanceSweep:
         c = self.comparison
         lines = [f"{c.scenario.name}: clearance sweep of incident '{self.incident}', seeds "
                  f"{','.join(map(str, c.seeds))}, SUMO {c.sumo_version}", "",
-                 f"{'clearance':>10}{'delay caused [veh·h]':>28}{'max queue [m]':>24}"
-                 f"{'queue cleared [min]':>24}{'conflicts caused':>24}"]
+                 f"{'clearance':>10}{'delay caused [veh·h]':>30}{'max queue [m]':>30}"
+                 f"{'queue cleared [min]':>26}{'conflicts caused':>30}"]
         for m in self.minutes:
             d = self.caused(m, "total_delay_veh_h")
             q = self.estimate(m, "max_queue_m")
             t = self.estimate(m, "queue_cleared_min")
             k = self.caused(m, "conflicts")
-            lines.append(f"{m:>6g} min{cell(d, d.diff):>28}{cell(q, q.mean):>24}"
-                         f"{cell(t, t.mean):>24}{cell(k, k.diff):>24}")
+            lines.append(f"{m:>6g} min{cell(d, d.diff):>30}{cell(q, q.mean):>30}"
+                         f"{cell(t, t.mean):>26}{cell(k, k.diff):>30}")
         lines += ["", "'caused' = paired difference to the same seeds without the crash "
                       "(clearance 0); 95% Student-t intervals over seeds."]
         return "\n".join(lines)
