@@ -208,7 +208,10 @@ def format_comparison(result: object) -> str:
             mark = ""
             if d.significant:
                 mark = " better" if better(m, d.diff) else " worse"
-            cell = f"{d.diff:+,.1f} [{_fmt(d.ci95[0])}, {_fmt(d.ci95[1])}] {_fmt(d.pct)}%{mark}"
+            if math.isfinite(d.diff):
+                cell = f"{d.diff:+,.1f} [{_fmt(d.ci95[0])}, {_fmt(d.ci95[1])}] {_fmt(d.pct)}%{mark}"
+            else:  # the metric exists in one of the two plans only
+                cell = "–"
             row += cell.rjust(40)
         lines.append(row)
     lines += ["", "95% Student-t intervals over seeds; differences are paired on common seeds "
