@@ -35,6 +35,8 @@ MAX_DETECTED_LANES = 2000
 #: Time-space diagrams show this much; trajectories are recorded for it (and the trips in it). [s]
 TRAJECTORY_WINDOW_S = 900.0
 SUMMARY_PERIOD_S = 60
+#: Stop output of scenarios with kerb-stop demand (XML: SUMO's CSV drops the parkingArea column).
+STOP_OUTPUT = "stops.xml"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class Case:
         What it runs.
     measures
         The plan's measures (they compute their own metrics from the run's outputs).
+    observers
+        Every measure of the scenario: each computes its yardstick metrics
+        (:meth:`~trafficsim.measures.Measure.observed_metrics`) in every plan's run.
     config
         The ``.sumocfg``.
     net
@@ -59,6 +64,7 @@ class Case:
     net: Path
     timeout_s: float
     measures: tuple[Measure, ...] = ()
+    observers: tuple[Measure, ...] = ()
 
     @property
     def dir(self) -> Path:
@@ -88,11 +94,15 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
     draft = CaseDraft(net=net_index(base_net))
     for m in plan_measures(scenario, plan):
         m.apply(draft)
-    if draft.edge_patches:
-        patch_network(base_net, draft.edge_patches, plan_dir / "net.net.xml")
+    for o in observers(scenario):
+        o.observe(draft)
+    if draft.edge_patches or draft.connection_patches:
+        patch_network(base_net, draft.edge_patches, plan_dir / "net.net.xml",
+                      draft.connection_patches)
     else:
         shutil.copyfile(base_net, plan_dir / "net.net.xml")
-    body = "\n  ".join(draft.additional)
+    # Observers of several plans may ask for the same element: write it once.
+    body = "\n  ".join(dict.fromkeys(draft.additional))
     (plan_dir / "measures.add.xml").write_text(f"<additional>\n  {body}\n</additional>\n",
                                                encoding="utf-8")
     return draft
@@ -132,6 +142,11 @@ def trajectory_corridors(net: Path, request: bool | Sequence[str]
     return (edges,)
 
 
+def observers(scenario: Scenario) -> tuple[Measure, ...]:
+    """Every distinct measure of the scenario's plans (they observe every plan's runs)."""
+    return tuple(dict.fromkeys(m for p in scenario.plans.values() for m in p.measures))
+
+
 def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
                out_dir: Path, *, corridors: Sequence[Sequence[str]] = ()) -> Case:
     """Write one (plan, seed) run directory and return its :class:`Case`.
@@ -151,7 +166,7 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         last_depart = scenario.end_s - scenario.step_length_s
         vehicles = draw_vehicles(scenario.demand, index, scenario.begin_s, last_depart, seed)
         write_routes(vehicles, run_dir / "routes.rou.xml", draft.vtype_attrs, draft.vtypes,
-                     draft.retype)
+                     draft.retype, draft.stop_rules)
         write_vehicle_table(vehicles, run_dir / "vehicles.csv")
         routes.append("routes.rou.xml")
     if scenario.parking is not None:  # drawn per seed, like the flows: the same in every plan
@@ -174,10 +189,13 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         ids = [v.id for v in vehicles if window[0] - TRAJECTORY_WINDOW_S <= v.depart_s
                <= window[1]]
         options += _write_trajectory_files(index, corridors, window, ids, run_dir)
+    if scenario.demand is not None and scenario.demand.stops and "--stop-output" not in options:
+        # (a scenario [parking] already writes stop output in its own format: no kerb metrics)
+        options += ["--stop-output", STOP_OUTPUT]
     cfg = run_dir / "case.sumocfg"
     cfg.write_text(_sumocfg(scenario, seed, routes, adds, options), encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
-                measures=plan_measures(scenario, plan))
+                measures=plan_measures(scenario, plan), observers=observers(scenario))
 
 
 def _rel(p: Path, start: Path) -> str:

@@ -13,7 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trafficsim.build import Case, build_case, build_plan, prepare_network, trajectory_corridors
+from trafficsim.build import (
+    STOP_OUTPUT,
+    Case,
+    build_case,
+    build_plan,
+    prepare_network,
+    trajectory_corridors,
+)
 from trafficsim.errors import SumoError
 from trafficsim.metrics import (
     EXTRA_METRICS,
@@ -25,10 +32,17 @@ from trafficsim.metrics import (
     edge_table,
     group_metrics,
     junction_table,
+    kerb_metrics,
     run_health,
     run_metrics,
 )
-from trafficsim.outputs import read_csv, read_statistics, read_vehicle_table
+from trafficsim.outputs import (
+    offroad_parking_areas,
+    read_csv,
+    read_statistics,
+    read_stops,
+    read_vehicle_table,
+)
 from trafficsim.parallel import local_executor, map_tasks
 from trafficsim.scenario import BASELINE, NetFileSpec, Scenario, load_scenario
 from trafficsim.stats import Difference, Estimate, mean_ci, paired_difference
@@ -93,8 +107,13 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
         raise SumoError(msg) from exc
     metrics = run_metrics(trips, vehicles, stats, end_s)
     health = run_health(stats, summary, int(metrics["not_inserted_veh"]))
+    if (d / STOP_OUTPUT).is_file():
+        metrics.update(kerb_metrics(trips, vehicles, stats, end_s, read_stops(d / STOP_OUTPUT),
+                                    offroad_parking_areas(d.parent / "measures.add.xml")))
     for m in case.measures:
         metrics.update(m.metrics(d))
+    for o in case.observers:
+        metrics.update(o.observed_metrics(d))
     if begin_s is None:
         begin_s = float(summary["time"][0]) if len(summary.get("time", ())) else end_s
     return RunResult(plan=case.plan, seed=case.seed, metrics=metrics, edges=edges,

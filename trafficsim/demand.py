@@ -8,6 +8,8 @@ stream (seeded by ``[seed, flow index]``), so adding a flow leaves the others' d
 from __future__ import annotations
 
 import csv
+import heapq
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +17,8 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from trafficsim.measures import NetIndex
-from trafficsim.scenario import DemandSpec, net_endpoint
+from trafficsim.measures import NetIndex, StopVisit
+from trafficsim.scenario import DemandSpec, StopDemandSpec, net_endpoint
 
 # SUMO vehicle class and default attributes of each vehicle kind of the scenario format.
 VTYPES: dict[str, dict[str, str]] = {
@@ -46,6 +48,8 @@ class Vehicle:
         First and last edge.
     occupancy
         Persons on board. [persons]
+    stop
+        Its wish to stop at a kerb on the way (drop-off, visit), if any.
     """
 
     id: str
@@ -54,6 +58,7 @@ class Vehicle:
     origin: str
     destination: str
     occupancy: int
+    stop: StopVisit | None = None
 
 
 def draw_vehicles(demand: DemandSpec, net: NetIndex, begin_s: float, end_s: float,
@@ -93,14 +98,81 @@ def draw_vehicles(demand: DemandSpec, net: NetIndex, begin_s: float, end_s: floa
                 vehicles.append(Vehicle(f"{flow.id}.{k}", kind, round(float(t), 2), origin, dest,
                                         persons))
                 k += 1
+    for si, st in enumerate(demand.stops):
+        vehicles += _draw_stoppers(st, si, demand, net, begin_s, end_s, seed)
     vehicles.sort(key=lambda v: (v.depart_s, v.id))
     return vehicles
+
+
+def _draw_stoppers(st: StopDemandSpec, index: int, demand: DemandSpec, net: NetIndex,
+                   begin_s: float, end_s: float, seed: int) -> list[Vehicle]:
+    """Cars that stop at a kerb: Poisson arrivals per bin, log-normal wished stays."""
+    # Own stream per stop demand, apart from the flows' streams: adding one leaves the rest.
+    rng = np.random.default_rng([seed, 7919, index])
+    origin, _ = net_endpoint(net, st.origin, outgoing=True)
+    dest, _ = net_endpoint(net, st.destination, outgoing=False)
+    if origin is None or dest is None or st.edge not in net.edges:
+        return []  # check_references reports these
+    approach_s = free_flow_time_s(net, origin, st.edge, st.pos_m)
+    occ_values = np.array([k for k, _ in demand.occupancy])
+    occ_p = np.array([p for _, p in demand.occupancy])
+    # Log-normal with the given mean and standard deviation (constant when sd = 0).
+    sigma2 = math.log1p((st.dwell_sd_s / st.dwell_mean_s) ** 2)
+    mu = math.log(st.dwell_mean_s) - sigma2 / 2
+    out = []
+    k = 0
+    for b, mult in enumerate(st.profile):
+        t0 = begin_s + b * demand.bin_s
+        t1 = min(t0 + demand.bin_s, end_s)
+        if t1 <= t0:
+            break
+        n = int(rng.poisson(st.veh_per_hour * mult * (t1 - t0) / 3600.0))
+        departs = np.sort(rng.uniform(t0, t1, n))
+        occ = rng.choice(occ_values, size=n, p=occ_p)
+        dwell = np.clip(rng.lognormal(mu, math.sqrt(sigma2), n), st.dwell_min_s, st.dwell_max_s)
+        for t, o, d in zip(departs, occ, dwell, strict=True):
+            depart = round(float(t), 2)
+            visit = StopVisit(edge=st.edge, lane=st.lane, pos_m=st.pos_m,
+                              frontage_m=st.frontage_m, dwell_s=round(float(d)),
+                              arrive_s=round(depart + approach_s, 2))
+            out.append(Vehicle(f"{st.id}.{k}", "car", depart, origin, dest, int(o), visit))
+            k += 1
+    return out
+
+
+def free_flow_time_s(net: NetIndex, origin: str, edge: str, pos_m: float) -> float:
+    """Free-flow driving time from the start of ``origin`` to ``pos_m`` on ``edge`` [s].
+
+    Shortest path over edges at their speed limits, without U-turns or junction delays; used
+    only to tell when a vehicle would reach its kerb stop.  0 when ``edge`` is unreachable.
+    """
+    def cost(e: str) -> float:
+        return net.edge_length_m.get(e, 0.0) / max(net.edge_speed_m_s.get(e, 13.89), 0.1)
+
+    best = {origin: 0.0}
+    heap = [(0.0, origin)]
+    while heap:
+        t, e = heapq.heappop(heap)
+        if e == edge:
+            return t + pos_m / max(net.edge_speed_m_s.get(edge, 13.89), 0.1)
+        if t > best.get(e, math.inf):
+            continue
+        back = net.reverse(e)
+        for nxt in net.out_edges.get(net.ends(e)[1], ()):
+            if nxt == back:
+                continue
+            tn = t + cost(e)
+            if tn < best.get(nxt, math.inf):
+                best[nxt] = tn
+                heapq.heappush(heap, (tn, nxt))
+    return 0.0
 
 
 def write_routes(vehicles: Sequence[Vehicle], path: Path,
                  vtype_attrs: Mapping[str, Mapping[str, str]] | None = None,
                  vtypes: Mapping[str, tuple[str, Mapping[str, str]]] | None = None,
-                 retype: Sequence[Callable[[str, int], str | None]] = ()) -> None:
+                 retype: Sequence[Callable[[str, int], str | None]] = (),
+                 stop_rules: Sequence[Callable[[StopVisit], str | None]] = ()) -> None:
     """Write vehicle types and trips as a SUMO route file (SUMO routes each trip on insertion).
 
     Parameters
@@ -111,6 +183,10 @@ def write_routes(vehicles: Sequence[Vehicle], path: Path,
         Extra vType id → (base kind, attributes), e.g. ``car_hov`` based on ``car``.
     retype
         Rules ``(kind, occupancy) → vType id or None``; the first that answers wins.
+    stop_rules
+        Rules ``visit → <stop> element or None`` for vehicles that stop at a kerb; the first that
+        answers wins, and without an answer the vehicle stops in the travel lane
+        (:func:`lane_stop`).
     """
     types = {kind: dict(attrs) for kind, attrs in VTYPES.items()}
     for tid, (base, attrs) in (vtypes or {}).items():
@@ -127,18 +203,35 @@ def write_routes(vehicles: Sequence[Vehicle], path: Path,
                 return t
         return v.kind
 
-    lines += [
-        f'  <trip id="{v.id}" type="{vtype(v)}" depart="{v.depart_s:.2f}" from="{v.origin}" '
-        f'to="{v.destination}" departLane="best" departSpeed="max" personNumber="{v.occupancy}"/>'
-        for v in vehicles
-    ]
+    def stop(visit: StopVisit) -> str:
+        for rule in stop_rules:
+            if (xml := rule(visit)) is not None:
+                return xml
+        return lane_stop(visit)
+
+    for v in vehicles:
+        trip = (f'  <trip id="{v.id}" type="{vtype(v)}" depart="{v.depart_s:.2f}" '
+                f'from="{v.origin}" to="{v.destination}" departLane="best" departSpeed="max" '
+                f'personNumber="{v.occupancy}"')
+        lines.append(f"{trip}/>" if v.stop is None else f"{trip}>{stop(v.stop)}</trip>")
     lines.append("</routes>\n")
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
+def lane_stop(visit: StopVisit) -> str:
+    """The do-nothing kerb stop: in the travel lane along the frontage (double parking)."""
+    return (f'<stop lane="{visit.edge}_{visit.lane}" startPos="{visit.pos_m - visit.frontage_m:.2f}" '
+            f'endPos="{visit.pos_m:.2f}" duration="{visit.dwell_s:g}" parking="false" '
+            f'friendlyPos="true"/>')
+
+
 def write_vehicle_table(vehicles: Sequence[Vehicle], path: Path) -> None:
-    """Write id, kind, departure and occupancy of each vehicle (read back for person delay)."""
+    """Write id, kind, departure, occupancy and kerb stop of each vehicle (read back for metrics).
+
+    ``stop_edge`` is the edge of the vehicle's kerb stop, empty when it does not stop.
+    """
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, delimiter=";")
-        w.writerow(["id", "kind", "depart_s", "occupancy"])
-        w.writerows((v.id, v.kind, f"{v.depart_s:.2f}", v.occupancy) for v in vehicles)
+        w.writerow(["id", "kind", "depart_s", "occupancy", "stop_edge"])
+        w.writerows((v.id, v.kind, f"{v.depart_s:.2f}", v.occupancy,
+                     v.stop.edge if v.stop else "") for v in vehicles)

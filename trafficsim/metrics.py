@@ -25,13 +25,17 @@ METRICS: tuple[str, ...] = (
 EXTRA_METRICS: tuple[str, ...] = (
     "total_delay_veh_h", "person_throughput", "not_inserted_veh", "nox_kg", "collisions",
 )
+#: Metrics of scenarios with kerb-stop demand (``[[demand.stops]]``), in every plan.
+KERB_METRICS: tuple[str, ...] = (
+    "through_delay_s", "dropoffs_veh", "dropoff_bay_share", "lane_blocking_h", "dropoff_search_s",
+)
 #: Metrics of each vehicle group (flow, kind, occupancy class).
 GROUP_METRICS: tuple[str, ...] = (
     "vehicles", "mean_delay_s", "mean_travel_time_s", "person_delay_s", "throughput_veh",
     "mean_distance_km",
 )
 #: Metrics where larger is better (all others: smaller is better).
-HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput"})
+HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput", "dropoff_bay_share"})
 #: Measure metrics whose name ends like this are better when larger (e.g. how well a car park
 #: is used over the day).
 HIGHER_IS_BETTER_SUFFIXES: tuple[str, ...] = ("_mean_occupancy_pct",)
@@ -133,6 +137,47 @@ def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: floa
         "not_inserted_veh": float(not_inserted),
         "nox_kg": float(np.nansum(nox_mg)) / 1e6,
         "collisions": float(stats.collisions),
+    }
+
+
+def kerb_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float,
+                 stops: Table, offroad: frozenset[str]) -> dict[str, float]:
+    """Drop-off / visit metrics from SUMO's stop output (keys of :data:`KERB_METRICS`).
+
+    Parameters
+    ----------
+    trips, vehicles, stats, end_s
+        As for :func:`run_metrics`; ``vehicles`` has a ``stop_edge`` column.
+    stops
+        SUMO stop output (:func:`trafficsim.outputs.read_stops`).
+    offroad
+        Parking areas where a stopped vehicle is off the travel lane (a bay).
+
+    Returns
+    -------
+    dict
+        ``through_delay_s``: mean delay of the vehicles that do not stop [s];
+        ``dropoffs_veh``: finished kerb stops; ``dropoff_bay_share``: share of them made off the
+        travel lane; ``lane_blocking_h``: time stopping vehicles stood in the travel lane, stopped
+        or waiting in front of a full bay [h]; ``dropoff_search_s``: mean wait in front of a
+        full stopping place per stop [s].
+    """
+    delays, _, ids = vehicle_delays(trips, vehicles, stats, end_s)
+    stopping = {i for i, e in zip(vehicles.get("id", ()), vehicles.get("stop_edge", ()),
+                                  strict=True) if isinstance(e, str) and e}
+    through = np.array([i not in stopping for i in ids], dtype=bool)
+    mine = np.array([i in stopping for i in stops.get("id", ())], dtype=bool)
+    n = int(mine.sum())
+    area = stops["parkingArea"][mine] if n else np.zeros(0, dtype=object)
+    in_bay = np.array([a in offroad for a in area], dtype=bool)
+    stood = (stops["ended"] - stops["started"])[mine] if n else np.zeros(0)
+    blocked = stops["blockedDuration"][mine] if n else np.zeros(0)
+    return {
+        "through_delay_s": float(delays[through].mean()) if through.any() else float("nan"),
+        "dropoffs_veh": float(n),
+        "dropoff_bay_share": float(in_bay.mean()) if n else float("nan"),
+        "lane_blocking_h": float(blocked.sum() + stood[~in_bay].sum()) / 3600.0,
+        "dropoff_search_s": float(blocked.mean()) if n else float("nan"),
     }
 
 

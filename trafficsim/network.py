@@ -88,13 +88,22 @@ def _recipe(spec: CorridorSpec | GridSpec, out_name: str
     return "netgenerate", args, {}
 
 
-def patch_network(base: Path, edge_patches: list[str], out: Path) -> Path:
-    """Apply plain-XML ``<edge>`` patches to a network with ``netconvert``; return ``out``."""
+def patch_network(base: Path, edge_patches: list[str], out: Path,
+                  connection_patches: list[str] | None = None) -> Path:
+    """Apply plain-XML ``<edge>`` (and ``<connection>``) patches with ``netconvert``; return ``out``.
+
+    ``netconvert`` keeps the connections of the base network; new connections (e.g. those of an
+    added lane) are added, and signal programs are rebuilt to cover them.
+    """
     patch = out.with_name("patch.edg.xml")
     patch.write_text("<edges>\n  " + "\n  ".join(edge_patches) + "\n</edges>\n", encoding="utf-8")
-    run_tool("netconvert", ["-s", str(base.resolve()), "-e", patch.name, "-o", out.name,
-                            "--no-warnings", "true"],
-             cwd=out.parent, what="applying the plan's network changes")
+    args = ["-s", str(base.resolve()), "-e", patch.name, "-o", out.name, "--no-warnings", "true"]
+    if connection_patches:
+        con = out.with_name("patch.con.xml")
+        con.write_text("<connections>\n  " + "\n  ".join(connection_patches)
+                       + "\n</connections>\n", encoding="utf-8")
+        args[4:4] = ["-x", con.name]
+    run_tool("netconvert", args, cwd=out.parent, what="applying the plan's network changes")
     return out
 
 
@@ -141,6 +150,7 @@ def _index(path: str, mtime_ns: int) -> NetIndex:
     # graph and costs more than the rest of a small run's overhead together.
     edges: dict[str, int] = {}
     lengths: dict[str, float] = {}
+    speeds: dict[str, float] = {}
     out_edges: dict[str, list[str]] = {}
     in_edges: dict[str, list[str]] = {}
     junctions: set[str] = set()
@@ -159,6 +169,7 @@ def _index(path: str, mtime_ns: int) -> NetIndex:
         if tag == "lane" and current is not None:
             edges[current] += 1
             lengths[current] = float(el.get("length", 0.0))
+            speeds.setdefault(current, float(el.get("speed", 13.89)))
         elif tag == "edge":
             current = None
             el.clear()
@@ -176,6 +187,7 @@ def _index(path: str, mtime_ns: int) -> NetIndex:
         out_edges={k: tuple(v) for k, v in out_edges.items()},
         in_edges={k: tuple(v) for k, v in in_edges.items()},
         signal_approaches={t: tuple(sorted(a)) for t, a in approaches.items()},
+        edge_speed_m_s=speeds,
     )
 
 

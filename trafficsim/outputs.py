@@ -63,7 +63,7 @@ def _column(values: list[str]) -> np.ndarray:
 
 def read_vehicle_table(path: Path) -> Table:
     """Read ``vehicles.csv`` written by :func:`trafficsim.demand.write_vehicle_table`."""
-    return read_csv(path, keep_prefix=("depart_",)) if path.is_file() else {}
+    return read_csv(path, keep_prefix=("depart_", "stop_")) if path.is_file() else {}
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,33 @@ def read_tls_states(path: Path) -> list[tuple[float, str, str]]:
             out.append((float(el.get("time", 0.0)), el.get("id", ""), el.get("state", "")))
         el.clear()
     return out
+
+
+def read_stops(path: Path) -> Table:
+    """Read SUMO's ``--stop-output`` (XML) into a table, one row per finished stop.
+
+    Columns: ``id``, ``lane``, ``pos``, ``parking`` (1 when the vehicle left the road),
+    ``started``, ``ended``, ``blockedDuration`` (time waiting in front of a full stopping place)
+    [s], and ``parkingArea`` ("" for stops in a lane).
+    """
+    rows: dict[str, list[str]] = {k: [] for k in (
+        "id", "lane", "pos", "parking", "started", "ended", "blockedDuration", "parkingArea")}
+    if not path.is_file():
+        return {}
+    for _, el in ET.iterparse(path):
+        if el.tag == "stopinfo":
+            for k, col in rows.items():
+                col.append(el.get(k, "0" if k == "blockedDuration" else ""))
+            el.clear()
+    table: Table = {k: _column(v) for k, v in rows.items() if k not in ("id", "lane", "parkingArea")}
+    for k in ("id", "lane", "parkingArea"):
+        table[k] = np.array(rows[k], dtype=object)
+    return table
+
+
+def offroad_parking_areas(additional: Path) -> frozenset[str]:
+    """Ids of the parking areas in an additional file where vehicles leave the road."""
+    if not additional.is_file():
+        return frozenset()
+    return frozenset(el.get("id", "") for el in ET.parse(additional).getroot().iter("parkingArea")
+                     if el.get("onRoad", "false").lower() not in ("true", "1"))

@@ -8,7 +8,8 @@ TOML layout (see ``scenarios/`` for complete examples)::
     name = "arterial_am_peak"
     [simulation]     begin = "07:00", end = "09:00", seeds = [1, 2, 3]
     [network.corridor] / [network.grid] / [network] file = "x.net.xml" / [network] sumocfg = "x.sumocfg"
-    [demand]         bin_minutes, [demand.mix], [demand.occupancy], [demand.profiles], [[demand.flows]]
+    [demand]         bin_minutes, [demand.mix], [demand.occupancy], [demand.profiles], [[demand.flows]],
+                     [[demand.stops]] (drop-offs / visits that stop at the kerb)
     [plans.NAME]     description, [[plans.NAME.measures]] type = "speed_limit", ...
 """
 
@@ -117,6 +118,50 @@ class FlowSpec:
 
 
 @dataclass(frozen=True)
+class StopDemandSpec:
+    """Cars that stop at the kerb on their way: school drop-offs and pick-ups, hospital visits.
+
+    The same vehicles, with the same wishes, exist in every plan; where and how they stop is up
+    to the plan (by default in the travel lane: double parking).
+
+    Parameters
+    ----------
+    id
+        Name used as prefix of the vehicle ids.
+    origin, destination
+        Junction id at the network fringe, or edge id.
+    edge, lane
+        The gate street and the kerb lane (0: the rightmost lane).
+    pos_m
+        Position of the gate along the edge. [m]
+    frontage_m
+        Kerb length before the gate along which they stop. [m]
+    veh_per_hour
+        Peak hourly number of stopping vehicles; times the profile per bin. [veh/h]
+    profile
+        One multiplier per time bin of the simulation window. [-]
+    dwell_mean_s, dwell_sd_s
+        Mean and standard deviation of the wished stay (log-normal). [s]
+    dwell_min_s, dwell_max_s
+        Bounds of the wished stay. [s]
+    """
+
+    id: str
+    origin: str
+    destination: str
+    edge: str
+    pos_m: float
+    veh_per_hour: float
+    profile: tuple[float, ...]
+    dwell_mean_s: float
+    dwell_sd_s: float
+    lane: int = 0
+    frontage_m: float = 30.0
+    dwell_min_s: float = 10.0
+    dwell_max_s: float = 3600.0
+
+
+@dataclass(frozen=True)
 class DemandSpec:
     """Time-varying OD demand, vehicle mix and car occupancy.
 
@@ -132,6 +177,8 @@ class DemandSpec:
         Persons per car → share of cars (sums to 1).
     bus_occupancy
         Persons per bus. [persons]
+    stops
+        Kerb-stop demand (drop-offs, visits).
     """
 
     bin_s: float
@@ -139,6 +186,7 @@ class DemandSpec:
     mix: tuple[tuple[str, float], ...] = (("car", 1.0),)
     occupancy: tuple[tuple[int, float], ...] = ((1, 1.0),)
     bus_occupancy: int = 30
+    stops: tuple[StopDemandSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -406,30 +454,77 @@ def _demand(dem: Fields, begin: Any, end: Any, *, shortened: bool = False) -> De
         if fid in ids:
             fid = f"{fid}_{i}"
         ids.add(fid)
-        prof: tuple[float, ...] = (1.0,) * n_bins
-        if f.has("profile"):
-            raw = item["profile"]
-            if isinstance(raw, str):
-                if raw not in profiles:
-                            f.error("profile", f"= {raw!r} is not defined in [demand.profiles]; "
-                                       f"defined: {', '.join(profiles) or 'none'}."
-                                       + suggest(raw, profiles))
-                else:
-                    prof = profiles[raw]
-            else:
-                prof = _profile_values(f, "profile", raw, n_bins, begin, bin_min,
-                                      shortened=shortened)
+        prof = _flow_profile(f, profiles, n_bins, begin, bin_min, shortened=shortened)
         fmix = _shares(f, "mix", VEHICLE_KINDS, default=None) if f.has("mix") else None
         if isinstance(origin, str) and origin == dest:
             f.error("to", f"= {dest!r} equals 'from'; a flow needs two different ends")
         f.done()
         flows.append(FlowSpec(id=fid, origin=origin, destination=dest, veh_per_hour=vph,
                               profile=prof, mix=fmix))
-    if not flows:
+    stops = _stop_demand(dem, profiles, n_bins, begin, bin_min, ids, shortened=shortened)
+    if not flows and not stops:
         dem.error("flows", "is empty; expected at least one [[demand.flows]] entry")
     dem.done()
     return DemandSpec(bin_s=bin_s, flows=tuple(flows), mix=mix, occupancy=occ,
-                      bus_occupancy=bus_occ)
+                      bus_occupancy=bus_occ, stops=tuple(stops))
+
+
+def _flow_profile(f: Fields, profiles: dict[str, tuple[float, ...]], n_bins: int, begin: Any,
+                  bin_min: float, *, shortened: bool = False) -> tuple[float, ...]:
+    """The ``profile`` of a flow-like table: a named profile, a list, or 1.0 throughout."""
+    if not f.has("profile"):
+        return (1.0,) * n_bins
+    raw = f.table["profile"]
+    if isinstance(raw, str):
+        if raw not in profiles:
+            f.error("profile", f"= {raw!r} is not defined in [demand.profiles]; "
+                               f"defined: {', '.join(profiles) or 'none'}." + suggest(raw, profiles))
+            return (1.0,) * n_bins
+        return profiles[raw]
+    return _profile_values(f, "profile", raw, n_bins, begin, bin_min, shortened=shortened)
+
+
+def _stop_demand(dem: Fields, profiles: dict[str, tuple[float, ...]], n_bins: int, begin: Any,
+                 bin_min: float, ids: set[str], *, shortened: bool = False
+                 ) -> list[StopDemandSpec]:
+    """``[[demand.stops]]``: cars that stop at a kerb (gate) on their way."""
+    out = []
+    for i, item, fld in dem.items("stops"):
+        if not isinstance(item, dict):
+            dem.issues.append(Issue(dem.file, fld, "expected a table (use [[demand.stops]])"))
+            continue
+        f = Fields(item, dem.file, fld, dem.issues)
+        origin, dest = f.str("from"), f.str("to")
+        edge = f.str("edge")
+        sid = f.str("id", f"stop_{edge}" if isinstance(edge, str) else f"stops{i}")
+        if sid in ids:
+            f.error("id", f"= {sid!r} is already used by another flow; ids must be unique")
+        ids.add(sid)
+        pos = f.float("pos_m", lo=0.0, unit=" m")
+        frontage = f.float("frontage_m", 30.0, lo=5.0, hi=500.0, unit=" m")
+        lane = f.int("lane", 0, lo=0, hi=9)
+        vph = f.float("veh_per_hour", lo=0.0, hi=2000.0, unit=" veh/h")
+        prof = _flow_profile(f, profiles, n_bins, begin, bin_min, shortened=shortened)
+        dwell = f.table_("dwell", required=True) or Fields({}, dem.file, f.field("dwell"), [])
+        mean = dwell.float("mean_s", lo=1.0, hi=86400.0, unit=" s")
+        sd = dwell.float("sd_s", 0.0, lo=0.0, hi=86400.0, unit=" s")
+        lo = dwell.float("min_s", 10.0, lo=1.0, hi=86400.0, unit=" s")
+        hi = dwell.float("max_s", 3600.0, lo=1.0, hi=86400.0, unit=" s")
+        dwell.done()
+        if isinstance(lo, float) and isinstance(hi, float) and lo > hi:
+            dwell.error("min_s", f"= {lo:g} is above max_s = {hi:g}")
+        elif isinstance(mean, float) and isinstance(lo, float) and isinstance(hi, float) \
+                and not lo <= mean <= hi:
+            dwell.error("mean_s", f"= {mean:g} lies outside [min_s, max_s] = [{lo:g}, {hi:g}] s")
+        if isinstance(origin, str) and origin == dest:
+            f.error("to", f"= {dest!r} equals 'from'; a trip needs two different ends")
+        f.done()
+        out.append(StopDemandSpec(
+            id=sid, origin=origin, destination=dest, edge=edge, pos_m=float(pos or 0.0),
+            veh_per_hour=float(vph or 0.0), profile=prof, dwell_mean_s=float(mean or 60.0),
+            dwell_sd_s=float(sd or 0.0), lane=int(lane or 0), frontage_m=float(frontage or 30.0),
+            dwell_min_s=float(lo or 10.0), dwell_max_s=float(hi or 3600.0)))
+    return out
 
 
 def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,
@@ -601,6 +696,9 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
                 _, msg = net_endpoint(net, end, outgoing=(key == "from"))
                 if msg:
                     issues.append(Issue(src, f"demand.flows[{i}].{key}", msg))
+        for i, st in enumerate(scenario.demand.stops):
+            for fld, msg in _stop_issues(st, net):
+                issues.append(Issue(src, f"demand.stops[{i}].{fld}", msg))
     for i, inc in enumerate(scenario.incidents):
         for fld, msg in inc.check(net, scenario.begin_s, scenario.end_s):
             issues.append(Issue(src, f"incidents[{i}].{fld}", msg))
@@ -618,6 +716,24 @@ def plan_measures(scenario: Scenario, plan: PlanSpec) -> tuple[Measure, ...]:
     """What a plan applies: the scenario's incidents (with the plan's clearance times) and
     parking (with the plan's sharing rules), then its own measures."""
     return resolve_parking(scenario.parking, resolve_incidents(scenario.incidents, plan.measures))
+
+
+def _stop_issues(st: StopDemandSpec, net: NetIndex) -> list[tuple[str, str]]:
+    out = []
+    for key, end in (("from", st.origin), ("to", st.destination)):
+        _, msg = net_endpoint(net, end, outgoing=(key == "from"))
+        if msg:
+            out.append((key, msg))
+    if (msg := net.missing_edge(st.edge)) is not None:
+        return [*out, ("edge", msg)]
+    if (msg := net.missing_lane(st.edge, st.lane)) is not None:
+        out.append(("lane", msg))
+    length = net.edge_length_m.get(st.edge, 0.0)
+    if not st.frontage_m <= st.pos_m <= length:
+        out.append(("pos_m", f"= {st.pos_m:g} does not fit edge '{st.edge}' ({length:.1f} m long) "
+                             f"with frontage_m = {st.frontage_m:g}; expected "
+                             f"{st.frontage_m:g} ≤ pos_m ≤ {length:.1f}"))
+    return out
 
 
 def net_endpoint(net: NetIndex, name: str, *, outgoing: bool) -> tuple[str | None, str | None]:

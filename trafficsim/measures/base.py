@@ -8,6 +8,7 @@ references against the network (``check``) and adds native SUMO elements to a :c
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class NetIndex:
         Junction id → ids of the edges leaving / entering it.
     signal_approaches
         Traffic-light id → ids of the edges whose movements it controls.
+    edge_speed_m_s
+        Edge id → speed limit of its first lane. [m/s]
     """
 
     edges: dict[str, int]
@@ -45,6 +48,23 @@ class NetIndex:
     out_edges: dict[str, tuple[str, ...]] = field(default_factory=dict)
     in_edges: dict[str, tuple[str, ...]] = field(default_factory=dict)
     signal_approaches: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    edge_speed_m_s: dict[str, float] = field(default_factory=dict)
+
+    def ends(self, edge: str) -> tuple[str, str]:
+        """(from junction, to junction) of an edge."""
+        return self._edge_ends[edge]
+
+    def reverse(self, edge: str) -> str | None:
+        """The edge that runs between the same junctions in the other direction, if any."""
+        a, b = self.ends(edge)
+        back = [e for e in self.out_edges.get(b, ()) if e in self.in_edges.get(a, ())]
+        return back[0] if len(back) == 1 else None
+
+    @functools.cached_property
+    def _edge_ends(self) -> dict[str, tuple[str, str]]:
+        src = {e: j for j, es in self.out_edges.items() for e in es}
+        dst = {e: j for j, es in self.in_edges.items() for e in es}
+        return {e: (src.get(e, ""), dst.get(e, "")) for e in self.edges}
 
     def missing_edge(self, edge: str) -> str | None:
         """A message when ``edge`` is not in the network, else None."""
@@ -60,6 +80,32 @@ class NetIndex:
         if not 0 <= lane < n:
             return f"edge '{edge}' has {n} lane(s), indices 0..{n - 1}; lane {lane} does not exist"
         return None
+
+
+@dataclass(frozen=True)
+class StopVisit:
+    """A drawn vehicle's wish to stop at the kerb (a drop-off, pick-up or visit).
+
+    Attributes
+    ----------
+    edge, lane
+        Where it wants to stop (lane 0 is the kerb lane).
+    pos_m
+        Position of the gate along the edge. [m]
+    frontage_m
+        Length of kerb before the gate along which it may stop. [m]
+    dwell_s
+        How long it wants to stay. [s]
+    arrive_s
+        When it would reach the gate in free flow (departure + free-flow travel time). [s]
+    """
+
+    edge: str
+    lane: int
+    pos_m: float
+    frontage_m: float
+    dwell_s: float
+    arrive_s: float
 
 
 @dataclass
@@ -82,6 +128,9 @@ class CaseDraft:
         vType id the vehicle should use instead, or None to leave it (e.g. carpools → ``car_hov``).
     sumo_options
         Extra command-line options for the run (pairs: ``["--stop-output", "stops.xml"]``).
+    connection_patches
+        ``<connection .../>`` elements applied by ``netconvert`` with the edge patches (e.g. the
+        lane-to-lane links of an added lane).
     outputs
         Additional-file elements that write output files (detectors, ``<laneData>``, …).  They go
         into each run's own directory: SUMO resolves an output file name against the file that
@@ -90,6 +139,10 @@ class CaseDraft:
     net
         The base network the plan is built on, for measures whose elements depend on its topology
         (e.g. every edge on which a rerouter must act).
+    stop_rules
+        Rules that write a vehicle's kerb stop: ``rule(visit)`` returns the ``<stop .../>``
+        element, or None to leave it to the next rule.  Without an answer the vehicle stops in
+        the travel lane (double parking), the do-nothing behaviour.
     """
 
     edge_patches: list[str] = field(default_factory=list)
@@ -98,7 +151,9 @@ class CaseDraft:
     vtypes: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     retype: list[Callable[[str, int], str | None]] = field(default_factory=list)
     sumo_options: list[str] = field(default_factory=list)
+    connection_patches: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    stop_rules: list[Callable[[StopVisit], str | None]] = field(default_factory=list)
     net: NetIndex | None = None
 
 
@@ -132,4 +187,18 @@ class Measure(ABC):
         Runs in the worker process after SUMO; keys should carry units.  Plans without this
         measure simply lack the keys (reported as null).
         """
+        return {}
+
+    def observe(self, draft: CaseDraft) -> None:
+        """Add the outputs :meth:`observed_metrics` needs; called for EVERY plan of the scenario.
+
+        A measure is judged by comparing its plan with the baseline on the same yardstick (e.g.
+        the delay along its road in each direction), so the baseline must record it too.  Only
+        add outputs here (``draft.outputs``, ``draft.sumo_options``), never behaviour.
+        """
+        return None
+
+    def observed_metrics(self, run_dir: Path) -> dict[str, float]:
+        """Metrics computed identically in every plan's run (from the outputs of :meth:`observe`
+        and the standard ones), so that they get paired differences against the baseline."""
         return {}
