@@ -151,3 +151,58 @@ def offroad_parking_areas(additional: Path) -> frozenset[str]:
         return frozenset()
     return frozenset(el.get("id", "") for el in ET.parse(additional).getroot().iter("parkingArea")
                      if el.get("onRoad", "false").lower() not in ("true", "1"))
+
+
+@dataclass(frozen=True)
+class MeanDataRow:
+    """One edge or lane of one interval of SUMO edge/lane data (``<edgeData>``/``<laneData>``).
+
+    Attributes
+    ----------
+    interval
+        The ``id`` of the meandata element that wrote the interval.
+    begin_s, end_s
+        The interval. [s]
+    edge, lane
+        The edge id, and the lane id for lane data ("" for edge data).
+    values
+        Numeric attributes (``sampledSeconds``, ``timeLoss``, ``entered``, ``distance``, …).
+    """
+
+    interval: str
+    begin_s: float
+    end_s: float
+    edge: str
+    lane: str
+    values: dict[str, float]
+
+
+def read_meandata(path: Path) -> list[MeanDataRow]:
+    """Every edge/lane row of an XML meandata file (several elements may share the file)."""
+    rows: list[MeanDataRow] = []
+    if not path.is_file():
+        return rows
+    interval, begin, end, edge = "", 0.0, 0.0, ""
+    for event, el in ET.iterparse(path, events=("start", "end")):
+        if event == "start":
+            if el.tag == "interval":
+                interval = el.get("id", "")
+                begin, end = float(el.get("begin", 0)), float(el.get("end", 0))
+            elif el.tag == "edge":
+                edge = el.get("id", "")
+            # Lane data nests <lane> rows in <edge>; edge data puts the values on <edge>.
+            if el.tag == "lane" or (el.tag == "edge" and len(el.attrib) > 1):
+                values = {k: float(v) for k, v in el.attrib.items() if _is_number(v)}
+                rows.append(MeanDataRow(interval, begin, end, edge,
+                                        el.get("id", "") if el.tag == "lane" else "", values))
+        elif el.tag == "interval":
+            el.clear()
+    return rows
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -143,6 +143,8 @@ class CaseDraft:
         Rules that write a vehicle's kerb stop: ``rule(visit)`` returns the ``<stop .../>``
         element, or None to leave it to the next rule.  Without an answer the vehicle stops in
         the travel lane (double parking), the do-nothing behaviour.
+    begin_s, end_s
+        The simulation window. [s]
     """
 
     edge_patches: list[str] = field(default_factory=list)
@@ -155,6 +157,8 @@ class CaseDraft:
     outputs: list[str] = field(default_factory=list)
     stop_rules: list[Callable[[StopVisit], str | None]] = field(default_factory=list)
     net: NetIndex | None = None
+    begin_s: float = 0.0
+    end_s: float = 86400.0
 
 
 class Measure(ABC):
