@@ -156,6 +156,7 @@ def _index(path: str, mtime_ns: int) -> NetIndex:
     junctions: set[str] = set()
     tls: set[str] = set()
     approaches: dict[str, set[str]] = {}
+    links: list[tuple[str, int, str, int]] = []
     current: str | None = None  # the non-internal edge whose lanes are being read
     for event, el in ET.iterparse(path, events=("start", "end")):
         tag = el.tag
@@ -180,14 +181,19 @@ def _index(path: str, mtime_ns: int) -> NetIndex:
         elif tag == "tlLogic":
             tls.add(el.get("id", ""))
             el.clear()
-        elif tag == "connection" and el.get("tl"):
-            approaches.setdefault(el.get("tl", ""), set()).add(el.get("from", ""))
+        elif tag == "connection":
+            if el.get("tl"):
+                approaches.setdefault(el.get("tl", ""), set()).add(el.get("from", ""))
+            if not el.get("from", ":").startswith(":"):
+                links.append((el.get("from", ""), int(el.get("fromLane", 0)), el.get("to", ""),
+                              int(el.get("toLane", 0))))
     return NetIndex(
         edges=edges, junctions=frozenset(junctions), signals=frozenset(tls), edge_length_m=lengths,
         out_edges={k: tuple(v) for k, v in out_edges.items()},
         in_edges={k: tuple(v) for k, v in in_edges.items()},
         signal_approaches={t: tuple(sorted(a)) for t, a in approaches.items()},
         edge_speed_m_s=speeds,
+        connections=tuple(links),
     )
 
 

@@ -39,6 +39,8 @@ class NetIndex:
         Traffic-light id → ids of the edges whose movements it controls.
     edge_speed_m_s
         Edge id → speed limit of its first lane. [m/s]
+    connections
+        Lane-to-lane links between (non-internal) edges: (from edge, from lane, to edge, to lane).
     """
 
     edges: dict[str, int]
@@ -49,6 +51,7 @@ class NetIndex:
     in_edges: dict[str, tuple[str, ...]] = field(default_factory=dict)
     signal_approaches: dict[str, tuple[str, ...]] = field(default_factory=dict)
     edge_speed_m_s: dict[str, float] = field(default_factory=dict)
+    connections: tuple[tuple[str, int, str, int], ...] = ()
 
     def ends(self, edge: str) -> tuple[str, str]:
         """(from junction, to junction) of an edge."""

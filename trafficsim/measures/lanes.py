@@ -81,3 +81,37 @@ def closing_rerouter(rid: str, trigger_edges: Sequence[str], lanes: Sequence[str
 def tag(*parts: object) -> str:
     """A short stable id fragment for element ids of one measure instance."""
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:8]
+
+
+def bypass_links(net: NetIndex, lanes: dict[str, int]) -> list[str]:
+    """Connection patches so that no movement depends on the restricted lanes.
+
+    ``lanes`` maps edge → index of its restricted lane.  Every turn that only the restricted
+    lane served gets a link from the neighbouring lane too, and every upstream edge that could
+    only enter the restricted lane gets a link into the neighbouring lane: when the lane closes
+    to some vehicles, they still reach every edge they could reach before (SUMO would otherwise
+    find no route, or leave them standing at the end of the lane).
+    """
+    def neighbour(e: str) -> int:
+        return lanes[e] + 1 if lanes[e] + 1 < net.edges[e] else lanes[e] - 1
+
+    out = []
+    for e, restricted in lanes.items():
+        outgoing = [(fl, to, tl) for f, fl, to, tl in net.connections if f == e]
+        for fl, to, tl in outgoing:
+            if fl == restricted and not any(to == t2 and f2 != restricted
+                                             for f2, t2, _ in outgoing):
+                out.append(f'<connection from="{e}" to="{to}" fromLane="{neighbour(e)}" '
+                           f'toLane="{tl}"/>')
+            if fl == restricted and to in lanes and tl == lanes[to]:
+                # A vehicle caught on the lane when it closes can drive on into a general
+                # lane instead of standing at the stop line until it finds a gap.
+                out.append(f'<connection from="{e}" to="{to}" fromLane="{fl}" '
+                           f'toLane="{neighbour(to)}"/>')
+        incoming = [(f, fl, tl) for f, fl, to, tl in net.connections if to == e]
+        for f, fl, tl in incoming:
+            if tl == restricted and not any(f2 == f and t2 != restricted
+                                            for f2, _, t2 in incoming):
+                out.append(f'<connection from="{f}" to="{e}" fromLane="{fl}" '
+                           f'toLane="{neighbour(e)}"/>')
+    return list(dict.fromkeys(out))
