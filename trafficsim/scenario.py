@@ -520,11 +520,17 @@ def _stop_demand(dem: Fields, profiles: dict[str, tuple[float, ...]], n_bins: in
             f.error("to", f"= {dest!r} equals 'from'; a trip needs two different ends")
         f.done()
         out.append(StopDemandSpec(
-            id=sid, origin=origin, destination=dest, edge=edge, pos_m=float(pos or 0.0),
-            veh_per_hour=float(vph or 0.0), profile=prof, dwell_mean_s=float(mean or 60.0),
-            dwell_sd_s=float(sd or 0.0), lane=int(lane or 0), frontage_m=float(frontage or 30.0),
-            dwell_min_s=float(lo or 10.0), dwell_max_s=float(hi or 3600.0)))
+            id=sid, origin=origin, destination=dest, edge=edge, pos_m=_number(pos, 0.0),
+            veh_per_hour=_number(vph, 0.0), profile=prof, dwell_mean_s=_number(mean, 60.0),
+            dwell_sd_s=_number(sd, 0.0), lane=int(_number(lane, 0)),
+            frontage_m=_number(frontage, 30.0), dwell_min_s=_number(lo, 10.0),
+            dwell_max_s=_number(hi, 3600.0)))
     return out
+
+
+def _number(value: Any, placeholder: float) -> float:
+    """The value, or a placeholder where an issue was recorded (the load fails anyway)."""
+    return float(value) if isinstance(value, int | float) else placeholder
 
 
 def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,

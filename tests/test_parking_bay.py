@@ -1,0 +1,156 @@
+"""Kerb bays and kerb-stop demand: physical facts from SUMO's stop output on real runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import trafficsim as ts
+from trafficsim.build import prepare_network
+from trafficsim.outputs import read_stops
+
+# A street with one lane each way past a school gate; parents stop at the gate.  Without a bay
+# they stop in the lane (double parking); from 08:05 the plan opens a 3-space bay with a
+# 90-second maximum stay (visits before 08:05 still stop in the lane).
+SCENARIO = """
+name = "gate_small"
+[simulation]
+begin = "08:00"
+end = "08:30"
+seeds = [1, 2, 3]
+[network.corridor]
+intersections = 2
+spacing_m = 300
+lanes = 1
+speed_kmh = 50
+side_streets = false
+approach_length_m = 200
+[demand]
+bin_minutes = 5
+[[demand.flows]]
+from = "W"
+to = "E"
+veh_per_hour = 400
+[[demand.flows]]
+from = "E"
+to = "W"
+veh_per_hour = 200
+[[demand.stops]]
+id = "school"
+from = "W"
+to = "E"
+edge = "J1_J2"
+pos_m = 200
+frontage_m = 40
+veh_per_hour = 60
+dwell = { mean_s = 60, sd_s = 40, min_s = 15, max_s = 600 }
+[plans.bay]
+[[plans.bay.measures]]
+type = "school_bay"
+edge = "J1_J2"
+pos_m = 200
+capacity = 3
+max_stay_s = 90
+windows = [["08:05", "08:30"]]
+"""
+WINDOW = (8 * 3600 + 300, 8 * 3600 + 1800)
+#: Pulling out of the bay waits for a gap in the traffic: a stay may exceed the maximum by that.
+PULL_OUT_S = 20
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory: pytest.TempPathFactory) -> tuple[ts.Comparison, Path]:
+    d = tmp_path_factory.mktemp("gate")
+    (d / "gate.toml").write_text(SCENARIO)
+    out = d / "out"
+    return ts.compare(d / "gate.toml", out=out, progress=False, workers=2), out
+
+
+def bay_stops(out: Path, seed: int) -> dict[str, np.ndarray]:
+    stops = read_stops(out / f"cases/bay/seed_{seed}/stops.xml")
+    mine = np.array([str(a).startswith("bay_") for a in stops["parkingArea"]], dtype=bool)
+    return {k: v[mine] for k, v in stops.items()}
+
+
+def test_bay_rules_hold_in_sumo_stop_output(gate: tuple[ts.Comparison, Path]) -> None:
+    result, out = gate
+    for seed in result.seeds:
+        s = bay_stops(out, seed)
+        assert len(s["id"]) >= 5  # the bay is really used
+        # no stay exceeds the maximum, but for the wait for a gap to pull out into traffic
+        stay = s["ended"] - s["started"]
+        assert np.all(stay <= 90 + PULL_OUT_S), stay
+        assert np.mean(stay <= 90 + 1) > 0.8
+        # no bay is used outside its windows
+        assert np.all((s["started"] >= WINDOW[0]) & (s["started"] < WINDOW[1]))
+        # occupancy never exceeds capacity: count stays under way at every stop start
+        for t in s["started"]:
+            assert np.count_nonzero((s["started"] <= t) & (t < s["ended"])) <= 3
+        run = result.run("bay", seed)
+        assert run.metrics["bay_peak_occupancy_veh"] <= 3
+        assert run.metrics["bay_outside_window_veh"] == 0
+        assert run.metrics["bay_longest_stay_s"] == stay.max()
+    # the bay fills up at times, so the capacity limit is really exercised
+    assert max(result.values("bay", "bay_peak_occupancy_veh")) == 3
+
+
+def test_without_a_bay_every_stop_blocks_the_travel_lane(gate: tuple[ts.Comparison, Path]
+                                                         ) -> None:
+    result, out = gate
+    stops = read_stops(out / "cases/baseline/seed_1/stops.xml")
+    assert len(stops["id"]) > 10
+    assert set(stops["parking"]) == {0.0}  # all stood in the lane
+    assert set(stops["lane"]) == {"J1_J2_0"}  # the kerb lane
+    assert result.values("baseline", "dropoff_bay_share") == [0.0, 0.0, 0.0]
+    # the same visits exist in both plans (common random numbers)
+    base = (out / "cases/baseline/seed_1/vehicles.csv").read_text()
+    assert base == (out / "cases/bay/seed_1/vehicles.csv").read_text()
+
+
+def test_the_bay_cuts_through_traffic_delay_and_lane_blocking(
+        gate: tuple[ts.Comparison, Path]) -> None:
+    result, _ = gate
+    through = result.difference("bay", "through_delay_s")
+    assert through.ci95[1] < 0, through
+    blocking = result.difference("bay", "lane_blocking_h")
+    assert blocking.ci95[1] < 0, blocking
+    assert result.estimate("bay", "dropoff_bay_share").mean > 0.5
+
+
+BAD = [
+    ("capacity = 3", "capacity = 0", "plans.bay.measures[0].capacity", "expected ≥ 1"),
+    ('type = "school_bay"\nedge = "J1_J2"', 'type = "school_bay"\nedge = "J1_J7"',
+     "plans.bay.measures[0].edge", "edge 'J1_J7' is not in the network"),
+    ("max_stay_s = 90", "max_stay_s = 90\nlane = 1", "plans.bay.measures[0].lane",
+     "lane 1 does not exist"),
+    ('windows = [["08:05", "08:30"]]', 'windows = [["08:05", "08:20"], ["08:15", "08:25"]]',
+     "plans.bay.measures[0].windows", "overlap"),
+    ('windows = [["08:05", "08:30"]]', 'windows = [["08:05", "08:45"]]',
+     "plans.bay.measures[0].windows[0]", "outside the simulation window 08:00–08:30"),
+    ("capacity = 3", "capacity = 40", "plans.bay.measures[0].capacity",
+     "needs 260 m of kerb"),
+    ("max_stay_s = 90", "max_stay_s = 0", "plans.bay.measures[0].max_stay_s", "expected > 0"),
+    ('id = "school"\nfrom = "W"\nto = "E"\nedge = "J1_J2"',
+     'id = "school"\nfrom = "W"\nto = "E"\nedge = "J9_J2"',
+     "demand.stops[0].edge", "edge 'J9_J2' is not in the network"),
+    ("pos_m = 200\nfrontage_m = 40", "pos_m = 400\nfrontage_m = 40", "demand.stops[0].pos_m",
+     "does not fit edge 'J1_J2'"),
+    ("dwell = { mean_s = 60, sd_s = 40, min_s = 15, max_s = 600 }",
+     "dwell = { mean_s = 900, sd_s = 40, min_s = 15, max_s = 600 }",
+     "demand.stops[0].dwell.mean_s", "lies outside [min_s, max_s]"),
+    ("dwell = { mean_s = 60, sd_s = 40, min_s = 15, max_s = 600 }",
+     "dwell = { mean = 60 }", "demand.stops[0].dwell.mean_s", "is missing"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "field", "text"), BAD)
+def test_bad_bay_or_stop_demand_names_the_field(write, old: str, new: str, field: str,
+                                                text: str) -> None:
+    assert old in SCENARIO
+    path = write("bad.toml", SCENARIO.replace(old, new))
+    with pytest.raises(ts.ScenarioError) as info:
+        prepare_network(ts.load_scenario(path), path.parent / "net")
+    assert field in [i.field for i in info.value.issues], info.value
+    assert text in str(info.value)
