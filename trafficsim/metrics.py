@@ -35,7 +35,8 @@ GROUP_METRICS: tuple[str, ...] = (
     "mean_distance_km",
 )
 #: Metrics where larger is better (all others: smaller is better).
-HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput", "dropoff_bay_share"})
+HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput", "dropoff_bay_share",
+                              "dropoffs_veh"})
 #: Measure metrics whose name ends like this are better when larger (e.g. how well a car park
 #: is used over the day).
 HIGHER_IS_BETTER_SUFFIXES: tuple[str, ...] = ("_mean_occupancy_pct",)
