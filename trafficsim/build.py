@@ -91,7 +91,8 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
     """Write a plan's network and measure file under ``out_dir/cases/PLAN``."""
     plan_dir = out_dir / "cases" / plan.name
     plan_dir.mkdir(parents=True, exist_ok=True)
-    draft = CaseDraft(net=net_index(base_net), begin_s=scenario.begin_s, end_s=scenario.end_s)
+    draft = CaseDraft(net=net_index(base_net), begin_s=scenario.begin_s, end_s=scenario.end_s,
+                      net_file=base_net)
     for m in plan_measures(scenario, plan):
         m.apply(draft)
     for o in observers(scenario):

@@ -148,6 +148,9 @@ class CaseDraft:
         the travel lane (double parking), the do-nothing behaviour.
     begin_s, end_s
         The simulation window. [s]
+    net_file
+        The base network's file, for measures that read what the index does not hold (e.g. the
+        signal programs a ``signal_plan`` measure derives actuated or Webster control from).
     """
 
     edge_patches: list[str] = field(default_factory=list)
@@ -162,6 +165,7 @@ class CaseDraft:
     net: NetIndex | None = None
     begin_s: float = 0.0
     end_s: float = 86400.0
+    net_file: Path | None = None
 
 
 class Measure(ABC):

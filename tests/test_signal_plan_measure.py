@@ -1,0 +1,85 @@
+"""The signal_plan measure: plan files, SUMO actuated and Webster programs through a scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import trafficsim as ts
+from tests.conftest import DATA
+from trafficsim.errors import ScenarioError
+from trafficsim.outputs import read_csv
+
+# J1 of the small corridor: phase 0 serves the main road, phase 2 the side street N1–S1.
+STARVE = """<additional>
+  <tlLogic id="J1" type="static" programID="starve" offset="0">
+    <phase duration="79" state="rrrGGgrrrGGg"/>
+    <phase duration="3" state="rrryyyrrryyy"/>
+    <phase duration="5" state="GGgrrrGGgrrr"/>
+    <phase duration="3" state="yyyrrryyyrrr"/>
+  </tlLogic>
+</additional>
+"""
+
+
+def _scenario(tmp_path: Path, plans: str) -> Path:
+    (tmp_path / "starve.add.xml").write_text(STARVE)
+    sc = tmp_path / "sc.toml"
+    sc.write_text((DATA / "small_corridor.toml").read_text().split("[plans.slow]")[0] + plans)
+    return sc
+
+
+def test_a_plan_file_starving_the_side_street_delays_it(tmp_path: Path) -> None:
+    sc = _scenario(tmp_path, """
+[plans.starve]
+[[plans.starve.measures]]
+type = "signal_plan"
+file = "starve.add.xml"
+[plans.actuated]
+[[plans.actuated.measures]]
+type = "signal_plan"
+control = "actuated"
+[plans.webster]
+[[plans.webster.measures]]
+type = "signal_plan"
+control = "webster"
+flows_veh_h = { W_J1 = 500, N1_J1 = 120, J2_J1 = 0, S1_J1 = 0, J1_J2 = 500, E_J2 = 0, N2_J2 = 0, S2_J2 = 0 }
+""")
+    r = ts.compare(sc, seeds=[1, 2], out=tmp_path / "out", progress=False)
+    side = [r.run(p, s).groups["flow:N1_S2"]["mean_delay_s"] for p in ("baseline", "starve")
+            for s in (1, 2)]
+    assert min(side[2:]) > max(side[:2]) + 10  # 5 s of green in 90 s instead of 42
+    main = [r.run(p, s).groups["flow:W_E"]["mean_delay_s"] for p in ("baseline", "starve")
+            for s in (1, 2)]
+    assert max(main[2:]) < min(main[:2])
+    adds = (tmp_path / "out/cases/actuated/measures.add.xml").read_text()
+    assert 'type="actuated"' in adds and 'minDur="5"' in adds and 'maxDur="50"' in adds
+    # Webster gives the main road (y = 500/1800) far more green than the side (120/1800)
+    web = (tmp_path / "out/cases/webster/measures.add.xml").read_text()
+    assert 'programID="webster"' in web
+    assert r.estimate("webster", "mean_delay_s").mean < r.estimate("baseline", "mean_delay_s").mean
+    trips = read_csv(tmp_path / "out/cases/starve/seed_1/tripinfo.csv")
+    assert len(trips["id"]) > 0
+
+
+def test_unknown_traffic_light_in_a_plan_file_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "bad.add.xml").write_text(STARVE.replace('id="J1"', 'id="J9"'))
+    sc = _scenario(tmp_path, """
+[plans.bad]
+[[plans.bad.measures]]
+type = "signal_plan"
+file = "bad.add.xml"
+""")
+    with pytest.raises(ScenarioError, match="J9"):
+        ts.compare(sc, seeds=[1], progress=False)
+
+
+def test_missing_control_and_file_is_an_error(tmp_path: Path) -> None:
+    sc = _scenario(tmp_path, """
+[plans.bad]
+[[plans.bad.measures]]
+type = "signal_plan"
+""")
+    with pytest.raises(ScenarioError, match="control"):
+        ts.load_scenario(sc)

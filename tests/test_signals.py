@@ -1,0 +1,117 @@
+"""Signal plans: Webster against textbook numbers, tlLogic I/O checked on real SUMO runs."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import build_net
+from trafficsim.signals import (
+    DayPlan,
+    read_links,
+    read_plan,
+    read_plan_file,
+    stage_flow_ratios,
+    webster_cycle_s,
+    webster_effective_greens_s,
+    webster_program,
+)
+from trafficsim.sumo import run_tool
+
+
+def test_webster_textbook_two_phase_example() -> None:
+    """S. K. Khanna, C. E. G. Justo and A. Veeraragavan, *Highway Engineering* (Nem Chand & Bros,
+    Roorkee), chapter "Traffic Engineering", worked example "design two phase traffic signal by
+    Webster's method": normal flows 400 and 250 pcu/h on roads A and B, saturation flows 1250 and
+    1000 pcu/h, all-red time for pedestrians 12 s, lost time 2 s per phase.  The book's solution:
+    y_A = 0.32, y_B = 0.25, Y = 0.57, L = 2 × 2 + 12 = 16 s, C0 = (1.5 × 16 + 5) / (1 − 0.57)
+    = 67.4 s (adopted 67.5 s), G_A = 0.32 / 0.57 × (67.5 − 16) = 28.9 s, G_B = 22.6 s.
+    """
+    y = [400 / 1250, 250 / 1000]
+    assert y == pytest.approx([0.32, 0.25])
+    lost_s = 2 * 2 + 12
+    assert webster_cycle_s(y, lost_s) == pytest.approx(67.4, abs=0.05)
+    g_a, g_b = webster_effective_greens_s(y, 67.5, lost_s)
+    assert g_a == pytest.approx(28.9, abs=0.05)
+    assert g_b == pytest.approx(22.6, abs=0.05)
+
+
+def test_webster_exam_example_and_oversaturation() -> None:
+    """GATE civil-engineering exam question (two-phase signal, straight-ahead traffic only):
+    N–S 1000 veh/h at saturation 2500, E–W 900 at 3000, lost time 12 s per cycle → 77 s."""
+    assert webster_cycle_s([1000 / 2500, 900 / 3000], 12) == pytest.approx(76.7, abs=0.05)
+    assert webster_cycle_s([0.6, 0.45], 10) == float("inf")  # Y ≥ 1: no cycle suffices
+
+
+@pytest.fixture
+def cross(tmp_path: Path) -> Path:
+    return build_net("cross", tmp_path)
+
+
+def _states(path: Path) -> list[tuple[float, str, str]]:
+    return [(float(e.get("time", 0)), e.get("programID", ""), e.get("state", ""))
+            for e in ET.parse(path).getroot().iter("tlsState")]
+
+
+def _run_with_plan(net: Path, plan_text: str, end_s: int) -> list[tuple[float, str, str]]:
+    d = net.parent
+    (d / "plan.add.xml").write_text(plan_text)
+    (d / "save.add.xml").write_text('<additional><timedEvent type="SaveTLSStates" source="ctrl" '
+                                    'dest="tls.xml"/></additional>')
+    run_tool("sumo", ["-n", net.name, "-a", "plan.add.xml,save.add.xml", "-e", str(end_s),
+                      "--no-step-log", "true"], cwd=d)
+    return _states(d / "tls.xml")
+
+
+def test_tls_id_differs_from_junction_and_a_written_plan_becomes_active(cross: Path) -> None:
+    plan = read_plan(cross)
+    assert plan.tls_ids == ("ctrl",)  # the tlLogic id, not the junction id "C"
+    prog = plan["ctrl"]
+    assert prog.cycle_s == 90 and prog.greens_s == (42, 42) and prog.intergreens_s == (3, 3)
+    links = read_links(cross)["ctrl"]
+    assert {lk.from_edge for lk in links} == {"NC", "EC", "SC", "WC"}
+    tuned = plan.with_program_id("trafficsim")
+    tuned = type(plan)((tuned["ctrl"].with_greens([20, 50], offset_s=10),))
+    states = _run_with_plan(cross, tuned.to_additional(), 300)
+    assert {p for _, p, _ in states} == {"trafficsim"}
+    # phase 0 (N–S green) starts at the offset and then every 76 s, lasting 20 s
+    ns_green = [t for t, _, s in states if s == prog.phases[0].state]
+    starts = [t for t in ns_green if t - 1 not in ns_green]
+    assert starts[:3] == [10.0, 86.0, 162.0]
+    assert all(t + 20 not in ns_green and t + 19 in ns_green for t in starts[:3])
+
+
+def test_day_plan_switches_with_waut(cross: Path) -> None:
+    base = read_plan(cross)["ctrl"]
+    am = type(read_plan(cross))((base.with_greens([30, 30]),))
+    pm = type(read_plan(cross))((base.with_greens([60, 10]),))
+    states = _run_with_plan(cross, DayPlan(((0.0, am), (200.0, pm))).to_additional(), 400)
+    assert {p for t, p, _ in states if t < 200} == {"tod0"}
+    assert {p for t, p, _ in states if t >= 200} == {"tod1"}
+
+
+def test_webster_program_on_a_network(cross: Path) -> None:
+    """Heavier N–S flow gets the longer green; the cycle is Webster's for the lane flow ratios."""
+    prog = read_plan(cross)["ctrl"]
+    links = read_links(cross)["ctrl"]
+    flows = {"NC_0": 900.0, "SC_0": 600.0, "EC_0": 500.0, "WC_0": 300.0}
+    ys = stage_flow_ratios(prog, links, flows, 1800.0)
+    assert ys == pytest.approx([900 / 1800, 500 / 1800])
+    res = webster_program(prog, links, flows)
+    assert res.lost_time_s == 6  # the two 3 s yellows
+    assert res.cycle_s == round(webster_cycle_s(ys, 6))
+    g_ns, g_ew = res.greens_s
+    assert g_ns + g_ew + 6 == res.cycle_s
+    assert g_ns / g_ew == pytest.approx(ys[0] / ys[1], rel=0.06)
+    assert res.program.cycle_s == res.cycle_s
+
+
+def test_plan_file_round_trip(cross: Path, tmp_path: Path) -> None:
+    plan = read_plan(cross).with_program_id("x")
+    path = plan.write(tmp_path / "p.add.xml")
+    progs, elements = read_plan_file(path)
+    assert progs[0] == plan.programs[0]
+    assert elements[0].startswith("<tlLogic")
+    assert read_plan(cross, [path])["ctrl"].program_id == "x"  # loaded last wins

@@ -1,0 +1,532 @@
+"""Signal plans: SUMO ``<tlLogic>`` programs as typed data, Webster timings, additional-file I/O.
+
+A :class:`Program` is one traffic light's program (SUMO state strings and durations).  Its *stages*
+are its green phases, each followed by the transition phases (yellow, all-red) up to the next green
+phase; tuning a program changes the green durations and the offset and keeps the phase structure,
+the yellow and the all-red times of the network.  A :class:`SignalPlan` holds the programs of
+several traffic lights; :class:`DayPlan` switches between plans by time of day with SUMO's
+``<WAUT>``.
+
+Traffic-light ids are tlLogic ids, which need not equal junction ids (one tlLogic may control
+several joined junctions); links come from the network's ``<connection tl=… linkIndex=…>``.
+
+Pure module: it reads and writes files but never starts SUMO.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+#: Program id of plans written by trafficsim (a new programID becomes the active program).
+PROGRAM_ID = "trafficsim"
+#: SUMO's actuated defaults as ``netconvert --tls.default-type actuated`` writes them. [s]
+SUMO_MIN_DUR_S = 5.0
+SUMO_MAX_DUR_S = 50.0
+DEFAULT_MIN_GREEN_S = 5.0
+DEFAULT_SATURATION_FLOW_VEH_H = 1800.0
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a SUMO program.
+
+    Attributes
+    ----------
+    state
+        SUMO signal state string, one character per link (``G``, ``g``, ``y``, ``r``, …).
+    duration_s
+        Duration (the initial duration for actuated programs). [s]
+    min_dur_s, max_dur_s
+        Minimum and maximum duration of actuated phases (None for fixed phases). [s]
+    """
+
+    state: str
+    duration_s: float
+    min_dur_s: float | None = None
+    max_dur_s: float | None = None
+    name: str = ""
+
+    @property
+    def is_green(self) -> bool:
+        """A phase that gives green to some link and shows no yellow: its length is tunable."""
+        return "y" not in self.state and "u" not in self.state and any(
+            c in "Gg" for c in self.state)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A green phase and the transition phases (yellow, all-red) that follow it.
+
+    Attributes
+    ----------
+    green
+        Index of the green phase in the program.
+    transitions
+        Indices of the transition phases after it.
+    intergreen_s
+        Total duration of the transitions. [s]
+    """
+
+    green: int
+    transitions: tuple[int, ...]
+    intergreen_s: float
+
+
+@dataclass(frozen=True)
+class Program:
+    """One traffic light's program.
+
+    Attributes
+    ----------
+    tls_id
+        The tlLogic id.
+    phases
+        The phases in order.
+    offset_s
+        Time at which phase 0 starts (mod the cycle), as SUMO's ``offset``. [s]
+    program_id
+        SUMO programID.
+    kind
+        SUMO type: ``static``, ``actuated`` or ``delay_based``.
+    params
+        ``<param>`` key/value pairs (actuated parameters such as ``max-gap``).
+    min_greens_s
+        Minimum green of each stage (same order as :attr:`stages`). [s]
+    """
+
+    tls_id: str
+    phases: tuple[Phase, ...]
+    offset_s: float = 0.0
+    program_id: str = "0"
+    kind: str = "static"
+    params: tuple[tuple[str, str], ...] = ()
+    min_greens_s: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.min_greens_s:
+            mins = tuple(min(DEFAULT_MIN_GREEN_S, self.phases[s.green].duration_s)
+                         for s in self.stages)
+            object.__setattr__(self, "min_greens_s", mins)
+
+    @property
+    def cycle_s(self) -> float:
+        """Sum of the phase durations. [s]"""
+        return sum(p.duration_s for p in self.phases)
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """Green phases with the transitions that follow them (cyclically)."""
+        greens = [i for i, p in enumerate(self.phases) if p.is_green]
+        n = len(self.phases)
+        out = []
+        for k, g in enumerate(greens):
+            nxt = greens[(k + 1) % len(greens)]
+            trans = []
+            i = (g + 1) % n
+            while i != nxt and i != g:
+                trans.append(i)
+                i = (i + 1) % n
+            out.append(Stage(g, tuple(trans), sum(self.phases[t].duration_s for t in trans)))
+        return tuple(out)
+
+    @property
+    def greens_s(self) -> tuple[float, ...]:
+        """Green duration of each stage. [s]"""
+        return tuple(self.phases[s.green].duration_s for s in self.stages)
+
+    @property
+    def intergreens_s(self) -> tuple[float, ...]:
+        """Yellow + all-red after each stage. [s]"""
+        return tuple(s.intergreen_s for s in self.stages)
+
+    def with_greens(self, greens_s: Sequence[float], offset_s: float | None = None,
+                    program_id: str | None = None) -> Program:
+        """This program with new stage greens (and offset); transitions are kept."""
+        stages = self.stages
+        if len(greens_s) != len(stages):
+            msg = f"{self.tls_id}: {len(greens_s)} greens for {len(stages)} stages"
+            raise ValueError(msg)
+        phases = list(self.phases)
+        for st, g in zip(stages, greens_s, strict=True):
+            phases[st.green] = replace(phases[st.green], duration_s=float(g))
+        return replace(self, phases=tuple(phases),
+                       offset_s=self.offset_s if offset_s is None else float(offset_s),
+                       program_id=self.program_id if program_id is None else program_id)
+
+    def actuated(self, *, min_green_s: float = SUMO_MIN_DUR_S, max_green_s: float = SUMO_MAX_DUR_S,
+                 params: Mapping[str, str] | None = None,
+                 program_id: str = "actuated") -> Program:
+        """SUMO ``actuated`` control with this program's phases (what ``netconvert
+        --tls.default-type actuated`` builds: green phases get minDur/maxDur)."""
+        phases = tuple(
+            replace(p, min_dur_s=min(min_green_s, max_green_s), max_dur_s=max_green_s,
+                    duration_s=min(max(p.duration_s, min_green_s), max_green_s))
+            if p.is_green else replace(p, min_dur_s=None, max_dur_s=None)
+            for p in self.phases)
+        return replace(self, phases=phases, kind="actuated", program_id=program_id,
+                       params=tuple(sorted((params or {}).items())))
+
+    def to_xml(self, indent: str = "  ") -> str:
+        """The ``<tlLogic>`` element."""
+        lines = [f"{indent}<tlLogic id={quoteattr(self.tls_id)} type={quoteattr(self.kind)} "
+                 f"programID={quoteattr(self.program_id)} offset=\"{_num(self.offset_s)}\">"]
+        lines += [f"{indent}  <param key={quoteattr(k)} value={quoteattr(v)}/>"
+                  for k, v in self.params]
+        for p in self.phases:
+            extra = ""
+            if p.min_dur_s is not None:
+                extra += f' minDur="{_num(p.min_dur_s)}"'
+            if p.max_dur_s is not None:
+                extra += f' maxDur="{_num(p.max_dur_s)}"'
+            if p.name:
+                extra += f" name={quoteattr(p.name)}"
+            lines.append(f'{indent}  <phase duration="{_num(p.duration_s)}" '
+                         f'state="{p.state}"{extra}/>')
+        lines.append(f"{indent}</tlLogic>")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form: ids, cycle, offset, stage greens and intergreens, the phases."""
+        return {"tls": self.tls_id, "program_id": self.program_id, "type": self.kind,
+                "cycle_s": self.cycle_s, "offset_s": self.offset_s,
+                "greens_s": list(self.greens_s), "intergreens_s": list(self.intergreens_s),
+                "min_greens_s": list(self.min_greens_s),
+                "phases": [{"state": p.state, "duration_s": p.duration_s,
+                            **({"min_dur_s": p.min_dur_s} if p.min_dur_s is not None else {}),
+                            **({"max_dur_s": p.max_dur_s} if p.max_dur_s is not None else {})}
+                           for p in self.phases]}
+
+
+def _num(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class SignalPlan:
+    """Programs of several traffic lights, keyed by tlLogic id (in network order)."""
+
+    programs: tuple[Program, ...]
+
+    def __getitem__(self, tls_id: str) -> Program:
+        for p in self.programs:
+            if p.tls_id == tls_id:
+                return p
+        raise KeyError(tls_id)
+
+    @property
+    def tls_ids(self) -> tuple[str, ...]:
+        return tuple(p.tls_id for p in self.programs)
+
+    def with_program_id(self, program_id: str) -> SignalPlan:
+        return SignalPlan(tuple(replace(p, program_id=program_id) for p in self.programs))
+
+    def actuated(self, **kw: object) -> SignalPlan:
+        """Every program as SUMO ``actuated`` control (see :meth:`Program.actuated`)."""
+        return SignalPlan(tuple(p.actuated(**kw) for p in self.programs))  # type: ignore[arg-type]
+
+    def elements(self) -> list[str]:
+        """The ``<tlLogic>`` elements (for a measure's additional elements)."""
+        return [p.to_xml() for p in self.programs]
+
+    def to_additional(self) -> str:
+        """An additional file that ``sumo -a`` loads; its programs become the active ones."""
+        return "<additional>\n" + "\n".join(self.elements()) + "\n</additional>\n"
+
+    def write(self, path: Path) -> Path:
+        path.write_text(self.to_additional(), encoding="utf-8")
+        return path
+
+    def to_dict(self) -> dict[str, object]:
+        return {p.tls_id: p.to_dict() for p in self.programs}
+
+    def key(self) -> str:
+        """Canonical text of the timings (identical plans have identical keys)."""
+        return ";".join(f"{p.tls_id}:{p.kind}:{_num(p.offset_s)}:"
+                        + ",".join(_num(ph.duration_s) for ph in p.phases) for p in self.programs)
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """Signal plans by time of day, switched with SUMO's ``<WAUT>``.
+
+    Attributes
+    ----------
+    periods
+        (start time [s], plan) in ascending start order; the first plan is active at the start.
+    """
+
+    periods: tuple[tuple[float, SignalPlan], ...]
+
+    def to_additional(self, waut_id: str = "trafficsim_tod") -> str:
+        """Every period's programs (programIDs ``tod0``, ``tod1``, …) and one WAUT that switches
+        all their traffic lights at the period starts."""
+        if not self.periods:
+            msg = "a day plan needs at least one period"
+            raise ValueError(msg)
+        lines = ["<additional>"]
+        for i, (_, plan) in enumerate(self.periods):
+            lines += plan.with_program_id(f"tod{i}").elements()
+        t0 = self.periods[0][0]
+        lines.append(f'  <WAUT id={quoteattr(waut_id)} refTime="{_num(t0)}" startProg="tod0">')
+        lines += [f'    <wautSwitch time="{_num(t)}" to="tod{i}"/>'
+                  for i, (t, _) in enumerate(self.periods) if i > 0]
+        lines.append("  </WAUT>")
+        tls = sorted({t for _, plan in self.periods for t in plan.tls_ids})
+        # wautJunction's junctionID is the tlLogic id (SUMO's attribute name predates joined TLS)
+        lines += [f"  <wautJunction wautID={quoteattr(waut_id)} junctionID={quoteattr(t)}/>"
+                  for t in tls]
+        lines.append("</additional>\n")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading programs and links
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Link:
+    """One signal-controlled connection: ``linkIndex`` of its tlLogic, from lane → to edge."""
+
+    index: int
+    from_edge: str
+    from_lane: int
+    to_edge: str
+    direction: str = ""
+
+    @property
+    def lane_id(self) -> str:
+        return f"{self.from_edge}_{self.from_lane}"
+
+
+def parse_programs(root: ET.Element) -> list[Program]:
+    """``<tlLogic>`` children of a network or additional-file root element, in file order."""
+    out = []
+    for tl in root.iter("tlLogic"):
+        phases = tuple(Phase(state=ph.get("state", ""), duration_s=float(ph.get("duration", 0)),
+                             min_dur_s=_opt(ph.get("minDur")), max_dur_s=_opt(ph.get("maxDur")),
+                             name=ph.get("name", ""))
+                       for ph in tl.findall("phase"))
+        params = tuple((p.get("key", ""), p.get("value", "")) for p in tl.findall("param"))
+        if not any(p.is_green for p in phases):
+            continue  # e.g. rail signals or all-red programs: nothing to time
+        out.append(Program(tls_id=tl.get("id", ""), phases=phases,
+                           offset_s=float(tl.get("offset", 0) or 0),
+                           program_id=tl.get("programID", "0"), kind=tl.get("type", "static"),
+                           params=params))
+    return out
+
+
+def _opt(v: str | None) -> float | None:
+    return None if v is None else float(v)
+
+
+def read_plan(net: Path, additional: Iterable[Path] = ()) -> SignalPlan:
+    """The programs SUMO would run: the network's, overridden by programs in additional files.
+
+    As in SUMO, the program loaded last for a traffic light is the active one.
+    """
+    active: dict[str, Program] = {}
+    for path in [net, *additional]:
+        try:
+            root = ET.parse(path).getroot()
+        except (ET.ParseError, OSError):
+            continue  # additional files without programs may be anything SUMO reads
+        for prog in parse_programs(root):
+            active[prog.tls_id] = prog
+    return SignalPlan(tuple(active.values()))
+
+
+def read_plan_file(path: Path) -> tuple[list[Program], list[str]]:
+    """Programs and the raw ``<tlLogic>``/``<WAUT>``/``<wautJunction>`` elements of a plan file.
+
+    Raises
+    ------
+    ValueError
+        When the file is not XML or holds no program.
+    """
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        msg = f"is not valid XML: {exc}"
+        raise ValueError(msg) from None
+    progs = parse_programs(root)
+    if not progs:
+        msg = "holds no <tlLogic> program with a green phase"
+        raise ValueError(msg)
+    elements = [ET.tostring(el, encoding="unicode").strip() for el in root
+                if el.tag in ("tlLogic", "WAUT", "wautJunction")]
+    return progs, elements
+
+
+def read_links(net: Path) -> dict[str, list[Link]]:
+    """Signal-controlled links of each tlLogic id, from the network's connections."""
+    links: dict[str, list[Link]] = {}
+    for _, el in ET.iterparse(net, events=("end",)):
+        if el.tag == "connection" and el.get("tl"):
+            links.setdefault(el.get("tl", ""), []).append(
+                Link(int(el.get("linkIndex", -1)), el.get("from", ""), int(el.get("fromLane", 0)),
+                     el.get("to", ""), el.get("dir", "")))
+        if el.tag in ("edge", "junction", "connection"):
+            el.clear()
+    return {t: sorted(v, key=lambda k: k.index) for t, v in links.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Webster
+# --------------------------------------------------------------------------------------------
+def webster_cycle_s(flow_ratios: Sequence[float], lost_time_s: float) -> float:
+    """Webster's optimum cycle ``C0 = (1.5 L + 5) / (1 - Y)``.
+
+    Parameters
+    ----------
+    flow_ratios
+        Critical flow ratio ``y = q / s`` of each stage. [-]
+    lost_time_s
+        Total lost time per cycle ``L``. [s]
+
+    Returns
+    -------
+    float
+        The cycle [s]; ``inf`` when ``Y = Σy ≥ 1`` (oversaturated: no cycle suffices).
+
+    References
+    ----------
+    F. V. Webster, *Traffic Signal Settings*, Road Research Technical Paper No. 39, HMSO, 1958.
+    """
+    y = sum(flow_ratios)
+    if y >= 1.0:
+        return math.inf
+    return (1.5 * lost_time_s + 5.0) / (1.0 - y)
+
+
+def webster_effective_greens_s(flow_ratios: Sequence[float], cycle_s: float,
+                               lost_time_s: float) -> list[float]:
+    """Effective greens in proportion to the flow ratios: ``g_i = (C - L) y_i / Y``. [s]"""
+    y = sum(flow_ratios)
+    avail = cycle_s - lost_time_s
+    if y <= 0:
+        return [avail / len(flow_ratios)] * len(flow_ratios)
+    return [avail * yi / y for yi in flow_ratios]
+
+
+@dataclass(frozen=True)
+class WebsterSettings:
+    """Parameters of Webster timings.
+
+    Attributes
+    ----------
+    saturation_flow_veh_h
+        Saturation flow per lane. [veh/h]
+    lost_time_s
+        Lost time per stage (start-up + clearance); None: the stage's intergreen. [s]
+    min_cycle_s, max_cycle_s
+        Cycle bounds; oversaturated junctions get the maximum. [s]
+    """
+
+    saturation_flow_veh_h: float = DEFAULT_SATURATION_FLOW_VEH_H
+    lost_time_s: float | None = None
+    min_cycle_s: float = 30.0
+    max_cycle_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class WebsterResult:
+    """Webster timings of one traffic light: its flow ratios, cycle and stage greens."""
+
+    tls_id: str
+    flow_ratios: tuple[float, ...]
+    lost_time_s: float
+    cycle_s: float
+    greens_s: tuple[float, ...]
+    program: Program = field(repr=False)
+
+
+def stage_flow_ratios(program: Program, links: Sequence[Link], lane_flows_veh_h: Mapping[str, float],
+                      saturation_flow_veh_h: float) -> list[float]:
+    """Critical flow ratio of each stage: the largest ``q / s`` of the lanes it gives green.
+
+    A lane that gets green in several stages has its flow shared equally between them (as SUMO's
+    ``tlsCycleAdaptation.py`` does).
+    """
+    stages = program.stages
+    lanes_of_stage: list[set[str]] = []
+    for st in stages:
+        state = program.phases[st.green].state
+        lanes_of_stage.append({lk.lane_id for lk in links
+                               if 0 <= lk.index < len(state) and state[lk.index] in "Gg"})
+    n_stages_of_lane: dict[str, int] = {}
+    for lanes in lanes_of_stage:
+        for lane in lanes:
+            n_stages_of_lane[lane] = n_stages_of_lane.get(lane, 0) + 1
+    return [max((lane_flows_veh_h.get(lane, 0.0) / n_stages_of_lane[lane] / saturation_flow_veh_h
+                 for lane in lanes), default=0.0)
+            for lanes in lanes_of_stage]
+
+
+def webster_program(program: Program, links: Sequence[Link], lane_flows_veh_h: Mapping[str, float],
+                    settings: WebsterSettings = WebsterSettings(), *,
+                    cycle_s: float | None = None) -> WebsterResult:
+    """Webster cycle and green splits for one traffic light, keeping its phase structure.
+
+    Displayed green = effective green − intergreen + lost time (so with the default lost time,
+    the stage's intergreen, displayed green = effective green).  Greens respect the program's
+    minimum greens; a given ``cycle_s`` (e.g. a common cycle) replaces Webster's own.
+    """
+    ys = stage_flow_ratios(program, links, lane_flows_veh_h, settings.saturation_flow_veh_h)
+    inter = program.intergreens_s
+    lost = [settings.lost_time_s if settings.lost_time_s is not None else i for i in inter]
+    total_lost = sum(lost)
+    fixed = sum(inter) + sum(program.min_greens_s)
+    if cycle_s is None:
+        c0 = webster_cycle_s(ys, total_lost)
+        cycle_s = min(max(c0, settings.min_cycle_s), settings.max_cycle_s)
+    cycle_s = max(float(round(cycle_s)), math.ceil(fixed))
+    eff = webster_effective_greens_s(ys, cycle_s, total_lost)
+    greens = [e - i + lt for e, i, lt in zip(eff, inter, lost, strict=True)]
+    greens = fit_greens(greens, program.min_greens_s, cycle_s - sum(inter))
+    prog = program.with_greens(greens)
+    return WebsterResult(program.tls_id, tuple(ys), total_lost, cycle_s, tuple(greens), prog)
+
+
+def fit_greens(greens: Sequence[float], min_greens: Sequence[float], total_s: float) -> list[float]:
+    """Whole-second greens ≥ the minimum greens that sum to ``total_s``, close to ``greens``.
+
+    Time above the minimum greens is shared in proportion to each stage's wish above its minimum,
+    then rounded by largest remainder so the sum is exact.
+    """
+    mins = [float(m) for m in min_greens]
+    spare = total_s - sum(mins)
+    want = [max(g - m, 0.0) for g, m in zip(greens, mins, strict=True)]
+    tot = sum(want)
+    shares = [w / tot for w in want] if tot > 0 else [1.0 / len(want)] * len(want)
+    raw = [m + spare * s for m, s in zip(mins, shares, strict=True)]
+    return round_preserving_sum(raw, total_s)
+
+
+def round_preserving_sum(values: Sequence[float], total: float) -> list[float]:
+    """Round to whole numbers keeping the (rounded) total, by largest remainder."""
+    target = round(total)
+    floors = [math.floor(v) for v in values]
+    rest = int(target - sum(floors))
+    order = sorted(range(len(values)), key=lambda i: values[i] - floors[i], reverse=True)
+    for i in order[:max(rest, 0)]:
+        floors[i] += 1
+    return [float(f) for f in floors]
+
+
+def webster_plan(plan: SignalPlan, links: Mapping[str, Sequence[Link]],
+                 lane_flows_veh_h: Mapping[str, float],
+                 settings: WebsterSettings = WebsterSettings(), *,
+                 program_id: str = "webster") -> tuple[SignalPlan, list[WebsterResult]]:
+    """Webster timings for every traffic light of a plan (each junction on its own cycle)."""
+    results = [webster_program(p, links.get(p.tls_id, ()), lane_flows_veh_h, settings)
+               for p in plan.programs]
+    programs = tuple(replace(r.program, program_id=program_id, offset_s=0.0) for r in results)
+    return SignalPlan(programs), results
