@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--minutes", type=_minutes, required=True,
                     help="clearance times [min], e.g. 0,5,10,20,30 (0 = no crash is always added)")
     sw.add_argument("--incident", help="incident id (needed when the scenario has several)")
+    _optimise_parser(sub)
     return p
 
 
@@ -110,6 +111,32 @@ def _minutes(text: str) -> list[float]:
     return values
 
 
+def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from trafficsim.optimize import METHODS, OBJECTIVES
+
+    op = sub.add_parser("optimise", aliases=["optimize"],
+                        help="tune fixed-time signal plans and validate them on unseen seeds")
+    op.add_argument("scenario", type=Path, help="scenario .toml or SUMO .sumocfg")
+    op.add_argument("--budget", type=int, default=40,
+                    help="candidate plans to simulate (starting plan and Webster included)")
+    op.add_argument("--objective", default="mean_delay_s", choices=OBJECTIVES)
+    op.add_argument("--method", default="differential_evolution", choices=METHODS)
+    op.add_argument("--seeds", type=_seeds, help="search seeds (default: the scenario's first 3)")
+    op.add_argument("--validate-seeds", type=_seeds,
+                    help="unseen validation seeds (default: 101..105)")
+    op.add_argument("--workers", type=int, help="parallel SUMO processes (default: cores)")
+    op.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    op.add_argument("--out", type=Path, help="output directory (default: optimise_NAME)")
+    op.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
+    op.add_argument("--end", type=float, help="override the simulation end [s]")
+    op.add_argument("--rng-seed", type=int, default=0, help="seed of the search itself")
+    op.add_argument("--stop-weight-s", type=float, default=15.0,
+                    help="seconds of delay one stop weighs in performance_index_s")
+    op.add_argument("--no-cut", action="store_true", help="never cut a candidate short")
+    op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
+    op.add_argument("--quiet", action="store_true", help="no progress output")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trafficsim`` command."""
     args = _parser().parse_args(argv)
@@ -122,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _regress(args)
         if args.command == "sweep-clearance":
             return _sweep_clearance(args)
+        if args.command in ("optimise", "optimize"):
+            from trafficsim.optimize import run_cli
+
+            return run_cli(args)
         return _simulate(args)
     except ScenarioError as exc:
         print(f"error: invalid scenario\n{exc}", file=sys.stderr)

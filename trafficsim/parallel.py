@@ -56,16 +56,19 @@ def local_executor(workers: int | None, n_tasks: int) -> Iterator[Executor]:
 class Progress:
     """Progress of a batch: a tqdm bar on a terminal, one plain line per task in logs (CI)."""
 
-    def __init__(self, total: int, desc: str, *, enabled: bool = True) -> None:
+    def __init__(self, total: int, desc: str, *, enabled: bool = True, initial: int = 0,
+                 unit: str = "run") -> None:
         self.total = total
-        self.done = 0
+        self.done = initial
+        self.initial = initial  # already done before this process started (a resumed run)
         self.t0 = time.perf_counter()
         self.enabled = enabled and total > 0
         self.bar = None
         if self.enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, leave=False)
+            self.bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
+                            initial=initial)
 
     def step(self, label: str) -> None:
         self.done += 1
@@ -76,7 +79,7 @@ class Progress:
             self.bar.update(1)
             return
         elapsed = time.perf_counter() - self.t0
-        eta = elapsed / self.done * (self.total - self.done)
+        eta = elapsed / max(self.done - self.initial, 1) * max(self.total - self.done, 0)
         width = len(str(self.total))
         print(f"[{self.done:>{width}}/{self.total}] {label}  elapsed {elapsed:5.0f} s  "
               f"eta {eta:5.0f} s", file=sys.stderr, flush=True)
@@ -84,6 +87,22 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+@contextmanager
+def dask_executor(address: str) -> Iterator[Executor]:
+    """An executor on a Dask distributed cluster (``tcp://host:8786``).
+
+    Workers need trafficsim and ``eclipse-sumo`` installed and must see the output directory
+    (a shared file system).  ``pure=False``: every submission runs, as each is a new simulation.
+    """
+    from distributed import Client
+
+    client = Client(address)
+    try:
+        yield client.get_executor(pure=False)
+    finally:
+        client.close()
 
 
 def map_tasks(fn: Callable[[T], R], tasks: Sequence[T], executor: Executor,

@@ -8,12 +8,15 @@ has to set it.  Every run has a wall-clock timeout; SUMO's own error text is sur
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,3 +137,127 @@ def run_sumo(config: Path, *, seed: int, timeout_s: float, extra: Sequence[str] 
     """Run ``sumo -c config --seed seed`` in the configuration's directory."""
     args = ["-c", config.name, "--seed", str(seed), *extra]
     return run_tool("sumo", args, cwd=config.parent, timeout_s=timeout_s, what=what)
+
+
+@dataclass(frozen=True)
+class MonitoredRun:
+    """A SUMO run watched through TraCI: finished, or stopped early by its caller.
+
+    Attributes
+    ----------
+    wall_s
+        Wall-clock duration. [s]
+    stopped_at_s
+        Simulation time at which the caller stopped the run (None: it ran to its end). [s]
+    delay_lower_bound_veh_s
+        The last lower bound on the total delay of the run's vehicles (see
+        :func:`run_sumo_monitored`). [veh·s]
+    """
+
+    wall_s: float
+    stopped_at_s: float | None
+    delay_lower_bound_veh_s: float
+
+
+def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: float,
+                       check_every_s: float, stop: Callable[[float, float], bool],
+                       what: str = "") -> MonitoredRun:
+    """Run ``sumo -c config`` stepping through TraCI, and stop it when ``stop(t, D)`` says so.
+
+    Every ``check_every_s`` of simulated time, ``D`` is a lower bound on the total delay
+    (time loss + departure delay) that the run's vehicles will have at the end [veh·s]: the
+    delay of arrived vehicles, the delay so far of running vehicles, and the wait so far of
+    vehicles not yet inserted.  Delays only grow, so ``D`` never overestimates the final total.
+    A run that is not stopped writes exactly the outputs a plain ``sumo -c`` run writes.
+    """
+    import sumolib
+    import traci
+
+    port = sumolib.miscutils.getFreeSocketPort()
+    cmd = [binary("sumo"), "-c", config.name, "--seed", str(seed), "--remote-port", str(port)]
+    label = what or str(config)
+    err_path = config.parent / "sumo-stderr.txt"  # a file, not a pipe: a full pipe blocks SUMO
+    t0 = time.perf_counter()
+    with err_path.open("w", encoding="utf-8") as err_file:
+        proc = subprocess.Popen(cmd, cwd=config.parent, env=_env(), stdout=subprocess.DEVNULL,
+                                stderr=err_file, start_new_session=True)
+
+    def sumo_errors() -> str:
+        text = err_path.read_text(encoding="utf-8", errors="replace")
+        lines = [ln for ln in text.splitlines() if ln.startswith(("Error", "Quitting"))]
+        return "\n  ".join(lines or text.strip().splitlines()[-10:])
+
+    bound = 0.0
+    stopped = None
+    try:
+        # traci prints each connection retry on stdout: keep our stdout (JSON, tables) clean
+        with contextlib.redirect_stdout(io.StringIO()):
+            conn = traci.connect(port=port, proc=proc, waitBetweenRetries=0.02, numRetries=1000)
+    except Exception as exc:  # SUMO failed to start: report its own error text
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        msg = f"{label}: sumo could not be started under TraCI: {exc}\n  {sumo_errors()}"
+        raise SumoError(msg) from None
+    try:
+        t = float(conn.simulation.getTime())
+        stat = "device.tripinfo.vehicleTripStatistics."
+        while t < end_s - 1e-9:
+            if time.perf_counter() - t0 > timeout_s:
+                msg = f"{label}: sumo exceeded its time limit of {timeout_s:g} s and was stopped"
+                raise SumoTimeout(msg)
+            t = min(t + check_every_s, end_s)
+            conn.simulationStep(t)
+            if t >= end_s:
+                break
+            n = float(conn.simulation.getParameter("", stat + "count"))
+            # the means carry two decimals: take off the rounding so the bound stays a bound
+            arrived = n * (float(conn.simulation.getParameter("", stat + "timeLoss")) - 0.005)
+            arrived += float(conn.simulation.getParameter("", stat + "totalDepartDelay")) - 0.005
+            running = sum(conn.vehicle.getTimeLoss(v) + conn.vehicle.getDepartDelay(v)
+                          for v in conn.vehicle.getIDList())
+            pending = sum(conn.vehicle.getDepartDelay(v)
+                          for v in conn.simulation.getPendingVehicles())
+            bound = max(arrived, 0.0) + running + pending
+            if stop(t, bound):
+                stopped = t
+                break
+    except traci.exceptions.FatalTraCIError as exc:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        msg = f"{label}: sumo failed under TraCI: {exc}\n  {sumo_errors()}"
+        raise SumoError(msg) from None
+    finally:
+        with contextlib.suppress(Exception):  # SUMO may already have closed it at its end
+            conn.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return MonitoredRun(time.perf_counter() - t0, stopped, bound)
+
+
+def run_python_tool(script: str, args: Sequence[str], *, cwd: Path | None = None,
+                    timeout_s: float = 900.0, what: str = "") -> str:
+    """Run a Python script of the wheel's ``tools/`` directory (e.g. ``tlsCycleAdaptation.py``)
+    in a child interpreter, and return its standard output.
+
+    The script runs as its own process with ``SUMO_HOME`` set, so nothing is added to this
+    process's ``sys.path``.
+    """
+    path = Path(sumo_home()) / "tools" / script
+    if not path.is_file():
+        msg = f"SUMO tool '{script}' not found under {path.parent}"
+        raise SumoError(msg)
+    label = what or script
+    try:
+        proc = subprocess.run([sys.executable, str(path), *args], cwd=cwd, env=_env(),
+                              capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        msg = f"{label}: {script} exceeded its time limit of {timeout_s:g} s"
+        raise SumoTimeout(msg) from None
+    if proc.returncode != 0:
+        tail = "\n  ".join((proc.stderr or proc.stdout).strip().splitlines()[-10:])
+        msg = f"{label}: {script} failed (exit code {proc.returncode}):\n  {tail}"
+        raise SumoError(msg)
+    return proc.stdout

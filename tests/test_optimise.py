@@ -1,0 +1,186 @@
+"""The optimiser on a small real crossing: encoding, early cut, journal and resume, CLI, Dask."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import DATA, build_net
+from trafficsim.cli import main
+from trafficsim.optimize import Encoding, OptimiseSettings, optimise
+from trafficsim.outputs import read_csv
+from trafficsim.signals import read_plan
+from trafficsim.sumo import run_sumo_monitored, run_tool
+
+
+@pytest.fixture
+def cross_sc(tmp_path: Path) -> Path:
+    build_net("cross", tmp_path)
+    sc = tmp_path / "cross.toml"
+    sc.write_text((DATA / "cross.toml").read_text())
+    return sc
+
+
+def _journal(out: Path, *, proposed: bool = True) -> list[dict]:
+    """Journal entries in the order the search proposed them (or as they completed)."""
+    entries = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
+    return sorted(entries, key=lambda e: e["n"]) if proposed else entries
+
+
+def test_encoding_respects_min_greens_and_cycle(tmp_path: Path) -> None:
+    net = build_net("cross", tmp_path)
+    start = read_plan(net)
+    enc = Encoding(start, min_cycle_s=30, max_cycle_s=120)
+    assert enc.dim == 2  # cycle and one split (a single traffic light has no offset to tune)
+    rng = np.random.default_rng(0)
+    lo, hi = np.array(enc.bounds).T
+    for x in rng.uniform(lo, hi, size=(200, enc.dim)):
+        p = enc.decode(x)["ctrl"]
+        assert p.cycle_s == round(x[0])
+        assert all(g >= m for g, m in zip(p.greens_s, p.min_greens_s, strict=True))
+        assert p.intergreens_s == (3, 3)  # yellow kept from the network
+    # the network's own plan is representable exactly
+    assert enc.decode(enc.encode(start)).key() == start.key()
+
+
+def test_monitored_run_matches_a_plain_run(cross_sc: Path, tmp_path: Path) -> None:
+    """Stepping through TraCI to watch the delay changes nothing in SUMO's results."""
+    from trafficsim.compare import simulate
+
+    simulate(cross_sc, seeds=[3], out=tmp_path / "o", progress=False)
+    case = tmp_path / "o/cases/baseline/seed_3/case.sumocfg"
+    plain = read_csv(case.parent / "tripinfo.csv")
+    bounds = []
+    mon = run_sumo_monitored(case, seed=3, timeout_s=60, end_s=600, check_every_s=100,
+                             stop=lambda t, d: bounds.append((t, d)) and False)
+    assert mon.stopped_at_s is None
+    watched = read_csv(case.parent / "tripinfo.csv")
+    assert np.array_equal(plain["timeLoss"], watched["timeLoss"])
+    # the delay bound grows and never exceeds the final total delay
+    final = float(np.sum(plain["timeLoss"] + plain["departDelay"]))
+    assert all(b1 <= b2 for (_, b1), (_, b2) in itertools.pairwise(bounds))
+    assert 0 < bounds[-1][1] <= final + 1e-6
+
+
+def _settings(**kw) -> OptimiseSettings:
+    base = {"budget": 14, "seeds": (1, 2), "validate": False, "compare_sumo_webster": False,
+            "check_every_s": 100.0}
+    return OptimiseSettings(**(base | kw))
+
+
+def test_early_cut_never_changes_the_search(cross_sc: Path, tmp_path: Path) -> None:
+    """Same candidates in the same order and the same winner with and without cutting; every
+    cut value is a lower bound of that plan's full value."""
+    full = optimise(cross_sc, out=tmp_path / "full", settings=_settings(early_cut=False),
+                    workers=1, progress=False)
+    cut = optimise(cross_sc, out=tmp_path / "cut", settings=_settings(), workers=1,
+                   progress=False)
+    jf, jc = _journal(tmp_path / "full"), _journal(tmp_path / "cut")
+    assert [e["key"] for e in jf] == [e["key"] for e in jc]
+    assert full.doc["best"]["key"] == cut.doc["best"]["key"]
+    exact = {e["key"]: e["objective"] for e in jf}
+    cuts = [e for e in jc if e["cut"]]
+    assert cuts, "the test needs at least one cut candidate"
+    for e in cuts:
+        assert e["objective"] <= exact[e["key"]] + 1e-9
+        seed, t_s = e["cut_at"]
+        assert len(e["per_seed"]) < 2 and (t_s < 600 or seed == 1)  # simulation was skipped
+    # the optimiser beats the network's equal split on the search seeds
+    assert cut.doc["best"]["objective"] < cut.doc["start"]["objective"]
+
+
+def test_cli_writes_a_plan_that_sumo_loads_and_a_validation_table(cross_sc: Path,
+                                                                  tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code = main(["optimise", str(cross_sc), "--budget", "10", "--seeds", "1,2",
+                 "--validate-seeds", "11,12,13", "--workers", "2", "--out", str(out), "--quiet"])
+    assert code == 0
+    doc = json.loads((out / "optimise.json").read_text())
+    assert {"history", "best", "validation", "webster", "tls_cycle_adaptation"} <= set(doc)
+    assert len(doc["history"]) == doc["evaluations"] <= 10
+    exact = [h["objective"] for h in doc["history"] if not h["cut"]]
+    assert doc["best"]["objective"] == min(exact)
+    v = doc["validation"]
+    assert v["seeds"] == [11, 12, 13]
+    assert {"start", "webster", "actuated", "optimised"} <= set(v["plans"])
+    for ref in ("start", "webster", "actuated"):
+        d = v["optimised_vs"][ref]["mean_delay_s"]
+        assert d["ci95"][0] <= d["diff"] <= d["ci95"][1]
+    # the written plan loads with sumo -a as it is and becomes the active program
+    net = cross_sc.parent / "cross.net.xml"
+    (tmp_path / "save.add.xml").write_text(
+        '<additional><timedEvent type="SaveTLSStates" source="ctrl" dest="tls.xml"/>'
+        "</additional>")
+    run_tool("sumo", ["-n", str(net), "-a", f"{out / 'signal_plan.add.xml'},save.add.xml",
+                      "-e", "200", "--no-step-log", "true"], cwd=tmp_path)
+    progs = {e.get("programID") for e in ET.parse(tmp_path / "tls.xml").getroot()}
+    assert progs == {"trafficsim"}
+    best = doc["best"]["plan"]["ctrl"]
+    assert sum(best["greens_s"]) + sum(best["intergreens_s"]) == best["cycle_s"]
+
+
+def test_resume_after_sigkill_reruns_nothing(cross_sc: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "trafficsim.cli", "optimise", str(cross_sc), "--budget", "12",
+           "--seeds", "1,2", "--workers", "1", "--no-validate", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    journal = out / "journal.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if journal.is_file() and len(journal.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _journal(out, proposed=False)
+    assert 4 <= len(before) < 12
+    done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    after = _journal(out, proposed=False)
+    assert after[:len(before)] == before  # finished evaluations were not run again
+    keys = [e["key"] for e in _journal(out)]
+    assert len(keys) == len(set(keys)) == 12
+    # the resumed run is the run that was never interrupted
+    whole = tmp_path / "whole"
+    subprocess.run([*cmd[:-1], str(whole)], capture_output=True, check=True)
+    assert [e["key"] for e in _journal(whole)] == keys
+    assert json.loads((out / "optimise.json").read_text())["best"]["key"] == json.loads(
+        (whole / "optimise.json").read_text())["best"]["key"]
+    # a finished directory is not overwritten by accident
+    again = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def test_dask_cluster_gives_the_same_search(cross_sc: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    serial = optimise(cross_sc, out=tmp_path / "serial", settings=_settings(budget=10),
+                      workers=1, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        dask = optimise(cross_sc, out=tmp_path / "dask", settings=_settings(budget=10),
+                        scheduler=cluster.scheduler_address, progress=False)
+    assert sorted(e["key"] for e in _journal(tmp_path / "dask")) == sorted(
+        e["key"] for e in _journal(tmp_path / "serial"))
+    assert dask.doc["best"]["key"] == serial.doc["best"]["key"]
+
+
+def test_imported_sumocfg_with_defaults(shared_data: Path, tmp_path: Path) -> None:
+    """`trafficsim optimise X.sumocfg --end 600` on a third-party model, nothing else given."""
+    cfg = shared_data / "single-intersection" / "single-intersection.sumocfg"
+    out = tmp_path / "o"
+    assert main(["optimise", str(cfg), "--end", "600", "--budget", "8", "--out", str(out),
+                 "--validate-seeds", "7,8", "--quiet"]) == 0
+    doc = json.loads((out / "optimise.json").read_text())
+    assert doc["best"]["plan"]["t"]["cycle_s"] > 0
+    assert set(doc["validation"]["plans"]) >= {"start", "webster", "actuated", "optimised"}
