@@ -133,6 +133,9 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     op.add_argument("--stop-weight-s", type=float, default=15.0,
                     help="seconds of delay one stop weighs in performance_index_s")
     op.add_argument("--no-cut", action="store_true", help="never cut a candidate short")
+    op.add_argument("--tune-actuated", action="store_true",
+                    help="also tune actuated control (min/max green, max gap) with budget/4 more "
+                         "evaluations")
     op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
     op.add_argument("--quiet", action="store_true", help="no progress output")
 

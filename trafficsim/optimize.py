@@ -53,6 +53,8 @@ from trafficsim.signals import (
     PROGRAM_ID,
     SignalPlan,
     WebsterSettings,
+    green_wave_offsets,
+    read_edges,
     read_links,
     read_plan,
     round_preserving_sum,
@@ -433,13 +435,21 @@ class _Search:
     journal: Journal
     seeds: tuple[int, ...]
     case_dirs: tuple[Path, ...]
-    encoding: Encoding | None = None
+    encoding: Any = None  # Encoding or ActuatedEncoding: decode(x) → SignalPlan
     n_demand: tuple[int, ...] | None = None
     progress: Progress | None = None
     threshold: float = math.inf
     calls: int = 0
     stale_generations: int = 0
     plans: dict[str, SignalPlan] = field(default_factory=dict)
+    role: str = "candidate"
+    plan_net: Path = Path()
+    limit: int = 0  # evaluations allowed in total so far (the budget, + actuated tuning)
+
+    def restart(self, encoding: Any, role: str, limit: int) -> None:
+        """Set up a new search phase (fresh DE bookkeeping) on the same journal."""
+        self.encoding, self.role, self.limit = encoding, role, limit
+        self.threshold, self.calls, self.stale_generations = math.inf, 0, 0
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -474,7 +484,7 @@ class _Search:
                 continue
             seen.add(key)
             todo.append((key, plan, role, x))
-        room = self.settings.budget - len(self.journal)
+        room = self.limit - len(self.journal)
         stop = len(todo) > room
         todo = todo[:max(room, 0)]
         if todo:
@@ -520,7 +530,7 @@ class _Search:
         out = []
         for x in xs:
             plan = self.encoding.decode(x)
-            out.append((plan_key(plan), plan, "candidate", [float(v) for v in x]))
+            out.append((plan_key(plan), plan, self.role, [float(v) for v in x]))
         return out
 
     def mapper(self, _func: Callable[..., float], xs: Sequence[Sequence[float]]) -> list[float]:
@@ -609,9 +619,12 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
                                                              "phase; there is no plan to optimise")])
         start = start.with_program_id("start")
         journal = Journal(out / JOURNAL)
-        search = _Search(sc, s, out, work, ex, journal, seeds, case_dirs)
-        search.progress = Progress(s.budget, "optimise", enabled=progress,
-                                   initial=min(len(journal), s.budget), unit="plan")
+        search = _Search(sc, s, out, work, ex, journal, seeds, case_dirs, limit=s.budget,
+                         plan_net=plan_net)
+        tune_budget = max(10, s.budget // 4) if s.tune_actuated else 0
+        total = s.budget + tune_budget
+        search.progress = Progress(total, "optimise", enabled=progress,
+                                   initial=min(len(journal), total), unit="plan")
         links = read_links(plan_net)
         stopped = "budget"
         webster = None
@@ -627,11 +640,11 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             webster, _ = webster_plan(start, links, flows, s.webster)
             search.run_batch([(plan_key(webster), webster, "webster", None)])
             # 3. the search
-            search.encoding = Encoding(start, s.min_cycle_s, s.max_cycle_s)
-            _search(search, start, webster, links, flows)
-            stopped = "converged" if search.stale_generations >= 5 else "method finished"
-        except _BudgetReached:
-            stopped = "converged" if search.stale_generations >= 5 else "budget"
+            search.restart(Encoding(start, s.min_cycle_s, s.max_cycle_s), "candidate", s.budget)
+            stopped = _run_phase(lambda: _search(search, start, webster, links, flows), search)
+            if tune_budget:
+                search.restart(ActuatedEncoding(start), "actuated", s.budget + tune_budget)
+                _run_phase(lambda: _tune_actuated(search), search)
         finally:
             search.progress.close()
         search_s = time.perf_counter() - t_start
@@ -643,6 +656,10 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         start.write(out / "start.add.xml")
         actuated = start.actuated()
         actuated.write(out / "actuated.add.xml")
+        tuned = [e for e in journal.entries.values() if e["role"] == "actuated" and not e["cut"]]
+        if tuned:
+            t_best = min(tuned, key=lambda e: e["objective"])
+            search.plans[t_best["key"]].write(out / "actuated_tuned.add.xml")
         doc: dict[str, Any] = {
             "scenario": sc.name, "scenario_file": str(sc.source), "objective": s.objective,
             "method": s.method, "budget": s.budget, "evaluations": len(journal),
@@ -659,6 +676,9 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
                         "plan": webster.to_dict(),
                         "lane_flows_veh_h": journal.entries[plan_key(start)].get(
                             "lane_flows_veh_h", {})},
+            "actuated_tuned": ({"objective": t_best["objective"], "eval": t_best["n"],
+                                "plan": search.plans[t_best["key"]].to_dict()}
+                               if tuned else None),
             "history": sorted((_history_row(e) for e in journal.entries.values()),
                               key=lambda h: h["n"]),
         }
@@ -674,10 +694,55 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
     return OptimiseResult(doc, best_plan, out)
 
 
+def _run_phase(fn: Callable[[], None], search: _Search) -> str:
+    """Run one search phase until its method, its budget or convergence stops it."""
+    try:
+        fn()
+    except _BudgetReached:
+        return "converged" if search.stale_generations >= 5 else "budget"
+    return "converged" if search.stale_generations >= 5 else "method finished"
+
+
+@dataclass(frozen=True)
+class ActuatedEncoding:
+    """Actuated control of every traffic light with shared parameters: ``[min green [s],
+    max green [s], max gap [s]]`` (SUMO's ``minDur``, ``maxDur`` and ``max-gap``)."""
+
+    base: SignalPlan
+    bounds: tuple[tuple[float, float], ...] = ((3.0, 15.0), (20.0, 90.0), (1.0, 6.0))
+
+    def decode(self, x: Sequence[float]) -> SignalPlan:
+        lo = [b[0] for b in self.bounds]
+        hi = [b[1] for b in self.bounds]
+        v = [min(max(float(x[i]), lo[i]), hi[i]) for i in range(3)]
+        return self.base.actuated(min_green_s=float(round(v[0])), max_green_s=float(round(v[1])),
+                                  params={"max-gap": f"{round(v[2], 1):g}"},
+                                  program_id="actuated_tuned")
+
+    def default(self) -> np.ndarray:
+        """SUMO's defaults: minDur 5 s, maxDur 50 s, max-gap 3 s."""
+        return np.array([5.0, 50.0, 3.0])
+
+
+def _tune_actuated(search: _Search) -> None:
+    """DE over the shared actuated parameters, warm-started from SUMO's defaults."""
+    from scipy import optimize as so
+    from scipy.stats import qmc
+
+    enc = search.encoding
+    s = search.settings
+    lo, hi = (np.array(b) for b in zip(*enc.bounds, strict=True))
+    lhs = qmc.LatinHypercube(d=3, rng=np.random.default_rng(s.rng_seed + 1))
+    init = np.vstack([enc.default(), qmc.scale(lhs.random(5), lo, hi)])
+    so.differential_evolution(
+        lambda x: 0.0, list(enc.bounds), init=init, workers=search.mapper, updating="deferred",
+        polish=False, tol=0.0, atol=0.0, maxiter=100_000, rng=s.rng_seed + 1,
+        callback=search.callback)
+
+
 def _search(search: _Search, start: SignalPlan, webster: SignalPlan,
             links: dict[str, Any], flows: dict[str, float]) -> None:
     from scipy import optimize as so
-    from scipy.stats import qmc
 
     s = search.settings
     enc = search.encoding
@@ -691,11 +756,15 @@ def _search(search: _Search, start: SignalPlan, webster: SignalPlan,
                                                               max_cycle_s=common))
     x_start = np.clip(enc.encode(start), lo, hi)
     x_web = np.clip(enc.encode(web_common, common), lo, hi)
+    x_wave = None
+    if len(start.programs) > 1:
+        offsets = green_wave_offsets(web_common, links, read_edges(search.plan_net), flows,
+                                     common)
+        waved = SignalPlan(tuple(replace(p, offset_s=offsets.get(p.tls_id, 0.0))
+                                 for p in web_common.programs))
+        x_wave = np.clip(enc.encode(waved, common), lo, hi)
     if s.method == "differential_evolution":
-        pop = int(min(max(5, s.budget // 6), max(8, 3 * enc.dim), 40))
-        lhs = qmc.LatinHypercube(d=enc.dim, rng=np.random.default_rng(s.rng_seed))
-        rest = qmc.scale(lhs.random(max(pop - 2, 3)), lo, hi)
-        init = np.vstack([x_start, x_web, rest])
+        init = initial_population(enc, x_start, [x_web], s.budget, s.rng_seed, wave=x_wave)
         so.differential_evolution(
             lambda x: 0.0, bounds, init=init, workers=search.mapper, updating="deferred",
             polish=False, tol=0.0, atol=0.0, maxiter=100_000, rng=s.rng_seed,
@@ -708,6 +777,44 @@ def _search(search: _Search, start: SignalPlan, webster: SignalPlan,
     else:  # nelder_mead
         so.minimize(search.single, x_start, method="Nelder-Mead", bounds=bounds,
                     options={"maxfev": 10 * s.budget, "xatol": 0.5, "fatol": 0.01})
+
+
+def initial_population(enc: Encoding, x_start: np.ndarray, anchors: Sequence[np.ndarray],
+                       budget: int, rng_seed: int, *, wave: np.ndarray | None = None
+                       ) -> np.ndarray:
+    """DE's first population: the starting plan, the anchors (Webster on a common cycle, and
+    with green-wave offsets when ``wave`` is given), then the rest split between the anchors'
+    neighbourhoods and a Latin hypercube over the whole box for diversity.
+
+    Uniform random plans alone gridlock a busy arterial (every bad plan is slow to simulate and,
+    being in the first population, cannot be cut), so most of the population starts near a
+    sensible plan: cycle and splits perturbed, offsets near the green wave or, around plain
+    Webster, drawn at random.  Size: about a sixth of the budget, between 5 and 40.
+    """
+    from scipy.stats import qmc
+
+    lo, hi = (np.array(b) for b in zip(*enc.bounds, strict=True))
+    heads = [x_start, *anchors] + ([wave] if wave is not None else [])
+    size = int(min(max(5, budget // 6), max(8, 3 * enc.dim), 40))
+    rest = max(size - len(heads), 3)
+    n_spread = max(1, rest // 4)
+    n_local = rest - n_spread
+    rng = np.random.default_rng(rng_seed)
+    n_off = len(enc.base.programs) - 1
+    centres = [wave] * (n_local - n_local // 3) + [anchors[0]] * (n_local // 3) \
+        if wave is not None else [anchors[0]] * n_local
+    local = []
+    for c in centres:
+        x = c + rng.normal(0.0, 0.08, enc.dim) * (hi - lo)
+        if n_off:
+            if wave is not None and c is wave:
+                x[-n_off:] = (c[-n_off:] + rng.normal(0.0, 0.05, n_off)) % 1.0
+            else:
+                x[-n_off:] = rng.uniform(0.0, 1.0, n_off)
+        local.append(x)
+    lhs = qmc.LatinHypercube(d=enc.dim, rng=rng)
+    spread = qmc.scale(lhs.random(n_spread), lo, hi)
+    return np.clip(np.vstack([*heads, *local, spread]), lo, hi)
 
 
 def _history_row(e: dict[str, Any]) -> dict[str, Any]:
@@ -859,6 +966,9 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
              "actuated": PlanSpec("actuated", (*base.measures, measure("actuated"))),
              "optimised": PlanSpec("optimised", (*base.measures,
                                                  measure("file", out / "signal_plan.add.xml")))}
+    if tune_actuated and (out / "actuated_tuned.add.xml").is_file():
+        plans["actuated_tuned"] = PlanSpec("actuated_tuned", (
+            *base.measures, measure("file", out / "actuated_tuned.add.xml")))
     if (out / "tls_cycle_adaptation.add.xml").is_file():
         plans["sumo_webster"] = PlanSpec("sumo_webster", (
             *base.measures, measure("file", out / "tls_cycle_adaptation.add.xml")))
@@ -910,7 +1020,7 @@ def run_cli(args: Any) -> int:
         seeds=tuple(args.seeds) if args.seeds else None,
         validate_seeds=tuple(args.validate_seeds) if args.validate_seeds else None,
         rng_seed=args.rng_seed, stop_weight_s=args.stop_weight_s, early_cut=not args.no_cut,
-        validate=not args.no_validate)
+        validate=not args.no_validate, tune_actuated=args.tune_actuated)
     result = optimise(sc, out=out, settings=settings, workers=args.workers,
                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet)
     print(format_result(result.doc))

@@ -249,8 +249,13 @@ class SignalPlan:
 
     def key(self) -> str:
         """Canonical text of the timings (identical plans have identical keys)."""
+        def phase(ph: Phase) -> str:
+            bounds = "" if ph.min_dur_s is None else f"[{_num(ph.min_dur_s)}-{_num(ph.max_dur_s or 0)}]"
+            return _num(ph.duration_s) + bounds
+
         return ";".join(f"{p.tls_id}:{p.kind}:{_num(p.offset_s)}:"
-                        + ",".join(_num(ph.duration_s) for ph in p.phases) for p in self.programs)
+                        + ",".join(phase(ph) for ph in p.phases)
+                        + "".join(f":{k}={v}" for k, v in p.params) for p in self.programs)
 
 
 @dataclass(frozen=True)
@@ -530,3 +535,119 @@ def webster_plan(plan: SignalPlan, links: Mapping[str, Sequence[Link]],
                for p in plan.programs]
     programs = tuple(replace(r.program, program_id=program_id, offset_s=0.0) for r in results)
     return SignalPlan(programs), results
+
+
+# --------------------------------------------------------------------------------------------
+# Coordination: green-wave offsets
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EdgeInfo:
+    """A normal edge: its end junctions, length [m] and speed limit [m/s]."""
+
+    from_node: str
+    to_node: str
+    length_m: float
+    speed_m_s: float
+
+
+def read_edges(net: Path) -> dict[str, EdgeInfo]:
+    """Normal (non-internal) edges of a network with their ends, length and speed."""
+    edges: dict[str, EdgeInfo] = {}
+    current: ET.Element | None = None
+    for event, el in ET.iterparse(net, events=("start", "end")):
+        if event == "start":
+            if el.tag == "edge" and el.get("function") is None:
+                current = el
+            continue
+        if el.tag == "lane" and current is not None and current.get("id") not in edges:
+            edges[current.get("id", "")] = EdgeInfo(current.get("from", ""), current.get("to", ""),
+                                                    float(el.get("length", 0)),
+                                                    float(el.get("speed", 13.89)))
+        elif el.tag == "edge":
+            current = None
+            el.clear()
+    return edges
+
+
+def _green_start_s(program: Program, link_indices: set[int]) -> float | None:
+    """Cycle time at which the stage serving most of ``link_indices`` with major green starts."""
+    best: tuple[int, float] | None = None
+    t = 0.0
+    for ph in program.phases:
+        if ph.is_green:
+            n = sum(1 for i in link_indices if i < len(ph.state) and ph.state[i] == "G")
+            if n and (best is None or n > best[0]):
+                best = (n, t)
+        t += ph.duration_s
+    return None if best is None else best[1]
+
+
+def green_wave_offsets(plan: SignalPlan, links: Mapping[str, Sequence[Link]],
+                       edges: Mapping[str, EdgeInfo], lane_flows_veh_h: Mapping[str, float],
+                       cycle_s: float, *, max_chain: int = 5) -> dict[str, float]:
+    """Offsets that send the heaviest flows from one signal to the next on a green wave.
+
+    Signals are linked when an edge (or a chain of up to ``max_chain`` edges through unsignalised
+    junctions with a single way on) leads from one to the other; a maximum spanning tree over the
+    links weighted by their flow picks which pairs to coordinate, and along it the downstream
+    stage's green starts one free-flow travel time after the upstream stage's green. [s]
+    """
+    by_tls = {p.tls_id: p for p in plan.programs}
+    # edge → (tls whose link feeds it, indices of those links)
+    fed_by: dict[str, tuple[str, set[int]]] = {}
+    for tls, ls in links.items():
+        for lk in ls:
+            fed_by.setdefault(lk.to_edge, (tls, set()))[1].add(lk.index)
+    into: dict[str, list[str]] = {}
+    for eid, e in edges.items():
+        into.setdefault(e.to_node, []).append(eid)
+    pairs: list[tuple[float, str, str, float]] = []  # (flow, upstream, downstream, offset step)
+    for tls_b, ls in links.items():
+        if tls_b not in by_tls:
+            continue
+        for edge in sorted({lk.from_edge for lk in ls}):
+            flow = sum(q for lane, q in lane_flows_veh_h.items() if lane.rsplit("_", 1)[0] == edge)
+            tt = 0.0
+            e = edge
+            for _ in range(max_chain):
+                info = edges.get(e)
+                if info is None:
+                    break
+                tt += info.length_m / max(info.speed_m_s, 0.1)
+                if e in fed_by:
+                    tls_a, idx_a = fed_by[e]
+                    if tls_a == tls_b or tls_a not in by_tls:
+                        break
+                    idx_b = {lk.index for lk in ls if lk.from_edge == edge}
+                    ta = _green_start_s(by_tls[tls_a], idx_a)
+                    tb = _green_start_s(by_tls[tls_b], idx_b)
+                    if ta is not None and tb is not None and flow > 0:
+                        pairs.append((flow, tls_a, tls_b, ta + tt - tb))
+                    break
+                ins = [x for x in into.get(info.from_node, ())
+                       if edges[x].from_node != info.to_node]  # not the way back
+                if len(ins) != 1:
+                    break
+                e = ins[0]
+    # Prim's maximum spanning tree from the signal with the heaviest coordinated flow
+    offsets: dict[str, float] = {}
+    if not pairs:
+        return dict.fromkeys(by_tls, 0.0)
+    weight: dict[str, float] = {}
+    for f, a, b, _ in pairs:
+        weight[a] = weight.get(a, 0.0) + f
+        weight[b] = weight.get(b, 0.0) + f
+    for root in sorted(by_tls, key=lambda t: -weight.get(t, 0.0)):
+        if root in offsets:
+            continue
+        offsets[root] = 0.0
+        while True:
+            cands = [(f, a, b, d) for f, a, b, d in pairs if (a in offsets) != (b in offsets)]
+            if not cands:
+                break
+            f, a, b, d = max(cands, key=lambda c: c[0])
+            if a in offsets:
+                offsets[b] = (offsets[a] + d) % cycle_s
+            else:
+                offsets[a] = (offsets[b] - d) % cycle_s
+    return offsets

@@ -179,8 +179,10 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
     err_path = config.parent / "sumo-stderr.txt"  # a file, not a pipe: a full pipe blocks SUMO
     t0 = time.perf_counter()
     with err_path.open("w", encoding="utf-8") as err_file:
+        # Same process group as this worker, and killed with it: a SUMO waiting for its TraCI
+        # client would otherwise wait forever once the client is gone (e.g. after kill -9).
         proc = subprocess.Popen(cmd, cwd=config.parent, env=_env(), stdout=subprocess.DEVNULL,
-                                stderr=err_file, start_new_session=True)
+                                stderr=err_file, preexec_fn=_die_with_parent)
 
     def sumo_errors() -> str:
         text = err_path.read_text(encoding="utf-8", errors="replace")
@@ -232,9 +234,19 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait()
     return MonitoredRun(time.perf_counter() - t0, stopped, bound)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to kill it when its parent dies (no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def run_python_tool(script: str, args: Sequence[str], *, cwd: Path | None = None,
