@@ -115,3 +115,22 @@ def test_plan_file_round_trip(cross: Path, tmp_path: Path) -> None:
     assert progs[0] == plan.programs[0]
     assert elements[0].startswith("<tlLogic")
     assert read_plan(cross, [path])["ctrl"].program_id == "x"  # loaded last wins
+
+
+def test_green_wave_offsets_follow_the_travel_time(tmp_path: Path) -> None:
+    """Two signals 250 m apart on a 50 km/h main road: the downstream main-road green starts one
+    free-flow travel time after the upstream one (mod the cycle), for the heavier direction."""
+    import trafficsim as ts
+    from tests.conftest import DATA
+    from trafficsim.network import build_network
+    from trafficsim.signals import green_wave_offsets, read_edges
+
+    net = build_network(ts.load_scenario(DATA / "small_corridor.toml").network, tmp_path)
+    plan = read_plan(net)
+    edges = read_edges(net)
+    flows = {"W_J1_0": 500.0, "J1_J2_0": 500.0, "E_J2_0": 100.0, "J2_J1_0": 100.0}
+    offsets = green_wave_offsets(plan, read_links(net), edges, flows, 90.0)
+    tt = edges["J1_J2"].length_m / edges["J1_J2"].speed_m_s
+    assert 15 < tt < 20
+    # the main road is served by phase 0 at both junctions: its green starts at the offset
+    assert (offsets["J2"] - offsets["J1"]) % 90.0 == pytest.approx(tt, abs=1e-6)
