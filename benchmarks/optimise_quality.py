@@ -8,6 +8,7 @@ Targets (issue 4): at least 15% less mean delay than the better of static and We
 worse than actuated.
 
     python benchmarks/optimise_quality.py [--budget 80] [--workers 2] [--only arterial,grid,sumocfg]
+                                          [--tune-actuated] [--resume]
 
 Writes ``benchmarks/results/optimise_quality.json`` and prints a table.  Each scenario's search
 stays under ``benchmarks/results/optimise_<name>/`` (``--resume`` continues an interrupted one).
@@ -68,6 +69,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", default=",".join(SCENARIOS))
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--tune-actuated", action="store_true",
+                    help="also tune actuated control (budget/4 more evaluations)")
     args = ap.parse_args()
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
@@ -82,10 +85,11 @@ def main() -> None:
         t0 = time.perf_counter()
         res = optimise(sc, out=results_dir / f"optimise_{name}", workers=args.workers,
                        settings=OptimiseSettings(budget=args.budget, seeds=(1, 2, 3),
-                                                 validate_seeds=(101, 102, 103, 104, 105)),
+                                                 validate_seeds=(101, 102, 103, 104, 105),
+                                                 tune_actuated=args.tune_actuated),
                        resume=args.resume)
         results[name] = {"scenario": str(scenario), "end_s": sc.end_s, "budget": args.budget,
-                         "workers": args.workers, **summarise(res.doc),
+                         "workers": args.workers, "tune_actuated": args.tune_actuated, **summarise(res.doc),
                          "total_wall_s": round(time.perf_counter() - t0, 1)}
         path.write_text(json.dumps(results, indent=2))
         r = results[name]

@@ -163,6 +163,23 @@ def test_resume_after_sigkill_reruns_nothing(cross_sc: Path, tmp_path: Path) -> 
     assert again.returncode == 2 and "--resume" in again.stderr
 
 
+def test_resume_replays_many_generations(cross_sc: Path, tmp_path: Path) -> None:
+    """A journal cut after several DE generations resumes into the uninterrupted run."""
+    settings = _settings(budget=30)
+    whole = optimise(cross_sc, out=tmp_path / "whole", settings=settings, workers=1,
+                     progress=False)
+    part = tmp_path / "part"
+    part.mkdir()
+    for name in ("optimise-state.json",):
+        (part / name).write_text((tmp_path / "whole" / name).read_text())
+    lines = (tmp_path / "whole" / "journal.jsonl").read_text().splitlines()
+    (part / "journal.jsonl").write_text("\n".join(lines[:27]) + "\n" + lines[27][:20])
+    resumed = optimise(cross_sc, out=part, settings=settings, workers=1, progress=False,
+                       resume=True)
+    assert [e["key"] for e in _journal(part)] == [e["key"] for e in _journal(tmp_path / "whole")]
+    assert resumed.doc["best"]["key"] == whole.doc["best"]["key"]
+
+
 def test_dask_cluster_gives_the_same_search(cross_sc: Path, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     serial = optimise(cross_sc, out=tmp_path / "serial", settings=_settings(budget=10),

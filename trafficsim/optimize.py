@@ -442,6 +442,7 @@ class _Search:
     calls: int = 0
     stale_generations: int = 0
     plans: dict[str, SignalPlan] = field(default_factory=dict)
+    proposed: set[str] = field(default_factory=set)
     role: str = "candidate"
     plan_net: Path = Path()
     limit: int = 0  # evaluations allowed in total so far (the budget, + actuated tuning)
@@ -484,11 +485,16 @@ class _Search:
                 continue
             seen.add(key)
             todo.append((key, plan, role, x))
+        # Stale: the search proposed nothing it had not proposed before.  Judged on proposals,
+        # not on the journal, so a resumed run (whose journal knows everything) decides alike.
+        keys = {k for k, _, _, _ in items}
+        fresh = keys - self.proposed
+        self.proposed |= keys
+        self.stale_generations = 0 if fresh else self.stale_generations + 1
         room = self.limit - len(self.journal)
         stop = len(todo) > room
         todo = todo[:max(room, 0)]
         if todo:
-            self.stale_generations = 0
             n0 = len(self.journal)
             futures = {self.executor.submit(evaluate, self.task(k, p, threshold=threshold,
                                                                 lane_output=lane_output)):
@@ -501,8 +507,6 @@ class _Search:
                 for f in futures:
                     f.cancel()
                 raise
-        else:
-            self.stale_generations += 1
         if stop:
             raise _BudgetReached
         return [float(self.journal.entries[k]["objective"]) for k, _, _, _ in items]
