@@ -145,7 +145,7 @@ def test_resume_after_sigkill_reruns_nothing(cross_sc: Path, tmp_path: Path) -> 
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _journal(out, proposed=False)
-    assert 4 <= len(before) < 12
+    assert 4 <= len(before) < 12, f"killed after {len(before)} evaluations"
     done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     after = _journal(out, proposed=False)
@@ -155,12 +155,12 @@ def test_resume_after_sigkill_reruns_nothing(cross_sc: Path, tmp_path: Path) -> 
     # the resumed run is the run that was never interrupted
     whole = tmp_path / "whole"
     subprocess.run([*cmd[:-1], str(whole)], capture_output=True, check=True)
-    assert [e["key"] for e in _journal(whole)] == keys
+    assert [e["key"] for e in _journal(whole)] == keys, "the resumed run differs"
     assert json.loads((out / "optimise.json").read_text())["best"]["key"] == json.loads(
         (whole / "optimise.json").read_text())["best"]["key"]
     # a finished directory is not overwritten by accident
     again = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert again.returncode == 2 and "--resume" in again.stderr
+    assert again.returncode == 2 and "--resume" in again.stderr, again.stderr
 
 
 def test_resume_replays_many_generations(cross_sc: Path, tmp_path: Path) -> None:

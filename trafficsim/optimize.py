@@ -47,7 +47,13 @@ from trafficsim.errors import Issue, ScenarioError, SumoError
 from trafficsim.measures.signal_plan import SignalPlanMeasure
 from trafficsim.metrics import run_metrics
 from trafficsim.outputs import read_csv, read_statistics, read_vehicle_table
-from trafficsim.parallel import Progress, cpu_count, dask_executor, local_executor
+from trafficsim.parallel import (
+    Progress,
+    SerialExecutor,
+    cpu_count,
+    dask_executor,
+    local_executor,
+)
 from trafficsim.scenario import BASELINE, PlanSpec, Scenario, load_scenario
 from trafficsim.signals import (
     PROGRAM_ID,
@@ -494,7 +500,14 @@ class _Search:
         room = self.limit - len(self.journal)
         stop = len(todo) > room
         todo = todo[:max(room, 0)]
-        if todo:
+        if todo and isinstance(self.executor, SerialExecutor):
+            # one at a time, journalled as each finishes (a serial executor would otherwise run
+            # the whole batch at submission, before anything reaches the journal)
+            n0 = len(self.journal)
+            for i, (k, p, role, x) in enumerate(todo):
+                task = self.task(k, p, threshold=threshold, lane_output=lane_output)
+                self._record(n0 + i + 1, evaluate(task), role, x)
+        elif todo:
             n0 = len(self.journal)
             futures = {self.executor.submit(evaluate, self.task(k, p, threshold=threshold,
                                                                 lane_output=lane_output)):

@@ -173,33 +173,39 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
     import sumolib
     import traci
 
-    port = sumolib.miscutils.getFreeSocketPort()
-    cmd = [binary("sumo"), "-c", config.name, "--seed", str(seed), "--remote-port", str(port)]
     label = what or str(config)
     err_path = config.parent / "sumo-stderr.txt"  # a file, not a pipe: a full pipe blocks SUMO
     t0 = time.perf_counter()
-    with err_path.open("w", encoding="utf-8") as err_file:
-        # Same process group as this worker, and killed with it: a SUMO waiting for its TraCI
-        # client would otherwise wait forever once the client is gone (e.g. after kill -9).
-        proc = subprocess.Popen(cmd, cwd=config.parent, env=_env(), stdout=subprocess.DEVNULL,
-                                stderr=err_file, preexec_fn=_die_with_parent)
 
     def sumo_errors() -> str:
         text = err_path.read_text(encoding="utf-8", errors="replace")
         lines = [ln for ln in text.splitlines() if ln.startswith(("Error", "Quitting"))]
         return "\n  ".join(lines or text.strip().splitlines()[-10:])
 
+    for attempt in range(3):  # a free port can be taken by another process before SUMO binds it
+        port = sumolib.miscutils.getFreeSocketPort()
+        cmd = [binary("sumo"), "-c", config.name, "--seed", str(seed), "--remote-port", str(port)]
+        with err_path.open("w", encoding="utf-8") as err_file:
+            # Same process group as this worker, and killed with it: a SUMO waiting for its
+            # TraCI client would otherwise wait forever once the client is gone (kill -9).
+            proc = subprocess.Popen(cmd, cwd=config.parent, env=_env(), stdout=subprocess.DEVNULL,
+                                    stderr=err_file, preexec_fn=_die_with_parent)
+        try:
+            # traci prints each connection retry on stdout: keep our stdout (JSON, tables) clean
+            with contextlib.redirect_stdout(io.StringIO()):
+                conn = traci.connect(port=port, proc=proc, waitBetweenRetries=0.02,
+                                     numRetries=1000)
+            break
+        except Exception as exc:  # SUMO failed to start: report its own error text
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            errors = sumo_errors()
+            if attempt < 2 and ("socket" in errors.lower() or "port" in errors.lower()):
+                continue
+            msg = f"{label}: sumo could not be started under TraCI: {exc}\n  {errors}"
+            raise SumoError(msg) from None
     bound = 0.0
     stopped = None
-    try:
-        # traci prints each connection retry on stdout: keep our stdout (JSON, tables) clean
-        with contextlib.redirect_stdout(io.StringIO()):
-            conn = traci.connect(port=port, proc=proc, waitBetweenRetries=0.02, numRetries=1000)
-    except Exception as exc:  # SUMO failed to start: report its own error text
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-        msg = f"{label}: sumo could not be started under TraCI: {exc}\n  {sumo_errors()}"
-        raise SumoError(msg) from None
     try:
         t = float(conn.simulation.getTime())
         stat = "device.tripinfo.vehicleTripStatistics."
