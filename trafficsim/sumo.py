@@ -208,6 +208,7 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
     stopped = None
     try:
         t = float(conn.simulation.getTime())
+        begin_s = t
         stat = "device.tripinfo.vehicleTripStatistics."
         while t < end_s - 1e-9:
             if time.perf_counter() - t0 > timeout_s:
@@ -221,11 +222,19 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
             # the means carry two decimals: take off the rounding so the bound stays a bound
             arrived = n * (float(conn.simulation.getParameter("", stat + "timeLoss")) - 0.005)
             arrived += float(conn.simulation.getParameter("", stat + "totalDepartDelay")) - 0.005
+            arrived = max(arrived, 0.0)
+            bound = max(bound, arrived)
+            # Per-vehicle queries cost a round trip each: make them only when even the most
+            # each vehicle in the network or waiting to enter could have lost (the whole time
+            # so far) would be enough to stop the run.
+            waiting = conn.simulation.getPendingVehicles()
+            most = arrived + (conn.vehicle.getIDCount() + len(waiting)) * (t - begin_s)
+            if not stop(t, most):
+                continue
             running = sum(conn.vehicle.getTimeLoss(v) + conn.vehicle.getDepartDelay(v)
                           for v in conn.vehicle.getIDList())
-            pending = sum(conn.vehicle.getDepartDelay(v)
-                          for v in conn.simulation.getPendingVehicles())
-            bound = max(arrived, 0.0) + running + pending
+            pending = sum(conn.vehicle.getDepartDelay(v) for v in waiting)
+            bound = arrived + running + pending
             if stop(t, bound):
                 stopped = t
                 break
