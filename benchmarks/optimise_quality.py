@@ -42,7 +42,14 @@ def summarise(doc: dict) -> dict:
     final = min(h["objective"] for h in hist)
     within = next(h["n"] for h in sorted(hist, key=lambda h: h["n"])
                   if h["objective"] <= final * 1.02)
+    fixed = None
+    if "fixed_time_vs" in v:  # tuned actuated control took part: judge the fixed-time plan too
+        fv = v["fixed_time_vs"]
+        fixed = {"delay_s": v["plans"]["fixed_time"]["mean_delay_s"]["mean"],
+                 "vs_better_standard": fv[best_std]["mean_delay_s"],
+                 "vs_actuated": fv["actuated"]["mean_delay_s"]}
     return {
+        "fixed_time_plan": fixed,
         "delay_s": delay,
         "better_standard": best_std,
         "vs_better_standard": vs[best_std]["mean_delay_s"],

@@ -674,9 +674,14 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         actuated = start.actuated()
         actuated.write(out / "actuated.add.xml")
         tuned = [e for e in journal.entries.values() if e["role"] == "actuated" and not e["cut"]]
+        fixed = min((e for e in journal.entries.values()
+                     if e["role"] != "actuated" and not e["cut"]), key=lambda e: e["objective"])
         if tuned:
             t_best = min(tuned, key=lambda e: e["objective"])
             search.plans[t_best["key"]].write(out / "actuated_tuned.add.xml")
+            # the best fixed-time plan too, when tuned actuated control won the search
+            search.plans[fixed["key"]].with_program_id("fixed_time").write(
+                out / "fixed_time.add.xml")
         doc: dict[str, Any] = {
             "scenario": sc.name, "scenario_file": str(sc.source), "objective": s.objective,
             "method": s.method, "budget": s.budget, "evaluations": len(journal),
@@ -693,6 +698,8 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
                         "plan": webster.to_dict(),
                         "lane_flows_veh_h": journal.entries[plan_key(start)].get(
                             "lane_flows_veh_h", {})},
+            "best_fixed_time": {"key": fixed["key"], "objective": fixed["objective"],
+                                "eval": fixed["n"], "role": fixed["role"]},
             "actuated_tuned": ({"objective": t_best["objective"], "eval": t_best["n"],
                                 "plan": search.plans[t_best["key"]].to_dict()}
                                if tuned else None),
@@ -986,6 +993,8 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
     if tune_actuated and (out / "actuated_tuned.add.xml").is_file():
         plans["actuated_tuned"] = PlanSpec("actuated_tuned", (
             *base.measures, measure("file", out / "actuated_tuned.add.xml")))
+        plans["fixed_time"] = PlanSpec("fixed_time", (
+            *base.measures, measure("file", out / "fixed_time.add.xml")))
     if (out / "tls_cycle_adaptation.add.xml").is_file():
         plans["sumo_webster"] = PlanSpec("sumo_webster", (
             *base.measures, measure("file", out / "tls_cycle_adaptation.add.xml")))
@@ -1006,16 +1015,20 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
         row["objective"] = _est(mean_ci(obj(p)))
         row["warnings"] = [w for r in result.runs if r.plan == p for w in r.health.warnings]
         table["plans"][label] = row
-    for ref in plans:
-        if ref == "optimised":
+    refs = [p for p in plans if p in (BASELINE, "webster", "actuated", "sumo_webster")]
+    for cand in ("optimised", "fixed_time"):
+        if cand not in plans:
             continue
-        label = "start" if ref == BASELINE else ref
-        d = paired_difference(result.values("optimised", "mean_delay_s"),
-                              result.values(ref, "mean_delay_s"))
-        do = paired_difference(obj("optimised"), obj(ref))
-        table["optimised_vs"][label] = {
-            "mean_delay_s": {"diff": d.diff, "ci95": list(d.ci95), "pct": d.pct},
-            "objective": {"diff": do.diff, "ci95": list(do.ci95), "pct": do.pct}}
+        rows = table.setdefault(f"{cand}_vs", {})
+        for ref in [*refs, *(["actuated_tuned", "fixed_time"] if cand == "optimised" else [])]:
+            if ref not in plans:
+                continue
+            d = paired_difference(result.values(cand, "mean_delay_s"),
+                                  result.values(ref, "mean_delay_s"))
+            do = paired_difference(obj(cand), obj(ref))
+            rows["start" if ref == BASELINE else ref] = {
+                "mean_delay_s": {"diff": d.diff, "ci95": list(d.ci95), "pct": d.pct},
+                "objective": {"diff": do.diff, "ci95": list(do.ci95), "pct": do.pct}}
     return table
 
 

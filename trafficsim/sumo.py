@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import os
 import signal
 import subprocess
@@ -191,10 +190,7 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
             proc = subprocess.Popen(cmd, cwd=config.parent, env=_env(), stdout=subprocess.DEVNULL,
                                     stderr=err_file, preexec_fn=_die_with_parent)
         try:
-            # traci prints each connection retry on stdout: keep our stdout (JSON, tables) clean
-            with contextlib.redirect_stdout(io.StringIO()):
-                conn = traci.connect(port=port, proc=proc, waitBetweenRetries=0.02,
-                                     numRetries=1000)
+            conn = _connect(port, proc)
             break
         except Exception as exc:  # SUMO failed to start: report its own error text
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -252,6 +248,28 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
             proc.kill()
             proc.wait()
     return MonitoredRun(time.perf_counter() - t0, stopped, bound)
+
+
+def _connect(port: int, proc: subprocess.Popen[str], timeout_s: float = 60.0) -> object:
+    """A TraCI connection to the SUMO just started, retried quietly until it listens.
+
+    (``traci.connect`` prints every retry on stdout, and silencing it by swapping ``sys.stdout``
+    is not safe when several threads start runs.)
+    """
+    from traci.connection import Connection
+    from traci.exceptions import TraCIException
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return Connection("localhost", port, proc, None, True, None)
+        except OSError as exc:
+            if proc.poll() is not None:
+                msg = "TraCI server already finished"
+                raise TraCIException(msg) from exc
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _die_with_parent() -> None:
