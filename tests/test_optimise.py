@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +189,12 @@ def test_resume_replays_many_generations(cross_sc: Path, tmp_path: Path) -> None
                        resume=True)
     assert [e["key"] for e in _journal(part)] == [e["key"] for e in _journal(tmp_path / "whole")]
     assert resumed.doc["best"]["key"] == whole.doc["best"]["key"]
+    # a finished run with an extra (actuated) phase resumes too, running only that phase
+    tuned = replace(settings, tune_actuated=True)
+    more = optimise(cross_sc, out=part, settings=tuned, workers=1, progress=False, resume=True)
+    again = optimise(cross_sc, out=part, settings=tuned, workers=1, progress=False, resume=True)
+    assert more.doc["evaluations"] == again.doc["evaluations"] == 30 + 10
+    assert again.doc["best"]["key"] == more.doc["best"]["key"]
 
 
 def test_dask_cluster_gives_the_same_search(cross_sc: Path, tmp_path: Path) -> None:

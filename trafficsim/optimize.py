@@ -498,7 +498,7 @@ class _Search:
         self.proposed |= keys
         self.stale_generations = 0 if fresh else self.stale_generations + 1
         room = self.limit - len(self.journal)
-        stop = len(todo) > room
+        stop = bool(todo) and len(todo) > room  # (a resumed run may hold more than this phase)
         todo = todo[:max(room, 0)]
         if todo and isinstance(self.executor, SerialExecutor):
             # one at a time, journalled as each finishes (a serial executor would otherwise run
