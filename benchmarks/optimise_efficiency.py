@@ -1,7 +1,7 @@
 """Efficiency of ``trafficsim optimise``: parallel speed-up and per-evaluation overhead.
 
 1. Speed-up: the same search (same candidates: the search is deterministic) with 1 and with 2
-   local worker processes; wall time of the search phase.  Target ≥ 1.7×.
+   local workers (parallel SUMO processes); wall time of the search phase.  Target ≥ 1.7×.
 2. Overhead: one plan evaluated on 3 seeds three ways — bare ``sumo -c`` on the evaluation
    configurations, ``evaluate`` with a plain SUMO run, and ``evaluate`` watched through TraCI (as
    candidates that may be cut are run) — median of ``--repeats`` alternating rounds.

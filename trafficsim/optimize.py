@@ -603,7 +603,8 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         Budget (candidate plans simulated, starting plan and Webster included), objective,
         method, search and validation seeds, …
     workers, scheduler, executor
-        Local processes (default: the cores), a Dask scheduler address, or any executor.
+        Parallel local SUMO runs (default: the cores), a Dask scheduler address, or any
+        executor.
     resume
         Continue the run recorded in ``out`` (journal entries are not re-run).
     """
