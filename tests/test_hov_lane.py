@@ -175,3 +175,30 @@ def test_bad_hov_lane_names_the_field(write, old: str, new: str, field: str, tex
         prepare_network(ts.load_scenario(path), path.parent / "net")
     assert [i.field for i in info.value.issues] == [field]
     assert text in str(info.value)
+
+
+def test_person_vehicle_plot_draws_the_measured_means(hov: tuple[ts.Comparison, Path]) -> None:
+    """The HOV picture and report section: plotted bars are the metrics.json means, and the
+    error bars their 95% CIs; person delay and vehicle delay are both there for every plan."""
+    import json
+
+    from trafficsim import plots
+    from trafficsim.report import SECTIONS, load_folder
+
+    _, out = hov
+    doc = json.loads((out / "metrics.json").read_text())
+    plans = list(doc["plans"])
+    fig = plots.person_vehicle(doc)
+    assert len(fig.axes) == 3
+    for ax, (_, pairs) in zip(fig.axes, plots.PERSON_PANELS, strict=True):
+        for metric, _label in pairs:
+            heights = [b.get_height() for b in ax.patches if b.get_gid() == metric]
+            assert heights == pytest.approx([doc["plans"][p][metric]["mean"] for p in plans])
+    # the error bars span the CIs (caps sit at the interval ends)
+    ax = fig.axes[0]
+    caps = sorted(y for line in ax.lines for y in line.get_ydata())
+    for p in plans:
+        lo, hi = doc["plans"][p]["person_delay_s"]["ci95"]
+        assert any(abs(c - lo) < 1e-6 for c in caps) and any(abs(c - hi) < 1e-6 for c in caps)
+    fn = next(f for _, t, f in SECTIONS if t == "HOV lane: people and vehicles")
+    assert len(fn(load_folder(out))) == 2

@@ -154,3 +154,37 @@ def test_bad_bay_or_stop_demand_names_the_field(write, old: str, new: str, field
         prepare_network(ts.load_scenario(path), path.parent / "net")
     assert field in [i.field for i in info.value.issues], info.value
     assert text in str(info.value)
+
+
+def test_plotted_bay_occupancy_stays_within_capacity(gate: tuple[ts.Comparison, Path]) -> None:
+    """The bay picture: one line per seed from the occupancy the measure sampled from SUMO's
+    stop output; it never exceeds the capacity, reaches it at times, is zero outside the bay's
+    window, and its in-window mean is the ``bay_mean_occupancy_veh`` metric."""
+    from trafficsim import plots
+    from trafficsim.report import SECTIONS, load_folder
+
+    result, out = gate
+    runs = plots.bay_occupancy_runs(out)
+    assert list(runs) == ["bay"] and len(runs["bay"]) == len(result.seeds)
+    fig = plots.bay_occupancy(runs)
+    (ax,) = fig.axes
+    seeds = [ln for ln in ax.lines if ln.get_label().startswith("seed_")]
+    assert len(seeds) == len(result.seeds)
+    cap = next(ln for ln in ax.lines if ln.get_gid() == "capacity").get_ydata()[0]
+    assert cap == 3
+    top = 0.0
+    for line, seed in zip(seeds, result.seeds, strict=True):
+        t, occ = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        assert np.all(occ <= cap) and np.all(occ >= 0)
+        top = max(top, occ.max())
+        inside = (t >= WINDOW[0]) & (t < WINDOW[1])
+        assert np.all(occ[~inside] == 0)
+        assert occ[inside].mean() == pytest.approx(
+            result.run("bay", seed).metrics["bay_mean_occupancy_veh"])
+        # each sample agrees with SUMO's stop output directly
+        s = bay_stops(out, seed)
+        for ti, o in zip(t, occ, strict=True):
+            assert o == np.count_nonzero((s["started"] <= ti) & (ti < s["ended"]))
+    assert top == cap
+    fn = next(f for _, t, f in SECTIONS if t == "Kerb bays: occupancy")
+    assert len(fn(load_folder(out))) == 1

@@ -146,3 +146,32 @@ def test_bad_tidal_lane_names_the_field(write, old: str, new: str, field: str,
         prepare_network(ts.load_scenario(path), path.parent / "net")
     assert [i.field for i in info.value.issues] == [field]
     assert text in str(info.value)
+
+
+def test_direction_plot_draws_the_measured_per_direction_means(
+        tidal: tuple[ts.Comparison, Path]) -> None:
+    """The tidal picture and report section: the plotted bars are the per-direction means of
+    metrics.json, with their CIs, and the counter-peak direction (one lane while the peak has
+    two) is the slower one of the tidal plan."""
+    import json
+
+    from trafficsim import plots
+    from trafficsim.report import SECTIONS, load_folder
+
+    _, out = tidal
+    doc = json.loads((out / "metrics.json").read_text())
+    fig = plots.direction_delays(doc)
+    for ax, (_, pairs) in zip(fig.axes, plots.DIRECTION_PANELS, strict=True):
+        for metric, _label in pairs:
+            bars = [b for b in ax.patches if b.get_gid() == metric]
+            heights = [b.get_height() for b in bars]
+            assert heights == pytest.approx([doc["plans"][p][metric]["mean"]
+                                             for p in ("baseline", "tidal")]), metric
+    tidal_plan = doc["plans"]["tidal"]
+    assert tidal_plan["tidal_counter_delay_s"]["mean"] > 0
+    assert tidal_plan["tidal_peak_travel_time_s"]["mean"] > 0
+    folder = load_folder(out)
+    fn = next(f for _, t, f in SECTIONS if t == "Tidal lane: by direction")
+    assert len(fn(folder)) == 2
+    assert next(f for _, t, f in SECTIONS if t == "HOV lane: people and vehicles")(folder) == []
+    assert next(f for _, t, f in SECTIONS if t == "Kerb bays: occupancy")(folder) == []

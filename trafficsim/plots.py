@@ -12,11 +12,15 @@ Inputs are the plain tables a comparison writes (``metrics.json``, ``timeseries.
 ``edge_heatmap``       per-edge speed / delay / volume on the network geometry
 ``time_space``         vehicle trajectories along a corridor with its signal states
 ``signal_timing``      the phases of every signal over one cycle, offsets applied
+``direction_delays``   tidal plans: peak vs counter-peak delay and travel time
+``person_vehicle``     HOV plans: person vs vehicle delay, HOV vs non-HOV times
+``bay_occupancy``      kerb-bay plans: occupied spaces over time vs capacity
 =====================  ==========================================================
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -388,6 +392,176 @@ def _wrap(start: float, duration: float, cycle: float) -> list[tuple[float, floa
     a = start % cycle
     b = a + duration
     return [(a, b)] if b <= cycle + 1e-9 else [(a, cycle), (0.0, b - cycle)]
+
+
+# --------------------------------------------------------------------------------------------
+# Lane and kerb measures
+# --------------------------------------------------------------------------------------------
+#: Panels of :func:`direction_delays`: (title, [(metric, label), ...]).
+DIRECTION_PANELS = (
+    ("delay along the road [s/veh]", (("tidal_peak_delay_s", "peak direction"),
+                                      ("tidal_counter_delay_s", "counter-peak"))),
+    ("travel time along the road [s]", (("tidal_peak_travel_time_s", "peak direction"),
+                                        ("tidal_counter_travel_time_s", "counter-peak"))),
+)
+#: Panels of :func:`person_vehicle`.
+PERSON_PANELS = (
+    ("delay [s]", (("person_delay_s", "per person"), ("mean_delay_s", "per vehicle"))),
+    ("delay per vehicle [s]", (("hov_delay_s", "HOV"), ("non_hov_delay_s", "non-HOV"))),
+    ("travel time [s]", (("hov_travel_time_s", "HOV"), ("non_hov_travel_time_s", "non-HOV"))),
+)
+_SIDE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")
+#: File a kerb bay writes into each run directory (see trafficsim.measures.parking_bay).
+BAY_OCCUPANCY_FILE = "bay_occupancy.csv"
+
+
+def has_metrics(result: Any, metrics: Iterable[str]) -> bool:
+    """Whether any plan of a result has any of the metrics with a finite mean."""
+    doc = _doc(result)
+    return any((doc["plans"][p].get(m) or {}).get("mean") is not None
+               for p in doc.get("plans", {}) for m in metrics)
+
+
+def _mean_err(doc: Mapping[str, Any], plans: Sequence[str], metric: str
+              ) -> tuple[list[float], list[list[float]]]:
+    """Means of a metric per plan and their CI half-widths below/above (0 when absent)."""
+    means: list[float] = []
+    err: list[list[float]] = [[], []]
+    for p in plans:
+        e = doc["plans"][p].get(metric) or {}
+        mean = e.get("mean")
+        lo, hi = e.get("ci95", [None, None])
+        means.append(np.nan if mean is None else float(mean))
+        err[0].append(0.0 if lo is None or mean is None else mean - lo)
+        err[1].append(0.0 if hi is None or mean is None else hi - mean)
+    return means, err
+
+
+def paired_bars(result: Any, panels: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+                plans: Sequence[str] | None = None, title: str = "") -> Figure:
+    """Side-by-side bars per plan (e.g. peak vs counter-peak), mean and 95% CI over seeds.
+
+    Parameters
+    ----------
+    result
+        A Comparison or its JSON document (``metrics.json``).
+    panels
+        One panel each: its title and the ``(metric, label)`` pairs drawn side by side per plan
+        (panels whose metrics no plan has are left out).
+    plans
+        Plans to show (default: all).
+    title
+        Figure title (the scenario and seed count are added).
+
+    Raises
+    ------
+    ValueError
+        When no plan has any of the metrics.
+    """
+    doc = _doc(result)
+    plans = list(plans or doc["plans"])
+    panels = [(t, pairs) for t, pairs in panels if has_metrics(doc, [m for m, _ in pairs])]
+    if not panels:
+        msg = "none of the metrics of these panels is in the result"
+        raise ValueError(msg)
+    fig = Figure(figsize=(3.2 + 1.2 * len(plans) * len(panels), 3.0), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False).ravel()
+    x = np.arange(len(plans))
+    for ax, (panel_title, pairs) in zip(axes, panels, strict=True):
+        width = 0.8 / len(pairs)
+        for k, (metric, label) in enumerate(pairs):
+            means, err = _mean_err(doc, plans, metric)
+            ax.bar(x + (k - (len(pairs) - 1) / 2) * width, means, width, yerr=err, capsize=3,
+                   color=_SIDE_COLORS[k % len(_SIDE_COLORS)], label=label,
+                   error_kw={"elinewidth": 1.0}, gid=metric)
+        ax.set_xticks(x, plans, rotation=20 if len(plans) > 3 else 0)
+        ax.set_title(panel_title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    seeds = doc.get("seeds", [])
+    fig.suptitle(f"{doc.get('scenario', '')}: {title}mean and 95% CI over {len(seeds)} seed(s)",
+                 fontsize=11)
+    return fig
+
+
+def direction_delays(result: Any, plans: Sequence[str] | None = None) -> Figure:
+    """Tidal plans: delay and travel time along the road in the peak direction and the
+    counter-peak direction, during the scheduled windows, per plan with 95% CIs.
+
+    The values are the ``tidal_peak_*`` / ``tidal_counter_*`` metrics, which every plan of a
+    scenario with a tidal lane measures (the baseline too), so the plans compare directly.
+    """
+    return paired_bars(result, DIRECTION_PANELS, plans, "by direction in the tidal windows, ")
+
+
+def person_vehicle(result: Any, plans: Sequence[str] | None = None) -> Figure:
+    """HOV plans: delay per person vs per vehicle, and delay and travel time of qualifying
+    (HOV) vs other vehicles, per plan with 95% CIs.
+
+    An HOV lane is for people: it can raise vehicle delay and still lower person delay.
+    """
+    return paired_bars(result, PERSON_PANELS, plans, "people and vehicles, ")
+
+
+def read_bay_occupancy(path: str | Path) -> dict[str, np.ndarray]:
+    """A ``bay_occupancy.csv``: ``time_s`` [s], ``occupancy_veh`` and ``capacity_veh`` [veh]."""
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
+    return {k: np.array([float(r[k]) for r in rows], dtype=float)
+            for k in ("time_s", "occupancy_veh", "capacity_veh")}
+
+
+def bay_occupancy_runs(folder: str | Path) -> dict[str, list[Path]]:
+    """Plan → its runs' ``bay_occupancy.csv`` in a results folder (seed order; plans without a
+    kerb bay are left out)."""
+    out: dict[str, list[Path]] = {}
+    for plan_dir in sorted(Path(folder, "cases").glob("*")):
+        files = sorted(plan_dir.glob(f"seed_*/{BAY_OCCUPANCY_FILE}"),
+                       key=lambda p: int(p.parent.name.split("_")[1]))
+        if files:
+            out[plan_dir.name] = files
+    return out
+
+
+def bay_occupancy(runs: Mapping[str, Sequence[str | Path]]) -> Figure:
+    """Kerb-bay plans: occupied spaces over time, per seed and their mean, against capacity.
+
+    Parameters
+    ----------
+    runs
+        Plan → the ``bay_occupancy.csv`` files of its runs (see :func:`bay_occupancy_runs`);
+        the measure samples SUMO's stop output every minute over the bay's windows.
+    """
+    if not runs:
+        msg = "no bay occupancy files to draw"
+        raise ValueError(msg)
+    fig = Figure(figsize=(9, 2.4 * len(runs)), layout="constrained")
+    axes = fig.subplots(len(runs), 1, squeeze=False).ravel()
+    for ax, (plan, files) in zip(axes, runs.items(), strict=True):
+        tables = [read_bay_occupancy(f) for f in files]
+        for f, tab in zip(files, tables, strict=True):
+            ax.step(tab["time_s"], tab["occupancy_veh"], where="post", color="#1f77b4",
+                    alpha=0.35, lw=0.8, label=f"{Path(f).parent.name}")
+        same = all(np.array_equal(t["time_s"], tables[0]["time_s"]) for t in tables)
+        if same and len(tables) > 1:
+            mean = np.mean([t["occupancy_veh"] for t in tables], axis=0)
+            ax.step(tables[0]["time_s"], mean, where="post", color="#08306b", lw=1.8,
+                    label="mean over seeds", gid="mean")
+        cap = max(float(t["capacity_veh"].max()) for t in tables if len(t["capacity_veh"]))
+        t_all = np.concatenate([t["time_s"] for t in tables])
+        ax.axhline(cap, color="#d62728", ls="--", lw=1.2, label="capacity", gid="capacity")
+        ax.set_ylim(0, cap + 1)
+        ax.set_ylabel("occupied spaces [veh]", fontsize=9)
+        ax.set_title(f"plan {plan}", fontsize=10)
+        ax.grid(alpha=0.3)
+        if len(t_all):
+            t0, t1 = float(t_all.min()), float(t_all.max()) + 60.0
+            ax.set_xlim(t0, t1)
+            _time_axis(ax, t0, t1)
+        ax.legend(fontsize=7, ncol=4, loc="upper right")
+    fig.suptitle("kerb bay occupancy in its windows (sampled each minute from SUMO's stop output)",
+                 fontsize=11)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------

@@ -248,6 +248,33 @@ def _over_time(f: ResultsFolder) -> list[Block]:
     return [plots.time_series(f.series)] if f.series else []
 
 
+@section("Tidal lane: by direction", 32)
+def _tidal(f: ResultsFolder) -> list[Block]:
+    if not f.plans or not plots.has_metrics(f.doc, ["tidal_peak_delay_s"]):
+        return []
+    return [plots.direction_delays(f.doc),
+            '<p class="note">Along the tidal road, in the scheduled windows: the peak direction '
+            "is the one the reversible lane serves, the counter-peak the other direction at the "
+            "same times (it loses a lane where the lane is taken from it). Every plan is "
+            "measured on the same edges and windows.</p>"]
+
+
+@section("HOV lane: people and vehicles", 34)
+def _hov(f: ResultsFolder) -> list[Block]:
+    if not f.plans or not plots.has_metrics(f.doc, ["hov_delay_s"]):
+        return []
+    return [plots.person_vehicle(f.doc),
+            '<p class="note">Delay per person weights each vehicle by its occupants (a bus '
+            "counts its passengers); HOV = vehicles allowed on the lane (carpools at the minimum "
+            "occupancy, eligible types). Every plan classifies the same vehicles.</p>"]
+
+
+@section("Kerb bays: occupancy", 36)
+def _bays(f: ResultsFolder) -> list[Block]:
+    runs = plots.bay_occupancy_runs(f.dir)
+    return [plots.bay_occupancy(runs)] if runs else []
+
+
 @section("On the network", 40)
 def _network(f: ResultsFolder) -> list[Block]:
     net = f.net(f.plans[0]) if f.plans else None
