@@ -40,3 +40,14 @@ def test_quickstart(tmp_path: Path) -> None:
     assert _images(nb) == 5  # bars, time series, heat map, signal timing, time-space
     assert (out / "report.html").stat().st_size > 100_000
     assert (out / "cases/calm_40/seed_1/trajectories.csv.gz").is_file()
+
+
+def test_lane_plans(tmp_path: Path) -> None:
+    out = tmp_path / "lane-plans-out"
+    nb = execute("lane_plans.py", {"SCENARIOS": str(ROOT / "scenarios"), "SEEDS": [1, 2],
+                                   "TIDAL_END": "07:15", "HOV_END": "07:15",
+                                   "SCHOOL_END": "08:20", "OUT": str(out), "WORKERS": 2})
+    assert _images(nb) == 3  # by direction, person vs vehicle, bay occupancy
+    for name in ("tidal_corridor", "hov_arterial", "school_gate"):
+        assert (out / name / "report.html").stat().st_size > 50_000
+    assert len(list(out.glob("school_gate/cases/bay/seed_*/bay_occupancy.csv"))) == 2

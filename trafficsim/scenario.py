@@ -36,7 +36,7 @@ from trafficsim.measures.shared_parking import (
     resolve_parking,
     sharing_issues,
 )
-from trafficsim.spec import Fields, clock
+from trafficsim.spec import Fields, clock, parse_time
 
 BASELINE = "baseline"
 # delivery_ev: an electric delivery van (see measures/freight.py)
@@ -264,7 +264,8 @@ class Scenario:
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
-def load_scenario(path: str | Path, *, end_s: float | None = None) -> Scenario:
+def load_scenario(path: str | Path, *, end_s: float | None = None,
+                  clip_windows: bool = False) -> Scenario:
     """Read and validate a scenario file (``.toml``) or a SUMO configuration (``.sumocfg``).
 
     Parameters
@@ -273,6 +274,9 @@ def load_scenario(path: str | Path, *, end_s: float | None = None) -> Scenario:
         The file.
     end_s
         Override of the simulation end. [s]
+    clip_windows
+        With ``end_s``: cut the plans' measure windows to the shortened run (see
+        :func:`clip_measure_windows`), for a quick look at a long scenario.
 
     Raises
     ------
@@ -291,7 +295,41 @@ def load_scenario(path: str | Path, *, end_s: float | None = None) -> Scenario:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Issue(path, "", f"is not valid TOML: {exc}")]) from None
+    if clip_windows and end_s is not None:
+        data = clip_measure_windows(data, float(end_s))
     return _from_toml(data, path, end_s=end_s)
+
+
+def clip_measure_windows(data: dict[str, Any], end_s: float) -> dict[str, Any]:
+    """A copy of a scenario document whose plans' measure windows end by ``end_s``.
+
+    Every key of a ``[[plans.NAME.measures]]`` table that ends in ``windows`` (``windows``,
+    ``inbound_windows``, …) loses the windows that begin at or after ``end_s`` and has the one
+    running past it cut at ``end_s``.  Values that are not windows are left for the parser to
+    report. [s]
+    """
+
+    def clip(raw: Any) -> Any:
+        if not isinstance(raw, list):
+            return raw
+        out = []
+        for w in raw:
+            b, e = (parse_time(w[0]), parse_time(w[1])) if isinstance(w, list) and len(w) == 2 \
+                else (None, None)
+            if b is None or e is None:
+                out.append(w)
+            elif b < end_s:
+                out.append([w[0], min(e, end_s)] if e > end_s else w)
+        return out
+
+    plans = {}
+    for name, plan in (data.get("plans") or {}).items():
+        if isinstance(plan, dict) and isinstance(plan.get("measures"), list):
+            plan = {**plan, "measures": [
+                {k: clip(v) if k.endswith("windows") else v for k, v in m.items()}
+                if isinstance(m, dict) else m for m in plan["measures"]]}
+        plans[name] = plan
+    return {**data, "plans": plans} if "plans" in data else data
 
 
 def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scenario:
