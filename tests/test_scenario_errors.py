@@ -124,3 +124,19 @@ def test_end_override_shortens_profiles() -> None:
     sc = ts.load_scenario(DATA / "small_corridor.toml", end_s=7 * 3600 + 600)
     assert sc.end_s == 7 * 3600 + 600
     assert sc.demand is not None and sc.demand.flows[0].profile == (0.8, 1.0)
+
+
+def test_clip_windows_cuts_measure_windows_to_a_shortened_run(tmp_path) -> None:
+    """A quick look at a long scenario: the tidal lane's evening window is dropped and its
+    morning one cut at the new end, so the shortened scenario passes the network checks that
+    refuse it unclipped."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "tidal_corridor.toml"
+    end = 7 * 3600 + 900
+    with pytest.raises(ts.ScenarioError, match="lies outside the simulation window"):
+        prepare_network(ts.load_scenario(path, end_s=end), tmp_path / "a")
+    sc = ts.load_scenario(path, end_s=end, clip_windows=True)
+    (m,) = sc.plans["tidal"].measures
+    assert m.inbound_windows == ((7 * 3600, end),) and m.outbound_windows == ()
+    prepare_network(sc, tmp_path / "b")

@@ -406,7 +406,8 @@ DIRECTION_PANELS = (
 )
 #: Panels of :func:`person_vehicle`.
 PERSON_PANELS = (
-    ("delay [s]", (("person_delay_s", "per person"), ("mean_delay_s", "per vehicle"))),
+    ("delay per person vs per vehicle [s]", (("person_delay_s", "per person"),
+                                             ("mean_delay_s", "per vehicle"))),
     ("delay per vehicle [s]", (("hov_delay_s", "HOV"), ("non_hov_delay_s", "non-HOV"))),
     ("travel time [s]", (("hov_travel_time_s", "HOV"), ("non_hov_travel_time_s", "non-HOV"))),
 )
