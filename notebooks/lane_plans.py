@@ -45,16 +45,14 @@ from pathlib import Path
 import trafficsim as ts
 from trafficsim import plots
 from trafficsim.cli import format_comparison
-from trafficsim.spec import clock
+from trafficsim.spec import clock, parse_time
 
 
 def load(name: str, end: str | float | None) -> ts.Scenario:
     """A showcase scenario, optionally cut short (``end`` as "HH:MM" or seconds)."""
-    if isinstance(end, str):
-        h, m = end.split(":")
-        end = int(h) * 3600 + int(m) * 60
     # A shorter run also cuts the measures' windows to it (a window must lie inside the run).
-    sc = ts.load_scenario(Path(SCENARIOS) / f"{name}.toml", end_s=end, clip_windows=True)
+    sc = ts.load_scenario(Path(SCENARIOS) / f"{name}.toml",
+                          end_s=None if end is None else parse_time(end), clip_windows=True)
     print(f"{sc.name}: {clock(sc.begin_s)}–{clock(sc.end_s)}, plans {', '.join(sc.plans)}")
     return sc
 
@@ -111,8 +109,9 @@ for plan in hov.plans[1:]:
     dv = hov.difference(plan, "mean_delay_s")
     print(f"{plan}: person delay {dp.diff:+.1f} s [{dp.ci95[0]:+.1f}, {dp.ci95[1]:+.1f}], "
           f"vehicle delay {dv.diff:+.1f} s [{dv.ci95[0]:+.1f}, {dv.ci95[1]:+.1f}]")
-    # No single-occupant car ever uses the lane in its hours.
-    assert max(hov.values(plan, "hov_violations_veh_s")) == 0
+    # Vehicle-seconds that non-qualifying vehicles spent on the lane in its hours (SUMO lane
+    # data): 0 but for a car caught on it at a switch.
+    print(f"  violations per seed [veh·s]: {hov.values(plan, 'hov_violations_veh_s')}")
 
 # %% [markdown]
 # **Reading it.** Taking the kerb lane (`hov2`) removes a general lane from three quarters of
@@ -120,6 +119,13 @@ for plan in hov.plans[1:]:
 # depends on the carpool and bus share. Building a new lane (`hov2_new_lane`) adds capacity
 # instead, so both groups should gain. Judge the plans on person delay first, and look at the
 # intervals: with few seeds they are wide.
+#
+# On the full showcase (06:45–09:15, 5 seeds, SUMO 1.28.0) converting the kerb lane fails
+# badly: carpools and buses gain a little (HOV delay −13 s [−19, −7] per vehicle) but the other
+# cars queue back past the network entry (non-HOV delay +608 s [+576, +640], ~250 cars never
+# get in), so person delay rises from 156 to 463 s (+306 s [+284, +329]). Two general lanes
+# cannot carry 2,200 veh/h of which three quarters are single-occupant. The new fourth lane
+# helps everyone: person delay −31 s [−39, −23] (−20%), HOV −37 s, non-HOV −21 s.
 
 # %% [markdown]
 # ## School drop-off bay
