@@ -188,3 +188,13 @@ def test_plotted_bay_occupancy_stays_within_capacity(gate: tuple[ts.Comparison, 
     assert top == cap
     fn = next(f for _, t, f in SECTIONS if t == "Kerb bays: occupancy")
     assert len(fn(load_folder(out))) == 1
+
+
+def test_occupancy_picture_leaves_out_the_idle_hours_between_windows() -> None:
+    from trafficsim.plots import _busy_spans
+
+    t = np.arange(8 * 3600, 16 * 3600, 60.0)
+    busy = ((t >= 8 * 3600 + 600) & (t < 9 * 3600)) | ((t >= 15 * 3600) & (t < 15.5 * 3600))
+    spans = _busy_spans(t, busy, 1800.0, 60.0)
+    assert spans == [(8 * 3600, 9 * 3600 + 450), (15 * 3600 - 450, 16 * 3600)]
+    assert _busy_spans(t, np.zeros(len(t), dtype=bool), 1800.0, 60.0) == [(8 * 3600, 16 * 3600)]

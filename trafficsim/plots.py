@@ -524,7 +524,25 @@ def bay_occupancy_runs(folder: str | Path) -> dict[str, list[Path]]:
     return out
 
 
-def bay_occupancy(runs: Mapping[str, Sequence[str | Path]]) -> Figure:
+def _busy_spans(times: np.ndarray, busy: np.ndarray, gap_s: float, step_s: float
+                ) -> list[tuple[float, float]]:
+    """Time spans to draw: the sampled range without idle stretches of at least ``gap_s``
+    (each span keeps a margin of idle time around its busy samples)."""
+    first, end = float(times[0]), float(times[-1]) + step_s
+    t = times[busy]
+    if not len(t):
+        return [(first, end)]
+    pad = min(gap_s / 4, 600.0)
+    groups = np.split(t, np.nonzero(np.diff(t) > gap_s)[0] + 1)
+    spans = [(float(g[0]) - pad, float(g[-1]) + step_s + pad) for g in groups]
+    if spans[0][0] - first <= gap_s:
+        spans[0] = (first, spans[0][1])
+    if end - spans[-1][1] <= gap_s:
+        spans[-1] = (spans[-1][0], end)
+    return [(max(b, first), min(e, end)) for b, e in spans]
+
+
+def bay_occupancy(runs: Mapping[str, Sequence[str | Path]], *, gap_s: float = 1800.0) -> Figure:
     """Kerb-bay plans: occupied spaces over time, per seed and their mean, against capacity.
 
     Parameters
@@ -532,36 +550,49 @@ def bay_occupancy(runs: Mapping[str, Sequence[str | Path]]) -> Figure:
     runs
         Plan → the ``bay_occupancy.csv`` files of its runs (see :func:`bay_occupancy_runs`);
         the measure samples SUMO's stop output every minute over the bay's windows.
+    gap_s
+        Stretches this long with the bay empty in every run (e.g. between a morning and an
+        afternoon window) are left out: the time axis is broken there. [s]
     """
     if not runs:
         msg = "no bay occupancy files to draw"
         raise ValueError(msg)
+    tables = {plan: [read_bay_occupancy(f) for f in files] for plan, files in runs.items()}
+    every = [t for tabs in tables.values() for t in tabs if len(t["time_s"])]
+    times = np.unique(np.concatenate([t["time_s"] for t in every])) if every else np.zeros(1)
+    busy = np.zeros(len(times), dtype=bool)
+    for t in every:
+        busy[np.searchsorted(times, t["time_s"][t["occupancy_veh"] > 0])] = True
+    step = float(np.min(np.diff(times))) if len(times) > 1 else 60.0
+    spans = _busy_spans(times, busy, gap_s, step)
     fig = Figure(figsize=(9, 2.4 * len(runs)), layout="constrained")
-    axes = fig.subplots(len(runs), 1, squeeze=False).ravel()
-    for ax, (plan, files) in zip(axes, runs.items(), strict=True):
-        tables = [read_bay_occupancy(f) for f in files]
-        for f, tab in zip(files, tables, strict=True):
-            ax.step(tab["time_s"], tab["occupancy_veh"], where="post", color="#1f77b4",
-                    alpha=0.35, lw=0.8, label=f"{Path(f).parent.name}")
-        same = all(np.array_equal(t["time_s"], tables[0]["time_s"]) for t in tables)
-        if same and len(tables) > 1:
-            mean = np.mean([t["occupancy_veh"] for t in tables], axis=0)
-            ax.step(tables[0]["time_s"], mean, where="post", color="#08306b", lw=1.8,
-                    label="mean over seeds", gid="mean")
-        cap = max(float(t["capacity_veh"].max()) for t in tables if len(t["capacity_veh"]))
-        t_all = np.concatenate([t["time_s"] for t in tables])
-        ax.axhline(cap, color="#d62728", ls="--", lw=1.2, label="capacity", gid="capacity")
-        ax.set_ylim(0, cap + 1)
-        ax.set_ylabel("occupied spaces [veh]", fontsize=9)
-        ax.set_title(f"plan {plan}", fontsize=10)
-        ax.grid(alpha=0.3)
-        if len(t_all):
-            t0, t1 = float(t_all.min()), float(t_all.max()) + 60.0
-            ax.set_xlim(t0, t1)
-            _time_axis(ax, t0, t1)
-        ax.legend(fontsize=7, ncol=4, loc="upper right")
-    fig.suptitle("kerb bay occupancy in its windows (sampled each minute from SUMO's stop output)",
-                 fontsize=11)
+    axes = fig.subplots(len(runs), len(spans), squeeze=False, sharey="row",
+                        width_ratios=[max(e - b, 600.0) for b, e in spans])
+    for row, (plan, files) in zip(axes, runs.items(), strict=True):
+        tabs = tables[plan]
+        cap = max((float(t["capacity_veh"].max()) for t in tabs if len(t["capacity_veh"])),
+                  default=0.0)
+        same = len(tabs) > 1 and all(np.array_equal(t["time_s"], tabs[0]["time_s"]) for t in tabs)
+        for k, (ax, (b, e)) in enumerate(zip(row, spans, strict=True)):
+            for f, tab in zip(files, tabs, strict=True):
+                ax.step(tab["time_s"], tab["occupancy_veh"], where="post", color="#1f77b4",
+                        alpha=0.35, lw=0.8, label=Path(f).parent.name)
+            if same:
+                ax.step(tabs[0]["time_s"], np.mean([t["occupancy_veh"] for t in tabs], axis=0),
+                        where="post", color="#08306b", lw=1.8, label="mean over seeds",
+                        gid="mean")
+            ax.axhline(cap, color="#d62728", ls="--", lw=1.2, label="capacity", gid="capacity")
+            ax.set_ylim(0, cap + 1)
+            ax.set_xlim(b, e)
+            _time_axis(ax, b, e)
+            ax.grid(alpha=0.3)
+            if k == 0:
+                ax.set_ylabel("occupied spaces [veh]", fontsize=9)
+                ax.set_title(f"plan {plan}", fontsize=10, loc="left")
+        row[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    note = f"; idle stretches of {gap_s / 60:g}+ min left out" if len(spans) > 1 else ""
+    fig.suptitle("kerb bay occupancy in its windows (sampled each minute from SUMO's stop "
+                 f"output{note})", fontsize=11)
     return fig
 
 
