@@ -152,6 +152,13 @@ assert peak <= 8  # SUMO never puts more cars into the bay than it has spaces
 # double-park and the bay is too small (or the maximum stay too long); if it is rarely above
 # half full, fewer spaces would do. The comparison table tells whether through traffic gained:
 # look at mean delay and at the dropped-off share in the bay.
+#
+# On the full showcase (07:45–16:00, 5 seeds) the bay is a clear gain: mean delay falls from
+# 103 to 46 s per vehicle (−57 s [−65, −49]), through traffic's delay by 55 s, the travel lane
+# is blocked 0.1 h instead of 3.0 h a day, and the 175 cars per day that could not even enter
+# the jammed street get in. 95–100% of drop-offs use the bay. Its occupancy averages 1.6 of 8
+# spaces over the windows but peaks at 8 in three of five seeds around the bell at 15:30, so
+# the afternoon window, not the morning one, sizes it.
 
 # %% [markdown]
 # ## Report
