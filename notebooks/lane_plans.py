@@ -88,6 +88,14 @@ assert max(tidal.values("tidal", "tidal_conflict_veh_s")) == 0
 # change beyond noise. If the interval of the peak difference excludes 0, the lane helps the
 # commute; if the counter-peak bars rise, the clearance or the side-street demand is costing
 # more than the lane gains. A short window only covers the start of the morning opening.
+#
+# On the full day (06:30–19:30, seeds 1–3) the peak direction's delay along the road in the
+# tidal windows falls from 390 to 139 s per vehicle (−250 s [−262, −238]) while the
+# counter-peak direction does not move (+0.3 s [−0.8, +1.3]): the lane is built in the median,
+# so nobody gives one up. The reversible lane carries 30% of the open direction's
+# vehicle-kilometres and never a car against its direction; the whole network's mean delay
+# falls by 71% (393 → 114 s). Without it the baseline's peak direction is near capacity for
+# hours, which is why the gain is this large.
 
 # %% [markdown]
 # ## HOV lane
