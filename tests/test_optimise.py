@@ -128,6 +128,18 @@ def test_cli_writes_a_plan_that_sumo_loads_and_a_validation_table(cross_sc: Path
     for ref in ("start", "webster", "actuated"):
         d = v["optimised_vs"][ref]["mean_delay_s"]
         assert d["ci95"][0] <= d["diff"] <= d["ci95"][1]
+    # the convergence picture: its best-so-far line never rises and ends at the best plan
+    from trafficsim import plots
+
+    fig = plots.optimiser_convergence(doc)
+    best = next(ln for ln in fig.axes[0].lines if ln.get_gid() == "best").get_ydata()
+    assert np.all(np.diff(best) <= 0) and best[-1] == pytest.approx(doc["best"]["objective"])
+    bars = [b.get_height() for b in fig.axes[1].patches]
+    assert bars == pytest.approx([p["objective"]["mean"] for p in v["plans"].values()])
+    # `report DIR` reads an optimise folder: validation table, convergence, the comparison
+    assert main(["report", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    assert "<h2>Signal optimisation</h2>" in page and "<h2>Comparison</h2>" in page
     # the written plan loads with sumo -a as it is and becomes the active program
     net = cross_sc.parent / "cross.net.xml"
     (tmp_path / "save.add.xml").write_text(

@@ -15,6 +15,7 @@ Inputs are the plain tables a comparison writes (``metrics.json``, ``timeseries.
 ``direction_delays``   tidal plans: peak vs counter-peak delay and travel time
 ``person_vehicle``     HOV plans: person vs vehicle delay, HOV vs non-HOV times
 ``bay_occupancy``      kerb-bay plans: occupied spaces over time vs capacity
+``optimiser_convergence`` objective per evaluation, best so far, validation (``optimise.json``)
 =====================  ==========================================================
 """
 
@@ -593,6 +594,80 @@ def bay_occupancy(runs: Mapping[str, Sequence[str | Path]], *, gap_s: float = 18
     note = f"; idle stretches of {gap_s / 60:g}+ min left out" if len(spans) > 1 else ""
     fig.suptitle("kerb bay occupancy in its windows (sampled each minute from SUMO's stop "
                  f"output{note})", fontsize=11)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Signal optimisation
+# --------------------------------------------------------------------------------------------
+_ROLE_STYLE = {"start": ("#4d4d4d", "s", "start plan"), "webster": ("#2ca02c", "D", "Webster"),
+               "candidate": ("#1f77b4", "o", "candidate"),
+               "actuated": ("#9467bd", "^", "actuated (tuned)")}
+
+
+def optimiser_convergence(doc: Mapping[str, Any]) -> Figure:
+    """Signal optimisation: the objective of every evaluated plan in evaluation order, the best
+    so far, and the start and Webster levels; evaluations cut early are marked (their value is
+    a lower bound, not the plan's objective).  With a validation, a second panel shows the
+    objective on the unseen validation seeds per plan with its 95% CI.
+
+    Parameters
+    ----------
+    doc
+        ``optimise.json`` as written by ``trafficsim optimise --out DIR``.
+    """
+    hist = [h for h in doc.get("history", []) if h.get("objective") is not None]
+    if not hist:
+        msg = "optimise.json has no evaluations"
+        raise ValueError(msg)
+    val = doc.get("validation") or {}
+    vplans = val.get("plans") or {}
+    fig = Figure(figsize=(10 if vplans else 7, 3.4), layout="constrained")
+    axes = fig.subplots(1, 2 if vplans else 1, squeeze=False,
+                        width_ratios=[2, 1] if vplans else None).ravel()
+    ax = axes[0]
+    for role, (color, marker, label) in _ROLE_STYLE.items():
+        mine = [h for h in hist if h.get("role") == role]
+        full = [h for h in mine if not h.get("cut")]
+        cut = [h for h in mine if h.get("cut")]
+        if full:
+            ax.scatter([h["n"] for h in full], [h["objective"] for h in full], s=16,
+                       color=color, marker=marker, label=label, zorder=3)
+        if cut:
+            ax.scatter([h["n"] for h in cut], [h["objective"] for h in cut], s=16,
+                       facecolors="none", edgecolors=color, marker=marker, zorder=2,
+                       label=f"{label}, cut early (lower bound)")
+    full = sorted((h for h in hist if not h.get("cut")), key=lambda h: h["n"])
+    if full:
+        best = np.minimum.accumulate([h["objective"] for h in full])
+        ax.step([h["n"] for h in full], best, where="post", color="#d62728", lw=1.6,
+                label="best so far", gid="best")
+    for key, ls in (("start", ":"), ("webster", "--")):
+        o = (doc.get(key) or {}).get("objective")
+        if o is not None:
+            ax.axhline(o, color=_ROLE_STYLE[key][0], ls=ls, lw=1.0)
+    objs = [h["objective"] for h in hist if h["objective"] > 0]
+    if objs and max(objs) / min(objs) > 10:  # poor candidates would flatten the best ones
+        ax.set_yscale("log")
+    ax.set_xlabel("evaluation")
+    ax.set_ylabel(f"objective ({doc.get('objective', '')})", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(f"search: {doc.get('method', '')}, {len(hist)} plans on seeds "
+                 f"{', '.join(map(str, doc.get('seeds', [])))}", fontsize=10)
+    if vplans:
+        ax2 = axes[1]
+        names = list(vplans)
+        means, err = _mean_err({"plans": {p: {"objective": vplans[p].get("objective")}
+                                          for p in names}}, names, "objective")
+        x = np.arange(len(names))
+        ax2.bar(x, means, yerr=err, capsize=4, color=[_PALETTE[i % len(_PALETTE)]
+                                                      for i in range(len(names))])
+        ax2.set_xticks(x, names, rotation=30, ha="right")
+        ax2.set_title(f"validation on seeds {', '.join(map(str, val.get('seeds', [])))}",
+                      fontsize=10)
+        ax2.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"{doc.get('scenario', '')}: signal optimisation", fontsize=11)
     return fig
 
 

@@ -33,6 +33,8 @@ from trafficsim.netgeom import read_net
 from trafficsim.spec import clock
 
 REPORT_NAME = "report.html"
+#: What ``trafficsim optimise --out DIR`` writes (see trafficsim.optimize).
+OPTIMISE_JSON = "optimise.json"
 
 
 class ReportError(ValueError):
@@ -111,9 +113,12 @@ def load_folder(path: str | Path) -> ResultsFolder:
     """
     d = Path(path)
     mj = d / "metrics.json"
+    if not mj.is_file() and (d / OPTIMISE_JSON).is_file():
+        return ResultsFolder(dir=d, doc=_optimise_doc(d / OPTIMISE_JSON))
     if not mj.is_file():
         msg = (f"{d}: no metrics.json here; expected a folder written by "
-               "'trafficsim compare --out DIR' or 'trafficsim run --out DIR'")
+               "'trafficsim compare --out DIR', 'trafficsim run --out DIR' or "
+               "'trafficsim optimise --out DIR'")
         raise ReportError(msg)
     try:
         doc = json.loads(mj.read_text(encoding="utf-8"))
@@ -123,6 +128,25 @@ def load_folder(path: str | Path) -> ResultsFolder:
     return ResultsFolder(dir=d, doc=doc, runs=_rows(d / "runs.csv"),
                          edges=_rows(d / "edges.csv"), junctions=_rows(d / "junctions.csv"),
                          series=_rows(d / "timeseries.csv"))
+
+
+def _optimise_doc(path: Path) -> dict[str, Any]:
+    """A results document from ``optimise.json``: its validation table as the plans (start,
+    Webster, actuated, optimised … on the validation seeds), the whole file under
+    ``optimise``."""
+    try:
+        opt = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        msg = f"{path}: is not valid JSON ({exc})"
+        raise ReportError(msg) from None
+    val = opt.get("validation") or {}
+    plans = {p: {m: e for m, e in row.items() if isinstance(e, dict)}
+             for p, row in (val.get("plans") or {}).items()}
+    health = {p: {"validation": {"warnings": row.get("warnings", [])}}
+              for p, row in (val.get("plans") or {}).items()}
+    return {"scenario": opt.get("scenario", ""), "scenario_file": opt.get("scenario_file", ""),
+            "window": opt.get("window", {}), "seeds": val.get("seeds", opt.get("seeds", [])),
+            "plans": plans, "vs_baseline": {}, "health": health, "optimise": opt}
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,6 +223,35 @@ def _comparison(f: ResultsFolder) -> list[Block]:
              'better, <span class="worse">red</span>: significantly worse (the interval excludes '
              "0).</p>")
     return [table, plots.metric_bars(doc)]
+
+
+@section("Signal optimisation", 15)
+def _optimisation(f: ResultsFolder) -> list[Block]:
+    path = f.dir / OPTIMISE_JSON
+    opt = f.doc.get("optimise")
+    if opt is None and path.is_file():
+        opt = json.loads(path.read_text(encoding="utf-8"))
+    if not opt or not opt.get("history"):
+        return []
+    best = opt.get("best") or {}
+    rows = []
+    for ref, d in ((opt.get("validation") or {}).get("optimised_vs") or {}).items():
+        e = d.get("mean_delay_s") or {}
+        lo, hi = e.get("ci95", [None, None])
+        rows.append(f"<tr><th>{html.escape(ref)}</th><td>{_fmt(e.get('diff'))} "
+                    f"<small>[{_fmt(lo)}, {_fmt(hi)}] {_fmt(e.get('pct'))}%</small></td></tr>")
+    table = ('<table class="num"><thead><tr><th>optimised vs</th><th>Δ mean delay [s]<br>'
+             "<small>paired diff [95% CI], %</small></th></tr></thead>"
+             f"<tbody>{''.join(rows)}</tbody></table>") if rows else ""
+    return [f"<p>{html.escape(str(opt.get('method', '')))}: {opt.get('evaluations', 0)} plans "
+            f"evaluated ({opt.get('cut_evaluations', 0)} cut early), stopped: "
+            f"{html.escape(str(opt.get('stopped', '')))}; best objective "
+            f"{_fmt(best.get('objective'))} ({html.escape(str(opt.get('objective', '')))}) at "
+            f"evaluation {best.get('eval', '–')}.</p>",
+            plots.optimiser_convergence(opt), table,
+            '<p class="note">Search on the search seeds; the validation re-runs each plan on '
+            "seeds the search never saw. <code>signal_plan.add.xml</code> in the folder holds "
+            "the optimised programs.</p>"]
 
 
 @section("Signalised junctions: level of service", 20)
@@ -309,7 +362,7 @@ def _time_space(f: ResultsFolder) -> list[Block]:
         blocks.append(f"<h3>{html.escape(plan)} <small>(seed {d.name.split('_')[-1]})</small>"
                       "</h3>")
         blocks.append(plots.time_space_case(d))
-    if not blocks and f.plans:
+    if not blocks and f.plans and "optimise" not in f.doc:
         blocks.append('<p class="note">No trajectories in this folder: run '
                       "<code>trafficsim compare SCENARIO --out DIR --trajectories</code> to "
                       "record them (first seed of each plan, corridor edges only).</p>")
