@@ -51,3 +51,13 @@ def test_lane_plans(tmp_path: Path) -> None:
     for name in ("tidal_corridor", "hov_arterial", "school_gate"):
         assert (out / name / "report.html").stat().st_size > 50_000
     assert len(list(out.glob("school_gate/cases/bay/seed_*/bay_occupancy.csv"))) == 2
+
+
+def test_signal_optimisation(tmp_path: Path) -> None:
+    out = tmp_path / "opt-out"
+    nb = execute("signal_optimisation.py", {
+        "SCENARIO": str(ROOT / "scenarios/arterial_am_peak.toml"), "END": "07:20", "BUDGET": 6,
+        "SEEDS": [1], "VALIDATE_SEEDS": [11, 12], "OUT": str(out), "WORKERS": 2})
+    assert _images(nb) == 1  # convergence and validation
+    assert (out / "signal_plan.add.xml").is_file()
+    assert "<h2>Signal optimisation</h2>" in (out / "report.html").read_text()
