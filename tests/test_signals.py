@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import build_net
@@ -134,3 +135,23 @@ def test_green_wave_offsets_follow_the_travel_time(tmp_path: Path) -> None:
     assert 15 < tt < 20
     # the main road is served by phase 0 at both junctions: its green starts at the offset
     assert (offsets["J2"] - offsets["J1"]) % 90.0 == pytest.approx(tt, abs=1e-6)
+    # unwrapped, the same wave holds modulo any cycle: the optimiser's offsets are measured from
+    # it, so offset 0 stays on the wave while the search changes the cycle
+    from trafficsim.optimize import Encoding
+    from trafficsim.signals import two_way_cycles_s
+
+    wave = green_wave_offsets(plan, read_links(net), edges, flows, None)
+    assert wave["J2"] - wave["J1"] == pytest.approx(tt, abs=1e-6)
+    enc = Encoding(plan, 20.0, 150.0, tuple(wave[p.tls_id] for p in plan.programs))
+    j2 = [p.tls_id for p in plan.programs].index("J2")
+    for cycle in (40.0, 60.0, 90.0):
+        x = np.array([cycle] + [0.5] * (enc.dim - 1))
+        x[-1] = 0.0
+        p = enc.decode(x)
+        assert p.programs[j2].offset_s == round(tt) % cycle
+        assert enc.encode(p)[-1] == pytest.approx(0.0, abs=1 / cycle)  # round trip
+    # both directions progress when twice the travel time is a multiple of the cycle
+    assert two_way_cycles_s(plan, read_links(net), edges, flows, 10.0, 150.0) == [
+        float(round(2 * tt / k)) for k in (1, 2, 3)]
+    assert two_way_cycles_s(plan, read_links(net), edges, flows, 30.0, 150.0) == [
+        float(round(2 * tt))]

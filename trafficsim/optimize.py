@@ -64,6 +64,7 @@ from trafficsim.signals import (
     read_links,
     read_plan,
     round_preserving_sum,
+    two_way_cycles_s,
     webster_plan,
 )
 from trafficsim.stats import mean_ci, paired_difference
@@ -85,11 +86,22 @@ class Encoding:
 
     Layout: ``[cycle_s, splits of tls 1 (n1 − 1 values in [0, 1]), …, offsets of tls 2.. (fractions
     of the cycle in [0, 1])]``.
+
+    Offsets are measured from ``wave_s`` (unwrapped green-wave offsets [s], one per program, see
+    :func:`~trafficsim.signals.green_wave_offsets` with ``cycle_s=None``): 0 is the green wave
+    at *every* cycle.  Plain fractions of the cycle would tie the coordination to one cycle: a
+    search step in the cycle would scatter the offsets, so a coordinated plan at another cycle
+    is out of reach of DE's moves (on the showcase arterial the wave pays off only near a cycle of
+    twice the link travel time, far from Webster's).
     """
 
     base: SignalPlan
     min_cycle_s: float = 30.0
     max_cycle_s: float = 150.0
+    wave_s: tuple[float, ...] = ()
+
+    def _wave(self, i: int) -> float:
+        return self.wave_s[i] - self.wave_s[0] if self.wave_s else 0.0
 
     @property
     def cycle_bounds(self) -> tuple[float, float]:
@@ -125,7 +137,8 @@ class Encoding:
             spare = cycle - sum(p.intergreens_s) - sum(p.min_greens_s)
             greens = [m + spare * s for m, s in zip(p.min_greens_s, shares, strict=True)]
             greens = round_preserving_sum(greens, cycle - sum(p.intergreens_s))
-            offset = float(round(min(max(offsets[i], 0.0), 1.0) * cycle) % cycle) if i else 0.0
+            offset = (float(round(self._wave(i) + min(max(offsets[i], 0.0), 1.0) * cycle) % cycle)
+                      if i else 0.0)
             progs.append(p.with_greens(greens, offset_s=offset, program_id=PROGRAM_ID))
         assert len(progs) == n_progs
         return SignalPlan(tuple(progs))
@@ -142,7 +155,8 @@ class Encoding:
             shares = [w / tot for w in want] if tot > 0 else [1.0 / len(want)] * len(want)
             x += _inverse_stick_breaking(shares)
         c0 = progs[0].offset_s
-        x += [((p.offset_s - c0) % cycle) / cycle for p in progs[1:]]
+        x += [((p.offset_s - c0 - self._wave(i)) % cycle) / cycle
+              for i, p in enumerate(progs) if i]
         return np.array(x, dtype=float)
 
 
@@ -779,17 +793,28 @@ def _search(search: _Search, start: SignalPlan, webster: SignalPlan,
     common = max(p.cycle_s for p in webster.programs)
     web_common, _ = webster_plan(start, links, flows, replace(s.webster, min_cycle_s=common,
                                                               max_cycle_s=common))
-    x_start = np.clip(enc.encode(start), lo, hi)
-    x_web = np.clip(enc.encode(web_common, common), lo, hi)
     x_wave = None
+    coordinated: list[np.ndarray] = []
     if len(start.programs) > 1:
-        offsets = green_wave_offsets(web_common, links, read_edges(search.plan_net), flows,
-                                     common)
-        waved = SignalPlan(tuple(replace(p, offset_s=offsets.get(p.tls_id, 0.0))
-                                 for p in web_common.programs))
-        x_wave = np.clip(enc.encode(waved, common), lo, hi)
+        edges = read_edges(search.plan_net)
+        wave = green_wave_offsets(web_common, links, edges, flows, None)
+        enc = search.encoding = replace(enc, wave_s=tuple(wave.get(p.tls_id, 0.0)
+                                                          for p in start.programs))
+        x_wave = np.clip(enc.encode(web_common, common), lo, hi)  # offset 0: on the wave
+        # Webster's cycle minimises isolated delay; a two-way green wave may pay more at the
+        # cycles where both directions of a corridor progress: start from those too.
+        for c in two_way_cycles_s(web_common, links, edges, flows, *enc.cycle_bounds):
+            if abs(c - common) >= 5.0:
+                web_c, _ = webster_plan(start, links, flows, replace(s.webster, min_cycle_s=c,
+                                                                     max_cycle_s=c))
+                x = enc.encode(web_c, c)
+                x[-(len(start.programs) - 1):] = 0.0
+                coordinated.append(np.clip(x, lo, hi))
+    x_start = np.clip(enc.encode(start), lo, hi)
+    x_web = np.clip(enc.encode(web_common, common), lo, hi)  # Webster's offsets: all 0
     if s.method == "differential_evolution":
-        init = initial_population(enc, x_start, [x_web], s.budget, s.rng_seed, wave=x_wave)
+        init = initial_population(enc, x_start, [x_web], s.budget, s.rng_seed, wave=x_wave,
+                                  coordinated=coordinated)
         so.differential_evolution(
             lambda x: 0.0, bounds, init=init, workers=search.mapper, updating="deferred",
             polish=False, tol=0.0, atol=0.0, maxiter=100_000, rng=s.rng_seed,
@@ -805,10 +830,11 @@ def _search(search: _Search, start: SignalPlan, webster: SignalPlan,
 
 
 def initial_population(enc: Encoding, x_start: np.ndarray, anchors: Sequence[np.ndarray],
-                       budget: int, rng_seed: int, *, wave: np.ndarray | None = None
-                       ) -> np.ndarray:
+                       budget: int, rng_seed: int, *, wave: np.ndarray | None = None,
+                       coordinated: Sequence[np.ndarray] = ()) -> np.ndarray:
     """DE's first population: the starting plan, the anchors (Webster on a common cycle, and
-    with green-wave offsets when ``wave`` is given), then the rest split between the anchors'
+    with green-wave offsets when ``wave`` is given, and the ``coordinated`` plans: Webster on
+    the wave at the two-way progression cycles), then the rest split between the anchors'
     neighbourhoods and a Latin hypercube over the whole box for diversity.
 
     Uniform random plans alone gridlock a busy arterial (every bad plan is slow to simulate and,
@@ -819,20 +845,21 @@ def initial_population(enc: Encoding, x_start: np.ndarray, anchors: Sequence[np.
     from scipy.stats import qmc
 
     lo, hi = (np.array(b) for b in zip(*enc.bounds, strict=True))
-    heads = [x_start, *anchors] + ([wave] if wave is not None else [])
+    waves = ([wave] if wave is not None else []) + list(coordinated)
+    heads = [x_start, *anchors, *waves]
     size = int(min(max(5, budget // 6), max(8, 3 * enc.dim), 40))
     rest = max(size - len(heads), 3)
     n_spread = max(1, rest // 4)
     n_local = rest - n_spread
     rng = np.random.default_rng(rng_seed)
     n_off = len(enc.base.programs) - 1
-    centres = [wave] * (n_local - n_local // 3) + [anchors[0]] * (n_local // 3) \
-        if wave is not None else [anchors[0]] * n_local
+    n_wave = n_local - n_local // 3 if waves else 0
+    centres = [waves[i % len(waves)] for i in range(n_wave)] + [anchors[0]] * (n_local - n_wave)
     local = []
     for c in centres:
         x = c + rng.normal(0.0, 0.08, enc.dim) * (hi - lo)
         if n_off:
-            if wave is not None and c is wave:
+            if any(c is w for w in waves):
                 x[-n_off:] = (c[-n_off:] + rng.normal(0.0, 0.05, n_off)) % 1.0
             else:
                 x[-n_off:] = rng.uniform(0.0, 1.0, n_off)

@@ -584,14 +584,72 @@ def _green_start_s(program: Program, link_indices: set[int]) -> float | None:
 
 def green_wave_offsets(plan: SignalPlan, links: Mapping[str, Sequence[Link]],
                        edges: Mapping[str, EdgeInfo], lane_flows_veh_h: Mapping[str, float],
-                       cycle_s: float, *, max_chain: int = 5) -> dict[str, float]:
+                       cycle_s: float | None, *, max_chain: int = 5) -> dict[str, float]:
     """Offsets that send the heaviest flows from one signal to the next on a green wave.
 
     Signals are linked when an edge (or a chain of up to ``max_chain`` edges through unsignalised
     junctions with a single way on) leads from one to the other; a maximum spanning tree over the
     links weighted by their flow picks which pairs to coordinate, and along it the downstream
     stage's green starts one free-flow travel time after the upstream stage's green. [s]
+    With ``cycle_s=None`` the offsets are not wrapped: taken modulo any cycle they give the same
+    wave, which lets a search change the cycle without losing the coordination.
     """
+    pairs, by_tls = _coordination_pairs(plan, links, edges, lane_flows_veh_h, max_chain)
+    # Prim's maximum spanning tree from the signal with the heaviest coordinated flow
+    offsets: dict[str, float] = {}
+    if not pairs:
+        return dict.fromkeys(by_tls, 0.0)
+    weight: dict[str, float] = {}
+    for f, a, b, _ in pairs:
+        weight[a] = weight.get(a, 0.0) + f
+        weight[b] = weight.get(b, 0.0) + f
+    for root in sorted(by_tls, key=lambda t: -weight.get(t, 0.0)):
+        if root in offsets:
+            continue
+        offsets[root] = 0.0
+        while True:
+            cands = [(f, a, b, d) for f, a, b, d in pairs if (a in offsets) != (b in offsets)]
+            if not cands:
+                break
+            f, a, b, d = max(cands, key=lambda c: c[0])
+            if a in offsets:
+                offsets[b] = offsets[a] + d
+            else:
+                offsets[a] = offsets[b] - d
+    if cycle_s is None:
+        return offsets
+    return {t: o % cycle_s for t, o in offsets.items()}
+
+
+def two_way_cycles_s(plan: SignalPlan, links: Mapping[str, Sequence[Link]],
+                     edges: Mapping[str, EdgeInfo], lane_flows_veh_h: Mapping[str, float],
+                     lo_s: float, hi_s: float, *, max_chain: int = 5) -> list[float]:
+    """Cycles [s] in ``[lo_s, hi_s]`` at which both directions of a corridor can ride a green wave.
+
+    A one-way wave steps the offsets by the link travel time T; the opposite direction then
+    needs a step of −T, and both hold modulo the cycle C when 2T is a multiple of C (the classic
+    alternate/simultaneous progression: C = 2T/k).  T is the flow-weighted mean offset step of
+    the coordinated pairs.  Empty when no pair of signals is linked.
+    """
+    pairs, _ = _coordination_pairs(plan, links, edges, lane_flows_veh_h, max_chain)
+    tot = sum(f for f, *_ in pairs)
+    if not pairs or tot <= 0:
+        return []
+    step = sum(f * abs(d) for f, _, _, d in pairs) / tot
+    out = []
+    k = 1
+    while 2 * step / k >= lo_s:
+        c = float(round(2 * step / k))
+        if lo_s <= c <= hi_s:
+            out.append(c)
+        k += 1
+    return out
+
+
+def _coordination_pairs(plan: SignalPlan, links: Mapping[str, Sequence[Link]],
+                        edges: Mapping[str, EdgeInfo], lane_flows_veh_h: Mapping[str, float],
+                        max_chain: int) -> tuple[list[tuple[float, str, str, float]],
+                                                 dict[str, Program]]:
     by_tls = {p.tls_id: p for p in plan.programs}
     # edge → (tls whose link feeds it, indices of those links)
     fed_by: dict[str, tuple[str, set[int]]] = {}
@@ -629,25 +687,4 @@ def green_wave_offsets(plan: SignalPlan, links: Mapping[str, Sequence[Link]],
                 if len(ins) != 1:
                     break
                 e = ins[0]
-    # Prim's maximum spanning tree from the signal with the heaviest coordinated flow
-    offsets: dict[str, float] = {}
-    if not pairs:
-        return dict.fromkeys(by_tls, 0.0)
-    weight: dict[str, float] = {}
-    for f, a, b, _ in pairs:
-        weight[a] = weight.get(a, 0.0) + f
-        weight[b] = weight.get(b, 0.0) + f
-    for root in sorted(by_tls, key=lambda t: -weight.get(t, 0.0)):
-        if root in offsets:
-            continue
-        offsets[root] = 0.0
-        while True:
-            cands = [(f, a, b, d) for f, a, b, d in pairs if (a in offsets) != (b in offsets)]
-            if not cands:
-                break
-            f, a, b, d = max(cands, key=lambda c: c[0])
-            if a in offsets:
-                offsets[b] = (offsets[a] + d) % cycle_s
-            else:
-                offsets[a] = (offsets[b] - d) % cycle_s
-    return offsets
+    return pairs, by_tls
