@@ -800,7 +800,9 @@ def _search(search: _Search, start: SignalPlan, webster: SignalPlan,
         wave = green_wave_offsets(web_common, links, edges, flows, None)
         enc = search.encoding = replace(enc, wave_s=tuple(wave.get(p.tls_id, 0.0)
                                                           for p in start.programs))
-        x_wave = np.clip(enc.encode(web_common, common), lo, hi)  # offset 0: on the wave
+        x_wave = enc.encode(web_common, common)
+        x_wave[-(len(start.programs) - 1):] = 0.0  # offset 0: on the wave
+        x_wave = np.clip(x_wave, lo, hi)
         # Webster's cycle minimises isolated delay; a two-way green wave may pay more at the
         # cycles where both directions of a corridor progress: start from those too.
         for c in two_way_cycles_s(web_common, links, edges, flows, *enc.cycle_bounds):
