@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import heapq
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -83,13 +83,8 @@ def draw_vehicles(demand: DemandSpec, net: NetIndex, begin_s: float, end_s: floa
         kinds = [k for k, _ in mix]
         kind_p = np.array([p for _, p in mix])
         k = 0
-        for b, mult in enumerate(flow.profile):
-            t0 = begin_s + b * demand.bin_s
-            t1 = min(t0 + demand.bin_s, end_s)
-            if t1 <= t0:
-                break
-            n = int(rng.poisson(flow.veh_per_hour * mult * (t1 - t0) / 3600.0))
-            departs = np.sort(rng.uniform(t0, t1, n))
+        for n, departs in _arrivals(rng, flow.veh_per_hour, flow.profile, demand.bin_s,
+                                    begin_s, end_s):
             drawn_kinds = rng.choice(len(kinds), size=n, p=kind_p)
             occ = rng.choice(occ_values, size=n, p=occ_p)
             for t, ki, o in zip(departs, drawn_kinds, occ, strict=True):
@@ -102,6 +97,22 @@ def draw_vehicles(demand: DemandSpec, net: NetIndex, begin_s: float, end_s: floa
         vehicles += _draw_stoppers(st, si, demand, net, begin_s, end_s, seed)
     vehicles.sort(key=lambda v: (v.depart_s, v.id))
     return vehicles
+
+
+def _arrivals(rng: np.random.Generator, veh_per_hour: float, profile: Sequence[float],
+              bin_s: float, begin_s: float, end_s: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Poisson arrivals per profile bin: yields (count, sorted departure times [s]) per bin.
+
+    A generator, so the caller's own draws for a bin (kinds, occupancy, stays) happen before the
+    next bin's: the random stream is consumed in the same order as when this loop was inline.
+    """
+    for b, mult in enumerate(profile):
+        t0 = begin_s + b * bin_s
+        t1 = min(t0 + bin_s, end_s)
+        if t1 <= t0:
+            return
+        n = int(rng.poisson(veh_per_hour * mult * (t1 - t0) / 3600.0))
+        yield n, np.sort(rng.uniform(t0, t1, n))
 
 
 def _draw_stoppers(st: StopDemandSpec, index: int, demand: DemandSpec, net: NetIndex,
@@ -121,13 +132,7 @@ def _draw_stoppers(st: StopDemandSpec, index: int, demand: DemandSpec, net: NetI
     mu = math.log(st.dwell_mean_s) - sigma2 / 2
     out = []
     k = 0
-    for b, mult in enumerate(st.profile):
-        t0 = begin_s + b * demand.bin_s
-        t1 = min(t0 + demand.bin_s, end_s)
-        if t1 <= t0:
-            break
-        n = int(rng.poisson(st.veh_per_hour * mult * (t1 - t0) / 3600.0))
-        departs = np.sort(rng.uniform(t0, t1, n))
+    for n, departs in _arrivals(rng, st.veh_per_hour, st.profile, demand.bin_s, begin_s, end_s):
         occ = rng.choice(occ_values, size=n, p=occ_p)
         dwell = np.clip(rng.lognormal(mu, math.sqrt(sigma2), n), st.dwell_min_s, st.dwell_max_s)
         for t, o, d in zip(departs, occ, dwell, strict=True):
