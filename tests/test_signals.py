@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from tests.conftest import build_net
 from trafficsim.signals import (
     DayPlan,
+    read_edges,
     read_links,
     read_plan,
     read_plan_file,
@@ -56,13 +58,18 @@ def _states(path: Path) -> list[tuple[float, str, str]]:
             for e in ET.parse(path).getroot().iter("tlsState")]
 
 
-def _run_with_plan(net: Path, plan_text: str, end_s: int) -> list[tuple[float, str, str]]:
+def _run_with_plan(net: Path, plan_text: str, end_s: int,
+                   routes: str | None = None) -> list[tuple[float, str, str]]:
     d = net.parent
     (d / "plan.add.xml").write_text(plan_text)
     (d / "save.add.xml").write_text('<additional><timedEvent type="SaveTLSStates" source="ctrl" '
                                     'dest="tls.xml"/></additional>')
+    extra = []
+    if routes is not None:
+        (d / "demand.rou.xml").write_text(routes)
+        extra = ["-r", "demand.rou.xml", "--seed", "1"]
     run_tool("sumo", ["-n", net.name, "-a", "plan.add.xml,save.add.xml", "-e", str(end_s),
-                      "--no-step-log", "true"], cwd=d)
+                      "--no-step-log", "true", *extra], cwd=d)
     return _states(d / "tls.xml")
 
 
@@ -155,3 +162,32 @@ def test_green_wave_offsets_follow_the_travel_time(tmp_path: Path) -> None:
         float(round(2 * tt / k)) for k in (1, 2, 3)]
     assert two_way_cycles_s(plan, read_links(net), edges, flows, 30.0, 150.0) == [
         float(round(2 * tt))]
+
+
+def test_coordinated_actuated_keeps_the_force_off_and_returns_unused_side_time(cross: Path) -> None:
+    """Main (N–S) green always ends at its fixed-time end; the sparse side street's green gaps
+    out early or is skipped, never runs past its end + extension; the side is still served."""
+    base = read_plan(cross)["ctrl"]
+    fixed = type(read_plan(cross))((base.with_greens([40, 20], offset_s=10),))  # cycle 66
+    plan = fixed.coordinated_actuated(read_links(cross), read_edges(cross), extension_s=4,
+                                      max_gap_s=3)
+    prog = plan["ctrl"]
+    assert prog.kind == "actuated" and dict(prog.params)["coordinated"] == "true"
+    assert prog.detectors and all(d[1] in ("EC_0", "WC_0") for d in prog.detectors)
+    routes = ('<routes><flow id="ns" from="NC" to="CS" begin="0" end="1800" '
+              'vehsPerHour="700"/><flow id="we" from="WC" to="CE" begin="0" end="1800" '
+              'vehsPerHour="40"/></routes>')
+    states = _run_with_plan(cross, plan.to_additional(), 1800, routes)
+    main, side = base.phases[0].state, base.phases[2].state
+    seq = [(t, s) for t, _, s in states]
+    runs = []  # (state, start, duration) of each green
+    for (t0, s0), (t1, _s1) in itertools.pairwise([(t, s) for k, (t, s) in enumerate(seq)
+                                                   if k == 0 or s != seq[k - 1][1]]):
+        runs.append((s0, t0, t1 - t0))
+    main_ends = [t + d for s, t, d in runs if s == main and t > 0]
+    sides = [d for s, t, d in runs if s == side and t > 0]
+    assert main_ends and all((e - 10 - 40) % 66 == 0 for e in main_ends)  # the force-off
+    assert sides and max(sides) <= 20 + 4 and min(sides) >= 5
+    assert min(sides) < 20  # gapped out: the rest went back to N–S
+    skipped = sum(1 for s, t, d in runs if s == main and d > 66)
+    assert skipped > 0  # no car waiting at a force-off: N–S kept its green

@@ -136,6 +136,9 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     op.add_argument("--tune-actuated", action="store_true",
                     help="also tune actuated control (min/max green, max gap) with budget/4 more "
                          "evaluations")
+    op.add_argument("--refine-share", type=float, default=0.4,
+                    help="share of the budget kept for the pattern search around the best plan "
+                         "after the global search (0: none)")
     op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
     op.add_argument("--quiet", action="store_true", help="no progress output")
 

@@ -73,6 +73,8 @@ from trafficsim.sumo import run_python_tool, run_sumo, run_sumo_monitored, run_t
 OBJECTIVES = ("mean_delay_s", "person_delay_s", "performance_index_s", "throughput_veh")
 METHODS = ("differential_evolution", "dual_annealing", "direct", "nelder_mead")
 DEFAULT_STOP_WEIGHT_S = 15.0
+#: Journal roles of fixed-time plans (the others: tuned ``actuated`` and ``coordinated`` control)
+FIXED_ROLES = ("start", "webster", "candidate", "refine")
 JOURNAL = "journal.jsonl"
 STATE = "optimise-state.json"
 
@@ -439,6 +441,7 @@ class OptimiseSettings:
     max_cycle_s: float = 150.0
     webster: WebsterSettings = field(default_factory=WebsterSettings)
     tune_actuated: bool = False
+    refine_share: float = 0.4
     validate: bool = True
     compare_sumo_webster: bool = True
 
@@ -654,7 +657,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         search = _Search(sc, s, out, work, ex, journal, seeds, case_dirs, limit=s.budget,
                          plan_net=plan_net)
         tune_budget = max(10, s.budget // 4) if s.tune_actuated else 0
-        total = s.budget + tune_budget
+        total = s.budget + 2 * tune_budget
         search.progress = Progress(total, "optimise", enabled=progress,
                                    initial=min(len(journal), total), unit="plan")
         links = read_links(plan_net)
@@ -672,11 +675,23 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             webster, _ = webster_plan(start, links, flows, s.webster)
             search.run_batch([(plan_key(webster), webster, "webster", None)])
             # 3. the search
-            search.restart(Encoding(start, s.min_cycle_s, s.max_cycle_s), "candidate", s.budget)
+            n_refine = round(s.budget * s.refine_share)
+            search.restart(Encoding(start, s.min_cycle_s, s.max_cycle_s), "candidate",
+                           s.budget - n_refine)
             stopped = _run_phase(lambda: _search(search, start, webster, links, flows), search)
+            if n_refine:
+                enc = search.encoding
+                search.restart(enc, "refine", s.budget)
+                stopped = _run_phase(lambda: refine(search, enc), search)
             if tune_budget:
-                search.restart(ActuatedEncoding(start), "actuated", s.budget + tune_budget)
+                # each phase has its own budget, whether or not the ones before used theirs
+                n_fixed = sum(1 for e in journal.entries.values() if e["role"] in FIXED_ROLES)
+                search.restart(ActuatedEncoding(start), "actuated", n_fixed + tune_budget)
                 _run_phase(lambda: _tune_actuated(search), search)
+                base = search.plans[_best_entry(search, FIXED_ROLES)["key"]]
+                search.restart(CoordinatedEncoding(base, links, read_edges(plan_net)),
+                               "coordinated", n_fixed + 2 * tune_budget)
+                _run_phase(lambda: _tune_coordinated(search), search)
         finally:
             search.progress.close()
         search_s = time.perf_counter() - t_start
@@ -689,14 +704,18 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         actuated = start.actuated()
         actuated.write(out / "actuated.add.xml")
         tuned = [e for e in journal.entries.values() if e["role"] == "actuated" and not e["cut"]]
-        fixed = min((e for e in journal.entries.values()
-                     if e["role"] != "actuated" and not e["cut"]), key=lambda e: e["objective"])
+        coord = [e for e in journal.entries.values()
+                 if e["role"] == "coordinated" and not e["cut"]]
+        fixed = _best_entry(search, FIXED_ROLES)
         if tuned:
             t_best = min(tuned, key=lambda e: e["objective"])
             search.plans[t_best["key"]].write(out / "actuated_tuned.add.xml")
             # the best fixed-time plan too, when tuned actuated control won the search
             search.plans[fixed["key"]].with_program_id("fixed_time").write(
                 out / "fixed_time.add.xml")
+        if coord:
+            c_best = min(coord, key=lambda e: (e["objective"], e["n"]))
+            search.plans[c_best["key"]].write(out / "coordinated.add.xml")
         doc: dict[str, Any] = {
             "scenario": sc.name, "scenario_file": str(sc.source), "objective": s.objective,
             "method": s.method, "budget": s.budget, "evaluations": len(journal),
@@ -718,6 +737,9 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             "actuated_tuned": ({"objective": t_best["objective"], "eval": t_best["n"],
                                 "plan": search.plans[t_best["key"]].to_dict()}
                                if tuned else None),
+            "coordinated": ({"objective": c_best["objective"], "eval": c_best["n"],
+                             "x": c_best["x"], "plan": search.plans[c_best["key"]].to_dict()}
+                            if coord else None),
             "history": sorted((_history_row(e) for e in journal.entries.values()),
                               key=lambda h: h["n"]),
         }
@@ -871,6 +893,152 @@ def initial_population(enc: Encoding, x_start: np.ndarray, anchors: Sequence[np.
     return np.clip(np.vstack([*heads, *local, spread]), lo, hi)
 
 
+# Pattern search around the incumbent, in seconds
+REFINE_STEPS_S = ((2.0, 4.0, 4.0), (1.0, 2.0, 2.0), (1.0, 1.0, 1.0))  # (green, offset, cycle)
+REFINE_BATCH = 4
+
+
+def neighbours(plan: SignalPlan, enc: Encoding, green_s: float, offset_s: float, cycle_s: float,
+               first: tuple[Any, ...] | None = None) -> list[tuple[tuple[Any, ...], SignalPlan]]:
+    """Plans one step away from ``plan``: ``(move, plan)`` pairs.
+
+    Moves: ``green_s`` seconds of green from one stage to another of the same light (minimum
+    greens kept, cycle unchanged); one light's offset ± ``offset_s`` (the others stay); the
+    common cycle ± ``cycle_s`` with the split shares and the offsets relative to the green wave
+    kept (through ``enc``).  ``first`` (the last move that paid) is tried first, as in a
+    Hooke–Jeeves pattern move.
+    """
+    moves: list[tuple[tuple[Any, ...], SignalPlan]] = []
+    progs = list(plan.programs)
+    for i, p in enumerate(progs):
+        greens = list(p.greens_s)
+        mins = p.min_greens_s
+        for a in range(len(greens)):
+            for b in range(a + 1, len(greens)):
+                for sign in (1, -1):
+                    g = greens.copy()
+                    g[a] += sign * green_s
+                    g[b] -= sign * green_s
+                    if g[a] >= mins[a] and g[b] >= mins[b]:
+                        new = progs.copy()
+                        new[i] = p.with_greens(g)
+                        moves.append((("green", p.tls_id, a, b, sign), SignalPlan(tuple(new))))
+    if len(progs) > 1:
+        for i, p in enumerate(progs[1:], start=1):
+            for sign in (1, -1):
+                new = progs.copy()
+                new[i] = replace(p, offset_s=float((p.offset_s + sign * offset_s) % p.cycle_s))
+                moves.append((("offset", p.tls_id, sign), SignalPlan(tuple(new))))
+    lo, hi = enc.cycle_bounds
+    x = enc.encode(plan)
+    for sign in (1, -1):
+        c = x[0] + sign * cycle_s
+        if cycle_s and lo <= c <= hi:
+            y = x.copy()
+            y[0] = c
+            moves.append((("cycle", sign), enc.decode(y)))
+    if first is not None:
+        moves.sort(key=lambda m: m[0] != first)  # stable: the rest keep their order
+    return moves
+
+
+def refine(search: _Search, enc: Encoding) -> None:
+    """Polish the best fixed-time plan by a pattern search in seconds.
+
+    DE's ``polish`` (L-BFGS-B) is useless here: plans are rounded to whole seconds, so the
+    objective is piecewise constant and its gradient zero almost everywhere.  Instead: try the
+    :func:`neighbours` of the incumbent in batches of :data:`REFINE_BATCH` (evaluated in
+    parallel); move to the best of a batch as soon as it beats the incumbent; when no neighbour
+    does, shrink the steps (:data:`REFINE_STEPS_S`); stop after the finest.  On a coordinated
+    corridor this is where per-light splits and offsets get fitted, which DE's few generations
+    in a ten-dimensional box seldom reach.  Deterministic given the objective values (the batch
+    does not depend on the number of workers), so ``--resume`` replays it from the journal.
+    """
+    best = _best_entry(search, ("start", "webster", "candidate"))
+
+    def moves(plan: SignalPlan, level: int, last: Any) -> list[tuple[Any, Any, SignalPlan,
+                                                                      None]]:
+        return [(m, q, q, None) for m, q in neighbours(plan, enc, *REFINE_STEPS_S[level],
+                                                        first=last)]
+
+    _pattern_search(search, search.plans[best["key"]], float(best["objective"]), moves,
+                    len(REFINE_STEPS_S), "refine")
+
+
+def _best_entry(search: _Search, roles: Sequence[str]) -> dict[str, Any]:
+    """The best exact evaluation of these roles (ties: the one proposed first)."""
+    entries = [e for e in search.journal.entries.values() if e["role"] in roles and not e["cut"]]
+    return min(entries, key=lambda e: (e["objective"], e["n"]))
+
+
+def _pattern_search(search: _Search, state: Any, value: float,
+                    moves: Callable[[Any, int, Any], list[tuple[Any, Any, SignalPlan,
+                                                                 list[float] | None]]],
+                    n_levels: int, role: str) -> None:
+    """Greedy pattern search: ``moves(state, level, last_move)`` lists ``(move, state, plan,
+    x)`` neighbours; the best of each batch that beats the incumbent becomes the incumbent; no
+    improvement in the whole neighbourhood → next (finer) level."""
+    last: Any = None
+    level = 0
+    while level < n_levels:
+        cands = moves(state, level, last)
+        improved = False
+        for k in range(0, len(cands), REFINE_BATCH):
+            chunk = cands[k:k + REFINE_BATCH]
+            values = search.run_batch([(plan_key(q), q, role, x) for _, _, q, x in chunk])
+            j = int(np.argmin(values))
+            if values[j] < value:
+                last, state, value = chunk[j][0], chunk[j][1], values[j]
+                improved = True
+                break
+        if not improved:
+            level += 1
+            last = None
+
+
+@dataclass(frozen=True)
+class CoordinatedEncoding:
+    """Coordinated actuated control on a fixed-time plan: ``[extension [s], max gap [s], skip]``
+    (see :meth:`~trafficsim.signals.SignalPlan.coordinated_actuated`)."""
+
+    base: SignalPlan
+    links: Any
+    edges: Any
+    bounds: tuple[tuple[float, float], ...] = ((0.0, 15.0), (1.0, 6.0), (0.0, 1.0))
+    steps: tuple[tuple[float, ...], ...] = ((3.0, 1.0, 1.0), (1.0, 0.5, 1.0))
+
+    def decode(self, x: Sequence[float]) -> SignalPlan:
+        return self.base.coordinated_actuated(
+            self.links, self.edges, skip=x[2] >= 0.5, extension_s=float(round(x[0])),
+            max_gap_s=round(float(x[1]) * 2) / 2, program_id="coordinated")
+
+    def default(self) -> np.ndarray:
+        """Side stages may run 3 s over, max gap 4 s, empty side stages skipped."""
+        return np.array([3.0, 4.0, 1.0])
+
+
+def _tune_coordinated(search: _Search) -> None:
+    """Pattern search over :class:`CoordinatedEncoding` from its default."""
+    enc = search.encoding
+    x0 = enc.default()
+    value = search.run_batch([(plan_key(enc.decode(x0)), enc.decode(x0), "coordinated",
+                               [float(v) for v in x0])])[0]
+
+    def moves(x: np.ndarray, level: int, last: Any) -> list[tuple[Any, Any, SignalPlan,
+                                                                   list[float]]]:
+        out = []
+        for i, step in enumerate(enc.steps[level]):
+            for sign in (1, -1):
+                y = x.copy()
+                y[i] = min(max(y[i] + sign * step, enc.bounds[i][0]), enc.bounds[i][1])
+                if y[i] != x[i]:
+                    out.append(((i, sign), y, enc.decode(y), [float(v) for v in y]))
+        out.sort(key=lambda m: m[0] != last)
+        return out
+
+    _pattern_search(search, x0, value, moves, len(enc.steps), "coordinated")
+
+
 def _history_row(e: dict[str, Any]) -> dict[str, Any]:
     return {k: e.get(k) for k in ("n", "key", "role", "objective", "cut", "cut_at", "wall_s",
                                    "sumo_wall_s", "x")} | {
@@ -902,6 +1070,9 @@ def _check_settings(sc: Scenario, s: OptimiseSettings) -> None:
     if s.budget < 3:
         problems.append(("--budget", f"= {s.budget}; expected at least 3 (the starting plan, "
                                      "Webster and one candidate)"))
+    if not 0.0 <= s.refine_share < 1.0:
+        problems.append(("--refine-share", f"= {s.refine_share}; expected a fraction of the "
+                                           "budget in [0, 1)"))
     if problems:
         raise ScenarioError([Issue(sc.source, f, m) for f, m in problems])
 
@@ -910,7 +1081,8 @@ def _state(sc: Scenario, s: OptimiseSettings, seeds: tuple[int, ...]) -> dict[st
     return {"scenario_file": str(sc.source), "end_s": sc.end_s, "objective": s.objective,
             "method": s.method, "seeds": list(seeds), "rng_seed": s.rng_seed,
             "stop_weight_s": s.stop_weight_s, "min_cycle_s": s.min_cycle_s,
-            "max_cycle_s": s.max_cycle_s, "early_cut": s.early_cut}
+            "max_cycle_s": s.max_cycle_s, "early_cut": s.early_cut,
+            "refine_share": s.refine_share}
 
 
 def _check_resume(out: Path, state: dict[str, Any], resume: bool, sc: Scenario) -> None:
@@ -1025,6 +1197,9 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
             *base.measures, measure("file", out / "actuated_tuned.add.xml")))
         plans["fixed_time"] = PlanSpec("fixed_time", (
             *base.measures, measure("file", out / "fixed_time.add.xml")))
+    if tune_actuated and (out / "coordinated.add.xml").is_file():
+        plans["coordinated"] = PlanSpec("coordinated", (
+            *base.measures, measure("file", out / "coordinated.add.xml")))
     if (out / "tls_cycle_adaptation.add.xml").is_file():
         plans["sumo_webster"] = PlanSpec("sumo_webster", (
             *base.measures, measure("file", out / "tls_cycle_adaptation.add.xml")))
@@ -1050,7 +1225,8 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
         if cand not in plans:
             continue
         rows = table.setdefault(f"{cand}_vs", {})
-        for ref in [*refs, *(["actuated_tuned", "fixed_time"] if cand == "optimised" else [])]:
+        extra = ["actuated_tuned", "coordinated", "fixed_time"] if cand == "optimised" else []
+        for ref in [*refs, *extra]:
             if ref not in plans:
                 continue
             d = paired_difference(result.values(cand, "mean_delay_s"),
@@ -1080,7 +1256,8 @@ def run_cli(args: Any) -> int:
         seeds=tuple(args.seeds) if args.seeds else None,
         validate_seeds=tuple(args.validate_seeds) if args.validate_seeds else None,
         rng_seed=args.rng_seed, stop_weight_s=args.stop_weight_s, early_cut=not args.no_cut,
-        validate=not args.no_validate, tune_actuated=args.tune_actuated)
+        validate=not args.no_validate, tune_actuated=args.tune_actuated,
+        refine_share=args.refine_share)
     result = optimise(sc, out=out, settings=settings, workers=args.workers,
                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet)
     print(format_result(result.doc))

@@ -46,6 +46,12 @@ class Phase:
         Duration (the initial duration for actuated programs). [s]
     min_dur_s, max_dur_s
         Minimum and maximum duration of actuated phases (None for fixed phases). [s]
+    earliest_end_s, latest_end_s
+        Coordinated actuated control: time in the cycle before which the phase may not end, and
+        at which it must end (SUMO's ``earliestEnd``/``latestEnd``). [s]
+    next, final_target
+        Phase skipping: candidate next phases, and the condition under which this transition
+        phase is a valid target (SUMO's ``next`` and ``finalTarget``).
     """
 
     state: str
@@ -53,6 +59,10 @@ class Phase:
     min_dur_s: float | None = None
     max_dur_s: float | None = None
     name: str = ""
+    earliest_end_s: float | None = None
+    latest_end_s: float | None = None
+    next: tuple[int, ...] = ()
+    final_target: str = ""
 
     @property
     def is_green(self) -> bool:
@@ -100,6 +110,9 @@ class Program:
         ``<param>`` key/value pairs (actuated parameters such as ``max-gap``).
     min_greens_s
         Minimum green of each stage (same order as :attr:`stages`). [s]
+    detectors
+        Lane-area detectors ``(id, lane, length [m])`` that the program's conditions read
+        (written next to the ``<tlLogic>``).
     """
 
     tls_id: str
@@ -109,6 +122,7 @@ class Program:
     kind: str = "static"
     params: tuple[tuple[str, str], ...] = ()
     min_greens_s: tuple[float, ...] = ()
+    detectors: tuple[tuple[str, str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.min_greens_s:
@@ -174,6 +188,76 @@ class Program:
         return replace(self, phases=phases, kind="actuated", program_id=program_id,
                        params=tuple(sorted((params or {}).items())))
 
+    def coordinated_actuated(self, *, extension_s: float = 3.0, max_gap_s: float = 4.0,
+                             min_green_s: float = SUMO_MIN_DUR_S,
+                             skip_detectors: Sequence[tuple[str, float]] = (),
+                             program_id: str = "coordinated") -> Program:
+        """Coordinated actuated control built on this fixed-time program.
+
+        The stage with the longest green is the coordinated (main-road) stage: it always ends at
+        its fixed-time end (the force-off point), so the green wave of the fixed plan is kept.
+        The other stages are actuated: they end when their queue is served (gap-out, SUMO's
+        ``max-gap``), after at least ``min_green_s``, and at the latest ``extension_s`` after
+        their fixed-time end; time they leave unused returns to the main stage early.
+
+        In SUMO terms (``coordinated = true``, time in cycle = (t − offset) mod ``cycleTime``):
+        the phases are rotated so that the cycle starts at the force-off point (offset moved by
+        the same amount), the main green gets ``earliestEnd = latestEnd = cycle`` (so it ends
+        exactly at the force-off, however early it started) and the others ``latestEnd`` =
+        their fixed-time end + extension.  Putting the force-off elsewhere breaks SUMO's
+        bookkeeping: a main green that starts after its own latestEnd point ends at once.
+
+        ``skip_detectors`` (lane, length [m]) of the side approaches let a two-stage program skip
+        the side stage when no vehicle waits there: the main green then continues to the next
+        force-off (``next``/``finalTarget`` with lane-area detectors).
+
+        Parameters
+        ----------
+        extension_s
+            How long a side stage may run past its fixed-time end (capped so that the main
+            stage keeps its minimum green). [s]
+        max_gap_s
+            SUMO ``max-gap``: the time gap that ends an actuated stage. [s]
+        min_green_s
+            Minimum green of the actuated stages. [s]
+        """
+        stages = self.stages
+        greens = self.greens_s
+        k_main = max(range(len(stages)), key=lambda k: (greens[k], -k))
+        g_main = stages[k_main].green
+        n = len(self.phases)
+        cycle = self.cycle_s
+        slack = max(greens[k_main] - self.min_greens_s[k_main], 0.0)
+        ext = min(max(extension_s, 0.0), slack)
+        skip = bool(skip_detectors) and len(stages) == 2
+        order = [(g_main + 1 + i) % n for i in range(n)]  # main's transitions first, main last
+        phases = []
+        t = 0.0
+        for idx in order:
+            ph = self.phases[idx]
+            t += ph.duration_s
+            if idx == g_main:
+                phases.append(replace(
+                    ph, min_dur_s=min(self.min_greens_s[k_main], ph.duration_s),
+                    max_dur_s=1e5 if skip else cycle, earliest_end_s=cycle, latest_end_s=cycle,
+                    next=(0, n - 1) if skip else ()))
+            elif ph.is_green:
+                phases.append(replace(ph, min_dur_s=min(min_green_s, ph.duration_s),
+                                      max_dur_s=ph.duration_s + ext, latest_end_s=t + ext))
+            else:
+                phases.append(replace(ph, min_dur_s=None, max_dur_s=None))
+        detectors: tuple[tuple[str, str, float], ...] = ()
+        if skip:
+            detectors = tuple((f"{self.tls_id}_skip_{lane}", lane, length)
+                              for lane, length in skip_detectors)
+            phases[0] = replace(phases[0], final_target=" or ".join(f"a:{d}"
+                                                                   for d, _, _ in detectors))
+        offset = (self.offset_s + sum(p.duration_s for p in self.phases[:g_main + 1])) % cycle
+        params = {"coordinated": "true", "cycleTime": _num(cycle), "max-gap": _num(max_gap_s)}
+        return replace(self, phases=tuple(phases), offset_s=float(offset), kind="actuated",
+                       program_id=program_id, params=tuple(sorted(params.items())),
+                       min_greens_s=(), detectors=detectors)
+
     def to_xml(self, indent: str = "  ") -> str:
         """The ``<tlLogic>`` element."""
         lines = [f"{indent}<tlLogic id={quoteattr(self.tls_id)} type={quoteattr(self.kind)} "
@@ -188,9 +272,21 @@ class Program:
                 extra += f' maxDur="{_num(p.max_dur_s)}"'
             if p.name:
                 extra += f" name={quoteattr(p.name)}"
+            if p.earliest_end_s is not None:
+                extra += f' earliestEnd="{_num(p.earliest_end_s)}"'
+            if p.latest_end_s is not None:
+                extra += f' latestEnd="{_num(p.latest_end_s)}"'
+            if p.next:
+                extra += f' next="{" ".join(map(str, p.next))}"'
+            if p.final_target:
+                extra += f" finalTarget={quoteattr(p.final_target)}"
             lines.append(f'{indent}  <phase duration="{_num(p.duration_s)}" '
                          f'state="{p.state}"{extra}/>')
         lines.append(f"{indent}</tlLogic>")
+        # SUMO insists on an output file; /dev/null is understood on every platform
+        lines += [f'{indent}<laneAreaDetector id={quoteattr(d)} lane={quoteattr(lane)} '
+                  f'endPos="-0.1" length="{_num(length)}" period="3600" file="/dev/null"/>'
+                  for d, lane, length in self.detectors]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, object]:
@@ -201,7 +297,13 @@ class Program:
                 "min_greens_s": list(self.min_greens_s),
                 "phases": [{"state": p.state, "duration_s": p.duration_s,
                             **({"min_dur_s": p.min_dur_s} if p.min_dur_s is not None else {}),
-                            **({"max_dur_s": p.max_dur_s} if p.max_dur_s is not None else {})}
+                            **({"max_dur_s": p.max_dur_s} if p.max_dur_s is not None else {}),
+                            **({"earliest_end_s": p.earliest_end_s}
+                               if p.earliest_end_s is not None else {}),
+                            **({"latest_end_s": p.latest_end_s}
+                               if p.latest_end_s is not None else {}),
+                            **({"next": list(p.next)} if p.next else {}),
+                            **({"final_target": p.final_target} if p.final_target else {})}
                            for p in self.phases]}
 
 
@@ -232,6 +334,29 @@ class SignalPlan:
         """Every program as SUMO ``actuated`` control (see :meth:`Program.actuated`)."""
         return SignalPlan(tuple(p.actuated(**kw) for p in self.programs))  # type: ignore[arg-type]
 
+    def coordinated_actuated(self, links: Mapping[str, Sequence[Link]] | None = None,
+                             edges: Mapping[str, EdgeInfo] | None = None, *,
+                             skip: bool = True, detector_length_m: float = 100.0,
+                             **kw: float) -> SignalPlan:
+        """Every program as coordinated actuated control (see
+        :meth:`Program.coordinated_actuated`); with ``links`` and ``edges`` of the network and
+        ``skip``, two-stage programs skip their side stage when its approach lanes hold no
+        vehicle within ``detector_length_m`` [m] of the stop line."""
+        out = []
+        for p in self.programs:
+            dets: list[tuple[str, float]] = []
+            if skip and links is not None and edges is not None and len(p.stages) == 2:
+                k_main = max(range(2), key=lambda k: (p.greens_s[k], -k))
+                main = p.phases[p.stages[k_main].green].state
+                side = p.phases[p.stages[1 - k_main].green].state
+                lanes = {(lk.lane_id, lk.from_edge) for lk in links.get(p.tls_id, ())
+                         if lk.index < len(side) and side[lk.index] in "Gg"
+                         and main[lk.index] not in "Gg"}
+                dets = [(lane, round(min(detector_length_m, edges[e].length_m - 0.5), 1))
+                        for lane, e in sorted(lanes) if e in edges and edges[e].length_m > 1.0]
+            out.append(p.coordinated_actuated(skip_detectors=dets, **kw))
+        return SignalPlan(tuple(out))
+
     def elements(self) -> list[str]:
         """The ``<tlLogic>`` elements (for a measure's additional elements)."""
         return [p.to_xml() for p in self.programs]
@@ -251,11 +376,16 @@ class SignalPlan:
         """Canonical text of the timings (identical plans have identical keys)."""
         def phase(ph: Phase) -> str:
             bounds = "" if ph.min_dur_s is None else f"[{_num(ph.min_dur_s)}-{_num(ph.max_dur_s or 0)}]"
+            if ph.earliest_end_s is not None or ph.latest_end_s is not None:
+                bounds += f"<{ph.earliest_end_s},{ph.latest_end_s}>"
+            if ph.next or ph.final_target:
+                bounds += f"{ph.next}{ph.final_target}"
             return _num(ph.duration_s) + bounds
 
         return ";".join(f"{p.tls_id}:{p.kind}:{_num(p.offset_s)}:"
                         + ",".join(phase(ph) for ph in p.phases)
-                        + "".join(f":{k}={v}" for k, v in p.params) for p in self.programs)
+                        + "".join(f":{k}={v}" for k, v in p.params)
+                        + "".join(f":{d}" for d in p.detectors) for p in self.programs)
 
 
 @dataclass(frozen=True)
@@ -316,7 +446,10 @@ def parse_programs(root: ET.Element) -> list[Program]:
     for tl in root.iter("tlLogic"):
         phases = tuple(Phase(state=ph.get("state", ""), duration_s=float(ph.get("duration", 0)),
                              min_dur_s=_opt(ph.get("minDur")), max_dur_s=_opt(ph.get("maxDur")),
-                             name=ph.get("name", ""))
+                             name=ph.get("name", ""), earliest_end_s=_opt(ph.get("earliestEnd")),
+                             latest_end_s=_opt(ph.get("latestEnd")),
+                             next=tuple(int(v) for v in ph.get("next", "").split()),
+                             final_target=ph.get("finalTarget", ""))
                        for ph in tl.findall("phase"))
         params = tuple((p.get("key", ""), p.get("value", "")) for p in tl.findall("param"))
         if not any(p.is_green for p in phases):
@@ -366,7 +499,7 @@ def read_plan_file(path: Path) -> tuple[list[Program], list[str]]:
         msg = "holds no <tlLogic> program with a green phase"
         raise ValueError(msg)
     elements = [ET.tostring(el, encoding="unicode").strip() for el in root
-                if el.tag in ("tlLogic", "WAUT", "wautJunction")]
+                if el.tag in ("tlLogic", "WAUT", "wautJunction", "laneAreaDetector")]
     return progs, elements
 
 
