@@ -42,14 +42,19 @@ def summarise(doc: dict) -> dict:
     final = min(h["objective"] for h in hist)
     within = next(h["n"] for h in sorted(hist, key=lambda h: h["n"])
                   if h["objective"] <= final * 1.02)
-    fixed = None
-    if "fixed_time_vs" in v:  # tuned actuated control took part: judge the fixed-time plan too
-        fv = v["fixed_time_vs"]
-        fixed = {"delay_s": v["plans"]["fixed_time"]["mean_delay_s"]["mean"],
-                 "vs_better_standard": fv[best_std]["mean_delay_s"],
-                 "vs_actuated": fv["actuated"]["mean_delay_s"]}
+    def judge(plan: str) -> dict | None:
+        # tuned actuated control took part: judge the fixed-time / coordinated plan on its own
+        if f"{plan}_vs" not in v:
+            return None
+        fv = v[f"{plan}_vs"]
+        return {"delay_s": v["plans"][plan]["mean_delay_s"]["mean"],
+                "vs_better_standard": fv[best_std]["mean_delay_s"],
+                "vs_actuated": fv["actuated"]["mean_delay_s"]}
+
     return {
-        "fixed_time_plan": fixed,
+        "winner": doc["best"]["role"],
+        "fixed_time_plan": judge("fixed_time"),
+        "coordinated_plan": judge("coordinated"),
         "delay_s": delay,
         "better_standard": best_std,
         "vs_better_standard": vs[best_std]["mean_delay_s"],

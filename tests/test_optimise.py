@@ -34,7 +34,10 @@ def cross_sc(tmp_path: Path) -> Path:
 
 def _journal(out: Path, *, proposed: bool = True) -> list[dict]:
     """Journal entries in the order the search proposed them (or as they completed)."""
-    entries = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
+    text = (out / "journal.jsonl").read_text()
+    # a line the SIGKILL cut short is not an evaluation (the resumed run truncates it)
+    lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
+    entries = [json.loads(line) for line in lines]
     return sorted(entries, key=lambda e: e["n"]) if proposed else entries
 
 

@@ -83,3 +83,42 @@ type = "signal_plan"
 """)
     with pytest.raises(ScenarioError, match="control"):
         ts.load_scenario(sc)
+
+
+def test_coordinated_control_on_a_plan_file_serves_the_starved_side_street(tmp_path: Path) -> None:
+    """Built on the 79/5 s plan, the side stage may run 10 s over when cars keep coming: the
+    side street's delay falls, and the main road keeps its force-off."""
+    sc = _scenario(tmp_path, """
+[plans.starve]
+[[plans.starve.measures]]
+type = "signal_plan"
+file = "starve.add.xml"
+[plans.coordinated]
+[[plans.coordinated.measures]]
+type = "signal_plan"
+control = "coordinated"
+file = "starve.add.xml"
+extension_s = 10
+max_gap_s = 3
+""")
+    r = ts.compare(sc, seeds=[1, 2], out=tmp_path / "out", progress=False)
+    side = {p: [r.run(p, s).groups["flow:N1_S2"]["mean_delay_s"] for s in (1, 2)]
+            for p in ("starve", "coordinated")}
+    assert all(c < s - 5 for c, s in zip(side["coordinated"], side["starve"], strict=True))
+    adds = (tmp_path / "out/cases/coordinated/measures.add.xml").read_text()
+    assert '<param key="coordinated" value="true"/>' in adds and "<laneAreaDetector" in adds
+    assert 'earliestEnd="90" latestEnd="90"' in adds  # main green ends at the force-off
+    assert not any(run.health.warnings for run in r.runs if run.plan == "coordinated")
+
+
+def test_coordinated_control_needs_fixed_time_programs(tmp_path: Path) -> None:
+    (tmp_path / "act.add.xml").write_text(STARVE.replace('type="static"', 'type="actuated"'))
+    sc = _scenario(tmp_path, """
+[plans.bad]
+[[plans.bad.measures]]
+type = "signal_plan"
+control = "coordinated"
+file = "act.add.xml"
+""")
+    with pytest.raises(ScenarioError, match=r"act\.add\.xml.*fixed-time"):
+        ts.compare(sc, seeds=[1], progress=False)

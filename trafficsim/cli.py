@@ -134,8 +134,9 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                     help="seconds of delay one stop weighs in performance_index_s")
     op.add_argument("--no-cut", action="store_true", help="never cut a candidate short")
     op.add_argument("--tune-actuated", action="store_true",
-                    help="also tune actuated control (min/max green, max gap) with budget/4 more "
-                         "evaluations")
+                    help="also tune actuated control (min/max green, max gap) and coordinated "
+                         "actuated control on the best fixed-time plan, budget/4 more "
+                         "evaluations each")
     op.add_argument("--refine-share", type=float, default=0.4,
                     help="share of the budget kept for the pattern search around the best plan "
                          "after the global search (0: none)")

@@ -1221,7 +1221,7 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
         row["warnings"] = [w for r in result.runs if r.plan == p for w in r.health.warnings]
         table["plans"][label] = row
     refs = [p for p in plans if p in (BASELINE, "webster", "actuated", "sumo_webster")]
-    for cand in ("optimised", "fixed_time"):
+    for cand in ("optimised", "fixed_time", "coordinated"):
         if cand not in plans:
             continue
         rows = table.setdefault(f"{cand}_vs", {})

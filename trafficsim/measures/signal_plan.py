@@ -1,4 +1,5 @@
-"""Signal plans as a measure: a tuned plan file, SUMO actuated control, or Webster timings.
+"""Signal plans as a measure: a tuned plan file, SUMO actuated control, Webster timings, or
+coordinated actuated control on a fixed-time plan.
 
 ::
 
@@ -20,6 +21,14 @@
     saturation_flow_veh_h = 1800                 # per lane
     # lost_time_s = 4                            # per stage; default: the stage's intergreen
 
+    [[plans.coordinated.measures]]
+    type = "signal_plan"
+    control = "coordinated"                      # coordinated actuated on a fixed-time plan:
+    file = "optimise_out/fixed_time.add.xml"     # its base (default: the network's programs)
+    extension_s = 3                              # side stages may run 3 s past their end
+    max_gap_s = 4
+    skip_empty_side = true                       # skip a side stage nobody waits for
+
 Programs get a new programID, which SUMO makes the active program of each traffic light.
 """
 
@@ -35,6 +44,7 @@ from trafficsim.signals import (
     SUMO_MIN_DUR_S,
     SignalPlan,
     WebsterSettings,
+    read_edges,
     read_links,
     read_plan,
     read_plan_file,
@@ -42,7 +52,7 @@ from trafficsim.signals import (
 )
 from trafficsim.spec import Fields
 
-CONTROLS = ("file", "actuated", "webster")
+CONTROLS = ("file", "actuated", "webster", "coordinated")
 
 
 @register
@@ -53,9 +63,14 @@ class SignalPlanMeasure(Measure):
     Parameters
     ----------
     control
-        ``file`` (load ``file``), ``actuated`` or ``webster``.
+        ``file`` (load ``file``), ``actuated``, ``webster`` or ``coordinated``.
     file
-        Plan file with ``<tlLogic>`` programs (and optionally ``<WAUT>`` switching).
+        Plan file with ``<tlLogic>`` programs (and optionally ``<WAUT>`` switching); with
+        ``coordinated``, the fixed-time programs it builds on.
+    extension_s, skip_empty_side
+        Coordinated: how long a side stage may run past its fixed-time end [s]; whether a
+        two-stage junction skips a side stage when no vehicle waits (see
+        :meth:`~trafficsim.signals.Program.coordinated_actuated`).
     tls
         tlLogic ids to change (default: all that the file names / all of the network).
     min_green_s, max_green_s, max_gap_s
@@ -78,6 +93,9 @@ class SignalPlanMeasure(Measure):
     flows_veh_h: tuple[tuple[str, float], ...] = ()
     saturation_flow_veh_h: float = 1800.0
     lost_time_s: float | None = None
+    base_programs: tuple = ()  # coordinated: the fixed-time programs of ``file``
+    extension_s: float = 3.0
+    skip_empty_side: bool = True
 
     @classmethod
     def parse(cls, f: Fields) -> SignalPlanMeasure:
@@ -88,7 +106,7 @@ class SignalPlanMeasure(Measure):
                                "\"actuated\" / \"webster\"")
         tls = tuple(f.str_list("tls", ()))
         kw: dict[str, object] = {"control": control, "tls": tls}
-        if control == "file":
+        if control in ("file", "coordinated") and has_file:
             raw = f.str("file")
             if isinstance(raw, str):
                 path = (Path(f.file).parent / raw).resolve()
@@ -103,6 +121,14 @@ class SignalPlanMeasure(Measure):
                     else:
                         kw["elements"] = tuple(elements)
                         kw["file_tls"] = tuple(p.tls_id for p in progs)
+                        if control == "coordinated":
+                            kw["base_programs"] = tuple(progs)
+                            if any(p.kind != "static" for p in progs):
+                                f.error("file", f"= {raw!r} holds actuated programs; "
+                                                "coordinated control builds on fixed-time "
+                                                "(static) programs")
+        elif control == "file":
+            f.error("file", "is missing")
         elif has_file:
             f.error("file", f"is only used with control = \"file\", not {control!r}")
         if control == "actuated":
@@ -113,6 +139,11 @@ class SignalPlanMeasure(Measure):
             if kw["max_green_s"] < kw["min_green_s"]:  # type: ignore[operator]
                 f.error("max_green_s", f"= {kw['max_green_s']} is below min_green_s = "
                                        f"{kw['min_green_s']}")
+        if control == "coordinated":
+            kw["extension_s"] = f.float("extension_s", 3.0, lo=0.0, hi=60.0, unit=" s")
+            kw["max_gap_s"] = f.float("max_gap_s", 4.0, lo=0.1, hi=20.0, unit=" s")
+            kw["min_green_s"] = f.float("min_green_s", SUMO_MIN_DUR_S, lo=1.0, hi=120.0, unit=" s")
+            kw["skip_empty_side"] = f.bool("skip_empty_side", True)
         if control == "webster":
             flows = f.table_("flows_veh_h", required=True)
             pairs = []
@@ -152,10 +183,16 @@ class SignalPlanMeasure(Measure):
         if draft.net_file is None:
             msg = "signal_plan: the network is needed to derive programs"
             raise ValueError(msg)
-        plan = read_plan(draft.net_file)
+        plan = (SignalPlan(self.base_programs) if self.base_programs
+                else read_plan(draft.net_file))
         if self.tls:
             plan = SignalPlan(tuple(p for p in plan.programs if p.tls_id in self.tls))
-        if self.control == "actuated":
+        if self.control == "coordinated":
+            plan = plan.coordinated_actuated(
+                read_links(draft.net_file), read_edges(draft.net_file),
+                skip=self.skip_empty_side, extension_s=self.extension_s,
+                max_gap_s=self.max_gap_s or 4.0, min_green_s=self.min_green_s)
+        elif self.control == "actuated":
             params = {"max-gap": f"{self.max_gap_s:g}"} if self.max_gap_s is not None else {}
             plan = plan.actuated(min_green_s=self.min_green_s, max_green_s=self.max_green_s,
                                  params=params)
