@@ -57,7 +57,8 @@ def test_signal_optimisation(tmp_path: Path) -> None:
     out = tmp_path / "opt-out"
     nb = execute("signal_optimisation.py", {
         "SCENARIO": str(ROOT / "scenarios/arterial_am_peak.toml"), "END": "07:20", "BUDGET": 6,
-        "SEEDS": [1], "VALIDATE_SEEDS": [11, 12], "OUT": str(out), "WORKERS": 2})
+        "SEEDS": [1], "VALIDATE_SEEDS": [11, 12], "OUT": str(out), "WORKERS": 2,
+        "TUNE_ACTUATED": False})
     assert _images(nb) == 1  # convergence and validation
     assert (out / "signal_plan.add.xml").is_file()
     assert "<h2>Signal optimisation</h2>" in (out / "report.html").read_text()
