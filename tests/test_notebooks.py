@@ -50,7 +50,7 @@ def test_lane_plans(tmp_path: Path) -> None:
     assert _images(nb) == 3  # by direction, person vs vehicle, bay occupancy
     for name in ("tidal_corridor", "hov_arterial", "school_gate"):
         assert (out / name / "report.html").stat().st_size > 50_000
-    assert len(list(out.glob("school_gate/cases/bay/seed_*/bay_occupancy.csv"))) == 2
+    assert len(list(out.glob("school_gate/cases/bay/seed_*/bay_occupancy_*.csv"))) == 2
 
 
 def test_signal_optimisation(tmp_path: Path) -> None:

@@ -198,3 +198,43 @@ def test_occupancy_picture_leaves_out_the_idle_hours_between_windows() -> None:
     spans = _busy_spans(t, busy, 1800.0, 60.0)
     assert spans == [(8 * 3600, 9 * 3600 + 450), (15 * 3600 - 450, 16 * 3600)]
     assert _busy_spans(t, np.zeros(len(t), dtype=bool), 1800.0, 60.0) == [(8 * 3600, 16 * 3600)]
+
+
+def test_two_bays_in_one_plan_keep_their_own_metrics_and_pictures(tmp_path: Path) -> None:
+    """A school gate and a clinic gate on one street: each bay's use is counted from SUMO's stop
+    output under its own id (``BAYID:key``), never as one bare number, and each gets its row
+    of the occupancy picture."""
+    from trafficsim import plots
+
+    two = SCENARIO.replace("[plans.bay]", """[[demand.stops]]
+id = "clinic"
+from = "W"
+to = "E"
+edge = "J1_J2"
+pos_m = 90
+frontage_m = 30
+veh_per_hour = 30
+dwell = { mean_s = 60, sd_s = 30, min_s = 15, max_s = 300 }
+[plans.bay]""") + """
+[[plans.bay.measures]]
+type = "hospital_bay"
+edge = "J1_J2"
+pos_m = 90
+capacity = 2
+max_stay_s = 120
+windows = [["08:00", "08:30"]]
+"""
+    (tmp_path / "two.toml").write_text(two)
+    result = ts.compare(tmp_path / "two.toml", seeds=[1], out=tmp_path / "out", progress=False)
+    m = result.run("bay", 1).metrics
+    assert "bay_uses_veh" not in m
+    stops = read_stops(tmp_path / "out/cases/bay/seed_1/stops.xml")
+    bays = sorted({str(a) for a in stops["parkingArea"] if str(a).startswith("bay_")})
+    assert len(bays) == 2
+    assert sorted(k.split(":")[0] for k in m if k.endswith(":bay_uses_veh")) == bays
+    for bay in bays:
+        used = sum(1 for a in stops["parkingArea"] if a == bay)
+        assert used > 0 and m[f"{bay}:bay_uses_veh"] == used
+    runs = plots.bay_occupancy_runs(tmp_path / "out")
+    assert sorted(runs) == [f"bay · {b}" for b in bays]
+    assert len(plots.bay_occupancy(runs).axes) == 2

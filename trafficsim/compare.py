@@ -86,6 +86,24 @@ class RunResult:
     series: list[dict[str, float]] = field(default_factory=list)
 
 
+def merge_measure_metrics(parts: Sequence[tuple[str, dict[str, float]]]) -> dict[str, float]:
+    """One metrics dict from several measures' ``(label, metrics)``.
+
+    A key that more than one measure reports (two kerb bays in one plan) is kept once per
+    measure as ``label:key`` and not at all as a bare ``key``: last-one-wins would silently
+    report one bay's use as the plan's.
+    """
+    count: dict[str, int] = {}
+    for _, m in parts:
+        for k in m:
+            count[k] = count.get(k, 0) + 1
+    out: dict[str, float] = {}
+    for label, m in parts:
+        for k, v in m.items():
+            out[k if count[k] == 1 else f"{label}:{k}"] = v
+    return out
+
+
 def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]], *,
                  begin_s: float | None = None) -> RunResult:
     """Run one case with SUMO and turn its outputs into a :class:`RunResult`.
@@ -110,10 +128,9 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
     if (d / STOP_OUTPUT).is_file():
         metrics.update(kerb_metrics(trips, vehicles, stats, end_s, read_stops(d / STOP_OUTPUT),
                                     offroad_parking_areas(d.parent / "measures.add.xml")))
-    for m in case.measures:
-        metrics.update(m.metrics(d))
-    for o in case.observers:
-        metrics.update(o.observed_metrics(d))
+    metrics.update(merge_measure_metrics(
+        [(m.label, m.metrics(d)) for m in case.measures]
+        + [(o.label, o.observed_metrics(d)) for o in case.observers]))
     if begin_s is None:
         begin_s = float(summary["time"][0]) if len(summary.get("time", ())) else end_s
     return RunResult(plan=case.plan, seed=case.seed, metrics=metrics, edges=edges,

@@ -414,7 +414,7 @@ PERSON_PANELS = (
 )
 _SIDE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")
 #: File a kerb bay writes into each run directory (see trafficsim.measures.parking_bay).
-BAY_OCCUPANCY_FILE = "bay_occupancy.csv"
+BAY_OCCUPANCY_FILE = "bay_occupancy"  # + _BAYID.csv
 
 
 def has_metrics(result: Any, metrics: Iterable[str]) -> bool:
@@ -506,7 +506,7 @@ def person_vehicle(result: Any, plans: Sequence[str] | None = None) -> Figure:
 
 
 def read_bay_occupancy(path: str | Path) -> dict[str, np.ndarray]:
-    """A ``bay_occupancy.csv``: ``time_s`` [s], ``occupancy_veh`` and ``capacity_veh`` [veh]."""
+    """A ``bay_occupancy_BAYID.csv``: ``time_s`` [s], ``occupancy_veh`` and ``capacity_veh`` [veh]."""
     with Path(path).open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh, delimiter=";"))
     return {k: np.array([float(r[k]) for r in rows], dtype=float)
@@ -514,14 +514,17 @@ def read_bay_occupancy(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def bay_occupancy_runs(folder: str | Path) -> dict[str, list[Path]]:
-    """Plan → its runs' ``bay_occupancy.csv`` in a results folder (seed order; plans without a
-    kerb bay are left out)."""
+    """Plan (``"plan · bay"`` when a plan has several bays) → its runs' bay occupancy files
+    (``bay_occupancy_BAYID.csv``) in a results folder, in seed order; plans without a kerb bay
+    are left out."""
     out: dict[str, list[Path]] = {}
     for plan_dir in sorted(Path(folder, "cases").glob("*")):
-        files = sorted(plan_dir.glob(f"seed_*/{BAY_OCCUPANCY_FILE}"),
-                       key=lambda p: int(p.parent.name.split("_")[1]))
-        if files:
-            out[plan_dir.name] = files
+        by_bay: dict[str, list[Path]] = {}
+        for f in plan_dir.glob(f"seed_*/{BAY_OCCUPANCY_FILE}*.csv"):
+            by_bay.setdefault(f.stem.removeprefix(BAY_OCCUPANCY_FILE).lstrip("_"), []).append(f)
+        for bay, files in sorted(by_bay.items()):
+            key = plan_dir.name if len(by_bay) == 1 else f"{plan_dir.name} · {bay}"
+            out[key] = sorted(files, key=lambda p: int(p.parent.name.split("_")[1]))
     return out
 
 
@@ -549,7 +552,7 @@ def bay_occupancy(runs: Mapping[str, Sequence[str | Path]], *, gap_s: float = 18
     Parameters
     ----------
     runs
-        Plan → the ``bay_occupancy.csv`` files of its runs (see :func:`bay_occupancy_runs`);
+        Plan → the ``bay_occupancy_BAYID.csv`` files of its runs (see :func:`bay_occupancy_runs`);
         the measure samples SUMO's stop output every minute over the bay's windows.
     gap_s
         Stretches this long with the bay empty in every run (e.g. between a morning and an

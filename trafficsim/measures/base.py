@@ -192,6 +192,12 @@ class Measure(ABC):
     def apply(self, draft: CaseDraft) -> None:
         """Add this measure's native SUMO elements to ``draft``."""
 
+    @property
+    def label(self) -> str:
+        """Name of this instance in metric keys when a plan holds several measures whose
+        metrics share names (``LABEL:key``; e.g. two kerb bays)."""
+        return self.kind
+
     def metrics(self, run_dir: Path) -> dict[str, float]:
         """Measure-specific metrics read from a finished run's outputs (e.g. violations).
 

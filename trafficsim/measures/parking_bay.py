@@ -131,6 +131,10 @@ class ParkingBay(Measure):
         return f"bay_{tag(self.edge, self.pos_m)}"
 
     @property
+    def label(self) -> str:
+        return self.bay_id
+
+    @property
     def full_id(self) -> str:
         return f"bayfull_{tag(self.edge, self.pos_m)}"
 
@@ -156,7 +160,7 @@ class ParkingBay(Measure):
 
     # -- metrics -----------------------------------------------------------------------------
     def metrics(self, run_dir: Path) -> dict[str, float]:
-        """Use of the bay, from SUMO's stop output; also writes ``bay_occupancy.csv``.
+        """Use of the bay, from SUMO's stop output; also writes ``bay_occupancy_BAYID.csv``.
 
         ``bay_uses_veh``: stays in the bay; ``bay_peak_occupancy_veh`` and
         ``bay_mean_occupancy_veh`` (time-mean over its windows) [veh];
@@ -174,7 +178,8 @@ class ParkingBay(Measure):
                           max((e for _, e in self.windows), default=0.0), OCCUPANCY_STEP_S)
         occupancy = occupancy_series(started, ended, times)
         in_window = np.array([any(b <= t < e for b, e in self.windows) for t in times], dtype=bool)
-        with (run_dir / "bay_occupancy.csv").open("w", newline="", encoding="utf-8") as fh:
+        with (run_dir / f"bay_occupancy_{self.bay_id}.csv").open("w", newline="",
+                                                               encoding="utf-8") as fh:
             w = csv.writer(fh, delimiter=";")
             w.writerow(["time_s", "occupancy_veh", "capacity_veh"])
             w.writerows((f"{t:g}", int(o), self.capacity) for t, o in zip(times, occupancy,
