@@ -61,6 +61,15 @@ flows_veh_h = { W_J1 = 500, N1_J1 = 120, J2_J1 = 0, S1_J1 = 0, J1_J2 = 500, E_J2
     assert r.estimate("webster", "mean_delay_s").mean < r.estimate("baseline", "mean_delay_s").mean
     trips = read_csv(tmp_path / "out/cases/starve/seed_1/tripinfo.csv")
     assert len(trips["id"]) > 0
+    # the report's timing diagram shows each plan's own programs, not the network's
+    from trafficsim.report import SECTIONS, load_folder
+
+    timing = next(fn for _, title, fn in SECTIONS if title == "Signal timing")
+    figs = timing(load_folder(tmp_path / "out"))
+    labels = {fig.texts[0].get_text() if fig.texts else "": {t.get_text() for ax in fig.axes
+                                                           for t in ax.texts} for fig in figs}
+    assert "0: 79s" in labels["plan starve"] and "0: 79s" not in labels["plan baseline"]
+    assert any("actuated: nominal durations" in t for t in labels["plan actuated"])
 
 
 def test_unknown_traffic_light_in_a_plan_file_is_reported(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import itertools
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -206,14 +206,7 @@ def _read(path: str, mtime_ns: int) -> NetGeometry:
         elif tag == "tlLogic":
             tid = el.get("id", "")
             if tid not in programs:
-                phases = tuple(Phase(duration_s=float(p.get("duration", 0.0)),
-                                     state=p.get("state", ""), min_dur_s=_opt_float(p, "minDur"),
-                                     max_dur_s=_opt_float(p, "maxDur"), name=p.get("name", ""))
-                               for p in el.iter("phase"))
-                programs[tid] = SignalProgram(id=tid, type=el.get("type", "static"),
-                                              program_id=el.get("programID", ""),
-                                              offset_s=float(el.get("offset", 0.0)),
-                                              phases=phases)
+                programs[tid] = _program(el)
             el.clear()
         elif tag == "connection":
             src, dst = el.get("from", ""), el.get("to", "")
@@ -226,6 +219,34 @@ def _read(path: str, mtime_ns: int) -> NetGeometry:
                                         via=el.get("via", "")))
     return NetGeometry(edges=edges, connections=tuple(conns), programs=programs,
                        junction_xy=junctions)
+
+
+def _program(el: ET.Element) -> SignalProgram:
+    phases = tuple(Phase(duration_s=float(p.get("duration", 0.0)), state=p.get("state", ""),
+                         min_dur_s=_opt_float(p, "minDur"), max_dur_s=_opt_float(p, "maxDur"),
+                         name=p.get("name", ""))
+                   for p in el.iter("phase"))
+    return SignalProgram(id=el.get("id", ""), type=el.get("type", "static"),
+                         program_id=el.get("programID", ""),
+                         offset_s=float(el.get("offset", 0.0)), phases=phases)
+
+
+def with_additional_programs(geo: NetGeometry, additional: Path) -> NetGeometry:
+    """``geo`` with the programs SUMO makes active when it also loads ``additional`` (a new
+    program loaded later becomes a traffic light's active one; e.g. a plan's
+    ``measures.add.xml`` with a ``signal_plan``).  Programs switched by a ``<WAUT>`` are not
+    followed: the network's stay."""
+    try:
+        root = ET.parse(additional).getroot()
+    except (ET.ParseError, OSError):
+        return geo
+    if root.find("WAUT") is not None:
+        return geo
+    programs = dict(geo.programs)
+    for el in root.iter("tlLogic"):
+        if el.get("id", "") in programs:
+            programs[el.get("id", "")] = _program(el)
+    return replace(geo, programs=programs)
 
 
 def _lane_index(lane: Lane) -> int:

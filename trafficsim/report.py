@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from trafficsim import plots
 from trafficsim.metrics import HIGHER_IS_BETTER, level_of_service
-from trafficsim.netgeom import read_net
+from trafficsim.netgeom import read_net, with_additional_programs
 from trafficsim.spec import clock
 
 REPORT_NAME = "report.html"
@@ -345,11 +345,13 @@ def _signals(f: ResultsFolder) -> list[Block]:
         net = f.net(plan)
         if net is None:
             continue
-        programs = read_net(net).programs
+        # the plan's own programs: a signal_plan measure loads them as additional elements
+        geo = with_additional_programs(read_net(net), f.dir / "cases" / plan / "measures.add.xml")
+        programs = geo.programs
         if not programs or programs in seen:
             continue  # plans that keep the same programs share one picture
         seen.append(programs)
-        fig = plots.signal_timing(net, f.corridors())
+        fig = plots.signal_timing(geo, f.corridors())
         fig.suptitle(f"plan {plan}" if len(f.plans) > 1 else "", fontsize=10)
         blocks.append(fig)
     return blocks
