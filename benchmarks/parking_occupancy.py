@@ -3,7 +3,7 @@
     trafficsim compare scenarios/shared_parking.toml --out parking_out
     python benchmarks/parking_occupancy.py parking_out            # → parking_out/occupancy.png
 
-Reads SUMO's stop output of every run (``cases/PLAN/seed_N/parking_stops.csv``).
+Reads SUMO's stop output of every run (``cases/PLAN/seed_N/stops.xml``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from trafficsim.measures.shared_parking import area, occupancy_profile
-from trafficsim.outputs import read_csv
+from trafficsim.outputs import read_stops
 from trafficsim.scenario import load_scenario
 
 
@@ -36,8 +36,8 @@ def main() -> None:
     fig, axes = plt.subplots(1, len(lots), figsize=(5 * len(lots), 3.8), sharey=True)
     for ax, lot in zip(np.atleast_1d(axes), lots, strict=True):
         for plan in doc["plans"]:
-            runs = sorted((args.out / "cases" / plan).glob("seed_*/parking_stops.csv"))
-            occ = np.mean([occupancy_profile(read_csv(r), area(lot.id), times, sc.end_s)
+            runs = sorted((args.out / "cases" / plan).glob("seed_*/stops.xml"))
+            occ = np.mean([occupancy_profile(read_stops(r), area(lot.id), times, sc.end_s)
                            for r in runs], axis=0)
             ax.plot(times / 3600.0, 100.0 * occ / lot.capacity, label=plan)
         ax.set_title(f"{lot.id} ({lot.capacity} spaces)")

@@ -11,7 +11,7 @@ import trafficsim as ts
 from trafficsim.build import prepare_network
 from trafficsim.cli import main
 from trafficsim.measures.shared_parking import occupancy_profile
-from trafficsim.outputs import read_csv
+from trafficsim.outputs import read_stops
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOWCASE = ROOT / "scenarios" / "shared_parking.toml"
@@ -29,7 +29,7 @@ def test_occupancy_never_exceeds_capacity(showcase_run) -> None:
     that moment, itself included, fit its capacity; and the car parks do fill up."""
     result, out = showcase_run
     for plan in ("baseline", "shared"):
-        stops = read_csv(out / "cases" / plan / "seed_1" / "parking_stops.csv")
+        stops = read_stops(out / "cases" / plan / "seed_1" / "stops.xml")
         end = result.scenario.end_s
         for lot, cap in CAPACITY.items():
             m = stops["parkingArea"] == lot
@@ -53,12 +53,12 @@ def test_sharing_reduces_unserved_demand_on_the_showcase(showcase_run) -> None:
     assert (shared.metrics["parking_homes_mean_occupancy_pct"]
             > base.metrics["parking_homes_mean_occupancy_pct"] + 10)
     # in the baseline, clinic users never park at the homes and vice versa
-    stops = read_csv(out / "cases" / "baseline" / "seed_1" / "parking_stops.csv")
+    stops = read_stops(out / "cases" / "baseline" / "seed_1" / "stops.xml")
     for vid, lot in zip(stops["id"], stops["parkingArea"], strict=True):
         own = "pa_homes" if str(vid).startswith("park_residents") else "pa_clinic"
         assert lot in (own, "pa_overflow"), (vid, lot)
     # with sharing, clinic users park at the homes only inside 08:00–18:00
-    stops = read_csv(out / "cases" / "shared" / "seed_1" / "parking_stops.csv")
+    stops = read_stops(out / "cases" / "shared" / "seed_1" / "stops.xml")
     guests = [(float(t)) for vid, lot, t in zip(stops["id"], stops["parkingArea"],
                                                  stops["started"], strict=True)
               if lot == "pa_homes" and not str(vid).startswith("park_residents")]
@@ -110,3 +110,29 @@ def test_parking_references_are_checked_against_the_network(tmp_path: Path) -> N
     assert "parking.overflow_edge: edge 'A0B9' is not in the network." in text
     assert "parking.car_parks[0].edge: edge 'B1C9' is not in the network." in text
     assert "parking.car_parks[1].pos_m: = 900 m lies beyond edge 'C2B2'" in text
+
+
+def test_kerb_drop_offs_and_car_parks_in_one_scenario(tmp_path: Path) -> None:
+    """A drop-off kerb in the car-park district: one SUMO stop output serves both, so the
+    kerb metrics (counted from it) and the car-park metrics are both there."""
+    text = SHOWCASE.read_text().replace("[parking]\n", """[[demand.stops]]
+id = "pharmacy"
+from = "left0"
+to = "right0"
+edge = "B0C0"
+pos_m = 100
+frontage_m = 30
+veh_per_hour = 20
+dwell = { mean_s = 60, sd_s = 30, min_s = 15, max_s = 300 }
+
+[parking]
+""", 1)
+    (tmp_path / "both.toml").write_text(text)
+    result = ts.compare(tmp_path / "both.toml", plans=["baseline"], seeds=[1],
+                        out=tmp_path / "out", progress=False)
+    m = result.run("baseline", 1).metrics
+    stops = read_stops(tmp_path / "out/cases/baseline/seed_1/stops.xml")
+    kerb = [i for i, e in zip(stops["id"], stops["ended"], strict=True)
+            if str(i).startswith("pharmacy") and e >= 0]
+    assert m["dropoffs_veh"] == len(kerb) > 100  # ~20 an hour for 16 hours
+    assert m["parking_homes_peak_occupancy_pct"] > 0

@@ -52,6 +52,9 @@ class Case:
     observers
         Every measure of the scenario: each computes its yardstick metrics
         (:meth:`~trafficsim.measures.Measure.observed_metrics`) in every plan's run.
+    kerb_stops
+        The scenario has kerb-stop demand (``[[demand.stops]]``): the run's stop output
+        yields the drop-off metrics.
     config
         The ``.sumocfg``.
     net
@@ -65,6 +68,7 @@ class Case:
     timeout_s: float
     measures: tuple[Measure, ...] = ()
     observers: tuple[Measure, ...] = ()
+    kerb_stops: bool = False
 
     @property
     def dir(self) -> Path:
@@ -190,13 +194,15 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         ids = [v.id for v in vehicles if window[0] - TRAJECTORY_WINDOW_S <= v.depart_s
                <= window[1]]
         options += _write_trajectory_files(index, corridors, window, ids, run_dir)
-    if scenario.demand is not None and scenario.demand.stops and "--stop-output" not in options:
-        # (a scenario [parking] already writes stop output in its own format: no kerb metrics)
+    kerb = scenario.demand is not None and bool(scenario.demand.stops)
+    if kerb and "--stop-output" not in options:
+        # (a scenario [parking] asks for the same file: SUMO writes one stop output per run)
         options += ["--stop-output", STOP_OUTPUT]
     cfg = run_dir / "case.sumocfg"
     cfg.write_text(_sumocfg(scenario, seed, routes, adds, options), encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
-                measures=plan_measures(scenario, plan), observers=observers(scenario))
+                measures=plan_measures(scenario, plan), observers=observers(scenario),
+                kerb_stops=kerb)
 
 
 def _rel(p: Path, start: Path) -> str:

@@ -125,7 +125,7 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
         raise SumoError(msg) from exc
     metrics = run_metrics(trips, vehicles, stats, end_s)
     health = run_health(stats, summary, int(metrics["not_inserted_veh"]))
-    if (d / STOP_OUTPUT).is_file():
+    if case.kerb_stops:
         metrics.update(kerb_metrics(trips, vehicles, stats, end_s, read_stops(d / STOP_OUTPUT),
                                     offroad_parking_areas(d.parent / "measures.add.xml")))
     metrics.update(merge_measure_metrics(

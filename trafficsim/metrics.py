@@ -167,7 +167,10 @@ def kerb_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: flo
     stopping = {i for i, e in zip(vehicles.get("id", ()), vehicles.get("stop_edge", ()),
                                   strict=True) if isinstance(e, str) and e}
     through = np.array([i not in stopping for i in ids], dtype=bool)
+    # finished stops only (a [parking] study also asks SUMO for unfinished ones: ended = -1)
     mine = np.array([i in stopping for i in stops.get("id", ())], dtype=bool)
+    if mine.any():
+        mine &= stops["ended"] >= 0
     n = int(mine.sum())
     area = stops["parkingArea"][mine] if n else np.zeros(0, dtype=object)
     in_bay = np.array([a in offroad for a in area], dtype=bool)

@@ -170,6 +170,8 @@ class ParkingBay(Measure):
         """
         stops = read_stops(run_dir / STOPS_FILE)
         mine = np.array([a == self.bay_id for a in stops.get("parkingArea", ())], dtype=bool)
+        if mine.any():
+            mine &= stops["ended"] >= 0  # finished stays (unfinished ones have ended = -1)
         started = stops["started"][mine] if mine.any() else np.zeros(0)
         ended = stops["ended"][mine] if mine.any() else np.zeros(0)
         stay = ended - started

@@ -53,11 +53,12 @@ import numpy as np
 from trafficsim.errors import Issue, suggest
 from trafficsim.measures.base import CaseDraft, Measure, NetIndex
 from trafficsim.measures.registry import register
-from trafficsim.outputs import Table, read_csv
+from trafficsim.outputs import Table, read_csv, read_stops
 from trafficsim.spec import Fields, clock, parse_time, read_windows, window_issues
 
 OVERFLOW = "overflow"
-STOPS_FILE = "parking_stops.csv"
+#: SUMO stop output (XML), shared with kerb-stop demand (a run has one stop output)
+STOPS_FILE = "stops.xml"
 ROUTES_FILE = "parking_routes.xml"
 #: Overflow capacity: never the binding constraint.
 OVERFLOW_CAPACITY = 10_000
@@ -296,7 +297,7 @@ class Parking(Measure):
 
     # -- metrics -----------------------------------------------------------------------------
     def metrics(self, run_dir: Path) -> dict[str, float]:
-        stops = read_csv(run_dir / STOPS_FILE) if (run_dir / STOPS_FILE).is_file() else {}
+        stops = read_stops(run_dir / STOPS_FILE)
         searches = search_starts(run_dir / ROUTES_FILE)
         parkers = _read_parkers(run_dir / "parkers.csv")
         end_s = _run_end(run_dir)
