@@ -265,21 +265,11 @@ class Program:
         lines += [f"{indent}  <param key={quoteattr(k)} value={quoteattr(v)}/>"
                   for k, v in self.params]
         for p in self.phases:
-            extra = ""
-            if p.min_dur_s is not None:
-                extra += f' minDur="{_num(p.min_dur_s)}"'
-            if p.max_dur_s is not None:
-                extra += f' maxDur="{_num(p.max_dur_s)}"'
-            if p.name:
-                extra += f" name={quoteattr(p.name)}"
-            if p.earliest_end_s is not None:
-                extra += f' earliestEnd="{_num(p.earliest_end_s)}"'
-            if p.latest_end_s is not None:
-                extra += f' latestEnd="{_num(p.latest_end_s)}"'
-            if p.next:
-                extra += f' next="{" ".join(map(str, p.next))}"'
-            if p.final_target:
-                extra += f" finalTarget={quoteattr(p.final_target)}"
+            optional = (("minDur", p.min_dur_s), ("maxDur", p.max_dur_s), ("name", p.name),
+                        ("earliestEnd", p.earliest_end_s), ("latestEnd", p.latest_end_s),
+                        ("next", " ".join(map(str, p.next))), ("finalTarget", p.final_target))
+            extra = "".join(f" {k}={quoteattr(v if isinstance(v, str) else _num(v))}"
+                            for k, v in optional if v is not None and v != "")
             lines.append(f'{indent}  <phase duration="{_num(p.duration_s)}" '
                          f'state="{p.state}"{extra}/>')
         lines.append(f"{indent}</tlLogic>")
