@@ -202,3 +202,12 @@ def test_person_vehicle_plot_draws_the_measured_means(hov: tuple[ts.Comparison, 
         assert any(abs(c - lo) < 1e-6 for c in caps) and any(abs(c - hi) < 1e-6 for c in caps)
     fn = next(f for _, t, f in SECTIONS if t == "HOV lane: people and vehicles")
     assert len(fn(load_folder(out))) == 2
+
+
+def test_every_vehicle_kind_has_a_class_and_electric_vans_do_not_qualify() -> None:
+    """The HOV check counts every non-qualifying kind on the lane, electric vans included."""
+    from trafficsim.measures.hov_lane import KIND_CLASS
+    from trafficsim.vtypes import VEHICLE_KINDS
+
+    assert set(KIND_CLASS) == set(VEHICLE_KINDS)
+    assert KIND_CLASS["delivery_ev"] == "delivery"

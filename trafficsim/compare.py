@@ -128,9 +128,11 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
     if case.kerb_stops:
         metrics.update(kerb_metrics(trips, vehicles, stats, end_s, read_stops(d / STOP_OUTPUT),
                                     offroad_parking_areas(d.parent / "measures.add.xml")))
-    metrics.update(merge_measure_metrics(
-        [(m.label, m.metrics(d)) for m in case.measures]
-        + [(o.label, o.observed_metrics(d)) for o in case.observers]))
+    metrics.update(merge_measure_metrics([(m.label, m.metrics(d)) for m in case.measures]))
+    # yardsticks: measures of several plans observe the same one in every run (e.g. two HOV
+    # plans on the same road), so one value per key
+    for o in case.observers:
+        metrics.update(o.observed_metrics(d))
     if begin_s is None:
         begin_s = float(summary["time"][0]) if len(summary.get("time", ())) else end_s
     return RunResult(plan=case.plan, seed=case.seed, metrics=metrics, edges=edges,

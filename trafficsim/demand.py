@@ -19,17 +19,7 @@ import numpy as np
 
 from trafficsim.measures import NetIndex, StopVisit
 from trafficsim.scenario import DemandSpec, StopDemandSpec, net_endpoint
-
-# SUMO vehicle class and default attributes of each vehicle kind of the scenario format.
-VTYPES: dict[str, dict[str, str]] = {
-    "car": {"vClass": "passenger", "personCapacity": "9"},
-    "bus": {"vClass": "bus", "personCapacity": "300"},
-    "truck": {"vClass": "truck"},
-    "delivery": {"vClass": "delivery"},
-    # A new-energy delivery van: same class (and permissions) as a van, battery-electric HBEFA4
-    # emission class, so no exhaust CO2 or NOx.
-    "delivery_ev": {"vClass": "delivery", "emissionClass": "HBEFA4/LCV_BEV_N1-II"},
-}
+from trafficsim.vtypes import VTYPES
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ from trafficsim.measures.shared_parking import (
     sharing_issues,
 )
 from trafficsim.spec import Fields, clock, parse_time
+from trafficsim.vtypes import VEHICLE_KINDS
 
 BASELINE = "baseline"
-# delivery_ev: an electric delivery van (see measures/freight.py)
-VEHICLE_KINDS = ("car", "bus", "truck", "delivery", "delivery_ev")
+
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
 

@@ -43,7 +43,7 @@ from trafficsim.spec import Fields, read_windows, window_issues
 
 #: Vehicle classes a freight rule can ban.
 FREIGHT_CLASSES = ("truck", "delivery")
-#: vType ids of the demand's freight kinds (see ``trafficsim.demand.VTYPES``).
+#: vType ids of the demand's freight kinds (see :data:`trafficsim.vtypes.VTYPES`).
 TRUCK, VAN, EV_VAN = "truck", "delivery", "delivery_ev"
 #: A ban without windows holds for the whole simulation. [s]
 ALWAYS = ((0.0, 10.0 * 86400.0),)

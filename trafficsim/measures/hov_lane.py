@@ -46,14 +46,13 @@ from trafficsim.measures.lanes import (
 from trafficsim.measures.registry import register
 from trafficsim.outputs import read_csv, read_meandata
 from trafficsim.spec import Fields, read_windows, window_issues
+from trafficsim.vtypes import KIND_CLASS
 
 HOV_TYPE = "car_hov"
 #: SUMO's vehicle classes that may be named as eligible.
 VCLASSES = ("bus", "coach", "taxi", "emergency", "authority", "army", "vip", "delivery", "truck",
             "trailer", "motorcycle", "moped", "bicycle", "evehicle", "passenger", "private",
             "custom1", "custom2")
-#: The scenario's vehicle kinds and their SUMO classes (see trafficsim.demand.VTYPES).
-KIND_CLASS = {"car": "passenger", "bus": "bus", "truck": "truck", "delivery": "delivery"}
 
 
 @register
