@@ -25,7 +25,6 @@ from pathlib import Path
 from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
 from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures import CaseDraft, Measure, NetIndex
-from trafficsim.measures.shared_parking import write_parkers
 from trafficsim.netgeom import corridor, find_corridors, read_net
 from trafficsim.network import build_network, net_index, patch_network
 from trafficsim.scenario import PlanSpec, Scenario, check_references, plan_measures
@@ -175,11 +174,8 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         write_vehicle_table(vehicles, run_dir / "vehicles.csv")
         routes.append("routes.rou.xml")
     if scenario.parking is not None:  # drawn per seed, like the flows: the same in every plan
-        parkers = scenario.parking.draw(scenario.begin_s, scenario.end_s - scenario.step_length_s,
-                                        seed)
-        scenario.parking.write_routes(parkers, run_dir / "parking.rou.xml")
-        write_parkers(parkers, run_dir / "parkers.csv")
-        routes.append("parking.rou.xml")
+        routes.append(scenario.parking.write_demand(
+            run_dir, scenario.begin_s, scenario.end_s - scenario.step_length_s, seed))
     routes += [_rel(p, run_dir) for p in scenario.route_files]
     _write_detectors(index, scenario, run_dir / "detectors.add.xml", draft.outputs)
     adds = ["detectors.add.xml", "../measures.add.xml",

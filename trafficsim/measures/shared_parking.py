@@ -271,6 +271,14 @@ class Parking(Measure):
         out.sort(key=lambda p: (p.depart_s, p.id))
         return out
 
+    def write_demand(self, run_dir: Path, begin_s: float, end_s: float, seed: int) -> str:
+        """Draw this seed's parkers (the same in every plan) and write their trips
+        (``parking.rou.xml``, returned) and ``parkers.csv`` (read back by the metrics)."""
+        parkers = self.draw(begin_s, end_s, seed)
+        self.write_routes(parkers, run_dir / "parking.rou.xml")
+        write_parkers(parkers, run_dir / "parkers.csv")
+        return "parking.rou.xml"
+
     def write_routes(self, parkers: Sequence[Parker], path: Path) -> None:
         """A route file with one vType per group and a trip with a parking stop per parker."""
         lots = {c.id: c for c in self.car_parks}
