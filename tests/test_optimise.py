@@ -116,6 +116,26 @@ def test_early_cut_never_changes_the_search(cross_sc: Path, tmp_path: Path) -> N
     assert cut.doc["best"]["objective"] < cut.doc["start"]["objective"]
 
 
+def test_pattern_searches_cut_without_changing_a_decision(cross_sc: Path, tmp_path: Path) -> None:
+    """The pattern searches (fixed-time polish, actuated and coordinated tuning) cut a neighbour
+    once it is known to be worse than the incumbent: same plans, same winners as uncut."""
+    kw = {"budget": 12, "refine_share": 0.5, "tune_actuated": True}
+    full = optimise(cross_sc, out=tmp_path / "full", settings=_settings(early_cut=False, **kw),
+                    workers=2, progress=False)
+    cut = optimise(cross_sc, out=tmp_path / "cut", settings=_settings(**kw), workers=2,
+                   progress=False)
+    jf, jc = _journal(tmp_path / "full"), _journal(tmp_path / "cut")
+    assert [e["key"] for e in jf] == [e["key"] for e in jc]
+    for k in ("best", "best_fixed_time", "actuated_tuned", "coordinated"):
+        a, b = full.doc[k], cut.doc[k]
+        assert a["objective"] == b["objective"] and a.get("key", a["eval"]) == b.get("key",
+                                                                                   b["eval"])
+    exact = {e["key"]: e["objective"] for e in jf}
+    cuts = [e for e in jc if e["cut"]]
+    assert cuts and {e["role"] for e in cuts} <= {"refine", "actuated", "coordinated"}
+    assert all(e["objective"] <= exact[e["key"]] + 1e-9 for e in cuts)
+
+
 def test_cli_writes_a_plan_that_sumo_loads_and_a_validation_table(cross_sc: Path,
                                                                   tmp_path: Path) -> None:
     out = tmp_path / "out"

@@ -9,15 +9,17 @@ Every candidate plan runs on the same K search seeds (common random numbers); th
 validated on seeds the search never used, against the starting plan, Webster and SUMO's
 ``actuated`` control, with paired confidence intervals.
 
-Early cut (differential evolution only).  SciPy's DE with deferred updating replaces a population
-member by its trial only when ``f(trial) <= f(member)``.  With T the *largest* energy in the
-current population, a trial whose objective is already known to exceed T can replace no member,
-whatever its exact value.  The objective's lower bounds are sound: delays only grow during a run
-(the TraCI monitor bounds the total delay from below) and seeds not yet run add at least 0 (at
-least −N vehicles for throughput).  A cut trial is returned with its lower bound, which is > T, so
-DE takes exactly the decisions it would have taken with the full value: the search visits the
-same candidates and the winner (the best *exact* value, never a cut one) is the same.  Other
-methods may accept worse points, so they never cut.
+Early cut (differential evolution and the pattern searches).  SciPy's DE with deferred
+updating replaces a population member by its trial only when ``f(trial) <= f(member)``.  With T
+the *largest* energy in the current population, a trial whose objective is already known to
+exceed T can replace no member, whatever its exact value.  The objective's lower bounds are
+sound: delays only grow during a run (the TraCI monitor bounds the total delay from below) and
+seeds not yet run add at least 0 (at least −N vehicles for throughput).  A cut trial is returned
+with its lower bound, which is > T, so DE takes exactly the decisions it would have taken with
+the full value: the search visits the same candidates and the winner (the best *exact* value,
+never a cut one) is the same.  The pattern searches take a neighbour only if it beats the
+incumbent, so they cut at the incumbent's value (see :func:`_pattern_search`).  Other SciPy
+methods may accept worse points: they never cut.
 
 Journal: every finished evaluation is appended (and fsync'ed) to ``journal.jsonl`` as one JSON
 line.  The search is deterministic given its seed, so ``--resume`` replays it, answering every
@@ -973,7 +975,12 @@ def _pattern_search(search: _Search, state: Any, value: float,
                     n_levels: int, role: str) -> None:
     """Greedy pattern search: ``moves(state, level, last_move)`` lists ``(move, state, plan,
     x)`` neighbours; the best of each batch that beats the incumbent becomes the incumbent; no
-    improvement in the whole neighbourhood → next (finer) level."""
+    improvement in the whole neighbourhood → next (finer) level.
+
+    Early cut: a neighbour whose objective is already known to exceed the incumbent's is cut
+    (its journal value is that lower bound).  The incumbent only improves, so such a plan is
+    rejected whenever it comes up again, and every decision is that of an uncut search.
+    """
     last: Any = None
     level = 0
     while level < n_levels:
@@ -981,7 +988,10 @@ def _pattern_search(search: _Search, state: Any, value: float,
         improved = False
         for k in range(0, len(cands), REFINE_BATCH):
             chunk = cands[k:k + REFINE_BATCH]
-            values = search.run_batch([(plan_key(q), q, role, x) for _, _, q, x in chunk])
+            # a neighbour is taken only if it beats the incumbent, so one already known to be
+            # worse may be cut short (its lower bound > value): the same decisions as uncut
+            values = search.run_batch([(plan_key(q), q, role, x) for _, _, q, x in chunk],
+                                      threshold=value)
             j = int(np.argmin(values))
             if values[j] < value:
                 last, state, value = chunk[j][0], chunk[j][1], values[j]
