@@ -95,3 +95,14 @@ def test_gridlock_is_detected_from_the_summary() -> None:
     assert h.gridlock and not h.ok and "gridlock" in h.warnings[0]
     flowing = {**stuck, "arrived": t.copy()}
     assert not run_health(stats(running=80), flowing, 0).gridlock
+
+
+def test_metrics_of_several_measures_are_kept_apart_only_when_they_are_per_instance() -> None:
+    from trafficsim.compare import merge_measure_metrics
+
+    bays = merge_measure_metrics([("bay_a", {"bay_uses_veh": 3.0, "x": 1.0}),
+                                  ("bay_b", {"bay_uses_veh": 5.0})])
+    assert bays == {"bay_a:bay_uses_veh": 3.0, "bay_b:bay_uses_veh": 5.0, "x": 1.0}
+    freight = merge_measure_metrics([("freight", {"general_delay_s": 7.0}),
+                                     ("freight", {"general_delay_s": 7.0})])
+    assert freight == {"general_delay_s": 7.0}

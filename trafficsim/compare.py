@@ -89,18 +89,19 @@ class RunResult:
 def merge_measure_metrics(parts: Sequence[tuple[str, dict[str, float]]]) -> dict[str, float]:
     """One metrics dict from several measures' ``(label, metrics)``.
 
-    A key that more than one measure reports (two kerb bays in one plan) is kept once per
-    measure as ``label:key`` and not at all as a bare ``key``: last-one-wins would silently
-    report one bay's use as the plan's.
+    A key that measures with different labels report (two kerb bays in one plan) is kept once
+    per measure as ``label:key`` and not at all as a bare ``key``: last-one-wins would silently
+    report one bay's use as the plan's.  Measures with the same label report plan-wide values
+    (e.g. a truck ban and a truck corridor, both "freight"): their keys stay bare.
     """
-    count: dict[str, int] = {}
-    for _, m in parts:
+    labels: dict[str, set[str]] = {}
+    for label, m in parts:
         for k in m:
-            count[k] = count.get(k, 0) + 1
+            labels.setdefault(k, set()).add(label)
     out: dict[str, float] = {}
     for label, m in parts:
         for k, v in m.items():
-            out[k if count[k] == 1 else f"{label}:{k}"] = v
+            out[k if len(labels[k]) == 1 else f"{label}:{k}"] = v
     return out
 
 

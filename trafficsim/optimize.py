@@ -468,6 +468,7 @@ class _Search:
     stale_generations: int = 0
     plans: dict[str, SignalPlan] = field(default_factory=dict)
     proposed: set[str] = field(default_factory=set)
+    numbers: dict[str, int] = field(default_factory=dict)  # key → evaluation number
     role: str = "candidate"
     plan_net: Path = Path()
     limit: int = 0  # evaluations allowed in total so far (the budget, + actuated tuning)
@@ -479,8 +480,10 @@ class _Search:
 
     @property
     def best(self) -> dict[str, Any] | None:
-        exact = [e for e in self.journal.entries.values() if not e["cut"]]
-        return min(exact, key=lambda e: e["objective"]) if exact else None
+        """The best exact evaluation of a plan this run proposed (ties: proposed first; a
+        journal may also hold plans of phases this run does not repeat)."""
+        exact = [e for e in self.journal.entries.values() if not e["cut"] and e["key"] in self.plans]
+        return min(exact, key=lambda e: (e["objective"], e["n"])) if exact else None
 
     def task(self, key: str, plan: SignalPlan, *, threshold: float = math.inf,
              lane_output: bool = False) -> EvalTask:
@@ -502,35 +505,39 @@ class _Search:
 
         Raises _BudgetReached after recording the evaluations that fit in the budget.
         """
-        todo = []
-        seen = set()
-        for key, plan, role, x in items:
+        # Evaluation numbers follow the order of proposal, whether a plan is run now or was run
+        # before an interruption (parallel runs finish out of order, so an interrupted batch
+        # may have holes): a resumed run numbers, budgets and breaks ties as the first did.
+        fresh_keys: list[str] = []
+        for key, plan, _, _ in items:
             self.plans[key] = plan
-            if key in self.journal.entries or key in seen:
-                continue
-            seen.add(key)
-            todo.append((key, plan, role, x))
+            if key not in self.numbers and key not in fresh_keys:
+                fresh_keys.append(key)
+        room = self.limit - len(self.numbers)
+        stop = len(fresh_keys) > room
+        for key in fresh_keys[:max(room, 0)]:
+            self.numbers[key] = len(self.numbers) + 1
+        todo = []
+        for key, plan, role, x in items:
+            if key in self.numbers and key not in self.journal.entries and all(
+                    k != key for k, _, _, _ in todo):
+                todo.append((key, plan, role, x))
         # Stale: the search proposed nothing it had not proposed before.  Judged on proposals,
         # not on the journal, so a resumed run (whose journal knows everything) decides alike.
         keys = {k for k, _, _, _ in items}
         fresh = keys - self.proposed
         self.proposed |= keys
         self.stale_generations = 0 if fresh else self.stale_generations + 1
-        room = self.limit - len(self.journal)
-        stop = bool(todo) and len(todo) > room  # (a resumed run may hold more than this phase)
-        todo = todo[:max(room, 0)]
         if todo and isinstance(self.executor, SerialExecutor):
             # one at a time, journalled as each finishes (a serial executor would otherwise run
             # the whole batch at submission, before anything reaches the journal)
-            n0 = len(self.journal)
-            for i, (k, p, role, x) in enumerate(todo):
+            for k, p, role, x in todo:
                 task = self.task(k, p, threshold=threshold, lane_output=lane_output)
-                self._record(n0 + i + 1, evaluate(task), role, x)
+                self._record(self.numbers[k], evaluate(task), role, x)
         elif todo:
-            n0 = len(self.journal)
             futures = {self.executor.submit(evaluate, self.task(k, p, threshold=threshold,
                                                                 lane_output=lane_output)):
-                       (n0 + i + 1, k, role, x) for i, (k, p, role, x) in enumerate(todo)}
+                       (self.numbers[k], k, role, x) for k, p, role, x in todo}
             try:
                 for fut in as_completed(futures):
                     n, key, role, x = futures[fut]
@@ -677,7 +684,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             webster, _ = webster_plan(start, links, flows, s.webster)
             search.run_batch([(plan_key(webster), webster, "webster", None)])
             # 3. the search
-            n_refine = round(s.budget * s.refine_share)
+            n_refine = max(0, min(round(s.budget * s.refine_share), s.budget - 3))
             search.restart(Encoding(start, s.min_cycle_s, s.max_cycle_s), "candidate",
                            s.budget - n_refine)
             stopped = _run_phase(lambda: _search(search, start, webster, links, flows), search)
@@ -686,8 +693,9 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
                 search.restart(enc, "refine", s.budget)
                 stopped = _run_phase(lambda: refine(search, enc), search)
             if tune_budget:
-                # each phase has its own budget, whether or not the ones before used theirs
-                n_fixed = sum(1 for e in journal.entries.values() if e["role"] in FIXED_ROLES)
+                # each phase has its own budget (the coordinated one also what the actuated
+                # tuning left), whether or not the fixed-time search used all of its own
+                n_fixed = len(search.numbers)  # evaluations so far (also when resumed)
                 search.restart(ActuatedEncoding(start), "actuated", n_fixed + tune_budget)
                 _run_phase(lambda: _tune_actuated(search), search)
                 base = search.plans[_best_entry(search, FIXED_ROLES)["key"]]
@@ -705,12 +713,14 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         start.write(out / "start.add.xml")
         actuated = start.actuated()
         actuated.write(out / "actuated.add.xml")
-        tuned = [e for e in journal.entries.values() if e["role"] == "actuated" and not e["cut"]]
+        # (plans of this run only: a run resumed without --tune-actuated ignores tuned ones)
+        tuned = [e for e in journal.entries.values()
+                 if e["role"] == "actuated" and not e["cut"] and e["key"] in search.plans]
         coord = [e for e in journal.entries.values()
-                 if e["role"] == "coordinated" and not e["cut"]]
+                 if e["role"] == "coordinated" and not e["cut"] and e["key"] in search.plans]
         fixed = _best_entry(search, FIXED_ROLES)
         if tuned:
-            t_best = min(tuned, key=lambda e: e["objective"])
+            t_best = min(tuned, key=lambda e: (e["objective"], e["n"]))
             search.plans[t_best["key"]].write(out / "actuated_tuned.add.xml")
             # the best fixed-time plan too, when tuned actuated control won the search
             search.plans[fixed["key"]].with_program_id("fixed_time").write(
@@ -965,7 +975,8 @@ def refine(search: _Search, enc: Encoding) -> None:
 
 def _best_entry(search: _Search, roles: Sequence[str]) -> dict[str, Any]:
     """The best exact evaluation of these roles (ties: the one proposed first)."""
-    entries = [e for e in search.journal.entries.values() if e["role"] in roles and not e["cut"]]
+    entries = [e for e in search.journal.entries.values()
+               if e["role"] in roles and not e["cut"] and e["key"] in search.plans]
     return min(entries, key=lambda e: (e["objective"], e["n"]))
 
 
@@ -1239,7 +1250,8 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
         if cand not in plans:
             continue
         rows = table.setdefault(f"{cand}_vs", {})
-        extra = ["actuated_tuned", "coordinated", "fixed_time"] if cand == "optimised" else []
+        extra = (["actuated_tuned", "coordinated", "fixed_time"] if cand == "optimised"
+                 else ["fixed_time"] if cand == "coordinated" else [])
         for ref in [*refs, *extra]:
             if ref not in plans:
                 continue

@@ -124,7 +124,8 @@ def read_tls_states(path: Path) -> list[tuple[float, str, str]]:
 
 
 def read_stops(path: Path) -> Table:
-    """Read SUMO's ``--stop-output`` (XML) into a table, one row per finished stop.
+    """Read SUMO's ``--stop-output`` (XML) into a table, one row per stop (an unfinished one,
+    written with ``--stop-output.write-unfinished``, has ``ended`` = -1).
 
     Columns: ``id``, ``lane``, ``pos``, ``parking`` (1 when the vehicle left the road),
     ``started``, ``ended``, ``blockedDuration`` (time waiting in front of a full stopping place)

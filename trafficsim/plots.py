@@ -606,7 +606,9 @@ def bay_occupancy(runs: Mapping[str, Sequence[str | Path]], *, gap_s: float = 18
 # --------------------------------------------------------------------------------------------
 _ROLE_STYLE = {"start": ("#4d4d4d", "s", "start plan"), "webster": ("#2ca02c", "D", "Webster"),
                "candidate": ("#1f77b4", "o", "candidate"),
-               "actuated": ("#9467bd", "^", "actuated (tuned)")}
+               "refine": ("#17becf", ".", "pattern search"),
+               "actuated": ("#9467bd", "^", "actuated (tuned)"),
+               "coordinated": ("#ff7f0e", "v", "coordinated actuated")}
 
 
 def optimiser_convergence(doc: Mapping[str, Any]) -> Figure:

@@ -195,7 +195,9 @@ class Measure(ABC):
     @property
     def label(self) -> str:
         """Name of this instance in metric keys when a plan holds several measures whose
-        metrics share names (``LABEL:key``; e.g. two kerb bays)."""
+        metrics share names (``LABEL:key``; e.g. two kerb bays).  Measures whose metrics are
+        per instance override it with something unique (the bay, the lane's edges); measures
+        sharing a label report the same plan-wide values under a key."""
         return self.kind
 
     def metrics(self, run_dir: Path) -> dict[str, float]:

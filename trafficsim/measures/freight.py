@@ -101,6 +101,11 @@ class _FreightRule(Measure):
     exempt_electric: bool
 
     @property
+    def label(self) -> str:
+        # bans and corridors report the same plan-wide freight yardsticks (identical values)
+        return "freight"
+
+    @property
     def closed_edges(self) -> tuple[str, ...]:
         raise NotImplementedError
 

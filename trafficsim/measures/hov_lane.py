@@ -130,6 +130,10 @@ class HovLane(Measure):
 
     # -- SUMO elements ------------------------------------------------------------------------
     @property
+    def label(self) -> str:
+        return f"hov_{self._tag}"
+
+    @property
     def _tag(self) -> str:
         return tag(self.edges)
 

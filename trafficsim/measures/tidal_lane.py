@@ -180,6 +180,10 @@ class TidalLane(Measure):
 
     # -- SUMO elements ------------------------------------------------------------------------
     @property
+    def label(self) -> str:
+        return f"tidal_{self._tag}"
+
+    @property
     def _tag(self) -> str:
         return tag(self.inbound)
 
