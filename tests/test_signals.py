@@ -191,3 +191,19 @@ def test_coordinated_actuated_keeps_the_force_off_and_returns_unused_side_time(c
     assert min(sides) < 20  # gapped out: the rest went back to N–S
     skipped = sum(1 for s, t, d in runs if s == main and d > 66)
     assert skipped > 0  # no car waiting at a force-off: N–S kept its green
+
+
+def test_coordinated_control_never_skips_a_stage_that_serves_a_crossing() -> None:
+    """Pedestrians on a crossing have no lane-area detector: their stage must not be skipped."""
+    from trafficsim.signals import EdgeInfo, Link, Phase, Program, SignalPlan
+
+    prog = Program("C", (Phase("GGrr", 40), Phase("yyrr", 3), Phase("rrGG", 15),
+                         Phase("rryy", 3)))
+    edges = {"WC": EdgeInfo("W", "C", 200.0, 13.9), "NC": EdgeInfo("N", "C", 200.0, 13.9)}
+    cars = [Link(0, "WC", 0, "CE"), Link(1, "WC", 0, "CE"), Link(2, "NC", 0, "CS")]
+    walk = [*cars, Link(3, ":C_w0", 0, ":C_c0")]
+    plan = SignalPlan((prog,))
+    assert plan.coordinated_actuated({"C": cars}, edges)["C"].detectors == (
+        ("C_skip_NC_0", "NC_0", 100.0),)
+    skip_free = plan.coordinated_actuated({"C": walk}, edges)["C"]
+    assert skip_free.detectors == () and not any(p.next for p in skip_free.phases)

@@ -339,11 +339,16 @@ class SignalPlan:
                 k_main = max(range(2), key=lambda k: (p.greens_s[k], -k))
                 main = p.phases[p.stages[k_main].green].state
                 side = p.phases[p.stages[1 - k_main].green].state
-                lanes = {(lk.lane_id, lk.from_edge) for lk in links.get(p.tls_id, ())
-                         if lk.index < len(side) and side[lk.index] in "Gg"
-                         and main[lk.index] not in "Gg"}
-                dets = [(lane, round(min(detector_length_m, edges[e].length_m - 0.5), 1))
-                        for lane, e in sorted(lanes) if e in edges and edges[e].length_m > 1.0]
+                served = [lk for lk in links.get(p.tls_id, ())
+                          if lk.index < len(side) and side[lk.index] in "Gg"
+                          and main[lk.index] not in "Gg"]
+                # a pedestrian crossing (links from internal walking areas) has no detector:
+                # skipping its stage would starve the pedestrians, so such a light never skips
+                if not any(lk.from_edge.startswith(":") for lk in served):
+                    lanes = {(lk.lane_id, lk.from_edge) for lk in served}
+                    dets = [(lane, round(min(detector_length_m, edges[e].length_m - 0.5), 1))
+                            for lane, e in sorted(lanes)
+                            if e in edges and edges[e].length_m > 1.0]
             out.append(p.coordinated_actuated(skip_detectors=dets, **kw))
         return SignalPlan(tuple(out))
 
