@@ -1308,6 +1308,9 @@ def format_result(doc: dict[str, Any]) -> str:
              f"Webster {_f(doc['webster']['objective'], 2)}, "
              f"best {_f(doc['best']['objective'], 2)} (evaluation {doc['best']['eval']}, "
              f"{doc['best']['role']})", ""]
+    if doc["best"]["role"] in ("actuated", "coordinated"):
+        lines.append(f"  ({'SUMO actuated' if doc['best']['role'] == 'actuated' else 'coordinated actuated'}"
+                     " control: nominal greens, phases in SUMO's order)")
     for tls, p in doc["best"]["plan"].items():
         greens = "/".join(_f(g, 0) for g in p["greens_s"])
         lines.append(f"  {tls:<12} cycle {_f(p['cycle_s'], 0):>4} s  greens {greens} s  "
@@ -1326,6 +1329,8 @@ def format_result(doc: dict[str, Any]) -> str:
         lines += ["", "optimised vs (paired on the same seeds; mean delay):"]
         for ref, row in v["optimised_vs"].items():
             d = row["mean_delay_s"]
-            lines.append(f"  {ref:<12} {d['diff']:+8.2f} s [{_f(d['ci95'][0], 2)}, "
+            if d["diff"] == 0 and d["ci95"][0] == d["ci95"][1] == 0:
+                continue  # the optimised plan itself (the best of its type)
+            lines.append(f"  {ref:<14} {d['diff']:+8.2f} s [{_f(d['ci95'][0], 2)}, "
                          f"{_f(d['ci95'][1], 2)}]  {_f(d['pct'], 1)}%")
     return "\n".join(lines)
