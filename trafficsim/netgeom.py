@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trafficsim.signals import Program, parse_program
+
 Point = tuple[float, float]
 
 
@@ -76,64 +78,6 @@ class Connection:
 
 
 @dataclass(frozen=True)
-class Phase:
-    """One phase of a signal program.
-
-    Attributes
-    ----------
-    duration_s
-        Duration (of a static program; the initial duration of an actuated one). [s]
-    state
-        One signal character per link index (``G`` green, ``g`` permissive green, ``y`` amber,
-        ``r`` red, ``o``/``O`` off).
-    """
-
-    duration_s: float
-    state: str
-    min_dur_s: float | None = None
-    max_dur_s: float | None = None
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class SignalProgram:
-    """A ``<tlLogic>``: type, offset and phases.
-
-    Attributes
-    ----------
-    offset_s
-        Phase 0 starts whenever ``(t - offset_s) mod cycle_s == 0``. [s]
-    """
-
-    id: str
-    type: str
-    program_id: str
-    offset_s: float
-    phases: tuple[Phase, ...]
-
-    @property
-    def cycle_s(self) -> float:
-        """Sum of the phase durations. [s]"""
-        return sum(p.duration_s for p in self.phases)
-
-    def phase_starts_s(self) -> tuple[float, ...]:
-        """Start of each phase within the cycle, counted from the start of phase 0. [s]"""
-        starts, t = [], 0.0
-        for p in self.phases:
-            starts.append(t)
-            t += p.duration_s
-        return tuple(starts)
-
-    def phase_at(self, t_s: float) -> int:
-        """Index of the phase a static program shows at simulation time ``t_s`` [s]."""
-        pos = (t_s - self.offset_s) % self.cycle_s
-        for i, start in reversed(list(enumerate(self.phase_starts_s()))):
-            if pos >= start - 1e-9:
-                return i
-        return 0
-
-
-@dataclass(frozen=True)
 class NetGeometry:
     """The parts of a network that plots use.
 
@@ -151,7 +95,7 @@ class NetGeometry:
 
     edges: dict[str, Edge]
     connections: tuple[Connection, ...]
-    programs: dict[str, SignalProgram]
+    programs: dict[str, Program]
     junction_xy: dict[str, Point]
 
     def links(self, from_edge: str, to_edge: str) -> tuple[Connection, ...]:
@@ -168,16 +112,11 @@ def _shape(text: str) -> tuple[Point, ...]:
     return tuple(pts)
 
 
-def _opt_float(el: ET.Element, name: str) -> float | None:
-    v = el.get(name)
-    return float(v) if v is not None else None
-
-
 @functools.lru_cache(maxsize=16)
 def _read(path: str, mtime_ns: int) -> NetGeometry:
     edges: dict[str, Edge] = {}
     conns: list[Connection] = []
-    programs: dict[str, SignalProgram] = {}
+    programs: dict[str, Program] = {}
     junctions: dict[str, Point] = {}
     current: dict[str, str] | None = None
     lanes: list[Lane] = []
@@ -206,7 +145,7 @@ def _read(path: str, mtime_ns: int) -> NetGeometry:
         elif tag == "tlLogic":
             tid = el.get("id", "")
             if tid not in programs:
-                programs[tid] = _program(el)
+                programs[tid] = parse_program(el)
             el.clear()
         elif tag == "connection":
             src, dst = el.get("from", ""), el.get("to", "")
@@ -219,16 +158,6 @@ def _read(path: str, mtime_ns: int) -> NetGeometry:
                                         via=el.get("via", "")))
     return NetGeometry(edges=edges, connections=tuple(conns), programs=programs,
                        junction_xy=junctions)
-
-
-def _program(el: ET.Element) -> SignalProgram:
-    phases = tuple(Phase(duration_s=float(p.get("duration", 0.0)), state=p.get("state", ""),
-                         min_dur_s=_opt_float(p, "minDur"), max_dur_s=_opt_float(p, "maxDur"),
-                         name=p.get("name", ""))
-                   for p in el.iter("phase"))
-    return SignalProgram(id=el.get("id", ""), type=el.get("type", "static"),
-                         program_id=el.get("programID", ""),
-                         offset_s=float(el.get("offset", 0.0)), phases=phases)
 
 
 def with_additional_programs(geo: NetGeometry, additional: Path) -> NetGeometry:
@@ -245,7 +174,7 @@ def with_additional_programs(geo: NetGeometry, additional: Path) -> NetGeometry:
     programs = dict(geo.programs)
     for el in root.iter("tlLogic"):
         if el.get("id", "") in programs:
-            programs[el.get("id", "")] = _program(el)
+            programs[el.get("id", "")] = parse_program(el)
     return replace(geo, programs=programs)
 
 

@@ -363,7 +363,7 @@ def signal_timing(net: str | Path | NetGeometry, corridors: Sequence[Sequence[st
                 c = SIGNAL_COLORS.get(p.state[links[0]] if links[0] < len(p.state) else "o")
                 for a, b in _wrap(prog.offset_s + start, p.duration_s, prog.cycle_s):
                     ax.broken_barh([(a, b - a)], (ys + 0.02, strip - 0.04), facecolors=c)
-        kind = "" if prog.type == "static" else f"\n{prog.type}: nominal durations"
+        kind = "" if prog.kind == "static" else f"\n{prog.kind}: nominal durations"
         ax.text(-0.01 * max_cycle, y, f"{tl}\noffset {prog.offset_s:g} s, cycle "
                 f"{prog.cycle_s:g} s{kind}", ha="right", va="center", fontsize=8)
     ax.set_xlim(0, max_cycle)

@@ -135,6 +135,23 @@ class Program:
         """Sum of the phase durations. [s]"""
         return sum(p.duration_s for p in self.phases)
 
+    def phase_starts_s(self) -> tuple[float, ...]:
+        """Start of each phase within the cycle, counted from the start of phase 0. [s]"""
+        starts, t = [], 0.0
+        for p in self.phases:
+            starts.append(t)
+            t += p.duration_s
+        return tuple(starts)
+
+    def phase_at(self, t_s: float) -> int:
+        """Index of the phase a static program shows at simulation time ``t_s`` [s] (phase 0
+        starts whenever ``(t − offset) mod cycle = 0``, SUMO's rule)."""
+        pos = (t_s - self.offset_s) % self.cycle_s
+        for i, start in reversed(list(enumerate(self.phase_starts_s()))):
+            if pos >= start - 1e-9:
+                return i
+        return 0
+
     @property
     def stages(self) -> tuple[Stage, ...]:
         """Green phases with the transitions that follow them (cyclically)."""
@@ -435,25 +452,27 @@ class Link:
         return f"{self.from_edge}_{self.from_lane}"
 
 
+def parse_program(tl: ET.Element) -> Program:
+    """One ``<tlLogic>`` element."""
+    phases = tuple(Phase(state=ph.get("state", ""), duration_s=float(ph.get("duration", 0)),
+                         min_dur_s=_opt(ph.get("minDur")), max_dur_s=_opt(ph.get("maxDur")),
+                         name=ph.get("name", ""), earliest_end_s=_opt(ph.get("earliestEnd")),
+                         latest_end_s=_opt(ph.get("latestEnd")),
+                         next=tuple(int(v) for v in ph.get("next", "").split()),
+                         final_target=ph.get("finalTarget", ""))
+                   for ph in tl.findall("phase"))
+    params = tuple((p.get("key", ""), p.get("value", "")) for p in tl.findall("param"))
+    return Program(tls_id=tl.get("id", ""), phases=phases,
+                   offset_s=float(tl.get("offset", 0) or 0),
+                   program_id=tl.get("programID", "0"), kind=tl.get("type", "static"),
+                   params=params)
+
+
 def parse_programs(root: ET.Element) -> list[Program]:
-    """``<tlLogic>`` children of a network or additional-file root element, in file order."""
-    out = []
-    for tl in root.iter("tlLogic"):
-        phases = tuple(Phase(state=ph.get("state", ""), duration_s=float(ph.get("duration", 0)),
-                             min_dur_s=_opt(ph.get("minDur")), max_dur_s=_opt(ph.get("maxDur")),
-                             name=ph.get("name", ""), earliest_end_s=_opt(ph.get("earliestEnd")),
-                             latest_end_s=_opt(ph.get("latestEnd")),
-                             next=tuple(int(v) for v in ph.get("next", "").split()),
-                             final_target=ph.get("finalTarget", ""))
-                       for ph in tl.findall("phase"))
-        params = tuple((p.get("key", ""), p.get("value", "")) for p in tl.findall("param"))
-        if not any(p.is_green for p in phases):
-            continue  # e.g. rail signals or all-red programs: nothing to time
-        out.append(Program(tls_id=tl.get("id", ""), phases=phases,
-                           offset_s=float(tl.get("offset", 0) or 0),
-                           program_id=tl.get("programID", "0"), kind=tl.get("type", "static"),
-                           params=params))
-    return out
+    """``<tlLogic>`` children of a network or additional-file root element, in file order
+    (programs without a green phase, e.g. rail signals, are left out: nothing to time)."""
+    return [p for p in map(parse_program, root.iter("tlLogic"))
+            if any(ph.is_green for ph in p.phases)]
 
 
 def _opt(v: str | None) -> float | None:
