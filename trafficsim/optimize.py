@@ -478,11 +478,12 @@ class _Search:
         self.encoding, self.role, self.limit = encoding, role, limit
         self.threshold, self.calls, self.stale_generations = math.inf, 0, 0
 
-    @property
-    def best(self) -> dict[str, Any] | None:
-        """The best exact evaluation of a plan this run proposed (ties: proposed first; a
-        journal may also hold plans of phases this run does not repeat)."""
-        exact = [e for e in self.journal.entries.values() if not e["cut"] and e["key"] in self.plans]
+    def best(self, roles: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """The best exact evaluation (of these roles) of a plan this run proposed; ties: the
+        one proposed first.  A journal may also hold plans of phases this run does not repeat
+        (a run resumed without ``--tune-actuated``): those are left out."""
+        exact = [e for e in self.journal.entries.values()
+                 if not e["cut"] and e["key"] in self.plans and (roles is None or e["role"] in roles)]
         return min(exact, key=lambda e: (e["objective"], e["n"])) if exact else None
 
     def task(self, key: str, plan: SignalPlan, *, threshold: float = math.inf,
@@ -518,9 +519,10 @@ class _Search:
         for key in fresh_keys[:max(room, 0)]:
             self.numbers[key] = len(self.numbers) + 1
         todo = []
+        queued: set[str] = set()
         for key, plan, role, x in items:
-            if key in self.numbers and key not in self.journal.entries and all(
-                    k != key for k, _, _, _ in todo):
+            if key in self.numbers and key not in self.journal.entries and key not in queued:
+                queued.add(key)
                 todo.append((key, plan, role, x))
         # Stale: the search proposed nothing it had not proposed before.  Judged on proposals,
         # not on the journal, so a resumed run (whose journal knows everything) decides alike.
@@ -561,7 +563,7 @@ class _Search:
             entry["lane_flows_veh_h"] = r.lane_flows_veh_h
         self.journal.add(entry)
         if self.progress is not None:
-            best = self.best
+            best = self.best()
             b = f"{best['objective']:.2f}" if best else "–"
             mark = " (cut)" if r.cut else ""
             self.progress.step(f"{role} {r.objective:.2f}{mark}  best {b}")
@@ -670,6 +672,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         search.progress = Progress(total, "optimise", enabled=progress,
                                    initial=min(len(journal), total), unit="plan")
         links = read_links(plan_net)
+        edges = read_edges(plan_net)
         stopped = "budget"
         webster = None
         try:
@@ -687,7 +690,8 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             n_refine = max(0, min(round(s.budget * s.refine_share), s.budget - 3))
             search.restart(Encoding(start, s.min_cycle_s, s.max_cycle_s), "candidate",
                            s.budget - n_refine)
-            stopped = _run_phase(lambda: _search(search, start, webster, links, flows), search)
+            stopped = _run_phase(lambda: _search(search, start, webster, links, edges, flows),
+                                 search)
             if n_refine:
                 enc = search.encoding
                 search.restart(enc, "refine", s.budget)
@@ -698,35 +702,32 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
                 n_fixed = len(search.numbers)  # evaluations so far (also when resumed)
                 search.restart(ActuatedEncoding(start), "actuated", n_fixed + tune_budget)
                 _run_phase(lambda: _tune_actuated(search), search)
-                base = search.plans[_best_entry(search, FIXED_ROLES)["key"]]
-                search.restart(CoordinatedEncoding(base, links, read_edges(plan_net)),
+                fixed_entry = search.best(FIXED_ROLES)
+                assert fixed_entry is not None  # the starting plan at least
+                base = search.plans[fixed_entry["key"]]
+                search.restart(CoordinatedEncoding(base, links, edges),
                                "coordinated", n_fixed + 2 * tune_budget)
                 _run_phase(lambda: _tune_coordinated(search), search)
         finally:
             search.progress.close()
         search_s = time.perf_counter() - t_start
-        best = search.best
-        assert best is not None and webster is not None
+        best = search.best()
+        fixed = search.best(FIXED_ROLES)
+        t_best = search.best(("actuated",))
+        c_best = search.best(("coordinated",))
+        assert best is not None and fixed is not None and webster is not None
         best_plan = search.plans[best["key"]].with_program_id(PROGRAM_ID)
         best_plan.write(out / "signal_plan.add.xml")
         webster.write(out / "webster.add.xml")
         start.write(out / "start.add.xml")
         actuated = start.actuated()
         actuated.write(out / "actuated.add.xml")
-        # (plans of this run only: a run resumed without --tune-actuated ignores tuned ones)
-        tuned = [e for e in journal.entries.values()
-                 if e["role"] == "actuated" and not e["cut"] and e["key"] in search.plans]
-        coord = [e for e in journal.entries.values()
-                 if e["role"] == "coordinated" and not e["cut"] and e["key"] in search.plans]
-        fixed = _best_entry(search, FIXED_ROLES)
-        if tuned:
-            t_best = min(tuned, key=lambda e: (e["objective"], e["n"]))
+        if t_best is not None:
             search.plans[t_best["key"]].write(out / "actuated_tuned.add.xml")
             # the best fixed-time plan too, when tuned actuated control won the search
             search.plans[fixed["key"]].with_program_id("fixed_time").write(
                 out / "fixed_time.add.xml")
-        if coord:
-            c_best = min(coord, key=lambda e: (e["objective"], e["n"]))
+        if c_best is not None:
             search.plans[c_best["key"]].write(out / "coordinated.add.xml")
         doc: dict[str, Any] = {
             "scenario": sc.name, "scenario_file": str(sc.source), "objective": s.objective,
@@ -748,10 +749,10 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
                                 "eval": fixed["n"], "role": fixed["role"]},
             "actuated_tuned": ({"objective": t_best["objective"], "eval": t_best["n"],
                                 "plan": search.plans[t_best["key"]].to_dict()}
-                               if tuned else None),
+                               if t_best is not None else None),
             "coordinated": ({"objective": c_best["objective"], "eval": c_best["n"],
                              "x": c_best["x"], "plan": search.plans[c_best["key"]].to_dict()}
-                            if coord else None),
+                            if c_best is not None else None),
             "history": sorted((_history_row(e) for e in journal.entries.values()),
                               key=lambda h: h["n"]),
         }
@@ -810,7 +811,7 @@ def _tune_actuated(search: _Search) -> None:
 
 
 def _search(search: _Search, start: SignalPlan, webster: SignalPlan,
-            links: dict[str, Any], flows: dict[str, float]) -> None:
+            links: dict[str, Any], edges: dict[str, Any], flows: dict[str, float]) -> None:
     from scipy import optimize as so
 
     s = search.settings
@@ -826,7 +827,6 @@ def _search(search: _Search, start: SignalPlan, webster: SignalPlan,
     x_wave = None
     coordinated: list[np.ndarray] = []
     if len(start.programs) > 1:
-        edges = read_edges(search.plan_net)
         wave = green_wave_offsets(web_common, links, edges, flows, None)
         enc = search.encoding = replace(enc, wave_s=tuple(wave.get(p.tls_id, 0.0)
                                                           for p in start.programs))
@@ -962,7 +962,8 @@ def refine(search: _Search, enc: Encoding) -> None:
     in a ten-dimensional box seldom reach.  Deterministic given the objective values (the batch
     does not depend on the number of workers), so ``--resume`` replays it from the journal.
     """
-    best = _best_entry(search, ("start", "webster", "candidate"))
+    best = search.best(("start", "webster", "candidate"))
+    assert best is not None  # the starting plan at least
 
     def moves(plan: SignalPlan, level: int, last: Any) -> list[tuple[Any, Any, SignalPlan,
                                                                       None]]:
@@ -971,13 +972,6 @@ def refine(search: _Search, enc: Encoding) -> None:
 
     _pattern_search(search, search.plans[best["key"]], float(best["objective"]), moves,
                     len(REFINE_STEPS_S), "refine")
-
-
-def _best_entry(search: _Search, roles: Sequence[str]) -> dict[str, Any]:
-    """The best exact evaluation of these roles (ties: the one proposed first)."""
-    entries = [e for e in search.journal.entries.values()
-               if e["role"] in roles and not e["cut"] and e["key"] in search.plans]
-    return min(entries, key=lambda e: (e["objective"], e["n"]))
 
 
 def _pattern_search(search: _Search, state: Any, value: float,

@@ -135,6 +135,13 @@ class Program:
         """Sum of the phase durations. [s]"""
         return sum(p.duration_s for p in self.phases)
 
+    @property
+    def main_stage(self) -> int:
+        """Index of the stage with the longest green (the first of equals): the main road's,
+        the one coordinated control keeps on the green wave."""
+        greens = self.greens_s
+        return max(range(len(greens)), key=lambda k: (greens[k], -k))
+
     def phase_starts_s(self) -> tuple[float, ...]:
         """Start of each phase within the cycle, counted from the start of phase 0. [s]"""
         starts, t = [], 0.0
@@ -240,7 +247,7 @@ class Program:
         """
         stages = self.stages
         greens = self.greens_s
-        k_main = max(range(len(stages)), key=lambda k: (greens[k], -k))
+        k_main = self.main_stage
         g_main = stages[k_main].green
         n = len(self.phases)
         cycle = self.cycle_s
@@ -353,7 +360,7 @@ class SignalPlan:
         for p in self.programs:
             dets: list[tuple[str, float]] = []
             if skip and links is not None and edges is not None and len(p.stages) == 2:
-                k_main = max(range(2), key=lambda k: (p.greens_s[k], -k))
+                k_main = p.main_stage
                 main = p.phases[p.stages[k_main].green].state
                 side = p.phases[p.stages[1 - k_main].green].state
                 served = [lk for lk in links.get(p.tls_id, ())
