@@ -701,13 +701,13 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
                 # tuning left), whether or not the fixed-time search used all of its own
                 n_fixed = len(search.numbers)  # evaluations so far (also when resumed)
                 search.restart(ActuatedEncoding(start), "actuated", n_fixed + tune_budget)
-                _run_phase(lambda: _tune_actuated(search), search)
+                _run_phase(lambda: _tune_vector(search, "actuated"), search)
                 fixed_entry = search.best(FIXED_ROLES)
                 assert fixed_entry is not None  # the starting plan at least
                 base = search.plans[fixed_entry["key"]]
                 search.restart(CoordinatedEncoding(base, links, edges),
                                "coordinated", n_fixed + 2 * tune_budget)
-                _run_phase(lambda: _tune_coordinated(search), search)
+                _run_phase(lambda: _tune_vector(search, "coordinated"), search)
         finally:
             search.progress.close()
         search_s = time.perf_counter() - t_start
@@ -780,7 +780,13 @@ def _run_phase(fn: Callable[[], None], search: _Search) -> str:
 @dataclass(frozen=True)
 class ActuatedEncoding:
     """Actuated control of every traffic light with shared parameters: ``[min green [s],
-    max green [s], max gap [s]]`` (SUMO's ``minDur``, ``maxDur`` and ``max-gap``)."""
+    max green [s], max gap [s]]`` (SUMO's ``minDur``, ``maxDur`` and ``max-gap``), tuned by a
+    pattern search from SUMO's defaults (:func:`_tune_vector`).
+
+    (A DE over the same box, tried first, spent most of a small budget on its random first
+    population; on the imported single intersection its best was 11.2 s where the pattern
+    search finds about 10 s, mostly from a shorter max gap.)
+    """
 
     base: SignalPlan
     bounds: tuple[tuple[float, float], ...] = ((3.0, 15.0), (20.0, 90.0), (1.0, 6.0))
@@ -798,16 +804,6 @@ class ActuatedEncoding:
     def default(self) -> np.ndarray:
         """SUMO's defaults: minDur 5 s, maxDur 50 s, max-gap 3 s."""
         return np.array([5.0, 50.0, 3.0])
-
-
-def _tune_actuated(search: _Search) -> None:
-    """Pattern search over the shared actuated parameters from SUMO's defaults.
-
-    (A DE over the same box, tried first, spent most of a small budget on its random first
-    population; on the imported single intersection its best was 11.2 s where this finds
-    about 10 s, mostly from a shorter max gap.)
-    """
-    _tune_vector(search, "actuated")
 
 
 def _search(search: _Search, start: SignalPlan, webster: SignalPlan,
@@ -1010,7 +1006,8 @@ def _pattern_search(search: _Search, state: Any, value: float,
 @dataclass(frozen=True)
 class CoordinatedEncoding:
     """Coordinated actuated control on a fixed-time plan: ``[extension [s], max gap [s], skip]``
-    (see :meth:`~trafficsim.signals.SignalPlan.coordinated_actuated`)."""
+    (see :meth:`~trafficsim.signals.SignalPlan.coordinated_actuated`), tuned by a pattern
+    search from its default (:func:`_tune_vector`)."""
 
     base: SignalPlan
     links: Any
@@ -1027,11 +1024,6 @@ class CoordinatedEncoding:
     def default(self) -> np.ndarray:
         """Side stages may run 3 s over, max gap 4 s, empty side stages skipped."""
         return np.array([3.0, 4.0, 1.0])
-
-
-def _tune_coordinated(search: _Search) -> None:
-    """Pattern search over :class:`CoordinatedEncoding` from its default."""
-    _tune_vector(search, "coordinated")
 
 
 def _tune_vector(search: _Search, role: str) -> None:
