@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
-from trafficsim.errors import Issue, ScenarioError
+from trafficsim.errors import IntegrityError, Issue, ScenarioError
 from trafficsim.measures import CaseDraft, Measure, NetIndex
 from trafficsim.netgeom import corridor, find_corridors, read_net
-from trafficsim.network import build_network, net_index, patch_network
+from trafficsim.network import build_network, net_index, patch_network, signal_differences
 from trafficsim.scenario import PlanSpec, Scenario, check_references, plan_measures
 
 # Above this many lanes, queue detectors go on signal approaches only (they cost a little per step).
@@ -103,6 +103,7 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
     if draft.edge_patches or draft.connection_patches:
         patch_network(base_net, draft.edge_patches, plan_dir / "net.net.xml",
                       draft.connection_patches)
+        check_signals(base_net, plan_dir / "net.net.xml", plan.name)
     else:
         shutil.copyfile(base_net, plan_dir / "net.net.xml")
     # Observers of several plans may ask for the same element: write it once.
@@ -110,6 +111,27 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
     (plan_dir / "measures.add.xml").write_text(f"<additional>\n  {body}\n</additional>\n",
                                                encoding="utf-8")
     return draft
+
+
+def check_signals(base_net: Path, plan_net: Path, plan: str) -> None:
+    """Refuse a plan network whose signal programs differ from the baseline's.
+
+    Measures change signals only through the case's additional file (``signal_plan``), never
+    through the network, so this holds for every plan: a difference here would mix a
+    signal-timing change into the measure's effect.
+
+    Raises
+    ------
+    IntegrityError
+        Listing the first differences.
+    """
+    diffs = signal_differences(base_net, plan_net)
+    if diffs:
+        more = f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else ""
+        msg = (f"plan '{plan}': its network ({plan_net}) would run other signal programs than "
+               "the baseline's, which its measures do not ask for:\n  "
+               + "\n  ".join(diffs[:5]) + more)
+        raise IntegrityError(msg)
 
 
 def trajectory_corridors(net: Path, request: bool | Sequence[str]

@@ -50,6 +50,11 @@ class SumoTimeout(SumoError):
     """A SUMO run exceeded its wall-clock limit."""
 
 
+class IntegrityError(SumoError):
+    """A plan's case would differ from the baseline in something its measures do not name
+    (e.g. a signal program that ``netconvert`` regenerated while patching the network)."""
+
+
 def suggest(name: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or an empty string."""
     close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)

@@ -6,16 +6,19 @@ Generated networks are written as SUMO plain XML and compiled by SUMO's own ``ne
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import itertools
 import os
+import re
 import shutil
 import string
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from trafficsim.errors import IntegrityError
 from trafficsim.measures import NetIndex
 from trafficsim.scenario import CorridorSpec, GridSpec, NetFileSpec, NetworkSpec
 from trafficsim.sumo import run_tool, sumo_version
@@ -92,18 +95,186 @@ def patch_network(base: Path, edge_patches: list[str], out: Path,
                   connection_patches: list[str] | None = None) -> Path:
     """Apply plain-XML ``<edge>`` (and ``<connection>``) patches with ``netconvert``; return ``out``.
 
-    ``netconvert`` keeps the connections of the base network; new connections (e.g. those of an
-    added lane) are added, and signal programs are rebuilt to cover them.
+    ``netconvert`` keeps the connections, speeds and geometry of the base network and adds the
+    new connections (e.g. those of an added lane), but it rebuilds the signal program of every
+    junction whose links changed with its own defaults (a 90-s cycle, offset 0): a plan would
+    then differ from the baseline in its signal timing too.  A second pass therefore loads the
+    base network's programs, every one of them with its offset and programID, extended to the
+    new links (:func:`carry_signals`), so that only what the patches name changes.
     """
     patch = out.with_name("patch.edg.xml")
     patch.write_text("<edges>\n  " + "\n  ".join(edge_patches) + "\n</edges>\n", encoding="utf-8")
-    args = ["-s", str(base.resolve()), "-e", patch.name, "-o", out.name, "--no-warnings", "true"]
+    first = out.with_name("patched.net.xml")
+    args = ["-s", str(base.resolve()), "-e", patch.name, "-o", first.name, "--no-warnings", "true"]
     if connection_patches:
         con = out.with_name("patch.con.xml")
         con.write_text("<connections>\n  " + "\n  ".join(connection_patches)
                        + "\n</connections>\n", encoding="utf-8")
         args[4:4] = ["-x", con.name]
     run_tool("netconvert", args, cwd=out.parent, what="applying the plan's network changes")
+    tll = out.with_name("signals.tll.xml")
+    if not carry_signals(base, first, tll):
+        first.replace(out)
+        return out
+    run_tool("netconvert", ["-s", first.name, "--tllogic-files", tll.name, "-o", out.name,
+                            "--no-warnings", "true"],
+             cwd=out.parent, what="restoring the baseline's signal programs")
+    first.unlink()
+    _order_programs(out, [(p.get("id", ""), p.get("programID", "")) for p in read_signals(base)[0]])
+    return out
+
+
+_TL_BLOCK = re.compile(r"[ \t]*<tlLogic\b(?:[^>]*/>|[^>]*>.*?</tlLogic>)[ \t]*\n", re.DOTALL)
+_TL_KEY = re.compile(r'<tlLogic\b[^>]*?\bid="([^"]*)"[^>]*?\bprogramID="([^"]*)"')
+
+
+def _order_programs(net: Path, order: list[tuple[str, str]]) -> None:
+    """Put the ``<tlLogic>`` elements of ``net`` in the given (id, programID) order.
+
+    SUMO starts each traffic light on the program it loads last, and ``netconvert`` writes
+    programs sorted by programID: an imported network whose active program is not the last
+    in that order would otherwise start on another program.
+    """
+    text = net.read_text(encoding="utf-8")
+    blocks = list(_TL_BLOCK.finditer(text))
+    if len(blocks) < 2:
+        return
+    rank = {key: i for i, key in enumerate(order)}
+
+    def key(block: str) -> int:
+        m = _TL_KEY.search(block)
+        return rank.get((m.group(1), m.group(2)) if m else ("", ""), len(rank))
+
+    ordered = sorted((b.group(0) for b in blocks), key=key)
+    if ordered == [b.group(0) for b in blocks]:
+        return
+    pieces, last = [], 0
+    for b in blocks:
+        pieces.append(text[last:b.start()])
+        last = b.end()
+    head = "".join(pieces[:1])
+    body = "".join(pieces[1:])
+    net.write_text(head + "".join(ordered) + body + text[last:], encoding="utf-8")
+
+
+LinkKey = tuple[str, int, str, int]  # (from edge, from lane, to edge, to lane)
+
+
+def read_signals(net: Path) -> tuple[list[ET.Element], dict[str, dict[LinkKey, int]]]:
+    """Every ``<tlLogic>`` of a network (all programs, in file order) and each traffic light's
+    links: (from edge, from lane, to edge, to lane) → linkIndex."""
+    programs: list[ET.Element] = []
+    links: dict[str, dict[LinkKey, int]] = {}
+    for _, el in ET.iterparse(net, events=("end",)):
+        if el.tag == "tlLogic":
+            programs.append(el)
+        elif el.tag == "connection":
+            if el.get("tl"):
+                key = (el.get("from", ""), int(el.get("fromLane", 0)), el.get("to", ""),
+                       int(el.get("toLane", 0)))
+                links.setdefault(el.get("tl", ""), {})[key] = int(el.get("linkIndex", -1))
+            el.clear()
+        elif el.tag in ("edge", "junction"):
+            el.clear()
+    return programs, links
+
+
+def carry_signals(base: Path, patched: Path, out: Path) -> bool:
+    """Write the base network's signal programs, fitted to the patched network's links, as a
+    ``netconvert`` tlLogic file; return False when the base network has no programs.
+
+    A link of both networks keeps its signal in every phase (under its new linkIndex).  A new
+    link (e.g. of an added lane) gets the signal of the base link it was split from: the same
+    from-edge → to-edge movement from the nearest lane, else the nearest lane of its from-edge.
+
+    Raises
+    ------
+    IntegrityError
+        When a new link has no base link of the same approach to follow.
+    """
+    programs, old_links = read_signals(base)
+    if not programs:
+        return False
+    _, new_links = read_signals(patched)
+    parts = []
+    for tl in programs:
+        tls = tl.get("id", "")
+        old, new = old_links.get(tls, {}), new_links.get(tls, {})
+        tl = copy.deepcopy(tl)
+        tl.tail = None
+        if new != old:  # (unchanged links: the program as it is, however long its states)
+            remap = _state_map(tls, old, new)
+            for phase in tl.iter("phase"):
+                state = phase.get("state", "")
+                phase.set("state", "".join(state[i] if 0 <= i < len(state) else "r"
+                                           for i in remap))
+        parts.append("    " + ET.tostring(tl, encoding="unicode").strip())
+    out.write_text("<tlLogics>\n" + "\n".join(parts) + "\n</tlLogics>\n", encoding="utf-8")
+    return True
+
+
+def _state_map(tls: str, old: dict[LinkKey, int], new: dict[LinkKey, int]) -> list[int]:
+    """For each linkIndex of the patched network, the base linkIndex whose signal it shows
+    (-1: no link has that index; it stays red)."""
+    out = [-1] * (max(new.values(), default=-1) + 1)
+    for key, i in new.items():
+        if key in old:
+            out[i] = old[key]
+            continue
+        frm, lane, to, to_lane = key
+        same_move = [k for k in old if k[0] == frm and k[2] == to]
+        candidates = same_move or [k for k in old if k[0] == frm]
+        if not candidates:
+            msg = (f"traffic light '{tls}': the plan's network has a new link {frm}_{lane} → "
+                   f"{to}_{to_lane} from an approach the baseline's program does not control; "
+                   "its signal cannot be derived from the baseline")
+            raise IntegrityError(msg)
+        parent = min(candidates, key=lambda k: (abs(k[1] - lane), abs(k[3] - to_lane), k[1]))
+        out[i] = old[parent]
+    return out
+
+
+def signal_differences(base: Path, plan: Path) -> list[str]:
+    """How the signal programs of ``plan`` differ from those of ``base`` (empty: they agree).
+
+    Every program (traffic light and programID) must be there with the same type, offset and
+    phases (durations and the other phase attributes); each link that both networks have must
+    show the same signal in every phase, under its linkIndex in each network.  Links that only
+    ``plan`` has (an added lane's) are not compared: they carry their own signal.
+    """
+    old_programs, old_links = read_signals(base)
+    new_programs, new_links = read_signals(plan)
+    new_by_key = {(p.get("id", ""), p.get("programID", "")): p for p in new_programs}
+    out = []
+    for old in old_programs:
+        key = (old.get("id", ""), old.get("programID", ""))
+        name = f"traffic light '{key[0]}' program '{key[1]}'"
+        new = new_by_key.pop(key, None)
+        if new is None:
+            out.append(f"{name} is missing")
+            continue
+        for attr in ("type", "offset"):
+            if old.get(attr, "0") != new.get(attr, "0"):
+                out.append(f"{name}: {attr} {old.get(attr)} became {new.get(attr)}")
+        old_phases, new_phases = old.findall("phase"), new.findall("phase")
+        if len(old_phases) != len(new_phases):
+            out.append(f"{name}: {len(old_phases)} phases became {len(new_phases)}")
+            continue
+        links = [(i, new_links.get(key[0], {}).get(k)) for k, i in old_links.get(key[0], {}).items()]
+        for n, (a, b) in enumerate(zip(old_phases, new_phases, strict=True)):
+            changed = sorted(k for k in {*a.attrib, *b.attrib} - {"state"}
+                             if a.get(k) != b.get(k))
+            out += [f"{name}: phase {n} {k} {a.get(k)} became {b.get(k)}" for k in changed]
+            sa, sb = a.get("state", ""), b.get("state", "")
+            moved = [i for i, j in links if j is not None and i < len(sa)
+                     and (j >= len(sb) or sa[i] != sb[j])]
+            if moved:
+                out.append(f"{name}: phase {n} state {sa} became {sb} (at base link {moved[0]})")
+    out += [f"traffic light '{t}' program '{p}' is not in the baseline" for t, p in new_by_key]
+    active_old = {p.get("id", ""): p.get("programID", "") for p in old_programs}
+    active_new = {p.get("id", ""): p.get("programID", "") for p in new_programs}
+    out += [f"traffic light '{t}' starts on program '{active_new.get(t)}' instead of '{p}'"
+            for t, p in active_old.items() if active_new.get(t) != p]
     return out
 
 
