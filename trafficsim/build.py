@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
 from trafficsim.errors import IntegrityError, Issue, ScenarioError
@@ -308,7 +309,11 @@ def _sumocfg(scenario: Scenario, seed: int, routes: list[str], adds: list[str],
         "no-step-log": "true",
         "duration-log.disable": "true",
     }
+    # An imported configuration's processing options (the outputs above stay the builder's:
+    # the metrics are read from them).
+    for key, value in scenario.sumo_options:
+        opts.setdefault(key, value)
     for i in range(0, len(extra), 2):
         opts[extra[i].lstrip("-")] = extra[i + 1]
-    body = "\n".join(f'    <{k} value="{v}"/>' for k, v in opts.items() if v != "")
+    body = "\n".join(f"    <{k} value={quoteattr(v)}/>" for k, v in opts.items() if v != "")
     return f"<configuration>\n{body}\n</configuration>\n"

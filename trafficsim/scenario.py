@@ -224,6 +224,12 @@ class Scenario:
         Wall-clock limit of one run. [s]
     time_to_teleport_s
         SUMO's jam-teleport time (``--time-to-teleport``). [s]
+    step_length_s
+        SUMO's time step (``--step-length``). [s]
+    sumo_options
+        Options of an imported ``.sumocfg`` that every run keeps (its processing, routing,
+        … settings: lateral resolution, collision handling, ignore-route-errors, …), as
+        (option name, value) pairs; see :func:`sumocfg_options`.
     incidents
         Crashes that happen in every plan (``[[incidents]]``); plans set their clearance time.
     parking
@@ -244,6 +250,7 @@ class Scenario:
     timeout_s: float = 900.0
     time_to_teleport_s: float = 300.0
     step_length_s: float = 1.0
+    sumo_options: tuple[tuple[str, str], ...] = ()
     incidents: tuple[Incident, ...] = ()
     parking: Parking | None = None
 
@@ -351,9 +358,17 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
     if isinstance(end, float) and isinstance(begin, float) and end <= begin:
         sim.error("end", f"= {clock(end)} is not after begin = {clock(begin)}")
 
-    network, routes, adds, cfg_window = _network(top, path, issues)
+    network, routes, adds, cfg_window, cfg = _network(top, path, issues)
     if cfg_window and not top.has("simulation"):
         begin, end = cfg_window
+    cfg_options: dict[str, str] = {}
+    if cfg is not None:
+        # The configuration's own processing settings hold unless the scenario sets them.
+        cfg_options = sumocfg_options(cfg, issues)
+        if not sim.has("time_to_teleport_s"):
+            ttt = _cfg_seconds(cfg, cfg_options, "time-to-teleport", issues, ttt)
+        if not sim.has("step_length_s"):
+            step = _cfg_seconds(cfg, cfg_options, "step-length", issues, step)
 
     demand = None
     dem = top.table_("demand")
@@ -376,7 +391,7 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
         name=name, source=path.resolve(), network=network, demand=demand, begin_s=begin,
         end_s=end, seeds=seeds, plans=plans, route_files=routes, additional_files=adds,
         description=description, timeout_s=timeout, time_to_teleport_s=ttt, step_length_s=step,
-        incidents=incidents, parking=parking,
+        incidents=incidents, parking=parking, sumo_options=_carried(cfg_options),
     )
 
 
@@ -396,11 +411,14 @@ def _seeds(sim: Fields) -> tuple[int, ...]:
 
 
 def _network(top: Fields, path: Path, issues: list[Issue]
-             ) -> tuple[NetworkSpec, tuple[Path, ...], tuple[Path, ...], tuple[float, float] | None]:
+             ) -> tuple[NetworkSpec, tuple[Path, ...], tuple[Path, ...], tuple[float, float] | None,
+                        Path | None]:
+    """The network, extra route and additional files, the window and the ``.sumocfg`` (if
+    any) of a scenario's ``[network]`` table."""
     net = top.table_("network", required=True)
     placeholder = NetFileSpec(Path("missing.net.xml"))
     if net is None:
-        return placeholder, (), (), None
+        return placeholder, (), (), None, None
     kinds = [k for k in ("corridor", "grid", "file", "sumocfg") if k in net.table]
     if len(kinds) != 1:
         found = f"found {', '.join(kinds)}" if kinds else "found none"
@@ -409,6 +427,7 @@ def _network(top: Fields, path: Path, issues: list[Issue]
     routes: tuple[Path, ...] = ()
     adds: tuple[Path, ...] = ()
     window = None
+    cfg_file = None
     spec: NetworkSpec = placeholder
     if (c := net.table_("corridor")) is not None:
         spec = CorridorSpec(
@@ -442,12 +461,13 @@ def _network(top: Fields, path: Path, issues: list[Issue]
         if cfg.is_file():
             cfg_net, routes, adds, window = _read_sumocfg(cfg, issues)
             spec = NetFileSpec(cfg_net)
+            cfg_file = cfg
     extra_routes = tuple(_existing(net, "routes", path, i) for i in range(
         len(net.str_list("routes", ()))))
     extra_adds = tuple(_existing(net, "additional", path, i) for i in range(
         len(net.str_list("additional", ()))))
     net.done()
-    return spec, routes + extra_routes, adds + extra_adds, window
+    return spec, routes + extra_routes, adds + extra_adds, window, cfg_file
 
 
 def _existing(f: Fields, key: str, base: Path, index: int | None = None) -> Path:
@@ -720,11 +740,77 @@ def _from_sumocfg(cfg: Path, *, end_s: float | None) -> Scenario:
                                                       "demand"))
     if end is not None and end <= begin:
         issues.append(Issue(cfg, "time.end", f"= {end:g} is not after begin = {begin:g}"))
+    options = sumocfg_options(cfg, issues) if not issues else {}
+    ttt = _cfg_seconds(cfg, options, "time-to-teleport", issues, 300.0)
+    step = _cfg_seconds(cfg, options, "step-length", issues, 1.0)
     if issues:
         raise ScenarioError(issues)
     return Scenario(name=cfg.stem, source=cfg.resolve(), network=NetFileSpec(net), demand=None,
                     begin_s=begin, end_s=float(end), plans={BASELINE: PlanSpec(BASELINE)},
-                    route_files=routes, additional_files=adds, seeds=(1, 2, 3))
+                    route_files=routes, additional_files=adds, seeds=(1, 2, 3),
+                    time_to_teleport_s=ttt, step_length_s=step, sumo_options=_carried(options))
+
+
+#: Sections of a configuration whose options are the run's own business: its files, outputs,
+#: logging, seed and window are set by the case builder.
+_CASE_SECTIONS = frozenset({"input", "output", "report", "random_number", "gui_only",
+                            "traci_server", "configuration"})
+#: Options that the case builder sets itself, wherever a configuration puts them.
+_CASE_OPTIONS = frozenset({
+    "net-file", "route-files", "additional-files", "begin", "end", "seed", "random",
+    "verbose", "print-options", "xml-validation", "xml-validation.net", "xml-validation.routes",
+    "no-warnings", "aggregate-warnings", "log", "message-log", "error-log", "language",
+    "duration-log.disable", "duration-log.statistics", "no-step-log", "step-log.period",
+    "remote-port", "num-clients", "save-configuration", "save-template", "save-schema",
+    "output-prefix", "precision", "precision.geo", "human-readable-time",
+})
+#: Options that map to scenario fields (``time_to_teleport_s``, ``step_length_s``).
+_FIELD_OPTIONS = ("time-to-teleport", "step-length")
+
+
+def sumocfg_options(cfg: Path, issues: list[Issue]) -> dict[str, str]:
+    """The options of a SUMO configuration that every run of it must keep.
+
+    Processing, routing, time-step, mesoscopic, emission and device settings (e.g.
+    ``time-to-teleport``, ``step-length``, ``lateral-resolution``, ``ignore-route-errors``,
+    ``collision.action``) change what the simulation does, so a case runs with them.  Files,
+    outputs, logging, the seed and the window are the case builder's (they are set per run),
+    and so is any option naming a file: it would resolve against the case, not the model.
+    """
+    try:
+        root = ET.parse(cfg).getroot()
+    except ET.ParseError as exc:
+        issues.append(Issue(cfg, "", f"is not valid XML: {exc}"))
+        return {}
+    # SUMO reads an option in any section, or in none: <processing><x/></processing> or <x/>
+    options = [(child.tag, el) for child in root for el in child] \
+        + [("", child) for child in root if not len(child)]
+    out: dict[str, str] = {}
+    for section, el in options:
+        key, value = el.tag, el.get("value")
+        if (value is None or section in _CASE_SECTIONS or key in _CASE_OPTIONS
+                or key.endswith(("-output", "-file", "-files")) or "-output." in key):
+            continue
+        out[key] = value
+    return out
+
+
+def _cfg_seconds(cfg: Path, options: dict[str, str], key: str, issues: list[Issue],
+                 default: float) -> float:
+    """A time option of a configuration [s]; ``default`` when absent or not a number."""
+    raw = options.get(key)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        issues.append(Issue(cfg, key, f"= {raw!r} is not a number of seconds"))
+        return default
+
+
+def _carried(options: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The options a case writes as they are (those with a scenario field are written from it)."""
+    return tuple((k, v) for k, v in options.items() if k not in _FIELD_OPTIONS)
 
 
 # --------------------------------------------------------------------------------------------
