@@ -119,10 +119,17 @@ def test_an_added_hov_lane_is_the_innermost_and_kept_clear(
         hov: tuple[ts.Comparison, Path]) -> None:
     _, out = hov
     rows = fcd_rows(out / "cases/hov_added/seed_1/case.sumocfg")
+    used: dict[str, int] = {}  # vehicle type → vehicle-seconds on the new lane in its hours
     for r in rows:
         t = float(r["timestep_time"])
         if r["vehicle_lane"] in {f"{e}_2" for e in ROAD} and WINDOW[0] <= t < WINDOW[1]:
             assert r["vehicle_type"] in ("car_hov", "bus"), r
+            used[r["vehicle_type"]] = used.get(r["vehicle_type"], 0) + 1
+    # kept clear of others, not merely unused: carpools drive on it, on every edge of the road
+    assert used.get("car_hov", 0) > 60, used
+    on_edges = {r["vehicle_lane"].rsplit("_", 1)[0] for r in rows
+                if r["vehicle_lane"] in {f"{e}_2" for e in ROAD}}
+    assert on_edges == set(ROAD)
 
 
 def test_person_delay_and_vehicle_delay_are_both_compared(
