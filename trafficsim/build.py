@@ -3,7 +3,8 @@
 Layout under the output directory::
 
     network/net.net.xml                    the base network (built once)
-    cases/PLAN/net.net.xml                 the plan's network (base + the measures' edge patches)
+    cases/PLAN/net.net.xml                 the plan's network (base + the measures' edge patches,
+                                           with the base's signal programs: signals.tll.xml)
     cases/PLAN/measures.add.xml            the measures' additional elements
     cases/PLAN/seed_N/case.sumocfg         one run: seed, window and outputs are in the config,
     cases/PLAN/seed_N/routes.rou.xml       so `sumo -c case.sumocfg` repeats it exactly
