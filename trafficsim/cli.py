@@ -147,6 +147,7 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trafficsim`` command."""
+    from trafficsim.outdir import OutDirError
     from trafficsim.sumo import Stopped, stopping_on_signals
 
     args = _parser().parse_args(argv)
@@ -157,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _dispatch(args)
         except ScenarioError as exc:
             print(f"error: invalid scenario\n{exc}", file=sys.stderr)
+            return 2
+        except OutDirError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         except SumoError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -36,6 +36,7 @@ from trafficsim.metrics import (
     run_health,
     run_metrics,
 )
+from trafficsim.outdir import out_dir_lock
 from trafficsim.outputs import (
     offroad_parking_areas,
     read_csv,
@@ -349,12 +350,13 @@ def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
         with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
             return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress,
                             trajectories)
-    # a result of an earlier run would otherwise sit beside this run's cases until the end (or
-    # for good, if this run is interrupted)
-    Path(out, "metrics.json").unlink(missing_ok=True)
-    result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress,
-                      trajectories)
-    result.write(Path(out))
+    with out_dir_lock(out):
+        # a result of an earlier run would otherwise sit beside this run's cases until the end
+        # (or for good, if this run is interrupted)
+        Path(out, "metrics.json").unlink(missing_ok=True)
+        result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress,
+                          trajectories)
+        result.write(Path(out))
     return result
 
 

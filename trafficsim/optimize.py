@@ -48,6 +48,7 @@ from trafficsim.build import build_case, build_plan, prepare_network
 from trafficsim.errors import Issue, ScenarioError, SumoError
 from trafficsim.measures.signal_plan import SignalPlanMeasure
 from trafficsim.metrics import run_metrics
+from trafficsim.outdir import holding_out
 from trafficsim.outputs import read_csv, read_statistics, read_vehicle_table
 from trafficsim.parallel import (
     Progress,
@@ -613,6 +614,7 @@ class OptimiseResult:
         return self.doc
 
 
+@holding_out  # one run per output folder
 def optimise(scenario: Scenario | str | Path, *, out: str | Path,
              settings: OptimiseSettings | None = None, workers: int | None = None,
              scheduler: str | None = None, executor: Executor | None = None,
