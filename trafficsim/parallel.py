@@ -58,6 +58,13 @@ def local_executor(workers: int | None, n_tasks: int) -> Iterator[Executor]:
     pool = ThreadPoolExecutor(n, thread_name_prefix="trafficsim-run")
     try:
         yield pool
+    except KeyboardInterrupt:
+        # Ctrl-C in a script or notebook: stop the running SUMOs rather than wait for their
+        # end (the command line's signal handler has already done so)
+        from trafficsim.sumo import kill_children
+
+        kill_children()
+        raise
     finally:
         # after an interruption the queued runs are dropped, not started
         pool.shutdown(wait=True, cancel_futures=True)
