@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from trafficsim.errors import SumoError, SumoTimeout
 
@@ -310,8 +311,8 @@ _children: dict[int, subprocess.Popen[str]] = {}
 _stop_signal: int | None = None  # set once this process is stopping: no child may start
 
 
-def _spawn(cmd: Sequence[str], *, cwd: Path | None, stdout: object,
-           stderr: object) -> subprocess.Popen[str]:
+def _spawn(cmd: Sequence[str], *, cwd: Path | None, stdout: int | IO[str],
+           stderr: int | IO[str]) -> subprocess.Popen[str]:
     """Start a child in its own session that dies with this process; :func:`_reap` it after."""
     if _stop_signal is not None:
         raise Stopped(_stop_signal)
