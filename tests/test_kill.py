@@ -95,8 +95,9 @@ def cpu_s(pid: int) -> float:
 def wait_for_sumo(cli: subprocess.Popen[str], out: Path, n: int, timeout_s: float = 30.0) -> None:
     """Wait until ``n`` sumo processes inside ``out`` are simulating.
 
-    "Simulating": past loading (0.3 s of CPU; a run takes ~6 s).  SUMO prints its few lines at
-    start and end only: killed in between, an orphan that nothing else stops runs to its end.
+    "Simulating": past loading (0.3 s of CPU; a run takes ~6 s).  SUMO writes to its pipes at
+    start and end only, and an orphan dies of SIGPIPE when it does: killed in between, it would
+    run to its end (24 s measured on the previous code), so that is when the test strikes.
     """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
