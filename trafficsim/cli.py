@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -146,30 +147,47 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trafficsim`` command."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "validate":
-            return _validate(args.scenarios)
-        if args.command == "report":
-            return _report(args.dir)
-        if args.command == "regress":
-            return _regress(args)
-        if args.command == "sweep-clearance":
-            return _sweep_clearance(args)
-        if args.command in ("optimise", "optimize"):
-            from trafficsim.optimize import run_cli
+    from trafficsim.outdir import OutDirError
+    from trafficsim.sumo import Stopped, stopping_on_signals
 
-            return run_cli(args)
-        return _simulate(args)
-    except ScenarioError as exc:
-        print(f"error: invalid scenario\n{exc}", file=sys.stderr)
-        return 2
-    except SumoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    args = _parser().parse_args(argv)
+    # SIGINT / SIGTERM kill the running SUMO children at once and end here, without a traceback
+    # and without metrics.json (which is written last, whole, only by a finished run)
+    with stopping_on_signals():
+        try:
+            return _dispatch(args)
+        except ScenarioError as exc:
+            print(f"error: invalid scenario\n{exc}", file=sys.stderr)
+            return 2
+        except OutDirError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except SumoError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except Stopped as exc:
+            print("terminated" if exc.signum == signal.SIGTERM else "interrupted",
+                  file=sys.stderr)
+            return 128 + exc.signum
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        return _validate(args.scenarios)
+    if args.command == "report":
+        return _report(args.dir)
+    if args.command == "regress":
+        return _regress(args)
+    if args.command == "sweep-clearance":
+        return _sweep_clearance(args)
+    if args.command in ("optimise", "optimize"):
+        from trafficsim.optimize import run_cli
+
+        return run_cli(args)
+    return _simulate(args)
 
 
 def _simulate(args: argparse.Namespace) -> int:

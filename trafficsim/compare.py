@@ -36,6 +36,7 @@ from trafficsim.metrics import (
     run_health,
     run_metrics,
 )
+from trafficsim.outdir import out_dir_lock
 from trafficsim.outputs import (
     offroad_parking_areas,
     read_csv,
@@ -235,16 +236,21 @@ class Comparison:
 
     def write(self, out: Path) -> None:
         """Write ``metrics.json`` and the per-run tables (``runs.csv``, ``edges.csv``,
-        ``junctions.csv``, ``timeseries.csv``) into ``out``."""
+        ``junctions.csv``, ``timeseries.csv``) into ``out``.
+
+        ``metrics.json`` comes last and appears whole (written aside, then renamed): a folder
+        that has it holds a complete result, even when the writer was killed.
+        """
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False),
-                                          encoding="utf-8")
         _write_rows(out / "runs.csv", self.rows())
         _write_rows(out / "edges.csv", [{"plan": r.plan, "seed": r.seed, **e}
                                         for r in self.runs for e in r.edges])
         _write_rows(out / "junctions.csv", [{"plan": r.plan, "seed": r.seed, **j}
                                             for r in self.runs for j in r.junctions])
         _write_rows(out / "timeseries.csv", self.series_rows())
+        part = out / "metrics.json.part"
+        part.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
+        part.replace(out / "metrics.json")
 
 
 def scenario_sha256(sc: Scenario) -> str:
@@ -344,9 +350,13 @@ def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
         with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
             return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress,
                             trajectories)
-    result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress,
-                      trajectories)
-    result.write(Path(out))
+    with out_dir_lock(out):
+        # a result of an earlier run would otherwise sit beside this run's cases until the end
+        # (or for good, if this run is interrupted)
+        Path(out, "metrics.json").unlink(missing_ok=True)
+        result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress,
+                          trajectories)
+        result.write(Path(out))
     return result
 
 

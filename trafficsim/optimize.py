@@ -48,6 +48,7 @@ from trafficsim.build import build_case, build_plan, prepare_network
 from trafficsim.errors import Issue, ScenarioError, SumoError
 from trafficsim.measures.signal_plan import SignalPlanMeasure
 from trafficsim.metrics import run_metrics
+from trafficsim.outdir import holding_out
 from trafficsim.outputs import read_csv, read_statistics, read_vehicle_table
 from trafficsim.parallel import (
     Progress,
@@ -613,6 +614,7 @@ class OptimiseResult:
         return self.doc
 
 
+@holding_out  # one run per output folder
 def optimise(scenario: Scenario | str | Path, *, out: str | Path,
              settings: OptimiseSettings | None = None, workers: int | None = None,
              scheduler: str | None = None, executor: Executor | None = None,
@@ -1088,24 +1090,55 @@ def _check_settings(sc: Scenario, s: OptimiseSettings) -> None:
         raise ScenarioError([Issue(sc.source, f, m) for f, m in problems])
 
 
+# What the journal's numbers depend on besides the settings: a resumed run with other inputs
+# would silently mix two models' results in one search.
+_PROVENANCE = {"scenario_sha256": "the scenario or a file it names (SHA-256)",
+               "sumo_version": "the SUMO version", "trafficsim_version": "the trafficsim version"}
+
+
 def _state(sc: Scenario, s: OptimiseSettings, seeds: tuple[int, ...]) -> dict[str, Any]:
+    from trafficsim import __version__
+    from trafficsim.compare import scenario_sha256
+    from trafficsim.sumo import sumo_version
+
     return {"scenario_file": str(sc.source), "end_s": sc.end_s, "objective": s.objective,
             "method": s.method, "seeds": list(seeds), "rng_seed": s.rng_seed,
             "stop_weight_s": s.stop_weight_s, "min_cycle_s": s.min_cycle_s,
             "max_cycle_s": s.max_cycle_s, "early_cut": s.early_cut,
-            "refine_share": s.refine_share}
+            "refine_share": s.refine_share, "scenario_sha256": scenario_sha256(sc),
+            "sumo_version": sumo_version(), "trafficsim_version": __version__}
 
 
 def _check_resume(out: Path, state: dict[str, Any], resume: bool, sc: Scenario) -> None:
     path = out / STATE
     if resume:
         if path.is_file():
-            old = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                old = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ScenarioError([Issue(path, "", f"cannot be read ({exc}); the recorded "
+                                                     "run cannot be checked, so it is not "
+                                                     "resumed")]) from None
+            changed = [k for k in _PROVENANCE if old.get(k) != state[k]]
+            if changed:
+                def short(v: object) -> str:  # a SHA-256 in 12 digits is plenty to tell apart
+                    return f"{v}"[:12] + "…" if len(f"{v}") == 64 else f"{v}"
+
+                detail = "; ".join(
+                    f"{_PROVENANCE[k]} changed: {short(old[k])} → {short(state[k])}"
+                    if k in old else f"{_PROVENANCE[k]} was not recorded" for k in changed)
+                raise ScenarioError([Issue(out, "--resume", f"refusing to resume: {detail}; the "
+                                           "journal's results would be mixed with results of "
+                                           "other inputs. Run afresh with another --out")])
             diff = [k for k in state if old.get(k) != state[k]]
             if diff:
                 detail = ", ".join(f"{k}: {old.get(k)!r} → {state[k]!r}" for k in diff)
                 raise ScenarioError([Issue(out, "--resume", "the recorded run used other "
                                                             f"settings ({detail})")])
+        elif (out / JOURNAL).is_file():
+            raise ScenarioError([Issue(out, "--resume", f"the journal has no {STATE} beside "
+                                       "it, so its inputs cannot be checked; run afresh with "
+                                       "another --out")])
     elif (out / JOURNAL).is_file():
         raise ScenarioError([Issue(out, "--out", "already holds an optimisation journal; pass "
                                                  "--resume to continue it or choose another "

@@ -23,13 +23,17 @@ R = TypeVar("R")
 
 
 class SerialExecutor(Executor):
-    """Runs each task at submission, in this process (debugging, single-core machines)."""
+    """Runs each task at submission, in this process (debugging, single-core machines).
+
+    A task's error is kept in its future; an interruption (Ctrl-C, SIGTERM) is not an error of
+    the task and propagates at once, so the remaining tasks are not run.
+    """
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         fut: Future[R] = Future()
         try:
             fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
+        except Exception as exc:
             fut.set_exception(exc)
         return fut
 
@@ -49,8 +53,21 @@ def local_executor(workers: int | None, n_tasks: int) -> Iterator[Executor]:
     if n == 1:
         yield SerialExecutor()
         return
-    with ThreadPoolExecutor(n, thread_name_prefix="trafficsim-run") as pool:
+    # A thread lives until the pool shuts down, so it outlives every SUMO it starts (a SUMO dies
+    # with the thread that started it: see trafficsim.sumo).
+    pool = ThreadPoolExecutor(n, thread_name_prefix="trafficsim-run")
+    try:
         yield pool
+    except KeyboardInterrupt:
+        # Ctrl-C in a script or notebook: stop the running SUMOs rather than wait for their
+        # end (the command line's signal handler has already done so)
+        from trafficsim.sumo import kill_children
+
+        kill_children()
+        raise
+    finally:
+        # after an interruption the queued runs are dropped, not started
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Progress:

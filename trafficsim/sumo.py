@@ -4,6 +4,15 @@ Binaries come from the ``eclipse-sumo`` wheel (found with :func:`sumolib.checkBi
 gets ``SUMO_HOME`` pointing into the wheel so that SUMO validates its XML inputs, and the user never
 has to set it.  Every run has a wall-clock timeout; SUMO's own error text is surfaced in
 :class:`~trafficsim.errors.SumoError`.
+
+Every child (``sumo``, ``netconvert``, ``duarouter``, a Python tool) is started by
+:func:`_spawn`: in its own process group, so that a timeout or an interruption kills it with
+anything it started, and with Linux's parent-death signal, so that it dies with this process
+however this process ends (``kill -9`` included).  The parent-death signal fires when the *thread*
+that started the child ends: every function here waits for its child before it returns, and the
+thread pools of :mod:`trafficsim.parallel` keep their threads until the pool shuts down, so no
+child outlives the thread that started it.  :func:`stopping_on_signals` turns SIGINT and SIGTERM
+into a clean stop: the running children are killed at once and :class:`Stopped` is raised.
 """
 
 from __future__ import annotations
@@ -14,10 +23,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from trafficsim.errors import SumoError, SumoTimeout
 
@@ -109,16 +120,14 @@ def run_tool(name: str, args: Sequence[str], *, cwd: Path | None = None,
     cmd = [binary(name), *args]
     label = what or name
     t0 = time.perf_counter()
-    # Own process group: a timeout kills SUMO and anything it started.
-    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = _spawn(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
         msg = f"{label}: {name} exceeded its time limit of {timeout_s:g} s and was stopped"
         raise SumoTimeout(msg) from None
+    finally:
+        _reap(proc)  # kills the process group on a timeout or an interruption
     wall = time.perf_counter() - t0
     text = (err or "") + (out or "")
     lines = [ln for ln in text.splitlines() if ln.strip() and not any(n in ln for n in _NOISE)]
@@ -185,21 +194,24 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
         port = sumolib.miscutils.getFreeSocketPort()
         cmd = [binary("sumo"), "-c", config.name, "--seed", str(seed), "--remote-port", str(port)]
         with err_path.open("w", encoding="utf-8") as err_file:
-            # Same process group as this worker, and killed with it: a SUMO waiting for its
-            # TraCI client would otherwise wait forever once the client is gone (kill -9).
-            proc = subprocess.Popen(cmd, cwd=config.parent, env=_env(), stdout=subprocess.DEVNULL,
-                                    stderr=err_file, preexec_fn=_die_with_parent)
+            # dies with this process too: a SUMO waiting for its TraCI client would otherwise
+            # wait forever once the client is gone (kill -9)
+            proc = _spawn(cmd, cwd=config.parent, stdout=subprocess.DEVNULL, stderr=err_file)
         try:
             conn = _connect(port, proc)
             break
         except Exception as exc:  # SUMO failed to start: report its own error text
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
+            _reap(proc)
             errors = sumo_errors()
             if attempt < 2 and ("socket" in errors.lower() or "port" in errors.lower()):
                 continue
             msg = f"{label}: sumo could not be started under TraCI: {exc}\n  {errors}"
             raise SumoError(msg) from None
+        except BaseException:  # interrupted while connecting
+            _reap(proc)
+            raise
     bound = 0.0
     stopped = None
     try:
@@ -239,14 +251,15 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
             proc.wait(timeout=10)
         msg = f"{label}: sumo failed under TraCI: {exc}\n  {sumo_errors()}"
         raise SumoError(msg) from None
+    except BaseException:  # a timeout or an interruption: stop SUMO now, not at its end
+        _reap(proc)
+        raise
     finally:
         with contextlib.suppress(Exception):  # SUMO may already have closed it at its end
             conn.close()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     return MonitoredRun(time.perf_counter() - t0, stopped, bound)
 
 
@@ -272,14 +285,122 @@ def _connect(port: int, proc: subprocess.Popen[str], timeout_s: float = 60.0) ->
             time.sleep(0.02)
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to kill it when its parent dies (no-op elsewhere)."""
-    if sys.platform.startswith("linux"):
+# --------------------------------------------------------------------------------------------
+# Child processes: each in its own process group, dying with this process
+# --------------------------------------------------------------------------------------------
+class Stopped(KeyboardInterrupt):
+    """This process was asked to stop (SIGINT or SIGTERM) and its SUMO children were killed.
+
+    A :class:`KeyboardInterrupt`, so that ``except Exception`` never swallows it.
+
+    Attributes
+    ----------
+    signum
+        The signal that asked for the stop.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# pid → running child.  Touched by worker threads and by the signal handler, which runs between
+# two bytecodes of the main thread: single dict operations only (atomic under the GIL), no lock
+# (the handler could interrupt the main thread while it holds one).
+_children: dict[int, subprocess.Popen[str]] = {}
+_stop_signal: int | None = None  # set once this process is stopping: no child may start
+
+
+def _spawn(cmd: Sequence[str], *, cwd: Path | None, stdout: int | IO[str],
+           stderr: int | IO[str]) -> subprocess.Popen[str]:
+    """Start a child in its own session that dies with this process; :func:`_reap` it after."""
+    if _stop_signal is not None:
+        raise Stopped(_stop_signal)
+    proc = subprocess.Popen(list(cmd), cwd=cwd, env=_env(), stdout=stdout, stderr=stderr,
+                            text=True, start_new_session=True,
+                            preexec_fn=functools.partial(_die_with_parent, os.getpid()))
+    _children[proc.pid] = proc
+    # Registered, then checked: a stop that began meanwhile either saw this child in
+    # _children (and killed it) or is seen here.
+    if _stop_signal is not None:
+        _reap(proc)
+        raise Stopped(_stop_signal)
+    return proc
+
+
+def _reap(proc: subprocess.Popen[str]) -> None:
+    """Wait for a child, killing its process group first if it still runs (idempotent)."""
+    if proc.returncode is None and proc.poll() is None:
+        _kill_group(proc)
+        proc.wait()
+    _children.pop(proc.pid, None)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None and not pipe.closed:
+            pipe.close()
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    # Only a child not yet waited for: until then its pid, hence its group id, cannot be reused.
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def kill_children() -> None:
+    """Kill every running child's process group, now (e.g. before this process exits)."""
+    for proc in list(_children.values()):
+        _kill_group(proc)
+
+
+# Resolved in the parent: the child runs _die_with_parent between fork and exec, where loading
+# a library or importing a module could deadlock on a lock another thread held at the fork.
+_prctl: Callable[..., int] | None = None
+if sys.platform.startswith("linux"):
+    with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
+        _prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child before exec: ask Linux to kill it when its parent dies (no-op elsewhere)."""
+    if _prctl is not None:
         pr_set_pdeathsig = 1
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        _prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+
+@contextlib.contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """While active, SIGINT and SIGTERM kill the running SUMO children and raise :class:`Stopped`.
+
+    Without it, SIGTERM ends this process at once (its children die with it through the
+    parent-death signal), and Ctrl-C raises :class:`KeyboardInterrupt` in the main thread only:
+    a thread pool would then wait for every running SUMO to finish before the program ends.
+    Further signals during the stop kill children again but raise nothing, so the clean-up is
+    not interrupted.  Only the main thread can install handlers; elsewhere this does nothing.
+    """
+    global _stop_signal
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        global _stop_signal
+        first = _stop_signal is None
+        _stop_signal = signum  # before the kill: no child may start once the snapshot is taken
+        kill_children()
+        if first:
+            raise Stopped(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        _stop_signal = None
 
 
 def run_python_tool(script: str, args: Sequence[str], *, cwd: Path | None = None,
@@ -295,14 +416,17 @@ def run_python_tool(script: str, args: Sequence[str], *, cwd: Path | None = None
         msg = f"SUMO tool '{script}' not found under {path.parent}"
         raise SumoError(msg)
     label = what or script
+    proc = _spawn([sys.executable, str(path), *args], cwd=cwd, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
     try:
-        proc = subprocess.run([sys.executable, str(path), *args], cwd=cwd, env=_env(),
-                              capture_output=True, text=True, timeout=timeout_s, check=False)
+        out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         msg = f"{label}: {script} exceeded its time limit of {timeout_s:g} s"
         raise SumoTimeout(msg) from None
+    finally:
+        _reap(proc)
     if proc.returncode != 0:
-        tail = "\n  ".join((proc.stderr or proc.stdout).strip().splitlines()[-10:])
+        tail = "\n  ".join((err or out).strip().splitlines()[-10:])
         msg = f"{label}: {script} failed (exit code {proc.returncode}):\n  {tail}"
         raise SumoError(msg)
-    return proc.stdout
+    return out

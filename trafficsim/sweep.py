@@ -22,6 +22,7 @@ from typing import Any
 from trafficsim.compare import Comparison, compare
 from trafficsim.errors import Issue, ScenarioError, suggest
 from trafficsim.measures.incident import IncidentClearance
+from trafficsim.outdir import out_dir_lock
 from trafficsim.scenario import BASELINE, PlanSpec, Scenario, load_scenario
 from trafficsim.stats import Difference, Estimate
 
@@ -200,8 +201,9 @@ def clearance_sweep(scenario: Scenario | str | Path, minutes: Sequence[float], *
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     sweep_sc, iid, times = sweep_scenario(sc, minutes, incident)
-    result = compare(sweep_sc, seeds=seeds, out=out, workers=workers, progress=progress)
-    sweep = ClearanceSweep(incident=iid, minutes=times, comparison=result)
-    if out is not None:
-        sweep.write(Path(out))
+    with out_dir_lock(out):  # the comparison's files and the sweep's, from one run
+        result = compare(sweep_sc, seeds=seeds, out=out, workers=workers, progress=progress)
+        sweep = ClearanceSweep(incident=iid, minutes=times, comparison=result)
+        if out is not None:
+            sweep.write(Path(out))
     return sweep

@@ -1,0 +1,69 @@
+"""``optimise --resume`` continues a journal only with the inputs that made it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, build_net
+from trafficsim.cli import main
+
+
+@pytest.fixture
+def finished(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A scenario, the folder of a small finished optimisation of it, and the command."""
+    build_net("cross", tmp_path)
+    sc = tmp_path / "cross.toml"
+    sc.write_text((DATA / "cross.toml").read_text())
+    out = tmp_path / "opt"
+    cmd = ["optimise", str(sc), "--budget", "4", "--seeds", "1", "--no-validate", "--workers",
+           "1", "--quiet", "--out", str(out)]
+    assert main(cmd) == 0
+    return sc, out, cmd
+
+
+def test_resume_refuses_other_inputs(finished: tuple[Path, Path, list[str]], capsys) -> None:
+    sc, out, cmd = finished
+    journal = (out / "journal.jsonl").read_text()
+    capsys.readouterr()
+    # unchanged: resumes (everything is in the journal, nothing is run again)
+    assert main([*cmd, "--resume"]) == 0
+    assert (out / "journal.jsonl").read_text() == journal
+    # one demand value changed: the journal's results belong to another model
+    text = sc.read_text()
+    sc.write_text(text.replace("veh_per_hour = 650", "veh_per_hour = 700"))
+    capsys.readouterr()
+    assert main([*cmd, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume: refusing to resume: the scenario or a file it names (SHA-256) changed" in err
+    assert "Traceback" not in err
+    assert (out / "journal.jsonl").read_text() == journal  # untouched
+    # the network file the scenario names is part of its inputs too
+    sc.write_text(text)
+    net = sc.parent / "cross.net.xml"
+    net.write_text(net.read_text() + "\n<!-- edited -->\n")
+    assert main([*cmd, "--resume"]) == 2
+    assert "SHA-256) changed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("key", "words"), [("sumo_version", "the SUMO version changed"),
+                                            ("trafficsim_version",
+                                             "the trafficsim version changed")])
+def test_resume_refuses_another_version(finished: tuple[Path, Path, list[str]], key: str,
+                                        words: str, capsys) -> None:
+    _, out, cmd = finished
+    state_file = out / "optimise-state.json"
+    state = json.loads(state_file.read_text())
+    was = state[key]
+    state_file.write_text(json.dumps(state | {key: "0.0.1"}))
+    capsys.readouterr()
+    assert main([*cmd, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"{words}: 0.0.1 → {was}" in err and "Traceback" not in err
+    # a state file from before versions were recorded cannot vouch for its journal either
+    del state[key]
+    state_file.write_text(json.dumps(state))
+    assert main([*cmd, "--resume"]) == 2
+    assert "was not recorded" in capsys.readouterr().err

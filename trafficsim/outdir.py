@@ -1,0 +1,125 @@
+"""One trafficsim run per output folder at a time.
+
+Two runs writing into one ``--out`` folder would each finish "successfully" and leave one run's
+tables beside both runs' case folders.  A run therefore holds an exclusive ``flock`` on
+``DIR/.trafficsim.lock`` while it writes there, and a second run is refused at once with the
+first one's pid.  The lock belongs to the open file, so the operating system releases it however
+the holder ends (``kill -9`` included): a stale lock file never blocks anyone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+LOCK_FILE = ".trafficsim.lock"
+
+
+class OutDirError(RuntimeError):
+    """The output folder cannot be used: another run holds it, or it cannot be created."""
+
+
+# folder → (lock file descriptor, owning thread, depth): a run that calls another on the same
+# folder (a clearance sweep runs a comparison there) re-enters its own lock.
+_held: dict[Path, tuple[int, int, int]] = {}
+_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def out_dir_lock(out: str | Path | None) -> Iterator[None]:
+    """Hold ``out`` (created if needed) for this run; nothing to hold when it is None.
+
+    Raises
+    ------
+    OutDirError
+        Another process or thread holds the folder, or it cannot be created or written.
+    """
+    if out is None:
+        yield
+        return
+    folder = Path(out).resolve()
+    me = threading.get_ident()
+    with _guard:
+        fd, owner, depth = _held.get(folder, (-1, me, 0))
+        if owner != me:
+            msg = f"{out} is in use by another trafficsim run (pid {os.getpid()}, another thread)"
+            raise OutDirError(msg)
+        if depth == 0:
+            fd = _acquire(folder, out)
+        _held[folder] = (fd, me, depth + 1)
+    try:
+        yield
+    finally:
+        with _guard:
+            fd, owner, depth = _held.pop(folder)
+            if depth > 1:
+                _held[folder] = (fd, owner, depth - 1)
+            else:
+                _release(folder, fd)
+
+
+def _acquire(folder: Path, shown: str | Path) -> int:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        msg = f"{shown}: --out names an existing file; expected a folder"
+        raise OutDirError(msg) from None
+    except OSError as exc:
+        msg = f"{shown}: the output folder cannot be created ({exc.strerror})"
+        raise OutDirError(msg) from None
+    path = folder / LOCK_FILE
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            msg = f"{shown}: the output folder is not writable ({exc.strerror})"
+            raise OutDirError(msg) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            msg = (f"{shown} is in use by another trafficsim run (pid {pid}); wait for it to "
+                   "finish or choose another --out")
+            raise OutDirError(msg) from None
+        # The previous holder removes the file when it is done: if it did so after we opened
+        # it, we hold a lock on a deleted file that nobody else will see.  Lock the one there.
+        try:
+            current = path.stat().st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _release(folder: Path, fd: int) -> None:
+    # removed while still locked, so the next run never finds a file we are about to leave
+    with contextlib.suppress(OSError):
+        (folder / LOCK_FILE).unlink()
+    os.close(fd)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def holding_out(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorator: hold the folder given as ``fn``'s keyword argument ``out`` while ``fn`` runs."""
+
+    @functools.wraps(fn)
+    def held(*args: P.args, **kwargs: P.kwargs) -> R:
+        out = kwargs.get("out")
+        with out_dir_lock(out if isinstance(out, str | Path) else None):
+            return fn(*args, **kwargs)
+
+    return held
