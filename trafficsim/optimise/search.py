@@ -298,5 +298,6 @@ def initial_population(enc: Encoding, x_start: np.ndarray, anchors: Sequence[np.
         local.append(x)
     lhs = qmc.LatinHypercube(d=enc.dim, rng=rng)
     spread = qmc.scale(lhs.random(n_spread), lo, hi)
-    return np.clip(np.vstack([*heads, *local, spread]), lo, hi)
+    population: np.ndarray = np.clip(np.vstack([*heads, *local, spread]), lo, hi)
+    return population
 
