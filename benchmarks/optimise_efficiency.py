@@ -2,9 +2,10 @@
 
 1. Speed-up: the same search (same candidates: the search is deterministic) with 1 and with 2
    local workers (parallel SUMO processes); wall time of the search phase.  Target ≥ 1.7×.
-2. Overhead: one plan evaluated on 3 seeds three ways — bare ``sumo -c`` on the evaluation
-   configurations, ``evaluate`` with a plain SUMO run, and ``evaluate`` watched through TraCI (as
-   candidates that may be cut are run) — median of ``--repeats`` alternating rounds.
+2. Overhead: one plan evaluated on 3 seeds three ways — bare ``sumo -c`` on the lean cases
+   ``build`` writes for an evaluation, ``evaluate`` with a plain SUMO run (building its cases
+   included), and ``evaluate`` watched through TraCI (as candidates that may be cut are run) —
+   median of ``--repeats`` alternating rounds.
 
     python benchmarks/optimise_efficiency.py [--scenario grid] [--budget 48] [--repeats 5]
 
@@ -25,7 +26,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import trafficsim as ts
-from trafficsim.optimize import OptimiseSettings, evaluate, optimise, write_eval_config
+from trafficsim.build import build_case, build_plan, prepare_network
+from trafficsim.optimise import EvalTask, OptimiseSettings, evaluate, optimise
+from trafficsim.optimise.evaluation import candidate_plan
+from trafficsim.scenario import BASELINE
+from trafficsim.signals import SignalPlan, read_plan_file
 from trafficsim.sumo import run_sumo
 
 HERE = Path(__file__).resolve().parent
@@ -55,21 +60,19 @@ def speed_up(sc: ts.Scenario, budget: int, out: Path) -> dict:
 def overhead(out: Path, repeats: int) -> dict:
     """Per-evaluation overhead, measured on the plans of the speed-up run."""
     d = out / "speedup_w1"
-    work = d / "work"
     plan_file = d / "start.add.xml"
     seeds = (1, 2, 3)
-    cases = tuple(work / "cases" / "baseline" / f"seed_{s}" for s in seeds)
     state = json.loads((d / "optimise-state.json").read_text())
     sc = ts.load_scenario(state["scenario_file"])
-    from trafficsim.optimize import EvalTask
-
-    task = EvalTask(key="bench", plan_file=plan_file, seeds=seeds, case_dirs=cases,
-                    run_root=out / "overhead", end_s=sc.end_s, timeout_s=600,
-                    objective="mean_delay_s")
-    bare_dirs = []
-    for s, c in zip(seeds, cases, strict=True):
-        bare_dirs.append(write_eval_config(c, out / "overhead_bare" / f"seed_{s}", plan_file,
-                                           lane_output=False, end_s=sc.end_s))
+    base_net, _ = prepare_network(sc, out / "overhead_net")
+    plan = SignalPlan(tuple(read_plan_file(plan_file)[0]))
+    spec = candidate_plan(sc.plan(BASELINE), "bench", plan, plan_file)
+    task = EvalTask(key="bench", scenario=sc, plan=spec, base_net=base_net, seeds=seeds,
+                    root=out / "overhead", objective="mean_delay_s")
+    # the same lean cases, built once, for bare sumo runs
+    bare = out / "overhead_bare"
+    draft = build_plan(sc, spec, base_net, bare)
+    bare_dirs = [build_case(sc, spec, draft, s, bare, lean=True).config for s in seeds]
     times: dict[str, list[float]] = {"bare_sumo": [], "evaluate_plain": [], "evaluate_traci": []}
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import trafficsim as ts
-from trafficsim.optimize import OptimiseSettings, optimise
+from trafficsim.optimise import OptimiseSettings, optimise
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data" / "sumo-rl"

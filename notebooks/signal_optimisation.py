@@ -14,7 +14,7 @@
 # %% [markdown]
 # # Signal optimisation: Webster vs the optimiser vs actuated control
 #
-# `trafficsim.optimize.optimise` searches cycle, splits and offsets of every fixed-time signal
+# `trafficsim.optimise.optimise` searches cycle, splits and offsets of every fixed-time signal
 # on a few search seeds (common random numbers), starting from the network's own plan and from
 # Webster's timings, then validates the best plan on seeds the search never saw, against the
 # starting plan, Webster, SUMO's `tlsCycleAdaptation.py` and SUMO's actuated control.
@@ -34,7 +34,7 @@ TUNE_ACTUATED = True  # also tune actuated and coordinated actuated control (bud
 # %matplotlib inline
 import trafficsim as ts
 from trafficsim import plots
-from trafficsim.optimize import OptimiseSettings, optimise
+from trafficsim.optimise import OptimiseSettings, optimise
 from trafficsim.report import write_report
 from trafficsim.spec import clock, parse_time
 

@@ -77,6 +77,10 @@ def test_delay_counts_unfinished_and_never_inserted_vehicles() -> None:
     assert m["person_throughput"] == 4
     assert m["co2_kg"] == pytest.approx(6.0)
     assert m["teleports"] == 2
+    # a run without the emission device did not measure emissions: absent, not 0
+    del trips["emissions_CO2_abs"]
+    m = run_metrics(trips, vehicles, stats(teleports=2), end_s=1000.0)
+    assert "co2_kg" not in m and "nox_kg" not in m and m["throughput_veh"] == 2
 
 
 def test_never_inserted_of_imported_demand_use_sumo_statistics() -> None:

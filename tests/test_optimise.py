@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from tests.conftest import DATA, build_net
 from trafficsim.cli import main
-from trafficsim.optimize import Encoding, OptimiseSettings, optimise
+from trafficsim.optimise import Encoding, OptimiseSettings, optimise
 from trafficsim.outputs import read_csv
 from trafficsim.signals import read_plan
 from trafficsim.sumo import run_sumo_monitored, run_tool
@@ -291,7 +292,7 @@ def test_imported_sumocfg_with_defaults(shared_data: Path, tmp_path: Path) -> No
 
 
 def test_refine_neighbours_keep_cycles_min_greens_and_try_the_last_move_first() -> None:
-    from trafficsim.optimize import neighbours
+    from trafficsim.optimise import neighbours
     from trafficsim.signals import Phase, Program, SignalPlan
 
     def prog(tls: str, main: float, side: float, offset: float) -> Program:
@@ -317,3 +318,49 @@ def test_refine_neighbours_keep_cycles_min_greens_and_try_the_last_move_first() 
     last = moves[-3][0]
     again = neighbours(plan, enc, 2, 4, 4, first=last)
     assert again[0][0] == last and len(again) == len(moves)
+
+
+def test_search_runs_are_compare_runs_without_unmeasured_metrics(cross_sc: Path,
+                                                                tmp_path: Path) -> None:
+    """A candidate is built and run as `compare` builds and runs a plan: the starting plan's
+    search runs reproduce compare's baseline runs exactly, and a metric the lean search runs do
+    not measure (emissions) is absent, never 0."""
+    from trafficsim.build import LEAN_OMITS, build_case, build_plan, prepare_network
+    from trafficsim.compare import compare
+    from trafficsim.scenario import load_scenario
+
+    optimise(cross_sc, out=tmp_path / "o", settings=_settings(budget=3, refine_share=0.0),
+             workers=1, progress=False)
+    start = next(e for e in _journal(tmp_path / "o") if e["role"] == "start")
+    full = compare(cross_sc, seeds=[1, 2], out=tmp_path / "c", progress=False)
+    for seed in (1, 2):
+        searched, measured = start["per_seed"][str(seed)], full.run("baseline", seed).metrics
+        assert "co2_kg" not in searched and "nox_kg" not in searched
+        assert measured["co2_kg"] > 0
+        assert searched == {k: measured[k] for k in searched}  # the same simulation
+    # a lean case differs from the full one in its outputs only
+    sc = load_scenario(cross_sc)
+    net, _ = prepare_network(sc, tmp_path / "b")
+    draft = build_plan(sc, sc.plan("baseline"), net, tmp_path / "b")
+
+    def options(lean: bool) -> dict[str, str]:
+        case = build_case(sc, sc.plan("baseline"), draft, 1, tmp_path / ("lean" if lean else "b"),
+                          lean=lean)
+        return {el.tag: el.get("value", "") for el in ET.parse(case.config).getroot()}
+
+    (tmp_path / "lean" / "cases" / "baseline").mkdir(parents=True)
+    shutil.copy(tmp_path / "b/cases/baseline/net.net.xml", tmp_path / "lean/cases/baseline")
+    shutil.copy(tmp_path / "b/cases/baseline/measures.add.xml", tmp_path / "lean/cases/baseline")
+    lean, whole = options(True), options(False)
+    assert set(whole) - set(lean) == set(LEAN_OMITS)
+    assert {k: v for k, v in whole.items() if k not in LEAN_OMITS} == lean
+
+
+def test_the_old_module_name_is_a_deprecated_alias() -> None:
+    import importlib
+
+    with pytest.warns(DeprecationWarning, match=r"trafficsim\.optimise"):
+        import trafficsim.optimize as old
+
+        importlib.reload(old)
+    assert old.optimise is optimise and old.OptimiseSettings is OptimiseSettings

@@ -131,3 +131,22 @@ file = "act.add.xml"
 """)
     with pytest.raises(ScenarioError, match=r"act\.add\.xml.*fixed-time"):
         ts.compare(sc, seeds=[1], progress=False)
+
+
+def test_a_plan_program_overrides_the_imported_model_program(tmp_path: Path) -> None:
+    """A model's own additional file (as an imported .sumocfg brings) starves the side street;
+    a signal_plan measure's programs must still be the active ones in the plan's runs (SUMO
+    activates the program loaded last), in compare as in the optimiser's evaluations."""
+    (tmp_path / "own.add.xml").write_text(STARVE.replace('programID="starve"', 'programID="own"'))
+    sc = _scenario(tmp_path, """
+[plans.actuated]
+[[plans.actuated.measures]]
+type = "signal_plan"
+control = "actuated"
+""")
+    sc.write_text(sc.read_text().replace(
+        "[network.corridor]", '[network]\nadditional = ["own.add.xml"]\n\n[network.corridor]'))
+    r = ts.compare(sc, seeds=[1], out=tmp_path / "out", progress=False)
+    side = {p: r.run(p, 1).groups["flow:N1_S2"]["mean_delay_s"] for p in ("baseline", "actuated")}
+    # the baseline runs the model's 5-s side green; actuated control serves the side street
+    assert side["actuated"] < side["baseline"] - 10, side

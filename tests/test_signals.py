@@ -144,7 +144,7 @@ def test_green_wave_offsets_follow_the_travel_time(tmp_path: Path) -> None:
     assert (offsets["J2"] - offsets["J1"]) % 90.0 == pytest.approx(tt, abs=1e-6)
     # unwrapped, the same wave holds modulo any cycle: the optimiser's offsets are measured from
     # it, so offset 0 stays on the wave while the search changes the cycle
-    from trafficsim.optimize import Encoding
+    from trafficsim.optimise import Encoding
     from trafficsim.signals import two_way_cycles_s
 
     wave = green_wave_offsets(plan, read_links(net), edges, flows, None)

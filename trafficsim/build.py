@@ -38,6 +38,8 @@ TRAJECTORY_WINDOW_S = 900.0
 SUMMARY_PERIOD_S = 60
 #: Stop output of scenarios with kerb-stop demand (XML: SUMO's CSV drops the parkingArea column).
 STOP_OUTPUT = "stops.xml"
+#: Options a lean case leaves out: outputs only the full metric tables need (see build_case).
+LEAN_OMITS = ("device.emissions.probability", "summary-output", "summary-output.period")
 
 
 @dataclass(frozen=True)
@@ -176,11 +178,19 @@ def observers(scenario: Scenario) -> tuple[Measure, ...]:
 
 
 def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
-               out_dir: Path, *, corridors: Sequence[Sequence[str]] = ()) -> Case:
+               out_dir: Path, *, corridors: Sequence[Sequence[str]] = (), lean: bool = False,
+               outputs: Sequence[str] = ()) -> Case:
     """Write one (plan, seed) run directory and return its :class:`Case`.
 
     ``corridors`` (edge chains) makes the run record vehicle trajectories on those edges
     (``trajectories.csv.gz``, SUMO fcd output) and every signal switch (``tls_states.xml``).
+
+    ``lean`` (the optimiser's evaluations): the run writes trip information and statistics only,
+    the outputs of the trip metrics (:func:`~trafficsim.metrics.run_metrics`); no edge and queue
+    detectors, measure outputs, summary, stop output or emission device (so ``co2_kg`` and
+    ``nox_kg`` are not measured).  Everything that shapes the simulation is the same as in a
+    full case.  ``outputs``: further output elements for the run's additional file (e.g. a
+    ``<laneData>``).
     """
     plan_dir = out_dir / "cases" / plan.name
     run_dir = plan_dir / f"seed_{seed}"
@@ -201,9 +211,15 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         routes.append(scenario.parking.write_demand(
             run_dir, scenario.begin_s, scenario.end_s - scenario.step_length_s, seed))
     routes += [_rel(p, run_dir) for p in scenario.route_files]
-    _write_detectors(index, scenario, run_dir / "detectors.add.xml", draft.outputs)
-    adds = ["detectors.add.xml", "../measures.add.xml",
-            *[_rel(p, run_dir) for p in scenario.additional_files]]
+    if lean:
+        _write_outputs(run_dir / "detectors.add.xml", outputs)
+    else:
+        _write_detectors(index, scenario, run_dir / "detectors.add.xml",
+                         [*draft.outputs, *outputs])
+    # The measures' file last: SUMO makes the last loaded program of a traffic light the active
+    # one, so a signal_plan measure must come after an imported model's own programs.
+    adds = ["detectors.add.xml", *[_rel(p, run_dir) for p in scenario.additional_files],
+            "../measures.add.xml"]
     options = list(draft.sumo_options)
     if corridors:
         adds.append("trajectories.add.xml")
@@ -214,12 +230,13 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         ids = [v.id for v in vehicles if window[0] - TRAJECTORY_WINDOW_S <= v.depart_s
                <= window[1]]
         options += _write_trajectory_files(index, corridors, window, ids, run_dir)
-    kerb = scenario.demand is not None and bool(scenario.demand.stops)
+    kerb = scenario.demand is not None and bool(scenario.demand.stops) and not lean
     if kerb and "--stop-output" not in options:
         # (a scenario [parking] asks for the same file: SUMO writes one stop output per run)
         options += ["--stop-output", STOP_OUTPUT]
     cfg = run_dir / "case.sumocfg"
-    cfg.write_text(_sumocfg(scenario, seed, routes, adds, options), encoding="utf-8")
+    cfg.write_text(_sumocfg(scenario, seed, routes, adds, options,
+                            omit=LEAN_OMITS if lean else ()), encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
                 measures=plan_measures(scenario, plan), observers=observers(scenario),
                 kerb_stops=kerb)
@@ -227,6 +244,12 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
 
 def _rel(p: Path, start: Path) -> str:
     return os.path.relpath(p, start)
+
+
+def _write_outputs(path: Path, outputs: Sequence[str]) -> None:
+    """An additional file with just these output elements."""
+    body = "".join(f"  {el}\n" for el in outputs)
+    path.write_text(f"<additional>\n{body}</additional>\n", encoding="utf-8")
 
 
 def _write_detectors(index: NetIndex, scenario: Scenario, path: Path,
@@ -291,7 +314,7 @@ def _write_trajectory_files(index: NetIndex, corridors: Sequence[Sequence[str]],
 
 
 def _sumocfg(scenario: Scenario, seed: int, routes: list[str], adds: list[str],
-             extra: list[str]) -> str:
+             extra: list[str], *, omit: Sequence[str] = ()) -> str:
     opts = {
         "net-file": "../net.net.xml",
         "route-files": ",".join(routes),
@@ -314,6 +337,8 @@ def _sumocfg(scenario: Scenario, seed: int, routes: list[str], adds: list[str],
     # the metrics are read from them).
     for key, value in scenario.sumo_options:
         opts.setdefault(key, value)
+    for k in omit:
+        opts.pop(k, None)
     for i in range(0, len(extra), 2):
         opts[extra[i].lstrip("-")] = extra[i + 1]
     body = "\n".join(f"    <{k} value={quoteattr(v)}/>" for k, v in opts.items() if v != "")

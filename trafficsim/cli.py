@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from trafficsim.errors import ScenarioError, SumoError
 
@@ -113,7 +114,7 @@ def _minutes(text: str) -> list[float]:
 
 
 def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from trafficsim.optimize import METHODS, OBJECTIVES
+    from trafficsim.optimise import METHODS, OBJECTIVES
 
     op = sub.add_parser("optimise", aliases=["optimize"],
                         help="tune fixed-time signal plans and validate them on unseen seeds")
@@ -184,9 +185,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sweep-clearance":
         return _sweep_clearance(args)
     if args.command in ("optimise", "optimize"):
-        from trafficsim.optimize import run_cli
-
-        return run_cli(args)
+        return _optimise(args)
     return _simulate(args)
 
 
@@ -233,6 +232,30 @@ def _sweep_clearance(args: argparse.Namespace) -> int:
             print(f"\nwrote {args.out / 'clearance_sweep.json'}, {args.out / 'clearance_sweep.png'}"
                   f" and the runs under {args.out / 'cases'}")
     return 3 if args.strict and warnings else 0
+
+
+def _optimise(args: argparse.Namespace) -> int:
+    from trafficsim.optimise import OptimiseSettings, optimise
+    from trafficsim.scenario import load_scenario
+
+    sc = load_scenario(args.scenario, end_s=args.end)
+    out = args.out or Path(f"optimise_{sc.name}")
+    settings = OptimiseSettings(
+        budget=args.budget, objective=args.objective, method=args.method,
+        seeds=tuple(args.seeds) if args.seeds else None,
+        validate_seeds=tuple(args.validate_seeds) if args.validate_seeds else None,
+        rng_seed=args.rng_seed, stop_weight_s=args.stop_weight_s, early_cut=not args.no_cut,
+        validate=not args.no_validate, tune_actuated=args.tune_actuated,
+        refine_share=args.refine_share)
+    result = optimise(sc, out=out, settings=settings, workers=args.workers,
+                      scheduler=args.scheduler, resume=args.resume, progress=not args.quiet)
+    print(format_optimisation(result.doc))
+    print(f"\nwrote {out / 'signal_plan.add.xml'} and {out / 'optimise.json'}")
+    warnings = [w for p in result.doc.get("validation", {}).get("plans", {}).values()
+                for w in p.get("warnings", [])]
+    for w in warnings[:10]:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:
@@ -297,6 +320,43 @@ def _los_lines(result: object) -> list[str]:
             row += f"{_fmt(d)} ({level_of_service(d)})".rjust(20)
         lines.append(row)
     return lines
+
+
+def format_optimisation(doc: dict[str, Any]) -> str:
+    """Plain-text summary: the search, the best plan, the validation table."""
+    lines = [f"{doc['scenario']}: {doc['method']} on {doc['objective']}, "
+             f"{doc['evaluations']} plans evaluated ({doc['cut_evaluations']} cut short), "
+             f"seeds {','.join(map(str, doc['seeds']))}, stopped: {doc['stopped']}",
+             f"search objective: start {_fmt(doc['start']['objective'], 2)}, "
+             f"Webster {_fmt(doc['webster']['objective'], 2)}, "
+             f"best {_fmt(doc['best']['objective'], 2)} (evaluation {doc['best']['eval']}, "
+             f"{doc['best']['role']})", ""]
+    if doc["best"]["role"] in ("actuated", "coordinated"):
+        lines.append(f"  ({'SUMO actuated' if doc['best']['role'] == 'actuated' else 'coordinated actuated'}"
+                     " control: nominal greens, phases in SUMO's order)")
+    for tls, p in doc["best"]["plan"].items():
+        greens = "/".join(_fmt(g, 0) for g in p["greens_s"])
+        lines.append(f"  {tls:<12} cycle {_fmt(p['cycle_s'], 0):>4} s  greens {greens} s  "
+                     f"offset {_fmt(p['offset_s'], 0)} s")
+    v = doc.get("validation")
+    if v:
+        seeds = ",".join(map(str, v["seeds"]))
+        lines += ["", f"validation on unseen seeds {seeds} (mean [95% CI]):",
+                  f"{'plan':<14}{'objective':>28}{'mean_delay_s':>28}"]
+        for name, row in v["plans"].items():
+            o, d = row["objective"], row["mean_delay_s"]
+            lines.append(f"{name:<14}{_fmt(o['mean'], 2):>10} [{_fmt(o['ci95'][0], 2)}, "
+                         f"{_fmt(o['ci95'][1], 2)}]".ljust(42)
+                         + f"{_fmt(d['mean'], 2):>10} [{_fmt(d['ci95'][0], 2)}, "
+                           f"{_fmt(d['ci95'][1], 2)}]")
+        lines += ["", "optimised vs (paired on the same seeds; mean delay):"]
+        for ref, row in v["optimised_vs"].items():
+            d = row["mean_delay_s"]
+            if d["diff"] == 0 and d["ci95"][0] == d["ci95"][1] == 0:
+                continue  # the optimised plan itself (the best of its type)
+            lines.append(f"  {ref:<14} {d['diff']:+8.2f} s [{_fmt(d['ci95'][0], 2)}, "
+                         f"{_fmt(d['ci95'][1], 2)}]  {_fmt(d['pct'], 1)}%")
+    return "\n".join(lines)
 
 
 def _report(folder: Path) -> int:

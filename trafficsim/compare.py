@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import tempfile
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,8 @@ from trafficsim.metrics import (
 )
 from trafficsim.outdir import out_dir_lock
 from trafficsim.outputs import (
+    RunStatistics,
+    Table,
     offroad_parking_areas,
     read_csv,
     read_statistics,
@@ -106,6 +109,23 @@ def merge_measure_metrics(parts: Sequence[tuple[str, dict[str, float]]]) -> dict
     return out
 
 
+def read_trip_outputs(run_dir: Path, what: str) -> tuple[Table, RunStatistics, Table]:
+    """What every run writes for the trip metrics (:func:`~trafficsim.metrics.run_metrics`),
+    lean ones too: the tripinfo table, SUMO's statistics and the drawn vehicles.
+
+    Raises
+    ------
+    SumoError
+        When SUMO finished but the outputs are missing or unreadable (``what`` names the run).
+    """
+    try:
+        return (read_csv(run_dir / "tripinfo.csv"), read_statistics(run_dir / "stats.xml"),
+                read_vehicle_table(run_dir / "vehicles.csv"))
+    except (OSError, KeyError, ValueError, ET.ParseError) as exc:
+        msg = f"{what}: SUMO finished but its outputs could not be read: {exc}"
+        raise SumoError(msg) from exc
+
+
 def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]], *,
                  begin_s: float | None = None) -> RunResult:
     """Run one case with SUMO and turn its outputs into a :class:`RunResult`.
@@ -116,10 +136,8 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
     what = f"plan '{case.plan}', seed {case.seed} ({case.config})"
     run = run_sumo(case.config, seed=case.seed, timeout_s=case.timeout_s, what=what)
     d = case.dir
+    trips, stats, vehicles = read_trip_outputs(d, what)
     try:
-        trips = read_csv(d / "tripinfo.csv")
-        stats = read_statistics(d / "stats.xml")
-        vehicles = read_vehicle_table(d / "vehicles.csv")
         summary = read_csv(d / "summary.csv")
         edges = edge_table(read_csv(d / "edgedata.csv"), read_csv(d / "queues.csv"))
     except (OSError, KeyError, ValueError) as exc:

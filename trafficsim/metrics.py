@@ -111,7 +111,8 @@ def vehicle_delays(trips: Table, vehicles: Table, stats: RunStatistics, end_s: f
 
 def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
                 ) -> dict[str, float]:
-    """The per-run metrics (keys of :data:`METRICS` and :data:`EXTRA_METRICS`)."""
+    """The per-run metrics (keys of :data:`METRICS` and :data:`EXTRA_METRICS`, in that order;
+    ``co2_kg`` and ``nox_kg`` only when the run carried the emission device)."""
     delays, occ, _ = vehicle_delays(trips, vehicles, stats, end_s)
     n_in = len(trips.get("id", ()))
     arrived = trips["arrival"] >= 0 if n_in else np.zeros(0, dtype=bool)
@@ -120,10 +121,8 @@ def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: floa
     def mean(x: np.ndarray) -> float:
         return float(np.mean(x)) if len(x) else float("nan")
 
-    co2_mg = trips.get("emissions_CO2_abs", np.zeros(0))
-    nox_mg = trips.get("emissions_NOx_abs", np.zeros(0))
     occ_arrived = occ[:n_in][arrived] if n_in else np.zeros(0)
-    return {
+    out = {
         "mean_delay_s": mean(delays),
         "mean_travel_time_s": mean(trips["duration"][arrived]) if n_in else float("nan"),
         "mean_waiting_time_s": mean(trips["waitingTime"]) if n_in else float("nan"),
@@ -131,14 +130,18 @@ def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: floa
         "throughput_veh": float(np.count_nonzero(arrived)),
         "unfinished_veh": float(np.count_nonzero(~arrived) + not_inserted),
         "person_delay_s": float(np.sum(delays * occ) / np.sum(occ)) if len(occ) else float("nan"),
-        "co2_kg": float(np.nansum(co2_mg)) / 1e6,
         "teleports": float(stats.teleports),
         "total_delay_veh_h": float(np.sum(delays)) / 3600.0,
         "person_throughput": float(np.sum(occ_arrived)),
         "not_inserted_veh": float(not_inserted),
-        "nox_kg": float(np.nansum(nox_mg)) / 1e6,
         "collisions": float(stats.collisions),
     }
+    # Emissions only when the run measured them (a lean optimiser run has no emission device):
+    # a metric that was not measured is absent, never 0.
+    for key, column in (("co2_kg", "emissions_CO2_abs"), ("nox_kg", "emissions_NOx_abs")):
+        if column in trips:
+            out[key] = float(np.nansum(trips[column])) / 1e6
+    return {k: out[k] for k in (*METRICS, *EXTRA_METRICS) if k in out}
 
 
 def kerb_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float,

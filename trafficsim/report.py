@@ -33,7 +33,7 @@ from trafficsim.netgeom import read_net, with_additional_programs
 from trafficsim.spec import clock
 
 REPORT_NAME = "report.html"
-#: What ``trafficsim optimise --out DIR`` writes (see trafficsim.optimize).
+#: What ``trafficsim optimise --out DIR`` writes (see trafficsim.optimise).
 OPTIMISE_JSON = "optimise.json"
 
 

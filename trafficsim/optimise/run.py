@@ -1,0 +1,305 @@
+"""The orchestrator: :func:`optimise` runs the phases of a search and writes its results.
+
+Phases: the starting plan (with lane counts) and Webster; the global search
+(:func:`~trafficsim.optimise.search.global_search`); the pattern-search polish; with
+``tune_actuated``, actuated and coordinated control tuning; then SUMO's Webster tool and the
+validation on unseen seeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trafficsim.build import build_case, build_plan, prepare_network
+from trafficsim.errors import Issue, ScenarioError
+from trafficsim.optimise.encoding import ActuatedEncoding, CoordinatedEncoding, Encoding, plan_key
+from trafficsim.optimise.journal import JOURNAL, Journal, JournalEntry
+from trafficsim.optimise.pattern import refine, tune_vector
+from trafficsim.optimise.search import Search, global_search, run_phase
+from trafficsim.optimise.settings import FIXED_ROLES, OptimiseSettings, check_settings
+from trafficsim.optimise.validation import sumo_webster, validate
+from trafficsim.outdir import holding_out
+from trafficsim.parallel import Progress, cpu_count, dask_executor, local_executor
+from trafficsim.scenario import BASELINE, Scenario, load_scenario
+from trafficsim.signals import PROGRAM_ID, SignalPlan, read_edges, read_links, read_plan, webster_plan
+
+STATE = "optimise-state.json"
+
+
+@dataclass(frozen=True)
+class OptimiseResult:
+    """What :func:`optimise` produced (``to_dict()`` is ``optimise.json``)."""
+
+    doc: dict[str, Any]
+    best_plan: SignalPlan
+    out: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.doc
+
+
+@holding_out  # one run per output folder
+def optimise(scenario: Scenario | str | Path, *, out: str | Path,
+             settings: OptimiseSettings | None = None, workers: int | None = None,
+             scheduler: str | None = None, executor: Executor | None = None,
+             resume: bool = False, progress: bool = True) -> OptimiseResult:
+    """Optimise a scenario's fixed-time signal plans and validate the winner on unseen seeds.
+
+    Parameters
+    ----------
+    scenario
+        Scenario file / ``.sumocfg`` or a loaded :class:`Scenario`; its baseline's programs are the
+        starting plan.
+    out
+        Output directory: ``signal_plan.add.xml``, ``optimise.json``, ``journal.jsonl`` and the
+        reference plans (``start``, ``webster``, ``actuated``) as additional files.
+    settings
+        Budget (candidate plans simulated, starting plan and Webster included), objective,
+        method, search and validation seeds, …
+    workers, scheduler, executor
+        Parallel local SUMO runs (default: the cores), a Dask scheduler address, or any
+        executor.
+    resume
+        Continue the run recorded in ``out`` (journal entries are not re-run).
+    """
+    s = settings or OptimiseSettings()
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    check_settings(sc, s)
+    out = Path(out).resolve()  # SUMO resolves relative paths against each config's folder
+    seeds = tuple(s.seeds or sc.seeds[:3])
+    vseeds = tuple(s.validate_seeds or _unseen(seeds, 5))
+    if set(seeds) & set(vseeds):
+        both = sorted(set(seeds) & set(vseeds))
+        raise ScenarioError([Issue(sc.source, "--validate-seeds",
+                                   f"seeds {both} are also search seeds; validation needs seeds "
+                                   "the search never used")])
+    out.mkdir(parents=True, exist_ok=True)
+    state = _state(sc, s, seeds)
+    _check_resume(out, state, resume, sc)
+    work = out / "work"
+    t_start = time.perf_counter()
+    with _executor(workers, scheduler, executor) as ex:
+        base_net, _ = prepare_network(sc, work)
+        base_spec = sc.plan(BASELINE)
+        # the baseline's network and measures: the programs the search starts from (candidates
+        # are built alike, in their own folders, by the workers)
+        draft = build_plan(sc, base_spec, base_net, work)
+        plan_net = work / "cases" / BASELINE / "net.net.xml"
+        adds = [work / "cases" / BASELINE / "measures.add.xml", *sc.additional_files]
+        start = read_plan(plan_net, adds)
+        if not start.programs:
+            raise ScenarioError([Issue(sc.source, "network", "has no traffic light with a green "
+                                                             "phase; there is no plan to optimise")])
+        start = start.with_program_id("start")
+        journal = Journal(out / JOURNAL)
+        search = Search(sc, s, out, work, ex, journal, seeds, base_spec, base_net,
+                        limit=s.budget)
+        tune_budget = max(10, s.budget // 4) if s.tune_actuated else 0
+        total = s.budget + 2 * tune_budget
+        search.progress = Progress(total, "optimise", enabled=progress,
+                                   initial=min(len(journal), total), unit="plan")
+        links = read_links(plan_net)
+        edges = read_edges(plan_net)
+        stopped = "budget"
+        webster = None
+        try:
+            # 1. the starting plan (with lane counts for Webster), 2. Webster
+            key0 = plan_key(start)
+            search.run_batch([(key0, start, "start", None)], lane_output=True)
+            e0 = journal.entries[key0]
+            search.n_demand = tuple(int(e0.per_seed[sd]["throughput_veh"]
+                                        + e0.per_seed[sd]["unfinished_veh"]) for sd in seeds)
+            flows = e0.lane_flows_veh_h
+            webster, _ = webster_plan(start, links, flows, s.webster)
+            search.run_batch([(plan_key(webster), webster, "webster", None)])
+            # 3. the search
+            n_refine = max(0, min(round(s.budget * s.refine_share), s.budget - 3))
+            search.restart(Encoding(start, s.min_cycle_s, s.max_cycle_s), "candidate",
+                           s.budget - n_refine)
+            stopped = run_phase(lambda: global_search(search, start, webster, links, edges,
+                                                      flows), search)
+            if n_refine:
+                enc = search.encoding
+                search.restart(enc, "refine", s.budget)
+                stopped = run_phase(lambda: refine(search, enc), search)
+            if tune_budget:
+                # each phase has its own budget (the coordinated one also what the actuated
+                # tuning left), whether or not the fixed-time search used all of its own
+                n_fixed = len(search.numbers)  # evaluations so far (also when resumed)
+                search.restart(ActuatedEncoding(start), "actuated", n_fixed + tune_budget)
+                run_phase(lambda: tune_vector(search, "actuated"), search)
+                fixed_entry = search.best(FIXED_ROLES)
+                assert fixed_entry is not None  # the starting plan at least
+                base = search.plans[fixed_entry.key]
+                search.restart(CoordinatedEncoding(base, links, edges),
+                               "coordinated", n_fixed + 2 * tune_budget)
+                run_phase(lambda: tune_vector(search, "coordinated"), search)
+        finally:
+            search.progress.close()
+        search_s = time.perf_counter() - t_start
+        best = search.best()
+        fixed = search.best(FIXED_ROLES)
+        t_best = search.best(("actuated",))
+        c_best = search.best(("coordinated",))
+        assert best is not None and fixed is not None and webster is not None
+        best_plan = search.plans[best.key].with_program_id(PROGRAM_ID)
+        best_plan.write(out / "signal_plan.add.xml")
+        webster.write(out / "webster.add.xml")
+        start.write(out / "start.add.xml")
+        actuated = start.actuated()
+        actuated.write(out / "actuated.add.xml")
+        if t_best is not None:
+            search.plans[t_best.key].write(out / "actuated_tuned.add.xml")
+            # the best fixed-time plan too, when tuned actuated control won the search
+            search.plans[fixed.key].with_program_id("fixed_time").write(
+                out / "fixed_time.add.xml")
+        if c_best is not None:
+            search.plans[c_best.key].write(out / "coordinated.add.xml")
+        doc: dict[str, Any] = {
+            "scenario": sc.name, "scenario_file": str(sc.source), "objective": s.objective,
+            "method": s.method, "budget": s.budget, "evaluations": len(journal),
+            "stopped": stopped, "seeds": list(seeds), "validate_seeds": list(vseeds),
+            "window": {"begin_s": sc.begin_s, "end_s": sc.end_s},
+            "early_cut": s.early_cut, "stop_weight_s": s.stop_weight_s,
+            "cut_evaluations": sum(1 for e in journal.entries.values() if e.cut),
+            "search_wall_s": round(search_s, 2),
+            "best": {"key": best.key, "role": best.role, "objective": best.objective,
+                     "eval": best.n, "plan": best_plan.to_dict()},
+            "start": {"objective": journal.entries[plan_key(start)].objective,
+                      "plan": start.to_dict()},
+            "webster": {"objective": journal.entries[plan_key(webster)].objective,
+                        "plan": webster.to_dict(),
+                        "lane_flows_veh_h": journal.entries[plan_key(start)].lane_flows_veh_h},
+            "best_fixed_time": {"key": fixed.key, "objective": fixed.objective,
+                                "eval": fixed.n, "role": fixed.role},
+            "actuated_tuned": ({"objective": t_best.objective, "eval": t_best.n,
+                                "plan": search.plans[t_best.key].to_dict()}
+                               if t_best is not None else None),
+            "coordinated": ({"objective": c_best.objective, "eval": c_best.n,
+                             "x": c_best.x, "plan": search.plans[c_best.key].to_dict()}
+                            if c_best is not None else None),
+            "history": sorted((_history_row(e) for e in journal.entries.values()),
+                              key=lambda h: h["n"]),
+        }
+        if s.compare_sumo_webster:
+            first = build_case(sc, base_spec, draft, seeds[0], work)
+            doc["tls_cycle_adaptation"] = sumo_webster(sc, first.dir, plan_net, start, s, out)
+        if s.validate:
+            doc["validation"] = validate(sc, base_spec, vseeds, out, s, ex, progress,
+                                         tune_actuated=s.tune_actuated)
+        doc["wall_s"] = round(time.perf_counter() - t_start, 2)
+    (out / "optimise.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False),
+                                       encoding="utf-8")
+    return OptimiseResult(doc, best_plan, out)
+
+
+def _history_row(e: JournalEntry) -> dict[str, Any]:
+    """One evaluation in ``optimise.json``'s history."""
+    d = e.to_dict()
+    return {k: d[k] for k in ("n", "key", "role", "objective", "cut", "cut_at", "wall_s",
+                              "sumo_wall_s", "x")} | {"mean_delay_s": e.mean("mean_delay_s")}
+
+
+def _unseen(seeds: Sequence[int], n: int) -> tuple[int, ...]:
+    out: list[int] = []
+    s = 101
+    while len(out) < n:
+        if s not in seeds:
+            out.append(s)
+        s += 1
+    return tuple(out)
+
+
+# What the journal's numbers depend on besides the settings: a resumed run with other inputs
+# would silently mix two models' results in one search.
+_PROVENANCE = {"scenario_sha256": "the scenario or a file it names (SHA-256)",
+               "sumo_version": "the SUMO version", "trafficsim_version": "the trafficsim version"}
+
+
+def _state(sc: Scenario, s: OptimiseSettings, seeds: tuple[int, ...]) -> dict[str, Any]:
+    from trafficsim import __version__
+    from trafficsim.compare import scenario_sha256
+    from trafficsim.sumo import sumo_version
+
+    return {"scenario_file": str(sc.source), "end_s": sc.end_s, "objective": s.objective,
+            "method": s.method, "seeds": list(seeds), "rng_seed": s.rng_seed,
+            "stop_weight_s": s.stop_weight_s, "min_cycle_s": s.min_cycle_s,
+            "max_cycle_s": s.max_cycle_s, "early_cut": s.early_cut,
+            "refine_share": s.refine_share, "scenario_sha256": scenario_sha256(sc),
+            "sumo_version": sumo_version(), "trafficsim_version": __version__}
+
+
+def _check_resume(out: Path, state: dict[str, Any], resume: bool, sc: Scenario) -> None:
+    path = out / STATE
+    if resume:
+        if path.is_file():
+            try:
+                old = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ScenarioError([Issue(path, "", f"cannot be read ({exc}); the recorded "
+                                                     "run cannot be checked, so it is not "
+                                                     "resumed")]) from None
+            changed = [k for k in _PROVENANCE if old.get(k) != state[k]]
+            if changed:
+                def short(v: object) -> str:  # a SHA-256 in 12 digits is plenty to tell apart
+                    return f"{v}"[:12] + "…" if len(f"{v}") == 64 else f"{v}"
+
+                detail = "; ".join(
+                    f"{_PROVENANCE[k]} changed: {short(old[k])} → {short(state[k])}"
+                    if k in old else f"{_PROVENANCE[k]} was not recorded" for k in changed)
+                raise ScenarioError([Issue(out, "--resume", f"refusing to resume: {detail}; the "
+                                           "journal's results would be mixed with results of "
+                                           "other inputs. Run afresh with another --out")])
+            diff = [k for k in state if old.get(k) != state[k]]
+            if diff:
+                detail = ", ".join(f"{k}: {old.get(k)!r} → {state[k]!r}" for k in diff)
+                raise ScenarioError([Issue(out, "--resume", "the recorded run used other "
+                                                            f"settings ({detail})")])
+        elif (out / JOURNAL).is_file():
+            raise ScenarioError([Issue(out, "--resume", f"the journal has no {STATE} beside "
+                                       "it, so its inputs cannot be checked; run afresh with "
+                                       "another --out")])
+    elif (out / JOURNAL).is_file():
+        raise ScenarioError([Issue(out, "--out", "already holds an optimisation journal; pass "
+                                                 "--resume to continue it or choose another "
+                                                 "--out")])
+    path.write_text(json.dumps(state, indent=2), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _executor(workers: int | None, scheduler: str | None,
+              executor: Executor | None) -> Iterator[Executor]:
+    if executor is not None:
+        yield executor
+    elif scheduler:
+        with dask_executor(scheduler) as ex:
+            yield ex
+    else:
+        with local_executor(workers or cpu_count(), 1 << 30) as ex:
+            yield ex
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe: NaN and infinities become null."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.floating | np.integer):
+        return _clean(x.item())
+    return x
+
+
+# --------------------------------------------------------------------------------------------

@@ -1,0 +1,303 @@
+"""The search: one :class:`Search` state per run, the journal glue, and the global methods.
+
+Differential evolution and the early cut.  SciPy's DE with deferred updating replaces a
+population member by its trial only when ``f(trial) <= f(member)``.  With T the *largest* energy
+in the current population, a trial whose objective is already known to exceed T can replace no
+member, whatever its exact value.  A cut trial is returned with its lower bound (see
+:mod:`~trafficsim.optimise.evaluation`), which is > T, so DE takes exactly the decisions it would
+have taken with the full value: the search visits the same candidates and the winner (the best
+*exact* value, never a cut one) is the same.  Other SciPy methods may accept worse points: they
+never cut.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trafficsim.optimise.encoding import Encoding, plan_key
+from trafficsim.optimise.evaluation import EvalResult, EvalTask, candidate_plan, evaluate
+from trafficsim.optimise.journal import Journal, JournalEntry
+from trafficsim.optimise.settings import OptimiseSettings
+from trafficsim.parallel import Progress, SerialExecutor
+from trafficsim.scenario import PlanSpec, Scenario
+from trafficsim.signals import SignalPlan, green_wave_offsets, two_way_cycles_s, webster_plan
+
+#: A plan to evaluate: ``(key, plan, role, decision vector or None)``
+Item = tuple[str, SignalPlan, str, list[float] | None]
+
+
+class BudgetReached(Exception):
+    """The phase's budget is used up, or the search converged (no new plan proposed)."""
+
+
+@dataclass
+class Search:
+    """State of one optimisation run (orchestrator side).
+
+    Candidates are the plan ``base`` (the scenario's baseline) with their programs loaded on
+    top, built on the network ``base_net`` under ``work/evals``.
+    """
+
+    sc: Scenario
+    settings: OptimiseSettings
+    out: Path
+    work: Path
+    executor: Executor
+    journal: Journal
+    seeds: tuple[int, ...]
+    base: PlanSpec
+    base_net: Path
+    encoding: Any = None  # Encoding or ActuatedEncoding: decode(x) → SignalPlan
+    n_demand: tuple[int, ...] | None = None
+    progress: Progress | None = None
+    threshold: float = math.inf
+    calls: int = 0
+    stale_generations: int = 0
+    plans: dict[str, SignalPlan] = field(default_factory=dict)
+    proposed: set[str] = field(default_factory=set)
+    numbers: dict[str, int] = field(default_factory=dict)  # key → evaluation number
+    role: str = "candidate"
+    limit: int = 0  # evaluations allowed in total so far (the budget, + actuated tuning)
+
+    def restart(self, encoding: Any, role: str, limit: int) -> None:
+        """Set up a new search phase (fresh DE bookkeeping) on the same journal."""
+        self.encoding, self.role, self.limit = encoding, role, limit
+        self.threshold, self.calls, self.stale_generations = math.inf, 0, 0
+
+    def best(self, roles: Sequence[str] | None = None) -> JournalEntry | None:
+        """The best exact evaluation (of these roles) of a plan this run proposed; ties: the
+        one proposed first.  A journal may also hold plans of phases this run does not repeat
+        (a run resumed without ``--tune-actuated``): those are left out."""
+        exact = [e for e in self.journal.entries.values()
+                 if not e.cut and e.key in self.plans and (roles is None or e.role in roles)]
+        return min(exact, key=lambda e: (e.objective, e.n)) if exact else None
+
+    def task(self, key: str, plan: SignalPlan, *, threshold: float = math.inf,
+             lane_output: bool = False) -> EvalTask:
+        """What a worker needs to evaluate ``plan``."""
+        plan_dir = self.work / "plans"
+        plan_dir.mkdir(parents=True, exist_ok=True)
+        plan_file = plan.write(plan_dir / f"{key}.add.xml")
+        s = self.settings
+        return EvalTask(key=key, scenario=self.sc,
+                        plan=candidate_plan(self.base, key, plan, plan_file),
+                        base_net=self.base_net, seeds=self.seeds, root=self.work / "evals" / key,
+                        objective=s.objective, stop_weight_s=s.stop_weight_s,
+                        threshold=threshold if s.early_cut else math.inf,
+                        n_demand=self.n_demand, check_every_s=s.check_every_s,
+                        lane_output=lane_output)
+
+    def run_batch(self, items: list[Item], *,
+                  threshold: float = math.inf, lane_output: bool = False) -> list[float]:
+        """Evaluate (key, plan, role, x) items not yet in the journal; return all objectives.
+
+        Raises BudgetReached after recording the evaluations that fit in the budget.
+        """
+        # Evaluation numbers follow the order of proposal, whether a plan is run now or was run
+        # before an interruption (parallel runs finish out of order, so an interrupted batch
+        # may have holes): a resumed run numbers, budgets and breaks ties as the first did.
+        fresh_keys: list[str] = []
+        for key, plan, _, _ in items:
+            self.plans[key] = plan
+            if key not in self.numbers and key not in fresh_keys:
+                fresh_keys.append(key)
+        room = self.limit - len(self.numbers)
+        stop = len(fresh_keys) > room
+        for key in fresh_keys[:max(room, 0)]:
+            self.numbers[key] = len(self.numbers) + 1
+        todo = []
+        queued: set[str] = set()
+        for key, plan, role, x in items:
+            if key in self.numbers and key not in self.journal.entries and key not in queued:
+                queued.add(key)
+                todo.append((key, plan, role, x))
+        # Stale: the search proposed nothing it had not proposed before.  Judged on proposals,
+        # not on the journal, so a resumed run (whose journal knows everything) decides alike.
+        keys = {k for k, _, _, _ in items}
+        fresh = keys - self.proposed
+        self.proposed |= keys
+        self.stale_generations = 0 if fresh else self.stale_generations + 1
+        if todo and isinstance(self.executor, SerialExecutor):
+            # one at a time, journalled as each finishes (a serial executor would otherwise run
+            # the whole batch at submission, before anything reaches the journal)
+            for k, p, role, x in todo:
+                task = self.task(k, p, threshold=threshold, lane_output=lane_output)
+                self._record(self.numbers[k], evaluate(task), role, x)
+        elif todo:
+            futures = {self.executor.submit(evaluate, self.task(k, p, threshold=threshold,
+                                                                lane_output=lane_output)):
+                       (self.numbers[k], k, role, x) for k, p, role, x in todo}
+            try:
+                for fut in as_completed(futures):
+                    n, key, role, x = futures[fut]
+                    self._record(n, fut.result(), role, x)
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+        if stop:
+            raise BudgetReached
+        return [float(self.journal.entries[k].objective) for k, _, _, _ in items]
+
+    def _record(self, n: int, r: EvalResult, role: str, x: list[float] | None) -> None:
+        # n: the order in which the search proposed the plan (completion order varies)
+        entry = JournalEntry(n=n, key=r.key, role=role, objective=r.objective, cut=r.cut,
+                             cut_at=r.cut_at, per_seed=r.per_seed, wall_s=round(r.wall_s, 3),
+                             sumo_wall_s=round(r.sumo_wall_s, 3),
+                             x=tuple(x) if x is not None else None, t=time.time(),
+                             lane_flows_veh_h=r.lane_flows_veh_h)
+        self.journal.add(entry)
+        if self.progress is not None:
+            best = self.best()
+            b = f"{best.objective:.2f}" if best else "–"
+            mark = " (cut)" if r.cut else ""
+            self.progress.step(f"{role} {r.objective:.2f}{mark}  best {b}")
+
+    # -- SciPy glue ---------------------------------------------------------------------------
+    def _candidates(self, xs: Sequence[Sequence[float]]) -> list[Item]:
+        assert self.encoding is not None
+        out: list[Item] = []
+        for x in xs:
+            plan = self.encoding.decode(x)
+            out.append((plan_key(plan), plan, self.role, [float(v) for v in x]))
+        return out
+
+    def mapper(self, _func: Callable[..., float], xs: Sequence[Sequence[float]]) -> list[float]:
+        """SciPy's ``workers=`` map: a DE generation evaluated in parallel, cut by threshold."""
+        values = self.run_batch(self._candidates(list(xs)), threshold=self.threshold)
+        self.calls += 1
+        if self.calls == 1:
+            self.threshold = max(values)  # the initial population's worst energy
+        if self.stale_generations >= 5:
+            raise BudgetReached  # converged: five generations proposed only known plans
+        return values
+
+    def callback(self, intermediate_result: Any) -> None:
+        energies = getattr(intermediate_result, "population_energies", None)
+        if energies is not None and len(energies):
+            self.threshold = float(np.max(energies))
+
+    def single(self, x: Sequence[float]) -> float:
+        return self.run_batch(self._candidates([x]))[0]
+
+
+def run_phase(fn: Callable[[], None], search: Search) -> str:
+    """Run one search phase until its method, its budget or convergence stops it."""
+    try:
+        fn()
+    except BudgetReached:
+        return "converged" if search.stale_generations >= 5 else "budget"
+    return "converged" if search.stale_generations >= 5 else "method finished"
+
+
+def global_search(search: Search, start: SignalPlan, webster: SignalPlan,
+                  links: dict[str, Any], edges: dict[str, Any], flows: dict[str, float]) -> None:
+    """The fixed-time search with ``search.settings.method`` over ``search.encoding``, warm
+    started from the starting plan, Webster and (several lights) the green waves.
+
+    Parameters
+    ----------
+    start, webster
+        The starting plan and Webster's plan (on the starting plan's structure).
+    links, edges
+        The plan network's signal links and edges (for the green-wave offsets).
+    flows
+        Arrivals per lane under the starting plan. [veh/h]
+    """
+    from scipy import optimize as so
+
+    s = search.settings
+    enc = search.encoding
+    assert enc is not None
+    bounds = enc.bounds
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
+    # Warm starts: the starting plan and Webster on a common cycle (the longest Webster cycle).
+    common = max(p.cycle_s for p in webster.programs)
+    web_common, _ = webster_plan(start, links, flows, replace(s.webster, min_cycle_s=common,
+                                                              max_cycle_s=common))
+    x_wave = None
+    coordinated: list[np.ndarray] = []
+    if len(start.programs) > 1:
+        wave = green_wave_offsets(web_common, links, edges, flows, None)
+        enc = search.encoding = replace(enc, wave_s=tuple(wave.get(p.tls_id, 0.0)
+                                                          for p in start.programs))
+        x_wave = enc.encode(web_common, common)
+        x_wave[-(len(start.programs) - 1):] = 0.0  # offset 0: on the wave
+        x_wave = np.clip(x_wave, lo, hi)
+        # Webster's cycle minimises isolated delay; a two-way green wave may pay more at the
+        # cycles where both directions of a corridor progress: start from those too.
+        for c in two_way_cycles_s(web_common, links, edges, flows, *enc.cycle_bounds):
+            if abs(c - common) >= 5.0:
+                web_c, _ = webster_plan(start, links, flows, replace(s.webster, min_cycle_s=c,
+                                                                     max_cycle_s=c))
+                x = enc.encode(web_c, c)
+                x[-(len(start.programs) - 1):] = 0.0
+                coordinated.append(np.clip(x, lo, hi))
+    x_start = np.clip(enc.encode(start), lo, hi)
+    x_web = np.clip(enc.encode(web_common, common), lo, hi)  # Webster's offsets: all 0
+    if s.method == "differential_evolution":
+        init = initial_population(enc, x_start, [x_web], s.budget, s.rng_seed, wave=x_wave,
+                                  coordinated=coordinated)
+        so.differential_evolution(
+            lambda x: 0.0, bounds, init=init, workers=search.mapper, updating="deferred",
+            polish=False, tol=0.0, atol=0.0, maxiter=100_000, rng=s.rng_seed,
+            callback=search.callback)
+    elif s.method == "dual_annealing":
+        so.dual_annealing(search.single, bounds, x0=x_start, maxfun=10 * s.budget,
+                          rng=s.rng_seed, no_local_search=True)
+    elif s.method == "direct":
+        so.direct(search.single, bounds, maxfun=10 * s.budget)
+    else:  # nelder_mead
+        so.minimize(search.single, x_start, method="Nelder-Mead", bounds=bounds,
+                    options={"maxfev": 10 * s.budget, "xatol": 0.5, "fatol": 0.01})
+
+
+def initial_population(enc: Encoding, x_start: np.ndarray, anchors: Sequence[np.ndarray],
+                       budget: int, rng_seed: int, *, wave: np.ndarray | None = None,
+                       coordinated: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """DE's first population: the starting plan, the anchors (Webster on a common cycle, and
+    with green-wave offsets when ``wave`` is given, and the ``coordinated`` plans: Webster on
+    the wave at the two-way progression cycles), then the rest split between the anchors'
+    neighbourhoods and a Latin hypercube over the whole box for diversity.
+
+    Uniform random plans alone gridlock a busy arterial (every bad plan is slow to simulate and,
+    being in the first population, cannot be cut), so most of the population starts near a
+    sensible plan: cycle and splits perturbed, offsets near the green wave or, around plain
+    Webster, drawn at random.  Size: about a sixth of the budget, between 5 and 40.
+    """
+    from scipy.stats import qmc
+
+    lo, hi = (np.array(b) for b in zip(*enc.bounds, strict=True))
+    waves = ([wave] if wave is not None else []) + list(coordinated)
+    heads = [x_start, *anchors, *waves]
+    size = int(min(max(5, budget // 6), max(8, 3 * enc.dim), 40))
+    rest = max(size - len(heads), 3)
+    n_spread = max(1, rest // 4)
+    n_local = rest - n_spread
+    rng = np.random.default_rng(rng_seed)
+    n_off = len(enc.base.programs) - 1
+    n_wave = n_local - n_local // 3 if waves else 0
+    centres = [waves[i % len(waves)] for i in range(n_wave)] + [anchors[0]] * (n_local - n_wave)
+    local = []
+    for c in centres:
+        x = c + rng.normal(0.0, 0.08, enc.dim) * (hi - lo)
+        if n_off:
+            if any(c is w for w in waves):
+                x[-n_off:] = (c[-n_off:] + rng.normal(0.0, 0.05, n_off)) % 1.0
+            else:
+                x[-n_off:] = rng.uniform(0.0, 1.0, n_off)
+        local.append(x)
+    lhs = qmc.LatinHypercube(d=enc.dim, rng=rng)
+    spread = qmc.scale(lhs.random(n_spread), lo, hi)
+    population: np.ndarray = np.clip(np.vstack([*heads, *local, spread]), lo, hi)
+    return population
+

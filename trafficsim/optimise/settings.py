@@ -1,0 +1,92 @@
+"""What an optimisation run is asked to do: :class:`OptimiseSettings` and their check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trafficsim.errors import Issue, ScenarioError
+from trafficsim.scenario import Scenario
+from trafficsim.signals import WebsterSettings
+
+OBJECTIVES = ("mean_delay_s", "person_delay_s", "performance_index_s", "throughput_veh")
+METHODS = ("differential_evolution", "dual_annealing", "direct", "nelder_mead")
+DEFAULT_STOP_WEIGHT_S = 15.0
+#: Journal roles of fixed-time plans (the others: tuned ``actuated`` and ``coordinated`` control)
+FIXED_ROLES = ("start", "webster", "candidate", "refine")
+
+
+@dataclass
+class OptimiseSettings:
+    """Options of :func:`~trafficsim.optimise.optimise`.
+
+    Attributes
+    ----------
+    budget
+        Plans simulated by the fixed-time search, the starting plan and Webster included.
+    objective, method
+        One of :data:`OBJECTIVES` (minimised; throughput maximised) and of :data:`METHODS`.
+    seeds, validate_seeds
+        Search seeds (default: the scenario's first three) and unseen validation seeds
+        (default: five from 101 on).
+    rng_seed
+        Seed of the search itself.
+    stop_weight_s
+        Delay one stop weighs in ``performance_index_s``. [s]
+    early_cut
+        Stop evaluations that can no longer be accepted (never changes a decision).
+    check_every_s
+        Simulated time between the TraCI monitor's checks of a cut candidate. [s]
+    min_cycle_s, max_cycle_s
+        Bounds of the common cycle. [s]
+    webster
+        Webster's settings (saturation flow, lost time, cycle bounds).
+    tune_actuated
+        Also tune actuated and coordinated actuated control (budget/4 plans each, at least 10).
+    refine_share
+        Share of the budget kept for the pattern search around the best plan.
+    validate, compare_sumo_webster
+        Run the validation on unseen seeds; run SUMO's ``tlsCycleAdaptation.py`` too.
+    """
+
+    budget: int = 40
+    objective: str = "mean_delay_s"
+    method: str = "differential_evolution"
+    seeds: tuple[int, ...] | None = None
+    validate_seeds: tuple[int, ...] | None = None
+    rng_seed: int = 0
+    stop_weight_s: float = DEFAULT_STOP_WEIGHT_S
+    early_cut: bool = True
+    check_every_s: float = 300.0
+    min_cycle_s: float = 30.0
+    max_cycle_s: float = 150.0
+    webster: WebsterSettings = field(default_factory=WebsterSettings)
+    tune_actuated: bool = False
+    refine_share: float = 0.4
+    validate: bool = True
+    compare_sumo_webster: bool = True
+
+
+def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
+    """Refuse settings out of range, naming the command-line flag.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every setting that is out of range.
+    """
+    problems = []
+    if s.objective not in OBJECTIVES:
+        problems.append(("--objective", f"= {s.objective!r}; expected one of "
+                                        f"{', '.join(OBJECTIVES)}"))
+    if s.method not in METHODS:
+        problems.append(("--method", f"= {s.method!r}; expected one of {', '.join(METHODS)}"))
+    if s.budget < 3:
+        problems.append(("--budget", f"= {s.budget}; expected at least 3 (the starting plan, "
+                                     "Webster and one candidate)"))
+    if not 0.0 <= s.refine_share < 1.0:
+        problems.append(("--refine-share", f"= {s.refine_share}; expected a fraction of the "
+                                           "budget in [0, 1)"))
+    if problems:
+        raise ScenarioError([Issue(sc.source, f, m) for f, m in problems])
+
+

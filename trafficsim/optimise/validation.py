@@ -1,0 +1,133 @@
+"""Validation of the winner on seeds the search never used, against the starting plan, Webster,
+SUMO's ``actuated`` control and SUMO's own Webster tool, with paired confidence intervals.
+
+The plans run through :func:`trafficsim.compare.compare`, as any other plans do.
+"""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from concurrent.futures import Executor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from trafficsim.errors import SumoError
+from trafficsim.measures.signal_plan import SignalPlanMeasure
+from trafficsim.optimise.evaluation import objective_value
+from trafficsim.optimise.settings import OptimiseSettings
+from trafficsim.scenario import BASELINE, PlanSpec, Scenario
+from trafficsim.signals import SignalPlan, parse_programs, read_plan_file
+from trafficsim.stats import Estimate, mean_ci, paired_difference
+from trafficsim.sumo import run_python_tool, run_tool
+
+
+def sumo_webster(sc: Scenario, case_dir: Path, net: Path, start: SignalPlan,
+                  s: OptimiseSettings, out: Path) -> dict[str, Any]:
+    """SUMO's own ``tlsCycleAdaptation.py`` on the same network and (expanded) demand.
+
+    The tool reads ``<vehicle>`` routes only (it ignores ``<flow>`` and ``<trip>``), so the first
+    search seed's demand is expanded by ``duarouter`` first.
+    """
+    d = out / "work" / "tls_cycle_adaptation"
+    d.mkdir(parents=True, exist_ok=True)
+    root = ET.parse(case_dir / "case.sumocfg").getroot()
+    routes = ",".join(str((case_dir / p).resolve()) for p in
+                      (root.find("route-files").get("value", "")  # type: ignore[union-attr]
+                       if root.find("route-files") is not None else "").split(",") if p)
+    try:
+        run_tool("duarouter", ["-n", str(net), "-r", routes, "-o", "expanded.rou.xml",
+                               "--begin", f"{sc.begin_s:g}", "--end", f"{sc.end_s:g}",
+                               "--ignore-errors", "true", "--no-warnings", "true",
+                               "--no-step-log", "true"], cwd=d, what="expanding routes")
+        yellow = max(round(min(p.intergreens_s)) for p in start.programs)
+        args = ["-n", str(net), "-r", "expanded.rou.xml", "-o", "tls_cycle_adaptation.add.xml",
+                "-b", f"{sc.begin_s:g}", "--yellow-time", str(yellow),
+                "--saturation-headway", f"{3600.0 / s.webster.saturation_flow_veh_h:g}",
+                "--min-cycle", f"{s.webster.min_cycle_s:g}",
+                "--max-cycle", f"{s.webster.max_cycle_s:g}", "--program", "sumo_webster"]
+        if s.webster.lost_time_s is not None:
+            args += ["--lost-time", f"{s.webster.lost_time_s:g}"]
+        else:
+            args += ["--lost-time", str(yellow)]
+        run_python_tool("tlsCycleAdaptation.py", args, cwd=d, what="SUMO's Webster tool")
+    except SumoError as exc:
+        return {"error": str(exc)}
+    path = d / "tls_cycle_adaptation.add.xml"
+    shutil.copyfile(path, out / "tls_cycle_adaptation.add.xml")
+    progs = parse_programs(ET.parse(path).getroot())
+    return {"file": "tls_cycle_adaptation.add.xml",
+            "programs": {p.tls_id: {"cycle_s": p.cycle_s, "greens_s": list(p.greens_s)}
+                         for p in progs}}
+
+
+def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
+             s: OptimiseSettings, executor: Executor, progress: bool, *,
+             tune_actuated: bool = False) -> dict[str, Any]:
+    """Run the optimised plan and the references on unseen seeds and compare them, paired."""
+    from trafficsim.compare import compare
+
+    def measure(control: str, file: Path | None = None) -> SignalPlanMeasure:
+        if file is None:
+            return SignalPlanMeasure(control=control)
+        progs, elements = read_plan_file(file)
+        return SignalPlanMeasure(control="file", file=file, elements=tuple(elements),
+                                 file_tls=tuple(p.tls_id for p in progs))
+
+    plans = {BASELINE: base,
+             "webster": PlanSpec("webster", (*base.measures, measure("file", out / "webster.add.xml"))),
+             "actuated": PlanSpec("actuated", (*base.measures, measure("actuated"))),
+             "optimised": PlanSpec("optimised", (*base.measures,
+                                                 measure("file", out / "signal_plan.add.xml")))}
+    if tune_actuated and (out / "actuated_tuned.add.xml").is_file():
+        plans["actuated_tuned"] = PlanSpec("actuated_tuned", (
+            *base.measures, measure("file", out / "actuated_tuned.add.xml")))
+        plans["fixed_time"] = PlanSpec("fixed_time", (
+            *base.measures, measure("file", out / "fixed_time.add.xml")))
+    if tune_actuated and (out / "coordinated.add.xml").is_file():
+        plans["coordinated"] = PlanSpec("coordinated", (
+            *base.measures, measure("file", out / "coordinated.add.xml")))
+    if (out / "tls_cycle_adaptation.add.xml").is_file():
+        plans["sumo_webster"] = PlanSpec("sumo_webster", (
+            *base.measures, measure("file", out / "tls_cycle_adaptation.add.xml")))
+    vsc = replace(sc, plans=plans)
+    result = compare(vsc, seeds=seeds, out=out / "validation", executor=executor,
+                     progress=progress)
+    metrics = ["mean_delay_s", "person_delay_s", "mean_stops", "throughput_veh",
+               "mean_travel_time_s"]
+
+    def obj(plan: str) -> list[float]:
+        return [objective_value(s.objective, result.run(plan, sd).metrics, s.stop_weight_s)
+                for sd in seeds]
+
+    table: dict[str, Any] = {"seeds": list(seeds), "plans": {}, "optimised_vs": {}}
+    for p in plans:
+        label = "start" if p == BASELINE else p
+        row: dict[str, Any] = {m: _est(result.estimate(p, m)) for m in metrics}
+        row["objective"] = _est(mean_ci(obj(p)))
+        row["warnings"] = [w for r in result.runs if r.plan == p for w in r.health.warnings]
+        table["plans"][label] = row
+    refs = [p for p in plans if p in (BASELINE, "webster", "actuated", "sumo_webster")]
+    for cand in ("optimised", "fixed_time", "coordinated"):
+        if cand not in plans:
+            continue
+        rows = table.setdefault(f"{cand}_vs", {})
+        extra = (["actuated_tuned", "coordinated", "fixed_time"] if cand == "optimised"
+                 else ["fixed_time"] if cand == "coordinated" else [])
+        for ref in [*refs, *extra]:
+            if ref not in plans:
+                continue
+            d = paired_difference(result.values(cand, "mean_delay_s"),
+                                  result.values(ref, "mean_delay_s"))
+            do = paired_difference(obj(cand), obj(ref))
+            rows["start" if ref == BASELINE else ref] = {
+                "mean_delay_s": {"diff": d.diff, "ci95": list(d.ci95), "pct": d.pct},
+                "objective": {"diff": do.diff, "ci95": list(do.ci95), "pct": do.pct}}
+    return table
+
+
+def _est(e: Estimate) -> dict[str, Any]:
+    return {"mean": e.mean, "ci95": list(e.ci95)}
+
+
