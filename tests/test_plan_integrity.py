@@ -229,7 +229,7 @@ def test_build_refuses_a_network_with_regenerated_programs(tmp_path: Path) -> No
     plan_dir = tmp_path / "cases/hov2_new_lane"
     run_tool("netconvert", ["-s", str(base_net), "-e", "patch.edg.xml", "-x", "patch.con.xml",
                             "-o", "raw.net.xml"], cwd=plan_dir)
-    with pytest.raises(IntegrityError, match=r"plan 'hov2_new_lane'.*J1.*duration 46 became 41"
+    with pytest.raises(IntegrityError, match=r"(?s)plan 'hov2_new_lane'.*J1.*duration 46 became 41"
                        ) as info:
         check_signals(base_net, plan_dir / "raw.net.xml", "hov2_new_lane")
     assert "\n" in str(info.value)
