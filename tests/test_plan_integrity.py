@@ -249,3 +249,27 @@ def test_cli_exits_1_when_a_plan_network_would_change_the_signals(
     err = capsys.readouterr().err
     assert code == 1
     assert "plan 'hov_added'" in err and "J1" in err and "Traceback" not in err
+
+
+def test_a_signal_plan_on_an_added_lane_fits_the_new_links(tmp_path: Path, capsys) -> None:
+    """A measure's programs are derived from the base network; with an added lane in the same
+    plan they are fitted to its links (SUMO refused them before: 'Mismatching phase size')."""
+    hand_made_net(tmp_path)
+    combo = HAND_MADE + ('[plans.actuated_hov]\n[[plans.actuated_hov.measures]]\n'
+                         'type = "hov_lane"\nedges = ["W_J1", "J1_J2", "J2_E"]\nadd_lane = true\n'
+                         '[[plans.actuated_hov.measures]]\ntype = "signal_plan"\n'
+                         'control = "actuated"\n')
+    (tmp_path / "hand.toml").write_text(combo, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "hand.toml"), "--plan", "actuated_hov", "--seeds", "1",
+                 "--quiet", "--json", "--out", str(out)]) == 0
+    assert '"actuated_hov"' in capsys.readouterr().out
+    net = read(out / "cases/actuated_hov/net.net.xml")
+    programs = ET.parse(out / "cases/actuated_hov/measures.add.xml").getroot()
+    j1 = next(t for t in programs.iter("tlLogic") if t.get("id") == "J1")
+    assert j1.get("type") == "actuated"
+    new = net.links["J1"][("W_J1", 2, "J1_J2", 2)]  # the added lane's through link
+    through = net.links["J1"][("W_J1", 1, "J1_J2", 1)]
+    for phase in j1.iter("phase"):
+        assert len(phase.get("state", "")) == len(net.links["J1"])
+        assert phase.get("state", "")[new] == phase.get("state", "")[through]

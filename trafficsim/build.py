@@ -28,7 +28,13 @@ from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
 from trafficsim.errors import IntegrityError, Issue, ScenarioError
 from trafficsim.measures import CaseDraft, Measure, NetIndex
 from trafficsim.netgeom import corridor, find_corridors, read_net
-from trafficsim.network import build_network, net_index, patch_network, signal_differences
+from trafficsim.network import (
+    build_network,
+    fit_programs,
+    net_index,
+    patch_network,
+    signal_differences,
+)
 from trafficsim.scenario import PlanSpec, Scenario, check_references, plan_measures
 
 # Above this many lanes, queue detectors go on signal approaches only (they cost a little per step).
@@ -108,6 +114,8 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
         patch_network(base_net, draft.edge_patches, plan_dir / "net.net.xml",
                       draft.connection_patches)
         check_signals(base_net, plan_dir / "net.net.xml", plan.name)
+        # programs a measure derived from the base network, fitted to the links added here
+        draft.additional = fit_programs(base_net, plan_dir / "net.net.xml", draft.additional)
     else:
         shutil.copyfile(base_net, plan_dir / "net.net.xml")
     # Observers of several plans may ask for the same element: write it once.

@@ -203,14 +203,43 @@ def carry_signals(base: Path, patched: Path, out: Path) -> bool:
         tl = copy.deepcopy(tl)
         tl.tail = None
         if new != old:  # (unchanged links: the program as it is, however long its states)
-            remap = _state_map(tls, old, new)
-            for phase in tl.iter("phase"):
-                state = phase.get("state", "")
-                phase.set("state", "".join(state[i] if 0 <= i < len(state) else "r"
-                                           for i in remap))
+            _remap(tl, _state_map(tls, old, new))
         parts.append("    " + ET.tostring(tl, encoding="unicode").strip())
     out.write_text("<tlLogics>\n" + "\n".join(parts) + "\n</tlLogics>\n", encoding="utf-8")
     return True
+
+
+def fit_programs(base: Path, plan: Path, elements: list[str]) -> list[str]:
+    """Additional-file elements with every ``<tlLogic>`` fitted to the plan network's links.
+
+    Programs that measures derive from the base network (``signal_plan``) index its links; on a
+    plan network with added links each state is remapped as in :func:`carry_signals`.
+    """
+    _, old_links = read_signals(base)
+    _, new_links = read_signals(plan)
+    out = []
+    for text in elements:
+        if "<tlLogic" in text:
+            # (an element may come with siblings, e.g. the detectors of its program)
+            group = ET.fromstring(f"<group>{text}</group>")
+            changed = False
+            for tl in group.iter("tlLogic"):
+                tls = tl.get("id", "")
+                old, new = old_links.get(tls, {}), new_links.get(tls, {})
+                if old != new:
+                    _remap(tl, _state_map(tls, old, new))
+                    changed = True
+            if changed:
+                text = "".join(ET.tostring(el, encoding="unicode") for el in group).strip()
+        out.append(text)
+    return out
+
+
+def _remap(tl: ET.Element, remap: list[int]) -> None:
+    """Rewrite each phase's state: index ``k`` shows the base signal at ``remap[k]``."""
+    for phase in tl.iter("phase"):
+        state = phase.get("state", "")
+        phase.set("state", "".join(state[i] if 0 <= i < len(state) else "r" for i in remap))
 
 
 def _state_map(tls: str, old: dict[LinkKey, int], new: dict[LinkKey, int]) -> list[int]:
