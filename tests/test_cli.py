@@ -84,6 +84,10 @@ def test_run_json_has_one_plan(small_corridor: Path, capsys) -> None:
     assert list(doc["plans"]) == ["slow"]
     assert doc["vs_baseline"] == {}
     assert doc["plans"]["slow"]["mean_delay_s"]["ci95"] == [None, None]  # one seed: no CI
+    # the table of one plan other than the baseline has no comparison column (was a traceback)
+    assert main(["run", str(small_corridor), "--plan", "slow", "--seeds", "1", "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "mean_delay_s" in table and "vs baseline" not in table
 
 
 def test_console_script_prints_table(small_corridor: Path) -> None:

@@ -273,7 +273,8 @@ def format_comparison(result: object) -> str:
     sc = result.scenario
     seeds = ",".join(map(str, result.seeds))
     lines = [f"{sc.name}  {sc.window}  seeds {seeds}  SUMO {result.sumo_version}", ""]
-    others = [p for p in result.plans if p != BASELINE]
+    # (a run of one plan other than the baseline has nothing to be paired with)
+    others = [p for p in result.plans if p != BASELINE and BASELINE in result.plans]
     head = f"{'metric':<22}" + "".join(f"{p:>28}" for p in result.plans)
     head += "".join(f"{'Δ ' + p + ' vs baseline':>40}" for p in others)
     lines += [head, "-" * len(head)]
