@@ -183,7 +183,7 @@ def test_person_vehicle_plot_draws_the_measured_means(hov: tuple[ts.Comparison, 
     import json
 
     from trafficsim import plots
-    from trafficsim.report import SECTIONS, load_folder
+    from trafficsim.report import all_sections, load_folder
 
     _, out = hov
     doc = json.loads((out / "metrics.json").read_text())
@@ -200,7 +200,7 @@ def test_person_vehicle_plot_draws_the_measured_means(hov: tuple[ts.Comparison, 
     for p in plans:
         lo, hi = doc["plans"][p]["person_delay_s"]["ci95"]
         assert any(abs(c - lo) < 1e-6 for c in caps) and any(abs(c - hi) < 1e-6 for c in caps)
-    fn = next(f for _, t, f in SECTIONS if t == "HOV lane: people and vehicles")
+    fn = next(f for _, t, f in all_sections() if t == "HOV lane: people and vehicles")
     assert len(fn(load_folder(out))) == 2
 
 

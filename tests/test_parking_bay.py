@@ -161,7 +161,7 @@ def test_plotted_bay_occupancy_stays_within_capacity(gate: tuple[ts.Comparison, 
     stop output; it never exceeds the capacity, reaches it at times, is zero outside the bay's
     window, and its in-window mean is the ``bay_mean_occupancy_veh`` metric."""
     from trafficsim import plots
-    from trafficsim.report import SECTIONS, load_folder
+    from trafficsim.report import all_sections, load_folder
 
     result, out = gate
     runs = plots.bay_occupancy_runs(out)
@@ -186,7 +186,7 @@ def test_plotted_bay_occupancy_stays_within_capacity(gate: tuple[ts.Comparison, 
         for ti, o in zip(t, occ, strict=True):
             assert o == np.count_nonzero((s["started"] <= ti) & (ti < s["ended"]))
     assert top == cap
-    fn = next(f for _, t, f in SECTIONS if t == "Kerb bays: occupancy")
+    fn = next(f for _, t, f in all_sections() if t == "Kerb bays: occupancy")
     assert len(fn(load_folder(out))) == 1
 
 

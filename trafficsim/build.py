@@ -34,8 +34,6 @@ MAX_DETECTED_LANES = 2000
 #: Time-space diagrams show this much; trajectories are recorded for it (and the trips in it). [s]
 TRAJECTORY_WINDOW_S = 900.0
 SUMMARY_PERIOD_S = 60
-#: Stop output of scenarios with kerb-stop demand (XML: SUMO's CSV drops the parkingArea column).
-STOP_OUTPUT = "stops.xml"
 
 
 @dataclass(frozen=True)
@@ -47,13 +45,11 @@ class Case:
     plan, seed
         What it runs.
     measures
-        The plan's measures (they compute their own metrics from the run's outputs).
+        The plan's measures, with those the scenario's situations add (they compute their own
+        metrics from the run's outputs).
     observers
         Every measure of the scenario: each computes its yardstick metrics
         (:meth:`~trafficsim.measures.Measure.observed_metrics`) in every plan's run.
-    kerb_stops
-        The scenario has kerb-stop demand (``[[demand.stops]]``): the run's stop output
-        yields the drop-off metrics.
     config
         The ``.sumocfg``.
     net
@@ -67,7 +63,6 @@ class Case:
     timeout_s: float
     measures: tuple[Measure, ...] = ()
     observers: tuple[Measure, ...] = ()
-    kerb_stops: bool = False
 
     @property
     def dir(self) -> Path:
@@ -173,9 +168,9 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
                      draft.retype, draft.stop_rules)
         write_vehicle_table(vehicles, run_dir / "vehicles.csv")
         routes.append("routes.rou.xml")
-    if scenario.parking is not None:  # drawn per seed, like the flows: the same in every plan
-        routes.append(scenario.parking.write_demand(
-            run_dir, scenario.begin_s, scenario.end_s - scenario.step_length_s, seed))
+    for sit in scenario.situations:  # drawn per seed, like the flows: the same in every plan
+        routes += sit.write_demand(run_dir, scenario.begin_s,
+                                   scenario.end_s - scenario.step_length_s, seed)
     routes += [_rel(p, run_dir) for p in scenario.route_files]
     _write_detectors(index, scenario, run_dir / "detectors.add.xml", draft.outputs)
     adds = ["detectors.add.xml", "../measures.add.xml",
@@ -190,15 +185,10 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         ids = [v.id for v in vehicles if window[0] - TRAJECTORY_WINDOW_S <= v.depart_s
                <= window[1]]
         options += _write_trajectory_files(index, corridors, window, ids, run_dir)
-    kerb = scenario.demand is not None and bool(scenario.demand.stops)
-    if kerb and "--stop-output" not in options:
-        # (a scenario [parking] asks for the same file: SUMO writes one stop output per run)
-        options += ["--stop-output", STOP_OUTPUT]
     cfg = run_dir / "case.sumocfg"
     cfg.write_text(_sumocfg(scenario, seed, routes, adds, options), encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
-                measures=plan_measures(scenario, plan), observers=observers(scenario),
-                kerb_stops=kerb)
+                measures=plan_measures(scenario, plan), observers=observers(scenario))
 
 
 def _rel(p: Path, start: Path) -> str:

@@ -25,21 +25,96 @@ METRICS: tuple[str, ...] = (
 EXTRA_METRICS: tuple[str, ...] = (
     "total_delay_veh_h", "person_throughput", "not_inserted_veh", "nox_kg", "collisions",
 )
-#: Metrics of scenarios with kerb-stop demand (``[[demand.stops]]``), in every plan.
-KERB_METRICS: tuple[str, ...] = (
-    "through_delay_s", "dropoffs_veh", "dropoff_bay_share", "lane_blocking_h", "dropoff_search_s",
-)
 #: Metrics of each vehicle group (flow, kind, occupancy class).
 GROUP_METRICS: tuple[str, ...] = (
     "vehicles", "mean_delay_s", "mean_travel_time_s", "person_delay_s", "throughput_veh",
     "mean_distance_km",
 )
-#: Metrics where larger is better (all others: smaller is better).
-HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput", "dropoff_bay_share",
-                              "dropoffs_veh"})
-#: Measure metrics whose name ends like this are better when larger (e.g. how well a car park
-#: is used over the day).
-HIGHER_IS_BETTER_SUFFIXES: tuple[str, ...] = ("_mean_occupancy_pct",)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric means: its unit, which way is better and a one-line description.
+
+    Attributes
+    ----------
+    unit
+        Unit as printed (``"s"``, ``"veh"``, ``"%"``, ``"-"`` for a ratio).
+    better
+        ``"lower"`` or ``"higher"`` when a change in that direction is an improvement; None
+        for a metric that describes without judging (a lane's share of the traffic, the
+        number of uses of a bay): a significant change is reported, never called better.
+    description
+        One line for tables and documentation.
+    """
+
+    unit: str
+    better: str | None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.better not in ("lower", "higher", None):
+            msg = f"MetricInfo.better = {self.better!r}; expected 'lower', 'higher' or None"
+            raise ValueError(msg)
+
+
+def _lower(unit: str, description: str) -> MetricInfo:
+    return MetricInfo(unit, "lower", description)
+
+
+#: The metrics every run has (core and group metrics); measures declare their own in
+#: :attr:`trafficsim.measures.Measure.METRICS`.
+CORE_METRICS: dict[str, MetricInfo] = {
+    "mean_delay_s": _lower("s", "mean delay per vehicle (time loss + insertion delay)"),
+    "mean_travel_time_s": _lower("s", "mean travel time of arrived vehicles"),
+    "mean_waiting_time_s": _lower("s", "mean time standing (speed < 0.1 m/s)"),
+    "mean_stops": _lower("-", "mean number of stops per vehicle"),
+    "throughput_veh": MetricInfo("veh", "higher", "vehicles that arrived"),
+    "unfinished_veh": _lower("veh", "vehicles still driving or never inserted at the end"),
+    "person_delay_s": _lower("s", "mean delay per person (occupancy-weighted)"),
+    "co2_kg": _lower("kg", "CO2 emitted"),
+    "teleports": _lower("-", "SUMO teleports (jams, collisions)"),
+    "total_delay_veh_h": _lower("veh·h", "total delay of all vehicles"),
+    "person_throughput": MetricInfo("persons", "higher", "persons that arrived"),
+    "not_inserted_veh": _lower("veh", "vehicles that never entered the network"),
+    "nox_kg": _lower("kg", "NOx emitted"),
+    "collisions": _lower("-", "collisions"),
+    "vehicles": MetricInfo("veh", None, "vehicles of a group"),
+    "mean_distance_km": _lower("km", "mean route length of arrived vehicles (detours)"),
+}
+
+
+def metric_info(metric: str) -> MetricInfo | None:
+    """What a metric key means: a core metric, or one a measure or situation declares.
+
+    ``metric`` may carry the label prefix that tells two measures apart (``LABEL:key``, see
+    :func:`trafficsim.compare.merge_measure_metrics`).  None for an undeclared key.
+    """
+    key = metric.rsplit(":", 1)[-1]
+    if key in CORE_METRICS:
+        return CORE_METRICS[key]
+    # imported here: the measures import this module (MetricInfo), and only a lookup of a
+    # measure's metric needs them discovered
+    from trafficsim.measures.registry import declared_metric
+
+    return declared_metric(key)
+
+
+def is_improvement(metric: str, diff: float) -> bool | None:
+    """Whether a change ``diff`` (plan − baseline) in ``metric`` is an improvement.
+
+    The single source of better/worse for the CLI table, the HTML report and the regression
+    report.  Returns None when the metric has no direction (declared neutral, or undeclared)
+    or ``diff`` is 0 or not finite.
+    """
+    info = metric_info(metric)
+    if info is None or info.better is None or not math.isfinite(diff) or diff == 0:
+        return None
+    return diff > 0 if info.better == "higher" else diff < 0
+
+
+#: Core metrics where larger is better (kept for scripts; use :func:`is_improvement`).
+HIGHER_IS_BETTER = frozenset(k for k, v in CORE_METRICS.items() if v.better == "higher")
 
 #: HCM control-delay thresholds of LOS A..E [s]; above the last is F.
 HCM_SIGNALISED_S = (10.0, 20.0, 35.0, 55.0, 80.0)
@@ -138,50 +213,6 @@ def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: floa
         "not_inserted_veh": float(not_inserted),
         "nox_kg": float(np.nansum(nox_mg)) / 1e6,
         "collisions": float(stats.collisions),
-    }
-
-
-def kerb_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float,
-                 stops: Table, offroad: frozenset[str]) -> dict[str, float]:
-    """Drop-off / visit metrics from SUMO's stop output (keys of :data:`KERB_METRICS`).
-
-    Parameters
-    ----------
-    trips, vehicles, stats, end_s
-        As for :func:`run_metrics`; ``vehicles`` has a ``stop_edge`` column.
-    stops
-        SUMO stop output (:func:`trafficsim.outputs.read_stops`).
-    offroad
-        Parking areas where a stopped vehicle is off the travel lane (a bay).
-
-    Returns
-    -------
-    dict
-        ``through_delay_s``: mean delay of the vehicles that do not stop [s];
-        ``dropoffs_veh``: finished kerb stops; ``dropoff_bay_share``: share of them made off the
-        travel lane; ``lane_blocking_h``: time stopping vehicles stood in the travel lane, stopped
-        or waiting in front of a full bay [h]; ``dropoff_search_s``: mean wait in front of a
-        full stopping place per stop [s].
-    """
-    delays, _, ids = vehicle_delays(trips, vehicles, stats, end_s)
-    stopping = {i for i, e in zip(vehicles.get("id", ()), vehicles.get("stop_edge", ()),
-                                  strict=True) if isinstance(e, str) and e}
-    through = np.array([i not in stopping for i in ids], dtype=bool)
-    # finished stops only (a [parking] study also asks SUMO for unfinished ones: ended = -1)
-    mine = np.array([i in stopping for i in stops.get("id", ())], dtype=bool)
-    if mine.any():
-        mine &= stops["ended"] >= 0
-    n = int(mine.sum())
-    area = stops["parkingArea"][mine] if n else np.zeros(0, dtype=object)
-    in_bay = np.array([a in offroad for a in area], dtype=bool)
-    stood = (stops["ended"] - stops["started"])[mine] if n else np.zeros(0)
-    blocked = stops["blockedDuration"][mine] if n else np.zeros(0)
-    return {
-        "through_delay_s": float(delays[through].mean()) if through.any() else float("nan"),
-        "dropoffs_veh": float(n),
-        "dropoff_bay_share": float(in_bay.mean()) if n else float("nan"),
-        "lane_blocking_h": float(blocked.sum() + stood[~in_bay].sum()) / 3600.0,
-        "dropoff_search_s": float(blocked.mean()) if n else float("nan"),
     }
 
 
