@@ -211,3 +211,11 @@ def test_every_vehicle_kind_has_a_class_and_electric_vans_do_not_qualify() -> No
 
     assert set(KIND_CLASS) == set(VEHICLE_KINDS)
     assert KIND_CLASS["delivery_ev"] == "delivery"
+
+
+def test_every_metric_of_the_runs_is_declared(hov) -> None:
+    """The measure declares each key it reports (unit, which way is better), so the CLI, the
+    report and the regression check can judge it."""
+    from trafficsim.metrics import metric_info
+
+    assert [m for m in hov[0].metric_names if metric_info(m) is None] == []

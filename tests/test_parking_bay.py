@@ -238,3 +238,11 @@ windows = [["08:00", "08:30"]]
     runs = plots.bay_occupancy_runs(tmp_path / "out")
     assert sorted(runs) == [f"bay · {b}" for b in bays]
     assert len(plots.bay_occupancy(runs).axes) == 2
+
+
+def test_every_metric_of_the_runs_is_declared(gate) -> None:
+    """The measure declares each key it reports (unit, which way is better), so the CLI, the
+    report and the regression check can judge it."""
+    from trafficsim.metrics import metric_info
+
+    assert [m for m in gate[0].metric_names if metric_info(m) is None] == []

@@ -175,3 +175,11 @@ def test_direction_plot_draws_the_measured_per_direction_means(
     assert len(fn(folder)) == 2
     assert next(f for _, t, f in all_sections() if t == "HOV lane: people and vehicles")(folder) == []
     assert next(f for _, t, f in all_sections() if t == "Kerb bays: occupancy")(folder) == []
+
+
+def test_every_metric_of_the_runs_is_declared(tidal) -> None:
+    """The measure declares each key it reports (unit, which way is better), so the CLI, the
+    report and the regression check can judge it."""
+    from trafficsim.metrics import metric_info
+
+    assert [m for m in tidal[0].metric_names if metric_info(m) is None] == []

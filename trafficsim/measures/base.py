@@ -297,9 +297,7 @@ class Measure(ABC):
     def report_section(cls, folder: ResultsFolder) -> list[Any]:
         """Blocks of its report section (figures and escaped HTML fragments): by default its
         :meth:`figures` followed by the class's ``REPORT_NOTE`` paragraph, if any."""
-        figs: list[Any] = list(cls.figures(folder))
-        note = getattr(cls, "REPORT_NOTE", "")
-        return [*figs, f'<p class="note">{note}</p>'] if figs and note else figs
+        return _figures_and_note(cls, folder)
 
 
 class Situation(ABC):
@@ -364,4 +362,11 @@ class Situation(ABC):
     @classmethod
     def report_section(cls, folder: ResultsFolder) -> list[Any]:
         """As :meth:`Measure.report_section`."""
-        return Measure.report_section.__func__(cls, folder)  # type: ignore[attr-defined]
+        return _figures_and_note(cls, folder)
+
+
+def _figures_and_note(cls: type[Measure] | type[Situation], folder: ResultsFolder) -> list[Any]:
+    """A class's figures, then its ``REPORT_NOTE`` (HTML, escaped by the author) if any."""
+    figs: list[Any] = list(cls.figures(folder))
+    note = getattr(cls, "REPORT_NOTE", "")
+    return [*figs, f'<p class="note">{note}</p>'] if figs and note else figs

@@ -94,8 +94,8 @@ def _check_edges(net: NetIndex, key: str, edges: Sequence[str]) -> list[tuple[st
             if (msg := net.missing_edge(e)) is not None]
 
 
-#: Metric prefixes of the freight classes and what they are.
-FREIGHT_CLASSES = (("truck", "trucks"), ("van", "diesel vans"), ("ev_van", "electric vans"))
+#: Metric prefixes of the freight vehicle types and what they are.
+METRIC_CLASSES = (("truck", "trucks"), ("van", "diesel vans"), ("ev_van", "electric vans"))
 
 
 class _FreightRule(Measure):
@@ -107,10 +107,10 @@ class _FreightRule(Measure):
         "truck_corridor_violations_veh": MetricInfo("veh", "lower", "freight vehicles that "
                                                                     "left the corridor"),
         **{f"{c}_travel_time_s": MetricInfo("s", "lower", f"mean travel time of arrived {what}")
-           for c, what in FREIGHT_CLASSES},
+           for c, what in METRIC_CLASSES},
         **{f"{c}_distance_km": MetricInfo("km", "lower", f"mean route length of arrived {what} "
                                                          "(detours)")
-           for c, what in FREIGHT_CLASSES},
+           for c, what in METRIC_CLASSES},
         "general_delay_s": MetricInfo("s", "lower", "mean delay of every other vehicle"),
     }
 

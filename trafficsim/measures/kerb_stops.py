@@ -80,7 +80,8 @@ class KerbStops(Situation):
 
     @classmethod
     def read(cls, top: Fields, demand: Any) -> KerbStops | None:
-        return cls() if demand is not None and getattr(demand, "stops", ()) else None
+        stops = () if demand is None else getattr(demand, "stops", ())
+        return cls() if stops else None
 
     def resolve(self, measures: tuple[Measure, ...]) -> tuple[Measure, ...]:
         return (KerbStopOutput(), *measures)

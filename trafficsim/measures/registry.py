@@ -82,7 +82,8 @@ def discover(*, refresh: bool = False) -> None:
 def measure_classes() -> list[type[Measure] | type[Situation]]:
     """Every registered measure and situation class (after :func:`discover`)."""
     discover()
-    return [*dict.fromkeys([*SITUATIONS.values(), *MEASURES.values()])]
+    classes: list[type[Measure] | type[Situation]] = [*SITUATIONS.values(), *MEASURES.values()]
+    return list(dict.fromkeys(classes))
 
 
 def declared_metric(key: str) -> MetricInfo | None:
