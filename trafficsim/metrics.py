@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trafficsim.outputs import RunStatistics, Table
+from trafficsim.measures.base import MetricInfo
+from trafficsim.measures.registry import declared_metric
+from trafficsim.outputs import RunStatistics, Table, vehicle_delays
 
 #: The metric keys of every run, in report order (a contract for users' scripts).
 METRICS: tuple[str, ...] = (
@@ -30,32 +32,6 @@ GROUP_METRICS: tuple[str, ...] = (
     "vehicles", "mean_delay_s", "mean_travel_time_s", "person_delay_s", "throughput_veh",
     "mean_distance_km",
 )
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """What a metric means: its unit, which way is better and a one-line description.
-
-    Attributes
-    ----------
-    unit
-        Unit as printed (``"s"``, ``"veh"``, ``"%"``, ``"-"`` for a ratio).
-    better
-        ``"lower"`` or ``"higher"`` when a change in that direction is an improvement; None
-        for a metric that describes without judging (a lane's share of the traffic, the
-        number of uses of a bay): a significant change is reported, never called better.
-    description
-        One line for tables and documentation.
-    """
-
-    unit: str
-    better: str | None
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if self.better not in ("lower", "higher", None):
-            msg = f"MetricInfo.better = {self.better!r}; expected 'lower', 'higher' or None"
-            raise ValueError(msg)
 
 
 def _lower(unit: str, description: str) -> MetricInfo:
@@ -93,10 +69,6 @@ def metric_info(metric: str) -> MetricInfo | None:
     key = metric.rsplit(":", 1)[-1]
     if key in CORE_METRICS:
         return CORE_METRICS[key]
-    # imported here: the measures import this module (MetricInfo), and only a lookup of a
-    # measure's metric needs them discovered
-    from trafficsim.measures.registry import declared_metric
-
     return declared_metric(key)
 
 
@@ -139,49 +111,6 @@ def level_of_service(delay_s: float, thresholds: Sequence[float] = HCM_SIGNALISE
         if delay_s <= bound:
             return grade
     return "F"
-
-
-def vehicle_delays(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Delay of every demanded vehicle and its occupancy.
-
-    Parameters
-    ----------
-    trips
-        Tripinfo table (with unfinished vehicles).
-    vehicles
-        Our vehicle table (id, depart_s, occupancy); empty for imported route files.
-    stats
-        SUMO's run statistics (for never-inserted vehicles of imported demand).
-    end_s
-        End of the simulation. [s]
-
-    Returns
-    -------
-    delays_s, occupancy, ids
-        One entry per vehicle that wanted to depart before the end, inserted vehicles first in
-        tripinfo order. [s], [persons], vehicle ids ("" for never-inserted vehicles of imported
-        demand, whose ids SUMO does not report).
-    """
-    n = len(trips.get("id", ()))
-    inserted = trips["timeLoss"] + trips["departDelay"] if n else np.zeros(0)
-    if vehicles:
-        occ_by_id = dict(zip(vehicles["id"], vehicles["occupancy"], strict=True))
-        occ_in = np.array([occ_by_id.get(i, 1.0) for i in trips.get("id", ())], dtype=float)
-        seen = set(trips.get("id", ()))
-        missing = [(i, d, o) for i, d, o in zip(vehicles["id"], vehicles["depart_s"],
-                                                vehicles["occupancy"], strict=True)
-                   if i not in seen and d < end_s]
-        never = np.array([end_s - d for _, d, _ in missing], dtype=float)
-        occ_never = np.array([o for _, _, o in missing], dtype=float)
-        ids_never = np.array([i for i, _, _ in missing], dtype=object)
-    else:
-        occ_in = np.ones(n)
-        never = np.full(stats.waiting, max(stats.depart_delay_waiting_s, 0.0))
-        occ_never = np.ones(stats.waiting)
-        ids_never = np.full(stats.waiting, "", dtype=object)
-    ids = np.concatenate([np.asarray(trips.get("id", ()), dtype=object), ids_never])
-    return np.concatenate([inserted, never]), np.concatenate([occ_in, occ_never]), ids
 
 
 def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from trafficsim.errors import suggest
-from trafficsim.metrics import MetricInfo
 from trafficsim.spec import Fields
 
 if TYPE_CHECKING:
@@ -193,6 +192,32 @@ class CaseDraft:
     begin_s: float = 0.0
     end_s: float = 86400.0
     net_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric means: its unit, which way is better and a one-line description.
+
+    Attributes
+    ----------
+    unit
+        Unit as printed (``"s"``, ``"veh"``, ``"%"``, ``"-"`` for a ratio).
+    better
+        ``"lower"`` or ``"higher"`` when a change in that direction is an improvement; None
+        for a metric that describes without judging (a lane's share of the traffic, the
+        number of uses of a bay): a significant change is reported, never called better.
+    description
+        One line for tables and documentation.
+    """
+
+    unit: str
+    better: str | None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.better not in ("lower", "higher", None):
+            msg = f"MetricInfo.better = {self.better!r}; expected 'lower', 'higher' or None"
+            raise ValueError(msg)
 
 
 def match_metric(declared: Mapping[str, MetricInfo], key: str) -> MetricInfo | None:

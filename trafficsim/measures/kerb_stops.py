@@ -19,7 +19,6 @@ import numpy as np
 
 from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, Situation
 from trafficsim.measures.registry import register
-from trafficsim.metrics import vehicle_delays
 from trafficsim.outputs import (
     RunStatistics,
     Table,
@@ -28,6 +27,7 @@ from trafficsim.outputs import (
     read_statistics,
     read_stops,
     read_vehicle_table,
+    vehicle_delays,
 )
 from trafficsim.spec import Fields
 
@@ -100,7 +100,7 @@ def kerb_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: flo
     Parameters
     ----------
     trips, vehicles, stats, end_s
-        As for :func:`trafficsim.metrics.run_metrics`; ``vehicles`` has a ``stop_edge`` column.
+        As for :func:`trafficsim.outputs.vehicle_delays`; ``vehicles`` has a ``stop_edge`` column.
     stops
         SUMO stop output (:func:`trafficsim.outputs.read_stops`).
     offroad
