@@ -31,7 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from trafficsim.errors import suggest
 from trafficsim.spec import Fields
@@ -211,7 +211,7 @@ class MetricInfo:
     """
 
     unit: str
-    better: str | None
+    better: Literal["lower", "higher"] | None
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -249,15 +249,19 @@ class Measure(ABC):
         direction and description.  A key may hold ``{…}`` for an id (``"{id}_conflicts"``).
         :func:`trafficsim.metrics.is_improvement` reads it for the CLI, the report and the
         regression check, so an undeclared key is never called better or worse.
-    REPORT_TITLE, REPORT_ORDER
-        Heading and position (the built-in sections use 10–90) of its section of the report;
-        no section when the title is empty.
+    REPORT_TITLE, REPORT_ORDER, REPORT_NOTE
+        Heading and position (the built-in sections use 10–90) of its section of the report
+        (no section when the title is empty), and the note (HTML) under its figures.
+
+    The figure hooks import :mod:`trafficsim.plots` when they draw (never at import): the one
+    place a measure reaches above its layer, and only while a report is drawn.
     """
 
     kind: ClassVar[str]
     METRICS: ClassVar[dict[str, MetricInfo]] = {}
     REPORT_TITLE: ClassVar[str] = ""
     REPORT_ORDER: ClassVar[float] = 35.0
+    REPORT_NOTE: ClassVar[str] = ""
 
     @classmethod
     @abstractmethod
@@ -344,6 +348,7 @@ class Situation(ABC):
     METRICS: ClassVar[dict[str, MetricInfo]] = {}
     REPORT_TITLE: ClassVar[str] = ""
     REPORT_ORDER: ClassVar[float] = 35.0
+    REPORT_NOTE: ClassVar[str] = ""
 
     @classmethod
     @abstractmethod
@@ -393,5 +398,4 @@ class Situation(ABC):
 def _figures_and_note(cls: type[Measure] | type[Situation], folder: ResultsFolder) -> list[Any]:
     """A class's figures, then its ``REPORT_NOTE`` (HTML, escaped by the author) if any."""
     figs: list[Any] = list(cls.figures(folder))
-    note = getattr(cls, "REPORT_NOTE", "")
-    return [*figs, f'<p class="note">{note}</p>'] if figs and note else figs
+    return [*figs, f'<p class="note">{cls.REPORT_NOTE}</p>'] if figs and cls.REPORT_NOTE else figs
