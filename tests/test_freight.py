@@ -182,3 +182,11 @@ def test_freight_references_are_checked_against_the_network(tmp_path: Path) -> N
     text = str(exc.value)
     assert "plans.ban.measures[0].edges[7]: edge 'C2B3' is not in the network." in text
     assert "plans.ban.measures[0].windows[0]: 07:00–07:40 lies outside the simulation window" in text
+
+
+def test_every_metric_of_the_runs_is_declared(freight_run) -> None:
+    """The measure declares each key it reports (unit, which way is better), so the CLI, the
+    report and the regression check can judge it."""
+    from trafficsim.metrics import metric_info
+
+    assert [m for m in freight_run[0].metric_names if metric_info(m) is None] == []

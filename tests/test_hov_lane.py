@@ -190,7 +190,7 @@ def test_person_vehicle_plot_draws_the_measured_means(hov: tuple[ts.Comparison, 
     import json
 
     from trafficsim import plots
-    from trafficsim.report import SECTIONS, load_folder
+    from trafficsim.report import all_sections, load_folder
 
     _, out = hov
     doc = json.loads((out / "metrics.json").read_text())
@@ -207,7 +207,7 @@ def test_person_vehicle_plot_draws_the_measured_means(hov: tuple[ts.Comparison, 
     for p in plans:
         lo, hi = doc["plans"][p]["person_delay_s"]["ci95"]
         assert any(abs(c - lo) < 1e-6 for c in caps) and any(abs(c - hi) < 1e-6 for c in caps)
-    fn = next(f for _, t, f in SECTIONS if t == "HOV lane: people and vehicles")
+    fn = next(f for _, t, f in all_sections() if t == "HOV lane: people and vehicles")
     assert len(fn(load_folder(out))) == 2
 
 
@@ -218,3 +218,11 @@ def test_every_vehicle_kind_has_a_class_and_electric_vans_do_not_qualify() -> No
 
     assert set(KIND_CLASS) == set(VEHICLE_KINDS)
     assert KIND_CLASS["delivery_ev"] == "delivery"
+
+
+def test_every_metric_of_the_runs_is_declared(hov) -> None:
+    """The measure declares each key it reports (unit, which way is better), so the CLI, the
+    report and the regression check can judge it."""
+    from trafficsim.metrics import metric_info
+
+    assert [m for m in hov[0].metric_names if metric_info(m) is None] == []

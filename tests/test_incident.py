@@ -208,3 +208,11 @@ def test_incident_references_are_checked_against_the_network(tmp_path: Path) -> 
 
 def test_showcase_scenarios_validate() -> None:
     assert main(["validate", str(SHOWCASE)]) == 0
+
+
+def test_every_metric_of_the_runs_is_declared(small_run) -> None:
+    """The measure declares each key it reports (unit, which way is better), so the CLI, the
+    report and the regression check can judge it."""
+    from trafficsim.metrics import metric_info
+
+    assert [m for m in small_run[0].metric_names if metric_info(m) is None] == []

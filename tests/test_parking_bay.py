@@ -161,7 +161,7 @@ def test_plotted_bay_occupancy_stays_within_capacity(gate: tuple[ts.Comparison, 
     stop output; it never exceeds the capacity, reaches it at times, is zero outside the bay's
     window, and its in-window mean is the ``bay_mean_occupancy_veh`` metric."""
     from trafficsim import plots
-    from trafficsim.report import SECTIONS, load_folder
+    from trafficsim.report import all_sections, load_folder
 
     result, out = gate
     runs = plots.bay_occupancy_runs(out)
@@ -186,7 +186,7 @@ def test_plotted_bay_occupancy_stays_within_capacity(gate: tuple[ts.Comparison, 
         for ti, o in zip(t, occ, strict=True):
             assert o == np.count_nonzero((s["started"] <= ti) & (ti < s["ended"]))
     assert top == cap
-    fn = next(f for _, t, f in SECTIONS if t == "Kerb bays: occupancy")
+    fn = next(f for _, t, f in all_sections() if t == "Kerb bays: occupancy")
     assert len(fn(load_folder(out))) == 1
 
 
@@ -238,3 +238,11 @@ windows = [["08:00", "08:30"]]
     runs = plots.bay_occupancy_runs(tmp_path / "out")
     assert sorted(runs) == [f"bay · {b}" for b in bays]
     assert len(plots.bay_occupancy(runs).axes) == 2
+
+
+def test_every_metric_of_the_runs_is_declared(gate) -> None:
+    """The measure declares each key it reports (unit, which way is better), so the CLI, the
+    report and the regression check can judge it."""
+    from trafficsim.metrics import metric_info
+
+    assert [m for m in gate[0].metric_names if metric_info(m) is None] == []

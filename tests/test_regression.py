@@ -71,6 +71,8 @@ def test_much_lower_speed_limit_is_caught(recorded: Path, tmp_path: Path, capsys
     fail = [ln for ln in captured.out.splitlines() if ln.startswith("FAIL")]
     assert any(" mean_delay_s " in ln for ln in fail)
     assert any(" mean_travel_time_s " in ln for ln in fail)
+    # judged as compare and the report judge it: more delay is worse, as is less throughput
+    assert all(ln.endswith("  worse") for ln in fail if " mean_delay_s " in ln)
     assert "REGRESSION" in captured.out
     assert "scenario's files changed" in captured.err  # the SHA-256 warning
     # and on fresh seeds too: a large change shows through the unpaired noise allowance

@@ -136,3 +136,11 @@ dwell = { mean_s = 60, sd_s = 30, min_s = 15, max_s = 300 }
             if str(i).startswith("pharmacy") and e >= 0]
     assert m["dropoffs_veh"] == len(kerb) > 100  # ~20 an hour for 16 hours
     assert m["parking_homes_peak_occupancy_pct"] > 0
+
+
+def test_every_metric_of_the_runs_is_declared(showcase_run) -> None:
+    """The measure declares each key it reports (unit, which way is better), so the CLI, the
+    report and the regression check can judge it."""
+    from trafficsim.metrics import metric_info
+
+    assert [m for m in showcase_run[0].metric_names if metric_info(m) is None] == []

@@ -62,9 +62,9 @@ flows_veh_h = { W_J1 = 500, N1_J1 = 120, J2_J1 = 0, S1_J1 = 0, J1_J2 = 500, E_J2
     trips = read_csv(tmp_path / "out/cases/starve/seed_1/tripinfo.csv")
     assert len(trips["id"]) > 0
     # the report's timing diagram shows each plan's own programs, not the network's
-    from trafficsim.report import SECTIONS, load_folder
+    from trafficsim.report import all_sections, load_folder
 
-    timing = next(fn for _, title, fn in SECTIONS if title == "Signal timing")
+    timing = next(fn for _, title, fn in all_sections() if title == "Signal timing")
     figs = timing(load_folder(tmp_path / "out"))
     labels = {fig.texts[0].get_text() if fig.texts else "": {t.get_text() for ax in fig.axes
                                                            for t in ax.texts} for fig in figs}

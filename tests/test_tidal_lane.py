@@ -156,7 +156,7 @@ def test_direction_plot_draws_the_measured_per_direction_means(
     import json
 
     from trafficsim import plots
-    from trafficsim.report import SECTIONS, load_folder
+    from trafficsim.report import all_sections, load_folder
 
     _, out = tidal
     doc = json.loads((out / "metrics.json").read_text())
@@ -171,7 +171,15 @@ def test_direction_plot_draws_the_measured_per_direction_means(
     assert tidal_plan["tidal_counter_delay_s"]["mean"] > 0
     assert tidal_plan["tidal_peak_travel_time_s"]["mean"] > 0
     folder = load_folder(out)
-    fn = next(f for _, t, f in SECTIONS if t == "Tidal lane: by direction")
+    fn = next(f for _, t, f in all_sections() if t == "Tidal lane: by direction")
     assert len(fn(folder)) == 2
-    assert next(f for _, t, f in SECTIONS if t == "HOV lane: people and vehicles")(folder) == []
-    assert next(f for _, t, f in SECTIONS if t == "Kerb bays: occupancy")(folder) == []
+    assert next(f for _, t, f in all_sections() if t == "HOV lane: people and vehicles")(folder) == []
+    assert next(f for _, t, f in all_sections() if t == "Kerb bays: occupancy")(folder) == []
+
+
+def test_every_metric_of_the_runs_is_declared(tidal) -> None:
+    """The measure declares each key it reports (unit, which way is better), so the CLI, the
+    report and the regression check can judge it."""
+    from trafficsim.metrics import metric_info
+
+    assert [m for m in tidal[0].metric_names if metric_info(m) is None] == []

@@ -42,8 +42,6 @@ MAX_DETECTED_LANES = 2000
 #: Time-space diagrams show this much; trajectories are recorded for it (and the trips in it). [s]
 TRAJECTORY_WINDOW_S = 900.0
 SUMMARY_PERIOD_S = 60
-#: Stop output of scenarios with kerb-stop demand (XML: SUMO's CSV drops the parkingArea column).
-STOP_OUTPUT = "stops.xml"
 #: Options a lean case leaves out: outputs only the full metric tables need (see build_case).
 LEAN_OMITS = ("device.emissions.probability", "summary-output", "summary-output.period")
 
@@ -57,13 +55,11 @@ class Case:
     plan, seed
         What it runs.
     measures
-        The plan's measures (they compute their own metrics from the run's outputs).
+        The plan's measures, with those the scenario's situations add (they compute their own
+        metrics from the run's outputs).
     observers
         Every measure of the scenario: each computes its yardstick metrics
         (:meth:`~trafficsim.measures.Measure.observed_metrics`) in every plan's run.
-    kerb_stops
-        The scenario has kerb-stop demand (``[[demand.stops]]``): the run's stop output
-        yields the drop-off metrics.
     config
         The ``.sumocfg``.
     net
@@ -77,7 +73,6 @@ class Case:
     timeout_s: float
     measures: tuple[Measure, ...] = ()
     observers: tuple[Measure, ...] = ()
-    kerb_stops: bool = False
 
     @property
     def dir(self) -> Path:
@@ -215,9 +210,9 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
                      draft.retype, draft.stop_rules)
         write_vehicle_table(vehicles, run_dir / "vehicles.csv")
         routes.append("routes.rou.xml")
-    if scenario.parking is not None:  # drawn per seed, like the flows: the same in every plan
-        routes.append(scenario.parking.write_demand(
-            run_dir, scenario.begin_s, scenario.end_s - scenario.step_length_s, seed))
+    for sit in scenario.situations:  # drawn per seed, like the flows: the same in every plan
+        routes += sit.write_demand(run_dir, scenario.begin_s,
+                                   scenario.end_s - scenario.step_length_s, seed)
     routes += [_rel(p, run_dir) for p in scenario.route_files]
     if lean:
         _write_outputs(run_dir / "detectors.add.xml", outputs)
@@ -238,16 +233,11 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
         ids = [v.id for v in vehicles if window[0] - TRAJECTORY_WINDOW_S <= v.depart_s
                <= window[1]]
         options += _write_trajectory_files(index, corridors, window, ids, run_dir)
-    kerb = scenario.demand is not None and bool(scenario.demand.stops) and not lean
-    if kerb and "--stop-output" not in options:
-        # (a scenario [parking] asks for the same file: SUMO writes one stop output per run)
-        options += ["--stop-output", STOP_OUTPUT]
     cfg = run_dir / "case.sumocfg"
     cfg.write_text(_sumocfg(scenario, seed, routes, adds, options,
                             omit=LEAN_OMITS if lean else ()), encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
-                measures=plan_measures(scenario, plan), observers=observers(scenario),
-                kerb_stops=kerb)
+                measures=plan_measures(scenario, plan), observers=observers(scenario))
 
 
 def _rel(p: Path, start: Path) -> str:

@@ -285,9 +285,8 @@ def format_comparison(result: object) -> str:
             row += f"{_fmt(e.mean):>12} [{_fmt(e.ci95[0])}, {_fmt(e.ci95[1])}]".rjust(28)
         for p in others:
             d = result.difference(p, m)
-            mark = ""
-            if d.significant:
-                mark = " better" if better(m, d.diff) else " worse"
+            verdict = better(m, d.diff) if d.significant else None
+            mark = {True: " better", False: " worse", None: ""}[verdict]
             if math.isfinite(d.diff):
                 cell = f"{d.diff:+,.1f} [{_fmt(d.ci95[0])}, {_fmt(d.ci95[1])}] {_fmt(d.pct)}%{mark}"
             else:  # the metric exists in one of the two plans only
@@ -295,7 +294,8 @@ def format_comparison(result: object) -> str:
             row += cell.rjust(40)
         lines.append(row)
     lines += ["", "95% Student-t intervals over seeds; differences are paired on common seeds "
-                  "(same demand draws); 'better'/'worse' where the interval excludes 0.", ""]
+                  "(same demand draws); 'better'/'worse' where the interval excludes 0 (metrics "
+                  "without a direction, such as a lane's share, are not marked).", ""]
     lines += _los_lines(result)
     return "\n".join(lines)
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from trafficsim.build import (
-    STOP_OUTPUT,
     Case,
     build_case,
     build_plan,
@@ -26,27 +25,17 @@ from trafficsim.errors import SumoError
 from trafficsim.metrics import (
     EXTRA_METRICS,
     GROUP_METRICS,
-    HIGHER_IS_BETTER,
-    HIGHER_IS_BETTER_SUFFIXES,
     METRICS,
     Health,
     edge_table,
     group_metrics,
+    is_improvement,
     junction_table,
-    kerb_metrics,
     run_health,
     run_metrics,
 )
 from trafficsim.outdir import out_dir_lock
-from trafficsim.outputs import (
-    RunStatistics,
-    Table,
-    offroad_parking_areas,
-    read_csv,
-    read_statistics,
-    read_stops,
-    read_vehicle_table,
-)
+from trafficsim.outputs import RunStatistics, Table, read_csv, read_statistics, read_vehicle_table
 from trafficsim.parallel import local_executor, map_tasks
 from trafficsim.scenario import BASELINE, NetFileSpec, Scenario, load_scenario
 from trafficsim.stats import Difference, Estimate, mean_ci, paired_difference
@@ -145,9 +134,6 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
         raise SumoError(msg) from exc
     metrics = run_metrics(trips, vehicles, stats, end_s)
     health = run_health(stats, summary, int(metrics["not_inserted_veh"]))
-    if case.kerb_stops:
-        metrics.update(kerb_metrics(trips, vehicles, stats, end_s, read_stops(d / STOP_OUTPUT),
-                                    offroad_parking_areas(d.parent / "measures.add.xml")))
     metrics.update(merge_measure_metrics([(m.label, m.metrics(d)) for m in case.measures]))
     # yardsticks: measures of several plans observe the same one in every run (e.g. two HOV
     # plans on the same road), so one value per key
@@ -413,7 +399,8 @@ class _CaseTask:
         return execute_case(case, self.end_s, self.approaches, begin_s=self.begin_s)
 
 
-def better(metric: str, diff: float) -> bool:
-    """True when a difference in ``metric`` is an improvement."""
-    up = metric in HIGHER_IS_BETTER or metric.endswith(HIGHER_IS_BETTER_SUFFIXES)
-    return diff > 0 if up else diff < 0
+def better(metric: str, diff: float) -> bool | None:
+    """True when a difference in ``metric`` is an improvement, False when it is a
+    deterioration, None for a metric without a direction (see
+    :func:`trafficsim.metrics.is_improvement`)."""
+    return is_improvement(metric, diff)

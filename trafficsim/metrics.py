@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trafficsim.outputs import RunStatistics, Table
+from trafficsim.measures.base import MetricInfo
+from trafficsim.measures.registry import declared_metric
+from trafficsim.outputs import RunStatistics, Table, vehicle_delays
 
 #: The metric keys of every run, in report order (a contract for users' scripts).
 METRICS: tuple[str, ...] = (
@@ -25,21 +27,66 @@ METRICS: tuple[str, ...] = (
 EXTRA_METRICS: tuple[str, ...] = (
     "total_delay_veh_h", "person_throughput", "not_inserted_veh", "nox_kg", "collisions",
 )
-#: Metrics of scenarios with kerb-stop demand (``[[demand.stops]]``), in every plan.
-KERB_METRICS: tuple[str, ...] = (
-    "through_delay_s", "dropoffs_veh", "dropoff_bay_share", "lane_blocking_h", "dropoff_search_s",
-)
 #: Metrics of each vehicle group (flow, kind, occupancy class).
 GROUP_METRICS: tuple[str, ...] = (
     "vehicles", "mean_delay_s", "mean_travel_time_s", "person_delay_s", "throughput_veh",
     "mean_distance_km",
 )
-#: Metrics where larger is better (all others: smaller is better).
-HIGHER_IS_BETTER = frozenset({"throughput_veh", "person_throughput", "dropoff_bay_share",
-                              "dropoffs_veh"})
-#: Measure metrics whose name ends like this are better when larger (e.g. how well a car park
-#: is used over the day).
-HIGHER_IS_BETTER_SUFFIXES: tuple[str, ...] = ("_mean_occupancy_pct",)
+
+
+def _lower(unit: str, description: str) -> MetricInfo:
+    return MetricInfo(unit, "lower", description)
+
+
+#: The metrics every run has (core and group metrics); measures declare their own in
+#: :attr:`trafficsim.measures.Measure.METRICS`.
+CORE_METRICS: dict[str, MetricInfo] = {
+    "mean_delay_s": _lower("s", "mean delay per vehicle (time loss + insertion delay)"),
+    "mean_travel_time_s": _lower("s", "mean travel time of arrived vehicles"),
+    "mean_waiting_time_s": _lower("s", "mean time standing (speed < 0.1 m/s)"),
+    "mean_stops": _lower("-", "mean number of stops per vehicle"),
+    "throughput_veh": MetricInfo("veh", "higher", "vehicles that arrived"),
+    "unfinished_veh": _lower("veh", "vehicles still driving or never inserted at the end"),
+    "person_delay_s": _lower("s", "mean delay per person (occupancy-weighted)"),
+    "co2_kg": _lower("kg", "CO2 emitted"),
+    "teleports": _lower("-", "SUMO teleports (jams, collisions)"),
+    "total_delay_veh_h": _lower("veh·h", "total delay of all vehicles"),
+    "person_throughput": MetricInfo("persons", "higher", "persons that arrived"),
+    "not_inserted_veh": _lower("veh", "vehicles that never entered the network"),
+    "nox_kg": _lower("kg", "NOx emitted"),
+    "collisions": _lower("-", "collisions"),
+    "vehicles": MetricInfo("veh", None, "vehicles of a group"),
+    "mean_distance_km": _lower("km", "mean route length of arrived vehicles (detours)"),
+}
+
+
+def metric_info(metric: str) -> MetricInfo | None:
+    """What a metric key means: a core metric, or one a measure or situation declares.
+
+    ``metric`` may carry the label prefix that tells two measures apart (``LABEL:key``, see
+    :func:`trafficsim.compare.merge_measure_metrics`).  None for an undeclared key.
+    """
+    key = metric.rsplit(":", 1)[-1]
+    if key in CORE_METRICS:
+        return CORE_METRICS[key]
+    return declared_metric(key)
+
+
+def is_improvement(metric: str, diff: float) -> bool | None:
+    """Whether a change ``diff`` (plan − baseline) in ``metric`` is an improvement.
+
+    The single source of better/worse for the CLI table, the HTML report and the regression
+    report.  Returns None when the metric has no direction (declared neutral, or undeclared)
+    or ``diff`` is 0 or not finite.
+    """
+    info = metric_info(metric)
+    if info is None or info.better is None or not math.isfinite(diff) or diff == 0:
+        return None
+    return diff > 0 if info.better == "higher" else diff < 0
+
+
+#: Core metrics where larger is better (kept for scripts; use :func:`is_improvement`).
+HIGHER_IS_BETTER = frozenset(k for k, v in CORE_METRICS.items() if v.better == "higher")
 
 #: HCM control-delay thresholds of LOS A..E [s]; above the last is F.
 HCM_SIGNALISED_S = (10.0, 20.0, 35.0, 55.0, 80.0)
@@ -64,49 +111,6 @@ def level_of_service(delay_s: float, thresholds: Sequence[float] = HCM_SIGNALISE
         if delay_s <= bound:
             return grade
     return "F"
-
-
-def vehicle_delays(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Delay of every demanded vehicle and its occupancy.
-
-    Parameters
-    ----------
-    trips
-        Tripinfo table (with unfinished vehicles).
-    vehicles
-        Our vehicle table (id, depart_s, occupancy); empty for imported route files.
-    stats
-        SUMO's run statistics (for never-inserted vehicles of imported demand).
-    end_s
-        End of the simulation. [s]
-
-    Returns
-    -------
-    delays_s, occupancy, ids
-        One entry per vehicle that wanted to depart before the end, inserted vehicles first in
-        tripinfo order. [s], [persons], vehicle ids ("" for never-inserted vehicles of imported
-        demand, whose ids SUMO does not report).
-    """
-    n = len(trips.get("id", ()))
-    inserted = trips["timeLoss"] + trips["departDelay"] if n else np.zeros(0)
-    if vehicles:
-        occ_by_id = dict(zip(vehicles["id"], vehicles["occupancy"], strict=True))
-        occ_in = np.array([occ_by_id.get(i, 1.0) for i in trips.get("id", ())], dtype=float)
-        seen = set(trips.get("id", ()))
-        missing = [(i, d, o) for i, d, o in zip(vehicles["id"], vehicles["depart_s"],
-                                                vehicles["occupancy"], strict=True)
-                   if i not in seen and d < end_s]
-        never = np.array([end_s - d for _, d, _ in missing], dtype=float)
-        occ_never = np.array([o for _, _, o in missing], dtype=float)
-        ids_never = np.array([i for i, _, _ in missing], dtype=object)
-    else:
-        occ_in = np.ones(n)
-        never = np.full(stats.waiting, max(stats.depart_delay_waiting_s, 0.0))
-        occ_never = np.ones(stats.waiting)
-        ids_never = np.full(stats.waiting, "", dtype=object)
-    ids = np.concatenate([np.asarray(trips.get("id", ()), dtype=object), ids_never])
-    return np.concatenate([inserted, never]), np.concatenate([occ_in, occ_never]), ids
 
 
 def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
@@ -142,50 +146,6 @@ def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: floa
         if column in trips:
             out[key] = float(np.nansum(trips[column])) / 1e6
     return {k: out[k] for k in (*METRICS, *EXTRA_METRICS) if k in out}
-
-
-def kerb_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float,
-                 stops: Table, offroad: frozenset[str]) -> dict[str, float]:
-    """Drop-off / visit metrics from SUMO's stop output (keys of :data:`KERB_METRICS`).
-
-    Parameters
-    ----------
-    trips, vehicles, stats, end_s
-        As for :func:`run_metrics`; ``vehicles`` has a ``stop_edge`` column.
-    stops
-        SUMO stop output (:func:`trafficsim.outputs.read_stops`).
-    offroad
-        Parking areas where a stopped vehicle is off the travel lane (a bay).
-
-    Returns
-    -------
-    dict
-        ``through_delay_s``: mean delay of the vehicles that do not stop [s];
-        ``dropoffs_veh``: finished kerb stops; ``dropoff_bay_share``: share of them made off the
-        travel lane; ``lane_blocking_h``: time stopping vehicles stood in the travel lane, stopped
-        or waiting in front of a full bay [h]; ``dropoff_search_s``: mean wait in front of a
-        full stopping place per stop [s].
-    """
-    delays, _, ids = vehicle_delays(trips, vehicles, stats, end_s)
-    stopping = {i for i, e in zip(vehicles.get("id", ()), vehicles.get("stop_edge", ()),
-                                  strict=True) if isinstance(e, str) and e}
-    through = np.array([i not in stopping for i in ids], dtype=bool)
-    # finished stops only (a [parking] study also asks SUMO for unfinished ones: ended = -1)
-    mine = np.array([i in stopping for i in stops.get("id", ())], dtype=bool)
-    if mine.any():
-        mine &= stops["ended"] >= 0
-    n = int(mine.sum())
-    area = stops["parkingArea"][mine] if n else np.zeros(0, dtype=object)
-    in_bay = np.array([a in offroad for a in area], dtype=bool)
-    stood = (stops["ended"] - stops["started"])[mine] if n else np.zeros(0)
-    blocked = stops["blockedDuration"][mine] if n else np.zeros(0)
-    return {
-        "through_delay_s": float(delays[through].mean()) if through.any() else float("nan"),
-        "dropoffs_veh": float(n),
-        "dropoff_bay_share": float(in_bay.mean()) if n else float("nan"),
-        "lane_blocking_h": float(blocked.sum() + stood[~in_bay].sum()) / 3600.0,
-        "dropoff_search_s": float(blocked.mean()) if n else float("nan"),
-    }
 
 
 def group_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float

@@ -207,3 +207,46 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def vehicle_delays(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Delay of every demanded vehicle and its occupancy.
+
+    Parameters
+    ----------
+    trips
+        Tripinfo table (with unfinished vehicles).
+    vehicles
+        Our vehicle table (id, depart_s, occupancy); empty for imported route files.
+    stats
+        SUMO's run statistics (for never-inserted vehicles of imported demand).
+    end_s
+        End of the simulation. [s]
+
+    Returns
+    -------
+    delays_s, occupancy, ids
+        One entry per vehicle that wanted to depart before the end, inserted vehicles first in
+        tripinfo order. [s], [persons], vehicle ids ("" for never-inserted vehicles of imported
+        demand, whose ids SUMO does not report).
+    """
+    n = len(trips.get("id", ()))
+    inserted = trips["timeLoss"] + trips["departDelay"] if n else np.zeros(0)
+    if vehicles:
+        occ_by_id = dict(zip(vehicles["id"], vehicles["occupancy"], strict=True))
+        occ_in = np.array([occ_by_id.get(i, 1.0) for i in trips.get("id", ())], dtype=float)
+        seen = set(trips.get("id", ()))
+        missing = [(i, d, o) for i, d, o in zip(vehicles["id"], vehicles["depart_s"],
+                                                vehicles["occupancy"], strict=True)
+                   if i not in seen and d < end_s]
+        never = np.array([end_s - d for _, d, _ in missing], dtype=float)
+        occ_never = np.array([o for _, _, o in missing], dtype=float)
+        ids_never = np.array([i for i, _, _ in missing], dtype=object)
+    else:
+        occ_in = np.ones(n)
+        never = np.full(stats.waiting, max(stats.depart_delay_waiting_s, 0.0))
+        occ_never = np.ones(stats.waiting)
+        ids_never = np.full(stats.waiting, "", dtype=object)
+    ids = np.concatenate([np.asarray(trips.get("id", ()), dtype=object), ids_never])
+    return np.concatenate([inserted, never]), np.concatenate([occ_in, occ_never]), ids

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from trafficsim.errors import Issue, ScenarioError
-from trafficsim.metrics import METRICS
+from trafficsim.metrics import METRICS, is_improvement
 
 FORMAT = "trafficsim-baseline/1"
 #: Default relative tolerance of a metric's shift. [-]
@@ -104,6 +104,16 @@ class Check:
     @property
     def pct(self) -> float:
         return 100.0 * self.shift / abs(self.baseline) if self.baseline else math.nan
+
+    @property
+    def verdict(self) -> str:
+        """``"better"`` / ``"worse"`` for a failed check of a metric with a direction (the
+        same judgement as ``compare`` and the report), else ``""``: a regression check fails
+        on any shift, and this says which way it went."""
+        if self.passed:
+            return ""
+        good = is_improvement(self.metric, self.shift)
+        return "" if good is None else ("better" if good else "worse")
 
 
 def _t(df: float, confidence: float) -> float:
@@ -194,7 +204,8 @@ class RegressionReport:
             shift = f"{c.shift:+,.2f} {pct}" if math.isfinite(c.shift) else "missing"
             lines.append(f"{mark:<5}{c.scenario[:19]:<20}{c.plan[:13]:<14}{c.metric[:21]:<22}"
                          f"{_num(c.baseline):>12}{_num(c.current):>12}{shift:>22}"
-                         f"{_num(c.band):>10}  ({_num(c.tolerance)} + {_num(c.noise)})")
+                         f"{_num(c.band):>10}  ({_num(c.tolerance)} + {_num(c.noise)})"
+                         + (f"  {c.verdict}" if c.verdict else ""))
         n_fail = len(self.failures)
         kinds = {("paired" if c.paired else "unpaired") for c in self.checks}
         lines += ["", f"{len(self.checks)} checks, {n_fail} failed "

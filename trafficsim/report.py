@@ -9,7 +9,8 @@ the results: scenario file and its SHA-256, seeds, window, SUMO and trafficsim v
 The report is a list of sections.  A section is a function ``(ResultsFolder) -> list of blocks``
 (a block is a matplotlib figure or an HTML fragment; an empty list leaves the section out),
 registered with :func:`section`.  Features that write more into the folder (the optimiser's
-history, measure-specific outputs) add their pictures by registering a section.
+history) add their pictures by registering a section; a measure declares its own section in its
+module (``REPORT_TITLE`` and ``report_section``, see :class:`trafficsim.measures.Measure`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from trafficsim import plots
-from trafficsim.metrics import HIGHER_IS_BETTER, level_of_service
+from trafficsim.metrics import is_improvement, level_of_service
 from trafficsim.netgeom import read_net, with_additional_programs
 from trafficsim.spec import clock
 
@@ -176,6 +177,18 @@ def section(title: str, order: float) -> Callable[[SectionFn], SectionFn]:
     return deco
 
 
+def all_sections() -> list[tuple[float, str, SectionFn]]:
+    """The registered sections and those the measures and situations declare
+    (``REPORT_TITLE`` and ``report_section``), in order."""
+    from trafficsim.measures import measure_classes
+
+    own = [(cls.REPORT_ORDER, cls.REPORT_TITLE, cls.report_section)
+           for cls in measure_classes() if cls.REPORT_TITLE]
+    taken = {t for _, t, _ in SECTIONS}
+    extra = [s for s in {t: (o, t, fn) for o, t, fn in own}.values() if s[1] not in taken]
+    return sorted([*SECTIONS, *extra], key=lambda s: s[0])
+
+
 def _fmt(x: Any, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
@@ -210,8 +223,8 @@ def _comparison(f: ResultsFolder) -> list[Block]:
             diff, (lo, hi) = d.get("diff"), d.get("ci95", [None, None])
             cls = ""
             if diff is not None and lo is not None and hi is not None and (lo > 0 or hi < 0):
-                good = diff > 0 if m in HIGHER_IS_BETTER else diff < 0
-                cls = ' class="better"' if good else ' class="worse"'
+                good = is_improvement(m, diff)
+                cls = {True: ' class="better"', False: ' class="worse"', None: ""}[good]
             sign = "+" if diff is not None and diff > 0 else ""
             cells.append(f"<td{cls}>{sign}{_fmt(diff, k)} <small>[{_fmt(lo, k)}, {_fmt(hi, k)}]"
                          f" {_fmt(d.get('pct'))}%</small></td>")
@@ -221,7 +234,8 @@ def _comparison(f: ResultsFolder) -> list[Block]:
              '<p class="note">95% Student-t intervals over seeds; differences are paired on '
              'common seeds (same demand draws). <span class="better">green</span>: significantly '
              'better, <span class="worse">red</span>: significantly worse (the interval excludes '
-             "0).</p>")
+             "0); metrics without a direction (a lane's share, uses of a bay) are not coloured."
+             "</p>")
     return [table, plots.metric_bars(doc)]
 
 
@@ -299,33 +313,6 @@ def _los(f: ResultsFolder) -> list[Block]:
 @section("Over time", 30)
 def _over_time(f: ResultsFolder) -> list[Block]:
     return [plots.time_series(f.series)] if f.series else []
-
-
-@section("Tidal lane: by direction", 32)
-def _tidal(f: ResultsFolder) -> list[Block]:
-    if not f.plans or not plots.has_metrics(f.doc, ["tidal_peak_delay_s"]):
-        return []
-    return [plots.direction_delays(f.doc),
-            '<p class="note">Along the tidal road, in the scheduled windows: the peak direction '
-            "is the one the reversible lane serves, the counter-peak the other direction at the "
-            "same times (it loses a lane where the lane is taken from it). Every plan is "
-            "measured on the same edges and windows.</p>"]
-
-
-@section("HOV lane: people and vehicles", 34)
-def _hov(f: ResultsFolder) -> list[Block]:
-    if not f.plans or not plots.has_metrics(f.doc, ["hov_delay_s"]):
-        return []
-    return [plots.person_vehicle(f.doc),
-            '<p class="note">Delay per person weights each vehicle by its occupants (a bus '
-            "counts its passengers); HOV = vehicles allowed on the lane (carpools at the minimum "
-            "occupancy, eligible types). Every plan classifies the same vehicles.</p>"]
-
-
-@section("Kerb bays: occupancy", 36)
-def _bays(f: ResultsFolder) -> list[Block]:
-    runs = plots.bay_occupancy_runs(f.dir)
-    return [plots.bay_occupancy(runs)] if runs else []
 
 
 @section("On the network", 40)
@@ -445,7 +432,7 @@ def render_html(folder: ResultsFolder) -> str:
              f"<p>{html.escape(window)} · plans: {html.escape(', '.join(folder.plans))} · "
              f"seeds: {html.escape(', '.join(map(str, folder.seeds)))} · SUMO "
              f"{html.escape(str(doc.get('sumo_version', '')))}</p>"]
-    for _, name, fn in SECTIONS:
+    for _, name, fn in all_sections():
         blocks = fn(folder)
         if not blocks:
             continue

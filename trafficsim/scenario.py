@@ -23,19 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from trafficsim.errors import Issue, ScenarioError, suggest
-from trafficsim.measures import Measure, NetIndex, parse_measure
-from trafficsim.measures.incident import (
-    Incident,
-    clearance_issues,
-    parse_incidents,
-    resolve_incidents,
-)
-from trafficsim.measures.shared_parking import (
-    Parking,
-    parse_parking,
-    resolve_parking,
-    sharing_issues,
-)
+from trafficsim.measures import SITUATIONS, Measure, NetIndex, Situation, parse_measure
 from trafficsim.spec import Fields, clock, parse_time
 from trafficsim.vtypes import VEHICLE_KINDS
 
@@ -230,10 +218,9 @@ class Scenario:
         Options of an imported ``.sumocfg`` that every run keeps (its processing, routing,
         … settings: lateral resolution, collision handling, ignore-route-errors, …), as
         (option name, value) pairs; see :func:`sumocfg_options`.
-    incidents
-        Crashes that happen in every plan (``[[incidents]]``); plans set their clearance time.
-    parking
-        Car parks and parking demand, in every plan (``[parking]``); plans may share car parks.
+    situations
+        What happens in every plan, by table (``[[incidents]]``, ``[parking]``,
+        ``[[demand.stops]]``; see :class:`~trafficsim.measures.Situation`).
     """
 
     name: str
@@ -251,8 +238,21 @@ class Scenario:
     time_to_teleport_s: float = 300.0
     step_length_s: float = 1.0
     sumo_options: tuple[tuple[str, str], ...] = ()
-    incidents: tuple[Incident, ...] = ()
-    parking: Parking | None = None
+    situations: tuple[Situation, ...] = ()
+
+    def situation(self, table: str) -> Situation | None:
+        """The scenario's situation read from ``table`` (e.g. ``"incidents"``), if any."""
+        return next((s for s in self.situations if s.table == table), None)
+
+    @property
+    def incidents(self) -> tuple[Any, ...]:
+        """The ``[[incidents]]`` (empty without); kept for scripts."""
+        return getattr(self.situation("incidents"), "incidents", ())
+
+    @property
+    def parking(self) -> Any:
+        """The ``[parking]`` car parks and demand (None without); kept for scripts."""
+        return getattr(self.situation("parking"), "parking", None)
 
     def plan(self, name: str) -> PlanSpec:
         """The plan called ``name``; a :class:`ScenarioError` with a suggestion otherwise."""
@@ -378,12 +378,12 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
         top.error("demand", "is missing; give [demand] flows or route files via "
                             "network.sumocfg / network.routes")
 
-    incidents = parse_incidents(top)
-    parking = parse_parking(top)
+    situations = _situations(top, demand)
     plans = _plans(top, path, issues)
     plan_lists = {n: p.measures for n, p in plans.items()}
-    issues += [Issue(path, fld, msg) for fld, msg in
-               clearance_issues(incidents, plan_lists) + sharing_issues(parking, plan_lists)]
+    for kind in SITUATIONS.values():
+        found = next((s for s in situations if isinstance(s, kind)), None)
+        issues += [Issue(path, fld, msg) for fld, msg in kind.plan_issues(found, plan_lists)]
     top.done()
     if issues:
         raise ScenarioError(issues)
@@ -391,8 +391,14 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
         name=name, source=path.resolve(), network=network, demand=demand, begin_s=begin,
         end_s=end, seeds=seeds, plans=plans, route_files=routes, additional_files=adds,
         description=description, timeout_s=timeout, time_to_teleport_s=ttt, step_length_s=step,
-        incidents=incidents, parking=parking, sumo_options=_carried(cfg_options),
+        situations=situations, sumo_options=_carried(cfg_options),
     )
+
+
+def _situations(top: Fields, demand: DemandSpec | None) -> tuple[Situation, ...]:
+    """Every registered situation the file has, in table order (the order plans apply them)."""
+    found = (kind.read(top, demand) for _, kind in sorted(SITUATIONS.items()))
+    return tuple(s for s in found if s is not None)
 
 
 def _seeds(sim: Fields) -> tuple[int, ...]:
@@ -829,12 +835,9 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
         for i, st in enumerate(scenario.demand.stops):
             for fld, msg in _stop_issues(st, net):
                 issues.append(Issue(src, f"demand.stops[{i}].{fld}", msg))
-    for i, inc in enumerate(scenario.incidents):
-        for fld, msg in inc.check(net, scenario.begin_s, scenario.end_s):
-            issues.append(Issue(src, f"incidents[{i}].{fld}", msg))
-    if scenario.parking is not None:
-        for fld, msg in scenario.parking.check(net, scenario.begin_s, scenario.end_s):
-            issues.append(Issue(src, f"parking.{fld}", msg))
+    for sit in scenario.situations:
+        issues += [Issue(src, fld, msg)
+                   for fld, msg in sit.check(net, scenario.begin_s, scenario.end_s)]
     for pname, plan in scenario.plans.items():
         for j, m in enumerate(plan.measures):
             for fld, msg in m.check(net, scenario.begin_s, scenario.end_s):
@@ -843,9 +846,13 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
 
 
 def plan_measures(scenario: Scenario, plan: PlanSpec) -> tuple[Measure, ...]:
-    """What a plan applies: the scenario's incidents (with the plan's clearance times) and
-    parking (with the plan's sharing rules), then its own measures."""
-    return resolve_parking(scenario.parking, resolve_incidents(scenario.incidents, plan.measures))
+    """What a plan applies: its own measures as each situation of the scenario resolves them
+    (e.g. the incidents with the plan's clearance times, the car parks with its sharing rules,
+    the kerb stops' output)."""
+    measures = plan.measures
+    for sit in scenario.situations:
+        measures = sit.resolve(measures)
+    return measures
 
 
 def _stop_issues(st: StopDemandSpec, net: NetIndex) -> list[tuple[str, str]]:

@@ -21,7 +21,6 @@ from typing import Any
 
 from trafficsim.compare import Comparison, compare
 from trafficsim.errors import Issue, ScenarioError, suggest
-from trafficsim.measures.incident import IncidentClearance
 from trafficsim.outdir import out_dir_lock
 from trafficsim.scenario import BASELINE, PlanSpec, Scenario, load_scenario
 from trafficsim.stats import Difference, Estimate
@@ -155,7 +154,8 @@ def sweep_scenario(scenario: Scenario, minutes: Sequence[float], incident: str |
     -------
     scenario, incident id, clearance times (ascending, with 0 added) [min]
     """
-    ids = [i.id for i in scenario.incidents]
+    incidents = scenario.situation("incidents")
+    ids = [i.id for i in getattr(incidents, "incidents", ())]
     if not ids:
         raise ScenarioError([Issue(scenario.source, "incidents", "the scenario has no "
                                    "[[incidents]] table; a clearance sweep needs one")])
@@ -173,9 +173,9 @@ def sweep_scenario(scenario: Scenario, minutes: Sequence[float], incident: str |
         raise ScenarioError([Issue(scenario.source, "clearance_min", msg)])
     times = tuple(sorted({0.0, *map(float, minutes)}))
     base = scenario.plans[BASELINE].measures
-    keep = tuple(m for m in base if not (isinstance(m, IncidentClearance) and m.incident == incident))
+    clear = incidents.with_clearance  # type: ignore[union-attr]  # (ids is not empty)
     plans = {ClearanceSweep.plan_name(m): PlanSpec(
-        ClearanceSweep.plan_name(m), (*keep, IncidentClearance(incident, m)),
+        ClearanceSweep.plan_name(m), clear(base, incident, m),
         f"incident '{incident}' cleared after {m:g} min" if m else "no incident")
         for m in times}
     return replace(scenario, plans=plans), incident, times

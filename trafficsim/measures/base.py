@@ -4,19 +4,45 @@ A measure never talks to SUMO.  It reads its own table of the scenario file (``p
 references against the network (``check``) and adds native SUMO elements to a :class:`CaseDraft`
 (``apply``): edge patches that ``netconvert`` applies to the network, additional-file elements
 (rerouters, parking areas, detectors, …) and vehicle-type changes.
+
+A measure module declares everything about the measure, so that a new measure is one file:
+
+=======================  =================================================================
+``parse`` / ``check``    its table in the scenario file and its references to the network
+``apply``                how it changes a case (native SUMO elements)
+``observe``              the outputs every plan records so that plans compare on its yardstick
+``metrics`` /            what it reads back from a run
+``observed_metrics``
+``METRICS``              each metric key it reports, with unit and direction (:class:`MetricInfo`)
+``figures`` /            its pictures and its section of ``trafficsim report``
+``report_section``
+=======================  =================================================================
+
+A :class:`Situation` is the scenario-wide counterpart: something that happens in every plan
+(incidents, car-park demand, kerb stops), read from a top-level table and turned into the
+measures each plan applies.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from trafficsim.errors import suggest
 from trafficsim.spec import Fields
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from trafficsim.report import ResultsFolder
+
+__all__ = ["CaseDraft", "Measure", "MetricInfo", "NetIndex", "Situation", "StopVisit",
+           "match_metric"]
 
 
 @dataclass(frozen=True)
@@ -168,10 +194,74 @@ class CaseDraft:
     net_file: Path | None = None
 
 
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric means: its unit, which way is better and a one-line description.
+
+    Attributes
+    ----------
+    unit
+        Unit as printed (``"s"``, ``"veh"``, ``"%"``, ``"-"`` for a ratio).
+    better
+        ``"lower"`` or ``"higher"`` when a change in that direction is an improvement; None
+        for a metric that describes without judging (a lane's share of the traffic, the
+        number of uses of a bay): a significant change is reported, never called better.
+    description
+        One line for tables and documentation.
+    """
+
+    unit: str
+    better: Literal["lower", "higher"] | None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.better not in ("lower", "higher", None):
+            msg = f"MetricInfo.better = {self.better!r}; expected 'lower', 'higher' or None"
+            raise ValueError(msg)
+
+
+def match_metric(declared: Mapping[str, MetricInfo], key: str) -> MetricInfo | None:
+    """The declaration of a metric key: an exact key, or a pattern whose ``{…}`` parts stand for
+    an id (``"{id}_max_queue_m"`` declares ``crash_max_queue_m``)."""
+    if key in declared:
+        return declared[key]
+    for pattern, info in declared.items():
+        if "{" in pattern and _pattern(pattern).fullmatch(key):
+            return info
+    return None
+
+
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[^}]*\}", pattern)
+    return re.compile(".+".join(re.escape(p) for p in parts))
+
+
 class Measure(ABC):
-    """Base class of every measure.  Subclasses are frozen dataclasses registered by ``kind``."""
+    """Base class of every measure.  Subclasses are frozen dataclasses registered by ``kind``.
+
+    Class attributes
+    ----------------
+    kind
+        The ``type`` that names it in a scenario file.
+    METRICS
+        Every metric key its :meth:`metrics` and :meth:`observed_metrics` report → unit,
+        direction and description.  A key may hold ``{…}`` for an id (``"{id}_conflicts"``).
+        :func:`trafficsim.metrics.is_improvement` reads it for the CLI, the report and the
+        regression check, so an undeclared key is never called better or worse.
+    REPORT_TITLE, REPORT_ORDER, REPORT_NOTE
+        Heading and position (the built-in sections use 10–90) of its section of the report
+        (no section when the title is empty), and the note (HTML) under its figures.
+
+    The figure hooks import :mod:`trafficsim.plots` when they draw (never at import): the one
+    place a measure reaches above its layer, and only while a report is drawn.
+    """
 
     kind: ClassVar[str]
+    METRICS: ClassVar[dict[str, MetricInfo]] = {}
+    REPORT_TITLE: ClassVar[str] = ""
+    REPORT_ORDER: ClassVar[float] = 35.0
+    REPORT_NOTE: ClassVar[str] = ""
 
     @classmethod
     @abstractmethod
@@ -221,3 +311,91 @@ class Measure(ABC):
         """Metrics computed identically in every plan's run (from the outputs of :meth:`observe`
         and the standard ones), so that they get paired differences against the baseline."""
         return {}
+
+    # -- results -------------------------------------------------------------------------------
+    @classmethod
+    def figures(cls, folder: ResultsFolder) -> list[Figure]:
+        """Its pictures of a results folder (empty when the folder holds none of its results).
+
+        Reads only the folder (``metrics.json``, the tables, the run directories), so that
+        ``trafficsim report`` can draw a folder written earlier.
+        """
+        return []
+
+    @classmethod
+    def report_section(cls, folder: ResultsFolder) -> list[Any]:
+        """Blocks of its report section (figures and escaped HTML fragments): by default its
+        :meth:`figures` followed by the class's ``REPORT_NOTE`` paragraph, if any."""
+        return _figures_and_note(cls, folder)
+
+
+class Situation(ABC):
+    """Something that happens in every plan of a scenario (incidents, car-park demand, kerb
+    stops): read once from a top-level table and turned into measures each plan applies.
+
+    Registered by ``table`` (the scenario file's table name, e.g. ``"incidents"``), so the
+    scenario loader, the case builder and the runner handle every situation alike.
+
+    Class attributes
+    ----------------
+    table
+        Its table in the scenario file (``"incidents"``, ``"parking"``, ``"demand.stops"``).
+    METRICS, REPORT_TITLE, REPORT_ORDER
+        As for :class:`Measure` (the metrics of the measures it adds).
+    """
+
+    table: ClassVar[str]
+    METRICS: ClassVar[dict[str, MetricInfo]] = {}
+    REPORT_TITLE: ClassVar[str] = ""
+    REPORT_ORDER: ClassVar[float] = 35.0
+    REPORT_NOTE: ClassVar[str] = ""
+
+    @classmethod
+    @abstractmethod
+    def read(cls, top: Fields, demand: Any) -> Situation | None:
+        """Read it from the scenario's top-level table (problems go to ``top.issues``).
+
+        ``demand`` is the parsed ``[demand]`` (or None), for situations that live in it.
+        Returns None when the scenario has none.
+        """
+
+    def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with its references to the network; fields are full paths
+        (``incidents[0].edge``)."""
+        return []
+
+    @classmethod
+    def plan_issues(cls, found: Situation | None, plans: Mapping[str, Sequence[Measure]]
+                    ) -> list[tuple[str, str]]:
+        """Problems of plan measures that refer to it (full field paths), e.g. a clearance
+        time for an incident the scenario does not have.  ``found`` is the scenario's
+        situation of this kind, None when the scenario has none (a plan may still refer to
+        it)."""
+        return []
+
+    def resolve(self, measures: tuple[Measure, ...]) -> tuple[Measure, ...]:
+        """The measures a plan applies, given the plan's own: it adds its own, and may consume
+        plan measures that only parametrise it (a plan's clearance time of an incident)."""
+        return measures
+
+    def write_demand(self, run_dir: Path, begin_s: float, end_s: float, seed: int
+                     ) -> list[str]:
+        """Write its own route files into a run directory (drawn per seed, the same in every
+        plan); returns their names."""
+        return []
+
+    @classmethod
+    def figures(cls, folder: ResultsFolder) -> list[Figure]:
+        """As :meth:`Measure.figures`."""
+        return []
+
+    @classmethod
+    def report_section(cls, folder: ResultsFolder) -> list[Any]:
+        """As :meth:`Measure.report_section`."""
+        return _figures_and_note(cls, folder)
+
+
+def _figures_and_note(cls: type[Measure] | type[Situation], folder: ResultsFolder) -> list[Any]:
+    """A class's figures, then its ``REPORT_NOTE`` (HTML, escaped by the author) if any."""
+    figs: list[Any] = list(cls.figures(folder))
+    return [*figs, f'<p class="note">{cls.REPORT_NOTE}</p>'] if figs and cls.REPORT_NOTE else figs

@@ -32,11 +32,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from trafficsim.errors import suggest
-from trafficsim.measures.base import CaseDraft, Measure, NetIndex
+from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex
 from trafficsim.measures.registry import register
 from trafficsim.outputs import Table, read_csv
 from trafficsim.spec import Fields, read_windows, window_issues
@@ -93,8 +94,25 @@ def _check_edges(net: NetIndex, key: str, edges: Sequence[str]) -> list[tuple[st
             if (msg := net.missing_edge(e)) is not None]
 
 
+#: Metric prefixes of the freight vehicle types and what they are.
+METRIC_CLASSES = (("truck", "trucks"), ("van", "diesel vans"), ("ev_van", "electric vans"))
+
+
 class _FreightRule(Measure):
     """What bans and corridors share: closing edges for vehicle types, and the metrics."""
+
+    METRICS: ClassVar[dict[str, MetricInfo]] = {
+        "truck_ban_violations_veh": MetricInfo("veh", "lower", "banned vehicles that entered "
+                                                               "the banned edges in the windows"),
+        "truck_corridor_violations_veh": MetricInfo("veh", "lower", "freight vehicles that "
+                                                                    "left the corridor"),
+        **{f"{c}_travel_time_s": MetricInfo("s", "lower", f"mean travel time of arrived {what}")
+           for c, what in METRIC_CLASSES},
+        **{f"{c}_distance_km": MetricInfo("km", "lower", f"mean route length of arrived {what} "
+                                                         "(detours)")
+           for c, what in METRIC_CLASSES},
+        "general_delay_s": MetricInfo("s", "lower", "mean delay of every other vehicle"),
+    }
 
     windows: tuple[tuple[float, float], ...]
     vehicles: tuple[str, ...]

@@ -29,11 +29,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from trafficsim.errors import suggest
-from trafficsim.measures.base import CaseDraft, Measure, NetIndex
+from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex
 from trafficsim.measures.lanes import (
     Window,
     added_lane,
@@ -47,6 +48,11 @@ from trafficsim.measures.registry import register
 from trafficsim.outputs import read_csv, read_meandata
 from trafficsim.spec import Fields, read_windows, window_issues
 from trafficsim.vtypes import KIND_CLASS
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from trafficsim.report import ResultsFolder
 
 HOV_TYPE = "car_hov"
 #: SUMO's vehicle classes that may be named as eligible.
@@ -79,6 +85,23 @@ class HovLane(Measure):
     """
 
     kind = "hov_lane"
+    METRICS: ClassVar[dict[str, MetricInfo]] = {
+        "hov_lane_share": MetricInfo("-", None, "share of the distance driven on the lane's edges "
+                                                "that was driven on the HOV lane"),
+        "hov_lane_veh_h": MetricInfo("veh/h", None, "vehicles entering the HOV lane per edge and "
+                                                    "hour of its windows"),
+        "hov_violations_veh_s": MetricInfo("veh·s", "lower", "time non-eligible vehicles spent "
+                                                             "on the lane in its windows"),
+        "hov_delay_s": MetricInfo("s", "lower", "mean delay of qualifying (HOV) vehicles"),
+        "non_hov_delay_s": MetricInfo("s", "lower", "mean delay of the other vehicles"),
+        "hov_travel_time_s": MetricInfo("s", "lower", "mean travel time of HOV vehicles"),
+        "non_hov_travel_time_s": MetricInfo("s", "lower", "mean travel time of the others"),
+    }
+    REPORT_TITLE = "HOV lane: people and vehicles"
+    REPORT_ORDER = 34.0
+    REPORT_NOTE = ("Delay per person weights each vehicle by its occupants (a bus counts its "
+                   "passengers); HOV = vehicles allowed on the lane (carpools at the minimum "
+                   "occupancy, eligible types). Every plan classifies the same vehicles.")
     edges: tuple[str, ...]
     lane: int | None = 0
     add_lane: bool = False
@@ -186,6 +209,14 @@ class HovLane(Measure):
                     f'begin="{b:g}" end="{e:g}" edges="{edges}" vTypes="{others}"/>')
 
     # -- metrics -----------------------------------------------------------------------------
+    @classmethod
+    def figures(cls, folder: ResultsFolder) -> list[Figure]:
+        from trafficsim import plots  # matplotlib only when a report is drawn
+
+        if not folder.plans or not plots.has_metrics(folder.doc, ["hov_delay_s"]):
+            return []
+        return [plots.person_vehicle(folder.doc)]
+
     def metrics(self, run_dir: Path) -> dict[str, float]:
         """HOV-lane use in its hours, from SUMO's lane data.
 

@@ -33,12 +33,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
 from trafficsim.errors import Issue, suggest
-from trafficsim.measures.base import CaseDraft, Measure, NetIndex
+from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex, Situation
 from trafficsim.measures.registry import register
 from trafficsim.outputs import Table, read_csv
 from trafficsim.spec import Fields, clock
@@ -92,6 +93,17 @@ class Incident(Measure):
     """
 
     kind = "incident"
+    METRICS: ClassVar[dict[str, MetricInfo]] = {
+        "{id}_blocked_min": MetricInfo("min", "lower", "how long the lanes were really blocked"),
+        "{id}_blocked_lane_veh": MetricInfo(
+            "veh", None, "vehicles that passed the blocked stretch in a blocked lane (a check: 0)"),
+        "{id}_max_queue_m": MetricInfo("m", "lower", "longest queue behind the incident"),
+        "{id}_queue_cleared_min": MetricInfo(
+            "min", "lower", "from the crash until the queue was back to its pre-incident level"),
+        "{id}_conflicts": MetricInfo(
+            "-", "lower", "conflicts below the incident's time to collision near it "
+                          "(secondary-crash proxy)"),
+    }
     id: str
     edge: str
     lanes: tuple[int, ...]
@@ -297,6 +309,43 @@ def resolve_incidents(incidents: Sequence[Incident],
     clearance = {m.incident: m.clearance_min for m in measures if isinstance(m, IncidentClearance)}
     resolved = [replace(i, clearance_min=clearance.get(i.id, i.clearance_min)) for i in incidents]
     return (*resolved, *[m for m in measures if not isinstance(m, IncidentClearance)])
+
+
+@register
+@dataclass(frozen=True)
+class Incidents(Situation):
+    """The scenario's ``[[incidents]]``: crashes that happen in every plan, each plan with its
+    own clearance times (``incident_clearance``)."""
+
+    table = "incidents"
+    METRICS = Incident.METRICS
+    incidents: tuple[Incident, ...]
+
+    @classmethod
+    def read(cls, top: Fields, demand: object) -> Incidents | None:
+        incidents = parse_incidents(top)
+        return cls(incidents) if incidents else None
+
+    def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        return [(f"incidents[{i}].{fld}", msg) for i, inc in enumerate(self.incidents)
+                for fld, msg in inc.check(net, begin_s, end_s)]
+
+    @classmethod
+    def plan_issues(cls, found: Situation | None, plans: Mapping[str, Sequence[Measure]]
+                    ) -> list[tuple[str, str]]:
+        return clearance_issues(found.incidents if isinstance(found, cls) else (), plans)
+
+    def resolve(self, measures: tuple[Measure, ...]) -> tuple[Measure, ...]:
+        return resolve_incidents(self.incidents, measures)
+
+    @staticmethod
+    def with_clearance(measures: Sequence[Measure], incident: str, minutes: float
+                       ) -> tuple[Measure, ...]:
+        """A plan's measures with ``incident`` cleared after ``minutes`` (0: no crash),
+        replacing the plan's own clearance time of it (for a clearance sweep)."""
+        keep = tuple(m for m in measures
+                     if not (isinstance(m, IncidentClearance) and m.incident == incident))
+        return (*keep, IncidentClearance(incident, minutes))
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,15 +32,20 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from trafficsim.measures.base import CaseDraft, Measure, NetIndex, StopVisit
+from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex, StopVisit
 from trafficsim.measures.lanes import Window, tag
 from trafficsim.measures.registry import register
 from trafficsim.outputs import read_stops
 from trafficsim.spec import Fields, read_windows, window_issues
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from trafficsim.report import ResultsFolder
 
 #: Kerb length of one parallel parking space. [m]
 SPACE_M = 6.5
@@ -74,6 +79,19 @@ class ParkingBay(Measure):
     when_full
         ``double_park`` (next to the bay, in the lane) or ``wait`` (in the lane for a space).
     """
+
+    METRICS: ClassVar[dict[str, MetricInfo]] = {
+        "bay_uses_veh": MetricInfo("veh", None, "stops made in the bay"),
+        "bay_peak_occupancy_veh": MetricInfo("veh", None, "most vehicles in the bay at once"),
+        "bay_mean_occupancy_veh": MetricInfo("veh", None, "mean vehicles in the bay in its "
+                                                          "windows"),
+        "bay_longest_stay_s": MetricInfo("s", None, "longest stay in the bay"),
+        "bay_overstays_veh": MetricInfo("veh", "lower", "stays longer than the maximum"),
+        "bay_outside_window_veh": MetricInfo("veh", "lower", "stops in the bay outside its "
+                                                             "windows (must be 0)"),
+    }
+    REPORT_TITLE: ClassVar[str] = "Kerb bays: occupancy"
+    REPORT_ORDER: ClassVar[float] = 36.0
 
     kind: ClassVar[str] = "parking_bay"
     default_max_stay_s: ClassVar[float] = 900.0
@@ -159,6 +177,13 @@ class ParkingBay(Measure):
         draft.stop_rules.append(_BayRule(self.edge, self.bay_id, self.windows, self.max_stay_s))
 
     # -- metrics -----------------------------------------------------------------------------
+    @classmethod
+    def figures(cls, folder: ResultsFolder) -> list[Figure]:
+        from trafficsim import plots  # matplotlib only when a report is drawn
+
+        runs = plots.bay_occupancy_runs(folder.dir)
+        return [plots.bay_occupancy(runs)] if runs else []
+
     def metrics(self, run_dir: Path) -> dict[str, float]:
         """Use of the bay, from SUMO's stop output; also writes ``bay_occupancy_BAYID.csv``.
 

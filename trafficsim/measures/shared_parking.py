@@ -46,12 +46,13 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
 from trafficsim.errors import Issue, suggest
-from trafficsim.measures.base import CaseDraft, Measure, NetIndex
+from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex, Situation
 from trafficsim.measures.registry import register
 from trafficsim.outputs import Table, read_csv, read_stops
 from trafficsim.spec import Fields, clock, parse_time, read_windows, window_issues
@@ -166,6 +167,19 @@ class Parking(Measure):
     """
 
     kind = "parking"
+    METRICS: ClassVar[dict[str, MetricInfo]] = {
+        "parking_demand_veh": MetricInfo("veh", None, "cars that wanted to park (the same "
+                                                      "in every plan)"),
+        "parking_unserved_veh": MetricInfo("veh", "lower", "cars that found no space in a "
+                                                           "car park they may use"),
+        "parking_search_time_s": MetricInfo("s", "lower", "mean time searching for a space"),
+        "parking_guest_overstays_veh": MetricInfo("veh", "lower", "guests still parked when "
+                                                                  "their sharing window closed"),
+        "parking_{id}_peak_occupancy_pct": MetricInfo("%", None, "highest occupancy of a car "
+                                                                 "park"),
+        "parking_{id}_mean_occupancy_pct": MetricInfo("%", "higher", "mean occupancy of a car "
+                                                                     "park over the day (use)"),
+    }
     car_parks: tuple[CarPark, ...]
     groups: tuple[ParkingGroup, ...]
     overflow_edge: str
@@ -456,6 +470,37 @@ def resolve_parking(parking: Parking | None, measures: Iterable[Measure]) -> tup
                    if isinstance(m, SharedParking))
     return (replace(parking, sharing=shares),
             *[m for m in measures if not isinstance(m, SharedParking)])
+
+
+@register
+@dataclass(frozen=True)
+class ParkingDemand(Situation):
+    """The scenario's ``[parking]``: car parks and who wants to park when, in every plan; a
+    plan's ``shared_parking`` measures set the sharing rules."""
+
+    table = "parking"
+    METRICS = Parking.METRICS
+    parking: Parking
+
+    @classmethod
+    def read(cls, top: Fields, demand: object) -> ParkingDemand | None:
+        parking = parse_parking(top)
+        return None if parking is None else cls(parking)
+
+    def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        return [(f"parking.{fld}", msg) for fld, msg in self.parking.check(net, begin_s, end_s)]
+
+    @classmethod
+    def plan_issues(cls, found: Situation | None, plans: Mapping[str, Sequence[Measure]]
+                    ) -> list[tuple[str, str]]:
+        return sharing_issues(found.parking if isinstance(found, cls) else None, plans)
+
+    def resolve(self, measures: tuple[Measure, ...]) -> tuple[Measure, ...]:
+        return resolve_parking(self.parking, measures)
+
+    def write_demand(self, run_dir: Path, begin_s: float, end_s: float, seed: int
+                     ) -> list[str]:
+        return [self.parking.write_demand(run_dir, begin_s, end_s, seed)]
 
 
 # --------------------------------------------------------------------------------------------

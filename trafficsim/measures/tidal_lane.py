@@ -26,8 +26,9 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
-from trafficsim.measures.base import CaseDraft, Measure, NetIndex
+from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex
 from trafficsim.measures.lanes import (
     Window,
     added_lane,
@@ -40,6 +41,11 @@ from trafficsim.measures.lanes import (
 from trafficsim.measures.registry import register
 from trafficsim.outputs import read_meandata
 from trafficsim.spec import Fields, clock, read_windows, window_issues
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from trafficsim.report import ResultsFolder
 
 DIRECTIONS = ("inbound", "outbound")
 CLEARANCE = "clearance"
@@ -69,6 +75,26 @@ class TidalLane(Measure):
     """
 
     kind = "tidal_lane"
+    METRICS: ClassVar[dict[str, MetricInfo]] = {
+        "tidal_peak_delay_s": MetricInfo("s", "lower", "delay along the road in the direction "
+                                                       "the lane serves, in its windows"),
+        "tidal_peak_travel_time_s": MetricInfo("s", "lower", "travel time along the road, peak "
+                                                             "direction, in the windows"),
+        "tidal_counter_delay_s": MetricInfo("s", "lower", "delay along the road in the other "
+                                                          "direction at the same times"),
+        "tidal_counter_travel_time_s": MetricInfo("s", "lower", "travel time along the road, "
+                                                                "counter-peak direction"),
+        "tidal_lane_share": MetricInfo("-", None, "share of the peak traffic on the reversible "
+                                                  "lane"),
+        "tidal_conflict_veh_s": MetricInfo("veh·s", "lower", "time vehicles spent on the lane "
+                                                             "against its direction (must be 0)"),
+    }
+    REPORT_TITLE = "Tidal lane: by direction"
+    REPORT_ORDER = 32.0
+    REPORT_NOTE = ("Along the tidal road, in the scheduled windows: the peak direction is the one "
+                   "the reversible lane serves, the counter-peak the other direction at the same "
+                   "times (it loses a lane where the lane is taken from it). Every plan is "
+                   "measured on the same edges and windows.")
     inbound: tuple[str, ...]
     inbound_windows: tuple[Window, ...]
     outbound_windows: tuple[Window, ...]
@@ -259,6 +285,14 @@ class TidalLane(Measure):
             out[f"tidal_{role}_delay_s"] = delay / weight if weight else math.nan
             out[f"tidal_{role}_travel_time_s"] = travel / weight if weight else math.nan
         return out
+
+    @classmethod
+    def figures(cls, folder: ResultsFolder) -> list[Figure]:
+        from trafficsim import plots  # matplotlib only when a report is drawn
+
+        if not folder.plans or not plots.has_metrics(folder.doc, ["tidal_peak_delay_s"]):
+            return []
+        return [plots.direction_delays(folder.doc)]
 
     def metrics(self, run_dir: Path) -> dict[str, float]:
         """Use of the reversible lane, from SUMO's lane data per schedule segment.
