@@ -21,6 +21,7 @@ def test_metric_contract_keys() -> None:
     assert set(METRICS) == CONTRACT
 
 
+@pytest.mark.sumo
 def test_compare_json_and_out_dir(small_corridor: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     code = main(["compare", str(small_corridor), "--seeds", "1,2,3", "--out", str(out),
@@ -63,6 +64,7 @@ def test_compare_json_and_out_dir(small_corridor: Path, tmp_path: Path, capsys) 
     assert "J1,ALL" in junctions and "J2,W_J1" not in junctions
 
 
+@pytest.mark.sumo
 def test_a_kept_case_repeats_with_bare_sumo(small_corridor: Path, tmp_path: Path) -> None:
     """`sumo -c case.sumocfg` in a kept case directory reproduces the run bit for bit."""
     out = tmp_path / "out"
@@ -76,6 +78,7 @@ def test_a_kept_case_repeats_with_bare_sumo(small_corridor: Path, tmp_path: Path
     assert (case / "tripinfo.csv").read_bytes() == first
 
 
+@pytest.mark.sumo
 def test_run_json_has_one_plan(small_corridor: Path, capsys) -> None:
     code = main(["run", str(small_corridor), "--plan", "slow", "--seeds", "1", "--json",
                  "--quiet"])
@@ -90,6 +93,7 @@ def test_run_json_has_one_plan(small_corridor: Path, capsys) -> None:
     assert "mean_delay_s" in table and "vs baseline" not in table
 
 
+@pytest.mark.sumo
 def test_console_script_prints_table(small_corridor: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "trafficsim.cli", "compare", str(small_corridor),
                            "--seeds", "1,2", "--workers", "2"],

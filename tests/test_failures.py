@@ -14,6 +14,7 @@ from trafficsim.cli import main
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
+@pytest.mark.sumo
 def test_sumo_error_text_is_surfaced(tmp_path: Path, capsys) -> None:
     build_net("link", tmp_path)
     shutil.copy(DATA / "one_vehicle.rou.xml", tmp_path)
@@ -32,6 +33,7 @@ def test_sumo_error_text_is_surfaced(tmp_path: Path, capsys) -> None:
     assert "XX_0" in err and "Traceback" not in err
 
 
+@pytest.mark.sumo
 def test_wall_clock_timeout(tmp_path: Path) -> None:
     text = (SCENARIOS / "arterial_am_peak.toml").read_text()
     sc = tmp_path / "slow.toml"
@@ -40,6 +42,7 @@ def test_wall_clock_timeout(tmp_path: Path) -> None:
         ts.simulate(sc, seeds=[1], progress=False)
 
 
+@pytest.mark.sumo
 def test_imported_sumocfg_runs_with_its_own_files(shared_data: Path, tmp_path: Path) -> None:
     cfg = shared_data / "single-intersection" / "single-intersection.sumocfg"
     r = ts.simulate(ts.load_scenario(cfg, end_s=600), seeds=[1, 2], out=tmp_path / "o",

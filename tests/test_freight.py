@@ -86,6 +86,7 @@ def freight_run(tmp_path_factory: pytest.TempPathFactory):
     return result, routes
 
 
+@pytest.mark.sumo
 def test_banned_classes_never_enter_banned_edges_in_the_window(freight_run) -> None:
     result, routes = freight_run
     b, e = parse_time("07:00"), parse_time("07:20")
@@ -116,6 +117,7 @@ def test_banned_classes_never_enter_banned_edges_in_the_window(freight_run) -> N
     assert "truck_distance_km" not in base.metrics
 
 
+@pytest.mark.sumo
 def test_trucks_keep_to_the_corridor_inside_the_zone(freight_run) -> None:
     """With a designated corridor (B1–C1) through the closed block, trucks in the window use the
     corridor and no other street of the block; vans are not restricted by a truck corridor."""
@@ -127,6 +129,7 @@ def test_trucks_keep_to_the_corridor_inside_the_zone(freight_run) -> None:
     assert result.run("corridor", 3).metrics["truck_corridor_violations_veh"] == 0
 
 
+@pytest.mark.sumo
 def test_routes_stay_valid_under_the_ban(freight_run) -> None:
     """No teleports, no vehicle stuck in front of a closed street: every freight vehicle that
     set off more than 10 minutes before the end arrived."""
@@ -145,6 +148,7 @@ def test_routes_stay_valid_under_the_ban(freight_run) -> None:
     assert (trips["arrival"][m] >= 0).all()
 
 
+@pytest.mark.sumo
 def test_freight_showcase_validates() -> None:
     assert main(["validate", str(ROOT / "scenarios" / "freight_district.toml")]) == 0
 
@@ -172,6 +176,7 @@ windows = [["07:20", "07:10"]]
     assert "plans.c.measures[0].windows[0]: = ['07:20', '07:10'] ends before it begins" in text
 
 
+@pytest.mark.sumo
 def test_freight_references_are_checked_against_the_network(tmp_path: Path) -> None:
     bad = SMALL.replace("'C2B2']", "'C2B3']").replace('[["07:00", "07:20"]]',
                                                       '[["07:00", "07:40"]]')

@@ -82,6 +82,7 @@ def fcd_rows(case: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter=";"))
 
 
+@pytest.mark.sumo
 def test_no_single_occupant_vehicle_on_the_hov_lane_in_its_hours(
         hov: tuple[ts.Comparison, Path]) -> None:
     result, out = hov
@@ -103,6 +104,7 @@ def test_no_single_occupant_vehicle_on_the_hov_lane_in_its_hours(
     assert result.values("hov", "hov_violations_veh_s") == [0.0, 0.0, 0.0]
 
 
+@pytest.mark.sumo
 def test_carpools_qualify_by_occupancy(hov: tuple[ts.Comparison, Path]) -> None:
     _, out = hov
     run = out / "cases/hov/seed_1"
@@ -115,6 +117,7 @@ def test_carpools_qualify_by_occupancy(hov: tuple[ts.Comparison, Path]) -> None:
             assert (t == "car_hov") == (occupancy[vid] >= 2), vid
 
 
+@pytest.mark.sumo
 def test_an_added_hov_lane_is_the_innermost_and_kept_clear(
         hov: tuple[ts.Comparison, Path]) -> None:
     _, out = hov
@@ -132,6 +135,7 @@ def test_an_added_hov_lane_is_the_innermost_and_kept_clear(
     assert on_edges == set(ROAD)
 
 
+@pytest.mark.sumo
 def test_person_delay_and_vehicle_delay_are_both_compared(
         hov: tuple[ts.Comparison, Path]) -> None:
     result, _ = hov
@@ -174,6 +178,7 @@ BAD = [
 ]
 
 
+@pytest.mark.sumo
 @pytest.mark.parametrize(("old", "new", "field", "text"), BAD)
 def test_bad_hov_lane_names_the_field(write, old: str, new: str, field: str, text: str) -> None:
     assert old in SCENARIO
@@ -184,6 +189,7 @@ def test_bad_hov_lane_names_the_field(write, old: str, new: str, field: str, tex
     assert text in str(info.value)
 
 
+@pytest.mark.sumo
 def test_person_vehicle_plot_draws_the_measured_means(hov: tuple[ts.Comparison, Path]) -> None:
     """The HOV picture and report section: plotted bars are the metrics.json means, and the
     error bars their 95% CIs; person delay and vehicle delay are both there for every plan."""

@@ -61,6 +61,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ts.Comparison, 
     return ts.compare(sc, out=d / "out", workers=2, progress=False), d / "out"
 
 
+@pytest.mark.sumo
 def test_blocked_lane_carries_no_vehicle_during_the_incident(small_run) -> None:
     """Lane-level loops across the blocked stretch: nothing passes on the blocked lane while the
     wreck stands there, traffic squeezes past on the other lane, and the lane carries traffic
@@ -94,6 +95,7 @@ def test_blocked_lane_carries_no_vehicle_during_the_incident(small_run) -> None:
     assert ref.metrics["crash_blocked_min"] == 0
 
 
+@pytest.mark.sumo
 def test_ssm_conflicts_are_read_from_sumo_output(small_run) -> None:
     """The conflict count is SUMO's SSM device output, filtered by minimum TTC: recounted here
     straight from ssm.xml, and the device is switched on in the case configuration."""
@@ -135,6 +137,8 @@ def test_conflict_count_dedupes_both_sides_and_applies_the_threshold(tmp_path: P
     assert count_conflicts(tmp_path / "missing.xml", 1.5) == 0
 
 
+@pytest.mark.sumo
+@pytest.mark.slow
 def test_delay_grows_monotonically_with_clearance_on_the_showcase() -> None:
     """On the showcase (cut at 07:40, two seeds): each longer clearance causes more delay and a
     longer queue, seed by seed."""
@@ -153,6 +157,7 @@ def test_delay_grows_monotonically_with_clearance_on_the_showcase() -> None:
     assert [p["clearance_min"] for p in doc["points"]] == [0.0, 5.0, 15.0]
 
 
+@pytest.mark.sumo
 def test_sweep_command_writes_table_json_and_figure(tmp_path: Path, capsys) -> None:
     sc = tmp_path / "small.toml"
     sc.write_text(SMALL.replace('end = "07:25"', 'end = "07:15"'))

@@ -15,6 +15,7 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRAFFICSIM_CACHE", str(tmp_path / "cache"))
 
 
+@pytest.mark.sumo
 def test_corridor_layout(tmp_path: Path) -> None:
     spec = CorridorSpec(intersections=3, spacing_m=300, lanes=2, speed_kmh=50)
     idx = net_index(build_network(spec, tmp_path / "n"))
@@ -26,6 +27,7 @@ def test_corridor_layout(tmp_path: Path) -> None:
     assert 250 < idx.edge_length_m["J1_J2"] < 300
 
 
+@pytest.mark.sumo
 def test_grid_layout(tmp_path: Path) -> None:
     spec = GridSpec(rows=2, cols=3, spacing_m=200, lanes=1, speed_kmh=50)
     idx = net_index(build_network(spec, tmp_path / "g"))
@@ -33,6 +35,7 @@ def test_grid_layout(tmp_path: Path) -> None:
     assert "left0" in idx.junctions and idx.out_edges["left0"] == ("left0A0",)
 
 
+@pytest.mark.sumo
 def test_cached_network_is_identical(tmp_path: Path) -> None:
     spec = CorridorSpec(intersections=2, spacing_m=200, lanes=1, speed_kmh=40)
     first = build_network(spec, tmp_path / "a").read_bytes()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.sumo  # every test here starts SUMO or one of its tools
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 ROOT = NOTEBOOKS.parent
 
@@ -33,6 +35,7 @@ def _images(nb: object) -> int:
                for o in c.get("outputs", []))
 
 
+@pytest.mark.slow
 def test_quickstart(tmp_path: Path) -> None:
     out = tmp_path / "quickstart-out"
     nb = execute("quickstart.py", {"SCENARIO": str(ROOT / "scenarios/arterial_am_peak.toml"),
@@ -42,6 +45,7 @@ def test_quickstart(tmp_path: Path) -> None:
     assert (out / "cases/calm_40/seed_1/trajectories.csv.gz").is_file()
 
 
+@pytest.mark.slow
 def test_lane_plans(tmp_path: Path) -> None:
     out = tmp_path / "lane-plans-out"
     nb = execute("lane_plans.py", {"SCENARIOS": str(ROOT / "scenarios"), "SEEDS": [1, 2],
@@ -53,6 +57,7 @@ def test_lane_plans(tmp_path: Path) -> None:
     assert len(list(out.glob("school_gate/cases/bay/seed_*/bay_occupancy_*.csv"))) == 2
 
 
+@pytest.mark.slow
 def test_signal_optimisation(tmp_path: Path) -> None:
     out = tmp_path / "opt-out"
     nb = execute("signal_optimisation.py", {

@@ -42,6 +42,7 @@ def _journal(out: Path, *, proposed: bool = True) -> list[dict]:
     return sorted(entries, key=lambda e: e["n"]) if proposed else entries
 
 
+@pytest.mark.sumo
 def test_encoding_respects_min_greens_and_cycle(tmp_path: Path) -> None:
     net = build_net("cross", tmp_path)
     start = read_plan(net)
@@ -58,6 +59,7 @@ def test_encoding_respects_min_greens_and_cycle(tmp_path: Path) -> None:
     assert enc.decode(enc.encode(start)).key() == start.key()
 
 
+@pytest.mark.sumo
 def test_monitored_run_matches_a_plain_run(cross_sc: Path, tmp_path: Path) -> None:
     """Stepping through TraCI to watch the delay changes nothing in SUMO's results."""
     from trafficsim.compare import simulate
@@ -93,6 +95,8 @@ def _settings(**kw) -> OptimiseSettings:
     return OptimiseSettings(**(base | kw))
 
 
+@pytest.mark.sumo
+@pytest.mark.slow
 def test_early_cut_never_changes_the_search(cross_sc: Path, tmp_path: Path) -> None:
     """Same candidates in the same order and the same winner with and without cutting; every
     cut value is a lower bound of that plan's full value."""
@@ -117,6 +121,8 @@ def test_early_cut_never_changes_the_search(cross_sc: Path, tmp_path: Path) -> N
     assert cut.doc["best"]["objective"] < cut.doc["start"]["objective"]
 
 
+@pytest.mark.sumo
+@pytest.mark.slow
 def test_pattern_searches_cut_without_changing_a_decision(cross_sc: Path, tmp_path: Path) -> None:
     """The pattern searches (fixed-time polish, actuated and coordinated tuning) cut a neighbour
     once it is known to be worse than the incumbent: same plans, same winners as uncut."""
@@ -137,6 +143,8 @@ def test_pattern_searches_cut_without_changing_a_decision(cross_sc: Path, tmp_pa
     assert all(e["objective"] <= exact[e["key"]] + 1e-9 for e in cuts)
 
 
+@pytest.mark.sumo
+@pytest.mark.slow
 def test_cli_writes_a_plan_that_sumo_loads_and_a_validation_table(cross_sc: Path,
                                                                   tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -179,6 +187,8 @@ def test_cli_writes_a_plan_that_sumo_loads_and_a_validation_table(cross_sc: Path
     assert sum(best["greens_s"]) + sum(best["intergreens_s"]) == best["cycle_s"]
 
 
+@pytest.mark.sumo
+@pytest.mark.slow
 def test_resume_after_sigkill_reruns_nothing(cross_sc: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "trafficsim.cli", "optimise", str(cross_sc), "--budget", "12",
@@ -212,6 +222,8 @@ def test_resume_after_sigkill_reruns_nothing(cross_sc: Path, tmp_path: Path) -> 
     assert again.returncode == 2 and "--resume" in again.stderr, again.stderr
 
 
+@pytest.mark.sumo
+@pytest.mark.slow
 def test_resume_replays_many_generations(cross_sc: Path, tmp_path: Path) -> None:
     """A journal cut after several DE generations resumes into the uninterrupted run."""
     settings = _settings(budget=30)
@@ -237,6 +249,8 @@ def test_resume_replays_many_generations(cross_sc: Path, tmp_path: Path) -> None
     assert again.doc["best"]["key"] == more.doc["best"]["key"]
 
 
+@pytest.mark.sumo
+@pytest.mark.slow
 def test_resume_after_a_parallel_batch_was_cut_midway(cross_sc: Path, tmp_path: Path) -> None:
     """Parallel workers finish out of order: a journal may hold evaluations 7 and 9 but not 8.
     The resumed run numbers every plan as the uninterrupted one did (ties and the best plan
@@ -262,6 +276,8 @@ def test_resume_after_a_parallel_batch_was_cut_midway(cross_sc: Path, tmp_path: 
         "actuated", "coordinated")
 
 
+@pytest.mark.sumo
+@pytest.mark.slow
 def test_dask_cluster_gives_the_same_search(cross_sc: Path, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     serial = optimise(cross_sc, out=tmp_path / "serial", settings=_settings(budget=10),
@@ -275,6 +291,8 @@ def test_dask_cluster_gives_the_same_search(cross_sc: Path, tmp_path: Path) -> N
     assert dask.doc["best"]["key"] == serial.doc["best"]["key"]
 
 
+@pytest.mark.sumo
+@pytest.mark.slow
 def test_imported_sumocfg_with_defaults(shared_data: Path, tmp_path: Path) -> None:
     """`trafficsim optimise X.sumocfg --end 600` on a third-party model, nothing else given."""
     cfg = shared_data / "single-intersection" / "single-intersection.sumocfg"

@@ -74,6 +74,7 @@ def bay_stops(out: Path, seed: int) -> dict[str, np.ndarray]:
     return {k: v[mine] for k, v in stops.items()}
 
 
+@pytest.mark.sumo
 def test_bay_rules_hold_in_sumo_stop_output(gate: tuple[ts.Comparison, Path]) -> None:
     result, out = gate
     for seed in result.seeds:
@@ -96,6 +97,7 @@ def test_bay_rules_hold_in_sumo_stop_output(gate: tuple[ts.Comparison, Path]) ->
     assert max(result.values("bay", "bay_peak_occupancy_veh")) == 3
 
 
+@pytest.mark.sumo
 def test_without_a_bay_every_stop_blocks_the_travel_lane(gate: tuple[ts.Comparison, Path]
                                                          ) -> None:
     result, out = gate
@@ -109,6 +111,7 @@ def test_without_a_bay_every_stop_blocks_the_travel_lane(gate: tuple[ts.Comparis
     assert base == (out / "cases/bay/seed_1/vehicles.csv").read_text()
 
 
+@pytest.mark.sumo
 def test_the_bay_cuts_through_traffic_delay_and_lane_blocking(
         gate: tuple[ts.Comparison, Path]) -> None:
     result, _ = gate
@@ -145,6 +148,7 @@ BAD = [
 ]
 
 
+@pytest.mark.sumo
 @pytest.mark.parametrize(("old", "new", "field", "text"), BAD)
 def test_bad_bay_or_stop_demand_names_the_field(write, old: str, new: str, field: str,
                                                 text: str) -> None:
@@ -156,6 +160,7 @@ def test_bad_bay_or_stop_demand_names_the_field(write, old: str, new: str, field
     assert text in str(info.value)
 
 
+@pytest.mark.sumo
 def test_plotted_bay_occupancy_stays_within_capacity(gate: tuple[ts.Comparison, Path]) -> None:
     """The bay picture: one line per seed from the occupancy the measure sampled from SUMO's
     stop output; it never exceeds the capacity, reaches it at times, is zero outside the bay's
@@ -200,6 +205,7 @@ def test_occupancy_picture_leaves_out_the_idle_hours_between_windows() -> None:
     assert _busy_spans(t, np.zeros(len(t), dtype=bool), 1800.0, 60.0) == [(8 * 3600, 16 * 3600)]
 
 
+@pytest.mark.sumo
 def test_two_bays_in_one_plan_keep_their_own_metrics_and_pictures(tmp_path: Path) -> None:
     """A school gate and a clinic gate on one street: each bay's use is counted from SUMO's stop
     output under its own id (``BAYID:key``), never as one bare number, and each gets its row

@@ -10,6 +10,8 @@ import trafficsim as ts
 from tests.conftest import DATA, build_net
 from trafficsim.outputs import read_csv
 
+pytestmark = pytest.mark.sumo  # every test here starts SUMO or one of its tools
+
 
 def test_free_flow_travel_time_matches_length_over_speed(tmp_path: Path) -> None:
     """One vehicle on an empty 1 km link at 50 km/h takes length / speed (within 2%)."""

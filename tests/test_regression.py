@@ -40,6 +40,7 @@ def _regress(scenario: Path, baseline: Path, *extra: str) -> list[str]:
     return ["regress", str(scenario), "--baseline", str(baseline), "--quiet", *extra]
 
 
+@pytest.mark.sumo
 def test_baseline_records_versions_and_seeds(recorded: Path) -> None:
     data = load_baseline(recorded / "base.json")
     entry = data["scenarios"]["regression_corridor"]
@@ -49,6 +50,7 @@ def test_baseline_records_versions_and_seeds(recorded: Path) -> None:
     assert len(entry["plans"]["baseline"]["mean_delay_s"]) == 10
 
 
+@pytest.mark.sumo
 def test_unchanged_scenario_passes_on_its_seeds_and_on_fresh_ones(recorded: Path,
                                                                    capsys) -> None:
     base = recorded / "base.json"
@@ -64,6 +66,7 @@ def test_unchanged_scenario_passes_on_its_seeds_and_on_fresh_ones(recorded: Path
     assert "+0.00 (+0.0%)" not in delay
 
 
+@pytest.mark.sumo
 def test_much_lower_speed_limit_is_caught(recorded: Path, tmp_path: Path, capsys) -> None:
     slow = _variant(recorded, tmp_path, "speed_kmh = 50", "speed_kmh = 25")
     assert main(_regress(slow, recorded / "base.json")) == 4
@@ -79,6 +82,7 @@ def test_much_lower_speed_limit_is_caught(recorded: Path, tmp_path: Path, capsys
     assert main(_regress(slow, recorded / "base.json", "--seeds", "11,12,13,14,15")) == 4
 
 
+@pytest.mark.sumo
 def test_a_six_percent_delay_shift_is_caught_a_two_percent_one_is_not(
         recorded: Path, tmp_path: Path, capsys) -> None:
     """47 instead of 50 km/h on the corridor raises mean delay by about 6%: beyond the 2%
@@ -92,6 +96,7 @@ def test_a_six_percent_delay_shift_is_caught_a_two_percent_one_is_not(
         assert (5.0 < pct < 8.0) if code else (0.0 < pct < 4.0), line
 
 
+@pytest.mark.sumo
 def test_halved_green_time_is_caught(recorded: Path, tmp_path: Path, capsys) -> None:
     """Halving the main road's green at J1 (the side street gets the rest) on an imported
     network: the baseline and the degraded plan differ only in the tlLogic."""
@@ -121,6 +126,7 @@ def test_halved_green_time_is_caught(recorded: Path, tmp_path: Path, capsys) -> 
     assert any(" mean_delay_s " in ln for ln in fail)
 
 
+@pytest.mark.sumo
 def test_other_versions_warn(recorded: Path, tmp_path: Path, capsys) -> None:
     data = json.loads((recorded / "base.json").read_text())
     data["scenarios"]["regression_corridor"]["sumo_version"] = "1.27.0"
@@ -153,6 +159,7 @@ def test_statistics_of_the_band() -> None:
     assert check_metric([10.0], [10.1], paired=True) == (pytest.approx(0.1), 0.2, 0.0, True)
 
 
+@pytest.mark.sumo
 def test_pytest_plugin(pytester: pytest.Pytester) -> None:
     """Users' tests: the scenario_regression fixture, --trafficsim-update, a failing check."""
     shutil.copy(DATA / "small_corridor.toml", pytester.path / "corridor.toml")

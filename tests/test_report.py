@@ -36,6 +36,7 @@ def small_corridor() -> Path:  # module scope (the conftest fixture is per test)
     return Path(__file__).parent / "data" / "small_corridor.toml"
 
 
+@pytest.mark.sumo
 def test_time_series_add_up_to_the_run_metrics(folder: Path) -> None:
     """The 5-minute bins partition the run: demand-weighted bin delays give the run's mean
     delay, and the bins' arrivals its throughput."""
@@ -55,6 +56,7 @@ def test_time_series_add_up_to_the_run_metrics(folder: Path) -> None:
             assert all(float(r["queued_veh"]) <= float(r["running_veh"]) for r in mine)
 
 
+@pytest.mark.sumo
 def test_trajectories_are_recorded_once_and_change_nothing(folder: Path,
                                                            small_corridor: Path) -> None:
     assert (folder / "cases/baseline/seed_1/trajectories.csv.gz").is_file()
@@ -65,6 +67,7 @@ def test_trajectories_are_recorded_once_and_change_nothing(folder: Path,
         assert recorded[m]["per_seed"][0] == pytest.approx(v, abs=1e-6), m
 
 
+@pytest.mark.sumo
 def test_no_vehicle_crosses_a_stop_line_on_red(folder: Path) -> None:
     """Trajectories laid out along the corridor, against SUMO's own signal switches: every
     vehicle that drives from one corridor edge into the next does so on green or amber."""
@@ -104,6 +107,7 @@ def test_no_vehicle_crosses_a_stop_line_on_red(folder: Path) -> None:
     assert crossings > 100  # most of the ~130 through vehicles cross both stop lines
 
 
+@pytest.mark.sumo
 def test_signal_timing_follows_sumos_offset_rule(folder: Path, tmp_path: Path) -> None:
     """The phase the timing diagram puts at time t (offset applied) is the phase SUMO shows."""
     net = (folder / "cases/baseline/net.net.xml").read_text()
@@ -125,6 +129,7 @@ def test_signal_timing_follows_sumos_offset_rule(folder: Path, tmp_path: Path) -
     assert len(fig.axes[0].patches) + len(fig.axes[0].collections) > 0
 
 
+@pytest.mark.sumo
 def test_corridor_found_on_a_generated_grid(tmp_path: Path) -> None:
     run_tool("netgenerate", ["--grid", "--grid.number", "3", "--grid.attach-length", "100",
                              "--tls.set", "A0,A1,A2,B0,B1,B2,C0,C1,C2", "-o", "g.net.xml",
@@ -137,6 +142,7 @@ def test_corridor_found_on_a_generated_grid(tmp_path: Path) -> None:
     assert lay.length_m > 2 * 100
 
 
+@pytest.mark.sumo
 def test_figures(folder: Path) -> None:
     f = load_folder(folder)
     bars = plots.metric_bars(f.doc, metrics=("mean_delay_s", "throughput_veh"))
@@ -155,6 +161,7 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.sumo
 def test_report_renders_in_chromium(folder: Path, tmp_path: Path, capsys) -> None:
     assert main(["report", str(folder)]) == 0
     report = folder / "report.html"
@@ -202,6 +209,7 @@ def test_report_renders_in_chromium(folder: Path, tmp_path: Path, capsys) -> Non
     assert float(np.std(pixels)) > 0.05  # not a blank page
 
 
+@pytest.mark.sumo
 def test_report_sections_are_an_extension_point(folder: Path) -> None:
     from trafficsim.report import section
 

@@ -49,6 +49,7 @@ def test_unknown_measure_suggests_the_nearest(write) -> None:
     assert "Did you mean 'speed_limit'?" in str(err)
 
 
+@pytest.mark.sumo
 def test_unknown_edge_id_is_found_against_the_network(write) -> None:
     err = load_text(write, GOOD.replace('"J1_J2"', '"J1_J9"'))
     assert fields(err) == ["plans.slow.measures[0].edges[1]"]
@@ -73,6 +74,7 @@ def test_profile_length_must_cover_the_window(write) -> None:
     assert "needs 3" in str(err)
 
 
+@pytest.mark.sumo
 def test_unknown_origin(write) -> None:
     err = load_text(write, GOOD.replace('from = "N1"', 'from = "N7"'))
     assert fields(err) == ["demand.flows[1].from"]
@@ -103,6 +105,7 @@ def test_broken_sumocfg_path(write) -> None:
     assert "input.route-files" in text
 
 
+@pytest.mark.sumo
 def test_cli_validate_lists_errors_without_traceback(write, capsys) -> None:
     bad = write("bad.toml", GOOD.replace('"J1_J2"', '"J1_J9"').replace("lanes = 1", "lanes = 1.5"))
     good = DATA / "small_corridor.toml"
@@ -126,6 +129,7 @@ def test_end_override_shortens_profiles() -> None:
     assert sc.demand is not None and sc.demand.flows[0].profile == (0.8, 1.0)
 
 
+@pytest.mark.sumo
 def test_clip_windows_cuts_measure_windows_to_a_shortened_run(tmp_path) -> None:
     """A quick look at a long scenario: the tidal lane's evening window is dropped and its
     morning one cut at the new end, so the shortened scenario passes the network checks that

@@ -24,6 +24,7 @@ def showcase_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ts.Compariso
     return ts.compare(SHOWCASE, seeds=[1], out=out, workers=2, progress=False), out
 
 
+@pytest.mark.sumo
 def test_occupancy_never_exceeds_capacity(showcase_run) -> None:
     """At every moment a car enters a car park (SUMO's stop output), the cars parked there at
     that moment, itself included, fit its capacity; and the car parks do fill up."""
@@ -42,6 +43,7 @@ def test_occupancy_never_exceeds_capacity(showcase_run) -> None:
         assert run.health.teleports == 0
 
 
+@pytest.mark.sumo
 def test_sharing_reduces_unserved_demand_on_the_showcase(showcase_run) -> None:
     result, out = showcase_run
     base, shared = result.run("baseline", 1), result.run("shared", 1)
@@ -72,6 +74,7 @@ def test_occupancy_profile_counts_open_stops_until_the_end() -> None:
     assert occ.tolist() == [0, 1, 2, 1, 1]
 
 
+@pytest.mark.sumo
 def test_parking_showcase_validates() -> None:
     assert main(["validate", str(SHOWCASE)]) == 0
 
@@ -96,6 +99,7 @@ def test_bad_parking_input_names_the_field(tmp_path: Path) -> None:
             "residents, staff, visitors. Did you mean 'residents'?") in text
 
 
+@pytest.mark.sumo
 def test_parking_references_are_checked_against_the_network(tmp_path: Path) -> None:
     bad = SHOWCASE.read_text().replace('edge = "B1C1"', 'edge = "B1C9"').replace(
         'overflow_edge = "A0B0"', 'overflow_edge = "A0B9"').replace('pos_m = 100\ncapacity = 60\n\n'
@@ -112,6 +116,7 @@ def test_parking_references_are_checked_against_the_network(tmp_path: Path) -> N
     assert "parking.car_parks[1].pos_m: = 900 m lies beyond edge 'C2B2'" in text
 
 
+@pytest.mark.sumo
 def test_kerb_drop_offs_and_car_parks_in_one_scenario(tmp_path: Path) -> None:
     """A drop-off kerb in the car-park district: one SUMO stop output serves both, so the
     kerb metrics (counted from it) and the car-park metrics are both there."""

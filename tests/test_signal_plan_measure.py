@@ -30,6 +30,7 @@ def _scenario(tmp_path: Path, plans: str) -> Path:
     return sc
 
 
+@pytest.mark.sumo
 def test_a_plan_file_starving_the_side_street_delays_it(tmp_path: Path) -> None:
     sc = _scenario(tmp_path, """
 [plans.starve]
@@ -72,6 +73,7 @@ flows_veh_h = { W_J1 = 500, N1_J1 = 120, J2_J1 = 0, S1_J1 = 0, J1_J2 = 500, E_J2
     assert any("actuated: nominal durations" in t for t in labels["plan actuated"])
 
 
+@pytest.mark.sumo
 def test_unknown_traffic_light_in_a_plan_file_is_reported(tmp_path: Path) -> None:
     (tmp_path / "bad.add.xml").write_text(STARVE.replace('id="J1"', 'id="J9"'))
     sc = _scenario(tmp_path, """
@@ -94,6 +96,7 @@ type = "signal_plan"
         ts.load_scenario(sc)
 
 
+@pytest.mark.sumo
 def test_coordinated_control_on_a_plan_file_serves_the_starved_side_street(tmp_path: Path) -> None:
     """Built on the 79/5 s plan, the side stage may run 10 s over when cars keep coming: the
     side street's delay falls, and the main road keeps its force-off."""

@@ -73,6 +73,7 @@ def _run_with_plan(net: Path, plan_text: str, end_s: int,
     return _states(d / "tls.xml")
 
 
+@pytest.mark.sumo
 def test_tls_id_differs_from_junction_and_a_written_plan_becomes_active(cross: Path) -> None:
     plan = read_plan(cross)
     assert plan.tls_ids == ("ctrl",)  # the tlLogic id, not the junction id "C"
@@ -91,6 +92,7 @@ def test_tls_id_differs_from_junction_and_a_written_plan_becomes_active(cross: P
     assert all(t + 20 not in ns_green and t + 19 in ns_green for t in starts[:3])
 
 
+@pytest.mark.sumo
 def test_day_plan_switches_with_waut(cross: Path) -> None:
     base = read_plan(cross)["ctrl"]
     am = type(read_plan(cross))((base.with_greens([30, 30]),))
@@ -100,6 +102,7 @@ def test_day_plan_switches_with_waut(cross: Path) -> None:
     assert {p for t, p, _ in states if t >= 200} == {"tod1"}
 
 
+@pytest.mark.sumo
 def test_webster_program_on_a_network(cross: Path) -> None:
     """Heavier N–S flow gets the longer green; the cycle is Webster's for the lane flow ratios."""
     prog = read_plan(cross)["ctrl"]
@@ -116,6 +119,7 @@ def test_webster_program_on_a_network(cross: Path) -> None:
     assert res.program.cycle_s == res.cycle_s
 
 
+@pytest.mark.sumo
 def test_plan_file_round_trip(cross: Path, tmp_path: Path) -> None:
     plan = read_plan(cross).with_program_id("x")
     path = plan.write(tmp_path / "p.add.xml")
@@ -125,6 +129,7 @@ def test_plan_file_round_trip(cross: Path, tmp_path: Path) -> None:
     assert read_plan(cross, [path])["ctrl"].program_id == "x"  # loaded last wins
 
 
+@pytest.mark.sumo
 def test_green_wave_offsets_follow_the_travel_time(tmp_path: Path) -> None:
     """Two signals 250 m apart on a 50 km/h main road: the downstream main-road green starts one
     free-flow travel time after the upstream one (mod the cycle), for the heavier direction."""
@@ -164,6 +169,7 @@ def test_green_wave_offsets_follow_the_travel_time(tmp_path: Path) -> None:
         float(round(2 * tt))]
 
 
+@pytest.mark.sumo
 def test_coordinated_actuated_keeps_the_force_off_and_returns_unused_side_time(cross: Path) -> None:
     """Main (N–S) green always ends at its fixed-time end; the sparse side street's green gaps
     out early or is skipped, never runs past its end + extension; the side is still served."""

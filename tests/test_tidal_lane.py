@@ -75,6 +75,7 @@ def test_schedule_carves_the_clearance_out_of_the_previous_opening() -> None:
     assert [s for *_, s in m.timeline(T0, T0 + 1500)] == ["inbound", "closed", "outbound"]
 
 
+@pytest.mark.sumo
 def test_each_copy_carries_only_its_direction_and_nobody_enters_during_clearance(
         tidal: tuple[ts.Comparison, Path]) -> None:
     """Re-run one case with SUMO's FCD output and check every vehicle at every second."""
@@ -106,6 +107,7 @@ def test_each_copy_carries_only_its_direction_and_nobody_enters_during_clearance
     assert on_copy["inbound"] > 1000 and on_copy["outbound"] > 100
 
 
+@pytest.mark.sumo
 def test_opening_the_lane_to_the_peak_cuts_peak_direction_delay(
         tidal: tuple[ts.Comparison, Path]) -> None:
     result, _ = tidal
@@ -138,6 +140,7 @@ BAD = [
 ]
 
 
+@pytest.mark.sumo
 @pytest.mark.parametrize(("old", "new", "field", "text"), BAD)
 def test_bad_tidal_lane_names_the_field(write, old: str, new: str, field: str,
                                         text: str) -> None:
@@ -148,6 +151,7 @@ def test_bad_tidal_lane_names_the_field(write, old: str, new: str, field: str,
     assert text in str(info.value)
 
 
+@pytest.mark.sumo
 def test_direction_plot_draws_the_measured_per_direction_means(
         tidal: tuple[ts.Comparison, Path]) -> None:
     """The tidal picture and report section: the plotted bars are the per-direction means of

@@ -18,6 +18,8 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_complete
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from trafficsim.errors import Issue, ScenarioError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -112,8 +114,18 @@ def dask_executor(address: str) -> Iterator[Executor]:
 
     Workers need trafficsim and ``eclipse-sumo`` installed and must see the output directory
     (a shared file system).  ``pure=False``: every submission runs, as each is a new simulation.
+
+    Raises
+    ------
+    ScenarioError
+        Dask is not installed: it is the optional extra ``trafficsim[dask]``.
     """
-    from distributed import Client
+    try:  # optional: only `--scheduler` needs Dask, so the base install stays lean
+        from distributed import Client
+    except ImportError:
+        raise ScenarioError([Issue("--scheduler", "", (
+            f"a Dask scheduler ({address}) needs Dask, which is not installed; "
+            "install the extra: pip install 'trafficsim[dask]'"))]) from None
 
     client = Client(address)
     try:
