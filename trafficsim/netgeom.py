@@ -214,7 +214,8 @@ class Corridor:
     signals: tuple[tuple[float, str, tuple[int, ...]], ...]
     internal_start_m: dict[str, float] = field(default_factory=dict)
 
-    def positions(self, lanes: Sequence[str], pos_m: Sequence[float]) -> np.ndarray:
+    def positions(self, lanes: Sequence[str] | np.ndarray,
+                  pos_m: Sequence[float] | np.ndarray) -> np.ndarray:
         """Distance along the corridor of lane positions (NaN off the corridor). [m]"""
         start = dict(zip(self.edges, self.start_m, strict=True)) | self.internal_start_m
         # a few hundred distinct lanes among up to millions of samples: look each up once

@@ -82,7 +82,8 @@ def plan_colors(plans: Iterable[str]) -> dict[str, str]:
 
 def _doc(result: Any) -> Mapping[str, Any]:
     """The JSON document of a comparison (accepts a Comparison or its ``to_dict()``)."""
-    return result.to_dict() if hasattr(result, "to_dict") else result
+    doc: Mapping[str, Any] = result.to_dict() if hasattr(result, "to_dict") else result
+    return doc
 
 
 def _clock(t_s: float, _pos: object = None) -> str:
@@ -136,7 +137,8 @@ def metric_bars(result: Any, metrics: Sequence[str] = BAR_METRICS,
     fig = Figure(figsize=(3.6 * ncol, 2.8 * nrow), layout="constrained")
     axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
     for ax, m in zip(axes, metrics, strict=False):
-        means, err = [], [[], []]
+        means: list[float] = []
+        err: list[list[float]] = [[], []]
         for p in plans:
             e = doc["plans"][p].get(m) or {}
             mean = e.get("mean")

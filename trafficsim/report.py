@@ -93,7 +93,9 @@ class ResultsFolder:
     def corridors(self) -> list[list[str]]:
         """The corridors trajectories were recorded on (empty when none were)."""
         for d in self.trajectory_runs().values():
-            return json.loads((d / "corridors.json").read_text(encoding="utf-8"))["corridors"]
+            doc: dict[str, list[list[str]]] = json.loads(
+                (d / "corridors.json").read_text(encoding="utf-8"))
+            return doc["corridors"]
         return []
 
 

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 #: Program id of plans written by trafficsim (a new programID becomes the active program).
@@ -351,7 +352,7 @@ class SignalPlan:
     def coordinated_actuated(self, links: Mapping[str, Sequence[Link]] | None = None,
                              edges: Mapping[str, EdgeInfo] | None = None, *,
                              skip: bool = True, detector_length_m: float = 100.0,
-                             **kw: float) -> SignalPlan:
+                             **kw: Any) -> SignalPlan:
         """Every program as coordinated actuated control (see
         :meth:`Program.coordinated_actuated`); with ``links`` and ``edges`` of the network and
         ``skip``, two-stage programs skip their side stage when its approach lanes hold no
@@ -811,8 +812,8 @@ def _coordination_pairs(plan: SignalPlan, links: Mapping[str, Sequence[Link]],
         for lk in ls:
             fed_by.setdefault(lk.to_edge, (tls, set()))[1].add(lk.index)
     into: dict[str, list[str]] = {}
-    for eid, e in edges.items():
-        into.setdefault(e.to_node, []).append(eid)
+    for eid, einfo in edges.items():
+        into.setdefault(einfo.to_node, []).append(eid)
     pairs: list[tuple[float, str, str, float]] = []  # (flow, upstream, downstream, offset step)
     for tls_b, ls in links.items():
         if tls_b not in by_tls:

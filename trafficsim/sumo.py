@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from trafficsim.errors import SumoError, SumoTimeout
 
@@ -263,7 +263,7 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
     return MonitoredRun(time.perf_counter() - t0, stopped, bound)
 
 
-def _connect(port: int, proc: subprocess.Popen[str], timeout_s: float = 60.0) -> object:
+def _connect(port: int, proc: subprocess.Popen[str], timeout_s: float = 60.0) -> Any:
     """A TraCI connection to the SUMO just started, retried quietly until it listens.
 
     (``traci.connect`` prints every retry on stdout, and silencing it by swapping ``sys.stdout``

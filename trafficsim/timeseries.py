@@ -20,8 +20,7 @@ import math
 
 import numpy as np
 
-from trafficsim.metrics import vehicle_delays
-from trafficsim.outputs import RunStatistics, Table
+from trafficsim.outputs import RunStatistics, Table, vehicle_delays
 
 #: Default bin of the time series. [s]
 BIN_S = 300.0

@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -246,7 +246,7 @@ class HovLane(Measure):
             "hov_violations_veh_s": violations,
         }
 
-    def _lane_test(self, rows: list) -> Callable[[str], bool]:
+    def _lane_test(self, rows: list[Any]) -> Callable[[str], bool]:
         """Tell the HOV lane's id: the fixed index, or each edge's innermost (added) lane."""
         if not self.add_lane:
             return lambda lane: lane.rsplit("_", 1)[1] == str(self.lane)

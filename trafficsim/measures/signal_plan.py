@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trafficsim.measures.base import CaseDraft, Measure, NetIndex
 from trafficsim.measures.registry import register
@@ -93,7 +94,7 @@ class SignalPlanMeasure(Measure):
     flows_veh_h: tuple[tuple[str, float], ...] = ()
     saturation_flow_veh_h: float = 1800.0
     lost_time_s: float | None = None
-    base_programs: tuple = ()  # coordinated: the fixed-time programs of ``file``
+    base_programs: tuple[Any, ...] = ()  # coordinated: the fixed-time programs of ``file``
     extension_s: float = 3.0
     skip_empty_side: bool = True
 

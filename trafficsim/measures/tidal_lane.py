@@ -26,7 +26,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex
 from trafficsim.measures.lanes import (
@@ -169,7 +169,7 @@ class TidalLane(Measure):
         segs = [(b, e, s) for b, e, s in sorted(marks)]
         gaps = complement([(b, e) for b, e, _ in segs], 0.0, HORIZON_S)
         segs = sorted(segs + [(b, e, self.otherwise) for b, e in gaps])
-        merged: list[list] = []
+        merged: list[list[Any]] = []
         for b, e, s in segs:
             if merged and merged[-1][2] == s and merged[-1][1] == b:
                 merged[-1][1] = e
