@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,13 @@ from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures import CaseDraft, Measure, NetIndex
 from trafficsim.netgeom import corridor, find_corridors, read_net
 from trafficsim.network import build_network, net_index, patch_network
-from trafficsim.scenario import PlanSpec, Scenario, check_references, plan_measures
+from trafficsim.scenario import (
+    NetFileSpec,
+    PlanSpec,
+    Scenario,
+    check_references,
+    plan_measures,
+)
 
 # Above this many lanes, queue detectors go on signal approaches only (they cost a little per step).
 MAX_DETECTED_LANES = 2000
@@ -83,7 +90,11 @@ def prepare_network(scenario: Scenario, out_dir: Path) -> tuple[Path, NetIndex]:
         When ids, lane indices or windows do not fit the network.
     """
     net = build_network(scenario.network, out_dir / "network")
-    index = net_index(net)
+    try:
+        index = net_index(net)
+    except (ET.ParseError, ValueError) as exc:  # an imported network damaged past its root
+        src = scenario.network.path if isinstance(scenario.network, NetFileSpec) else net
+        raise ScenarioError([Issue(src, "", f"is not a readable SUMO network: {exc}")]) from None
     issues = check_references(scenario, index)
     if issues:
         raise ScenarioError(issues)

@@ -4,19 +4,71 @@ A :class:`Fields` wraps one table and its dotted path in the file.  Each accesso
 and range of one key; a problem is recorded (never raised) and a placeholder returned, so that one
 pass over a file reports all of its errors.  ``done()`` flags keys nobody asked for, which catches
 typos such as ``spacing_n`` with a suggestion.
+
+A required key that is absent yields the placeholder :data:`MISSING`.  Its problem is already
+recorded, and any use of it (``float(x)``, ``for e in x``, ``x or 0``, ``f"{x}"``, …) raises
+:class:`MissingValue`: a parser that needs the value stops there, and the loader (or
+:func:`guarded`) turns the abort into the collected problems.  So a missing value never reaches a
+constructor as if it were data, and never surfaces as a ``TypeError`` far from its cause.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from trafficsim.errors import Issue, suggest
 
-_MISSING = object()
+T = TypeVar("T")
+
+
+class MissingValue(Exception):
+    """A parser used the placeholder of a value that is missing; its problem is already recorded."""
+
+
+class _Missing:
+    """The placeholder returned for an absent required key: every use of it raises
+    :class:`MissingValue` (identity tests, ``is MISSING``, are the only safe operation)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+    def _use(self, *args: object, **kwargs: object) -> NoReturn:
+        raise MissingValue
+
+    __bool__ = __iter__ = __len__ = __contains__ = __getitem__ = _use
+    __float__ = __int__ = __index__ = __complex__ = __round__ = _use
+    __str__ = __format__ = __bytes__ = __fspath__ = _use
+    __lt__ = __le__ = __gt__ = __ge__ = _use
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _use
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __neg__ = _use
+
+    def __getattr__(self, name: str) -> NoReturn:
+        if name.startswith("__"):  # protocol probes (copy, pickle, …) expect AttributeError
+            raise AttributeError(name)
+        raise MissingValue
+
+
+MISSING: Any = _Missing()
+_MISSING = MISSING
+
+
+def guarded(f: Fields, parse: Callable[[Fields], T]) -> T | None:
+    """``parse(f)``, or None when it stopped at a missing value (whose problem is recorded).
+
+    Lets a list of items (measures, incidents, car parks) report every item's problems even when
+    one item lacks a field its constructor needs.
+    """
+    try:
+        return parse(f)
+    except MissingValue:
+        return None
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
@@ -130,6 +182,9 @@ class Fields:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(key, f"= {value!r} is {_type_name(value)}; expected a number{unit}")
             return default if default is not _MISSING else (lo or 0.0)
+        if not math.isfinite(value):  # TOML has nan and inf; no quantity here is either
+            self.error(key, f"= {value!r} is not a finite number; expected a number{unit}")
+            return default if default is not _MISSING else (lo or 0.0)
         return self._range(key, float(value), lo, hi, lo_open=lo_open, unit=unit)
 
     def _range(self, key: str, value: Any, lo: Any, hi: Any, *, lo_open: bool = False,
@@ -158,7 +213,7 @@ class Fields:
     # -- containers ----------------------------------------------------------------------------
     def table_(self, key: str, *, required: bool = False) -> Fields | None:
         value = self._get(key, _MISSING if required else None)
-        if value is None:
+        if value is None or value is _MISSING:  # a missing required table is already reported
             return None
         if not isinstance(value, dict):
             self.error(key, f"is {_type_name(value)}; expected a table")
@@ -201,7 +256,7 @@ def read_windows(f: Fields, key: str, *, required: bool = True) -> tuple[tuple[f
     measures do that in ``check`` with :func:`window_issues`.
     """
     raw = f.list(key, None if not required else _MISSING)
-    if raw is None:
+    if raw is None or raw is _MISSING:  # a missing required list is already reported
         return ()
     out: list[tuple[float, float]] = []
     for i, w in enumerate(raw):
@@ -237,7 +292,7 @@ def parse_time(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
+        return float(value) if math.isfinite(value) and value >= 0 else None
     if isinstance(value, str):
         m = _CLOCK.match(value.strip())
         if m:
