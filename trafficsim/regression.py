@@ -217,10 +217,11 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
         return {"format": FORMAT, "scenarios": {}}
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or not UTF-8
         raise ScenarioError([Issue(p, "", f"is not valid JSON: {exc}")]) from None
-    if data.get("format") != FORMAT:
-        raise ScenarioError([Issue(p, "format", f"= {data.get('format')!r}; expected "
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ScenarioError([Issue(p, "format", f"= {found!r}; expected "
                                                 f"'{FORMAT}' (a file written by "
                                                 "'trafficsim regress --update')")])
     return data
