@@ -48,6 +48,14 @@ def validate_in_process(path: Path) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def _cause(text: str) -> str:
+    """The exception type on the last line of a traceback (or what the guard printed)."""
+    if "internal error (" in text:
+        return text.split("internal error (", 1)[1].split(":", 1)[0]
+    last = [line for line in text.strip().splitlines() if line and not line.startswith(" ")]
+    return last[-1].split(":", 1)[0] if last else "?"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1200, help="mutants to try")
@@ -88,6 +96,9 @@ def main() -> None:
     print("mutations: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     print("exit codes: " + ", ".join(f"{k}: {v}" for k, v in sorted(codes.items())))
     print(f"tracebacks: {tracebacks}")
+    causes = collections.Counter(_cause(text) for _, text, _ in failures)
+    if causes:
+        print("causes: " + ", ".join(f"{k} {v}" for k, v in causes.most_common()))
     print(f"slowest call: {slowest[0]:.1f} s ({slowest[1]})")
     for name, text, _doc in failures[: args.show]:
         print(f"\n--- {name}\n{text[-3000:]}")

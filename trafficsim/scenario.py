@@ -784,11 +784,21 @@ def _read_sumocfg(cfg: Path, issues: list[Issue]
     elif nets and nets[0].is_file() and (msg := xml_issue(nets[0], NET_ROOTS)) is not None:
         issues.append(Issue(cfg, "input.net-file", f"= '{nets[0].name}' {msg}"))
     window = None
-    b, e = value("time", "begin"), value("time", "end")
-    try:
-        window = (float(b or 0.0), float(e)) if e is not None else None
-    except ValueError:
-        issues.append(Issue(cfg, "time.end", f"= {e!r} is not a number of seconds"))
+    times = {}
+    for key in ("begin", "end"):
+        raw = value("time", key)
+        if raw is None:
+            continue
+        try:
+            times[key] = float(raw)
+        except ValueError:  # SUMO also reads clock times
+            seconds = parse_time(raw)
+            times[key] = math.nan if seconds is None else seconds
+        if not 0 <= times[key] < math.inf:
+            issues.append(Issue(cfg, f"time.{key}", f"= {raw!r} is not a time; expected seconds "
+                                                    "≥ 0 or a clock time such as 07:00:00"))
+    if "end" in times:
+        window = (times.get("begin", 0.0), times["end"])
     return (nets[0] if nets else Path("missing.net.xml"), files("route-files"),
             files("additional-files"), window)
 

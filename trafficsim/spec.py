@@ -69,6 +69,8 @@ def guarded(f: Fields, parse: Callable[[Fields], T]) -> T | None:
         return parse(f)
     except MissingValue:
         return None
+
+
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
