@@ -397,3 +397,12 @@ def test_showcases_validate_without_warnings(capsys) -> None:
     assert main(["validate", *map(str, SHOWCASES)]) == 0
     out, err = capsys.readouterr()
     assert out.count(": OK") == len(SHOWCASES) and err == ""
+
+
+@pytest.mark.parametrize("end", ["1_000_000_000_000", "1e308", "-1", "nan"])
+def test_an_end_beyond_any_window_is_one_error(write, end) -> None:
+    """An end of 10^12 s used to build a profile of 10^11 bins (MemoryError); now it is one
+    error, without the follow-on ones (end before begin, profile lengths)."""
+    err = load_text(write, GOOD.replace('end = "07:15"', f"end = {end}"))
+    assert fields(err) == ["simulation.end"]
+    assert "is not a time" in str(err)

@@ -36,7 +36,7 @@ from trafficsim.measures.shared_parking import (
     resolve_parking,
     sharing_issues,
 )
-from trafficsim.spec import Fields, MissingValue, clock, parse_time
+from trafficsim.spec import MAX_TIME_S, Fields, MissingValue, clock, parse_time
 from trafficsim.vtypes import VEHICLE_KINDS
 
 BASELINE = "baseline"
@@ -542,7 +542,7 @@ def xml_issue(path: Path, roots: tuple[str, ...] = ()) -> str | None:
 def _demand(dem: Fields, begin: Any, end: Any, *, shortened: bool = False) -> DemandSpec:
     bin_min = dem.float("bin_minutes", 15.0, lo=1.0, hi=240.0, unit=" min")
     bin_s = bin_min * 60.0
-    n_bins = 1
+    n_bins = 0  # the window is not known (its problem is recorded): profiles are not counted
     if isinstance(begin, float) and isinstance(end, float) and end > begin:
         n_bins = math.ceil((end - begin) / bin_s - 1e-9)
     mix = _shares(dem, "mix", VEHICLE_KINDS, default=(("car", 1.0),))
@@ -655,7 +655,9 @@ def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         raw = [raw] * n_bins
     if not isinstance(raw, list):
-        f.error(key, f"= {raw!r} is not a profile; expected a list of {n_bins} multipliers")
+        count = f" ({n_bins})" if n_bins else ""
+        f.error(key, f"= {raw!r} is not a profile; expected a list of multipliers, one per "
+                     f"{bin_min:g}-minute bin{count}")
         return (1.0,) * n_bins
     values = []
     for i, v in enumerate(raw):
@@ -665,7 +667,7 @@ def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,
         values.append(float(v))
     if shortened and len(values) > n_bins:
         values = values[:n_bins]
-    if len(values) != n_bins:
+    if n_bins and len(values) != n_bins:
         start = clock(begin) if isinstance(begin, float) else "begin"
         f.error(key, f"has {len(values)} values; the simulation window from {start} in "
                      f"{bin_min:g}-minute bins needs {n_bins}")
@@ -794,7 +796,7 @@ def _read_sumocfg(cfg: Path, issues: list[Issue]
         except ValueError:  # SUMO also reads clock times
             seconds = parse_time(raw)
             times[key] = math.nan if seconds is None else seconds
-        if not 0 <= times[key] < math.inf:
+        if not 0 <= times[key] <= MAX_TIME_S:
             issues.append(Issue(cfg, f"time.{key}", f"= {raw!r} is not a time; expected seconds "
                                                     "≥ 0 or a clock time such as 07:00:00"))
     if "end" in times:

@@ -71,6 +71,9 @@ def guarded(f: Fields, parse: Callable[[Fields], T]) -> T | None:
         return None
 
 
+#: Latest time accepted anywhere (100 days): beyond it a value is a slip, and a window that long
+#: would need millions of demand bins. [s]
+MAX_TIME_S = 100 * 86400.0
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
@@ -207,9 +210,10 @@ class Fields:
             return value
         seconds = parse_time(value)
         if seconds is None:
-            self.error(key, f"= {value!r} is not a time; expected seconds (e.g. 25200) "
-                            "or a clock time such as \"07:00\"")
-            return 0.0
+            self.error(key, f"= {value!r} is not a time; expected seconds (e.g. 25200, at "
+                            f"most {MAX_TIME_S:.0f}) or a clock time such as \"07:00\"")
+            # the default, or the placeholder: checks that need this time are skipped
+            return default
         return seconds
 
     # -- containers ----------------------------------------------------------------------------
@@ -294,7 +298,7 @@ def parse_time(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) and value >= 0 else None
+        return float(value) if 0 <= value <= MAX_TIME_S else None  # also refuses nan
     if isinstance(value, str):
         m = _CLOCK.match(value.strip())
         if m:
