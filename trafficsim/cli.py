@@ -1,6 +1,7 @@
 """Command line: ``trafficsim run | compare | validate | report | regress | sweep-clearance``.
 
-Exit codes: 0 success; 1 SUMO failed or timed out; 2 bad scenario or arguments;
+Exit codes: 0 success; 1 SUMO failed or timed out, or a file could not be written during the
+run; 2 bad scenario or arguments (``--out`` is checked before any work);
 3 with ``--strict`` when a run reported teleports, gridlock or vehicles left out;
 4 when ``regress`` found a metric outside its tolerance band.
 """
