@@ -5,11 +5,13 @@ and range of one key; a problem is recorded (never raised) and a placeholder ret
 pass over a file reports all of its errors.  ``done()`` flags keys nobody asked for, which catches
 typos such as ``spacing_n`` with a suggestion.
 
-A required key that is absent yields the placeholder :data:`MISSING`.  Its problem is already
-recorded, and any use of it (``float(x)``, ``for e in x``, ``x or 0``, ``f"{x}"``, …) raises
-:class:`MissingValue`: a parser that needs the value stops there, and the loader (or
-:func:`guarded`) turns the abort into the collected problems.  So a missing value never reaches a
-constructor as if it were data, and never surfaces as a ``TypeError`` far from its cause.
+A required key that is absent (or, for times, unreadable) yields the placeholder :data:`MISSING`.
+Its problem is already recorded.  It is falsy, so the parsers' ``value or default`` idiom gives
+the default; any other use (``float(x)``, ``for e in x``, ``f"{x}"``, ``x < 3``, ``x.strip()``, …)
+raises :class:`MissingValue`: a parser that needs the value stops there, and :func:`guarded` (per
+measure, incident, car park, …) or the loader turns the abort into the collected problems.  So a
+missing value never reaches a constructor as if it were data, and never surfaces as a
+``TypeError`` far from its cause.
 """
 
 from __future__ import annotations
@@ -31,18 +33,21 @@ class MissingValue(Exception):
 
 
 class _Missing:
-    """The placeholder returned for an absent required key: every use of it raises
-    :class:`MissingValue` (identity tests, ``is MISSING``, are the only safe operation)."""
+    """The placeholder returned for an absent required key: falsy, and every other use raises
+    :class:`MissingValue` (``is MISSING`` and ``x or default`` are the safe operations)."""
 
     __slots__ = ()
 
     def __repr__(self) -> str:
         return "<missing>"
 
+    def __bool__(self) -> bool:
+        return False
+
     def _use(self, *args: object, **kwargs: object) -> NoReturn:
         raise MissingValue
 
-    __bool__ = __iter__ = __len__ = __contains__ = __getitem__ = _use
+    __iter__ = __len__ = __contains__ = __getitem__ = _use
     __float__ = __int__ = __index__ = __complex__ = __round__ = _use
     __str__ = __format__ = __bytes__ = __fspath__ = _use
     __lt__ = __le__ = __gt__ = __ge__ = _use
