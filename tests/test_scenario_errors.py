@@ -406,3 +406,17 @@ def test_an_end_beyond_any_window_is_one_error(write, end) -> None:
     err = load_text(write, GOOD.replace('end = "07:15"', f"end = {end}"))
     assert fields(err) == ["simulation.end"]
     assert "is not a time" in str(err)
+
+
+def test_a_sumocfg_naming_files_that_are_not_xml(write) -> None:
+    write("n.net.xml", "garbage")
+    write("r.rou.xml", "vehicles: 3")
+    write("a.add.xml", "\x00")
+    cfg = write("model.sumocfg", '<configuration><input><net-file value="n.net.xml"/>'
+                                 '<route-files value="r.rou.xml"/>'
+                                 '<additional-files value="a.add.xml"/></input>'
+                                 '<time><end value="100"/></time></configuration>')
+    with pytest.raises(ts.ScenarioError) as info:
+        ts.load_scenario(cfg)
+    assert {i.field: "is not valid XML" in i.message for i in info.value.issues} == {
+        "input.net-file": True, "input.route-files": True, "input.additional-files": True}

@@ -777,6 +777,8 @@ def _read_sumocfg(cfg: Path, issues: list[Issue]
             if not p.is_file():
                 issues.append(Issue(cfg, f"input.{key}", f"= '{name.strip()}': file not found "
                                                          f"(looked for {p})"))
+            elif key != "net-file" and (msg := xml_issue(p)) is not None:
+                issues.append(Issue(cfg, f"input.{key}", f"= '{name.strip()}' {msg}"))
             out.append(p)
         return tuple(out)
 
