@@ -420,3 +420,24 @@ def test_a_sumocfg_naming_files_that_are_not_xml(write) -> None:
         ts.load_scenario(cfg)
     assert {i.field: "is not valid XML" in i.message for i in info.value.issues} == {
         "input.net-file": True, "input.route-files": True, "input.additional-files": True}
+
+
+@pytest.mark.parametrize("doc, field", [
+    ("[1]", "format"),
+    ('{"format": "trafficsim-baseline/1", "scenarios": []}', "scenarios"),
+    ('{"format": "trafficsim-baseline/1", "scenarios": {"small_corridor": 5}}',
+     "scenarios.small_corridor"),
+    ('{"format": "trafficsim-baseline/1", "scenarios": {"small_corridor": {"seeds": "1"}}}',
+     "scenarios.small_corridor.seeds"),
+    ('{"format": "trafficsim-baseline/1", "scenarios": {"small_corridor": {"plans": '
+     '{"baseline": {"mean_delay_s": ["a"]}}}}}', "scenarios.small_corridor.plans.baseline."
+                                                 "mean_delay_s"),
+])
+def test_a_damaged_regression_baseline(tmp_path, capsys, doc, field) -> None:
+    """A baseline file edited by hand: exit 2 naming the field, before any run."""
+    base = tmp_path / "baseline.json"
+    base.write_text(doc)
+    assert main(["regress", str(DATA / "small_corridor.toml"), "--baseline", str(base),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"baseline.json: {field}: " in err and "Traceback" not in err
