@@ -441,3 +441,13 @@ def test_a_damaged_regression_baseline(tmp_path, capsys, doc, field) -> None:
                  "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"baseline.json: {field}: " in err and "Traceback" not in err
+
+
+def test_names_that_cannot_be_folders(write) -> None:
+    """A plan's runs go to cases/PLAN and optimise writes to optimise_NAME: a name with a path
+    separator would write outside the results folder."""
+    text = ('name = "../x"\n' + GOOD.replace('name = "small_corridor"\n', "")
+            .replace("[plans.slow]", '[plans."a/b"]').replace("plans.slow.", 'plans."a/b".'))
+    err = load_text(write, text)
+    assert fields(err) == ["name", "plans.a/b"]
+    assert all("is not usable as a folder name" in i.message for i in err.issues)

@@ -367,6 +367,8 @@ def _read_toml(data: dict[str, Any], path: Path, issues: list[Issue], *,
                end_s: float | None) -> Scenario:
     top = Fields(data, path, "", issues)
     name = top.str("name", path.stem)
+    if isinstance(name, str) and (msg := _folder_name_issue(name)) is not None:
+        top.error("name", f"= {name!r} {msg}")
     description = top.str("description", "")
 
     sim = top.table_("simulation", required=True) or Fields({}, path, "simulation", [])
@@ -717,6 +719,15 @@ def _occupancy(dem: Fields) -> tuple[tuple[int, float], ...]:
     return tuple(sorted(out)) or ((1, 1.0),)
 
 
+def _folder_name_issue(name: str) -> str | None:
+    """Why ``name`` cannot name a folder of its own (plans' case folders, ``optimise_NAME``)."""
+    if not name.strip() or name in (".", "..") or len(name) > 100 \
+            or any(c in "/\\" or not c.isprintable() for c in name):
+        return ("is not usable as a folder name; expected up to 100 printable characters "
+                "without / or \\ (e.g. letters, digits and _)")
+    return None
+
+
 def _plans(top: Fields, path: Path, issues: list[Issue],
            incomplete: set[str] | None = None) -> dict[str, PlanSpec]:
     """The plans; names of plans with a measure left out (its problem recorded) go to
@@ -728,6 +739,8 @@ def _plans(top: Fields, path: Path, issues: list[Issue],
         return plans
     for pname in list(table.table):
         table.has(pname)
+        if (msg := _folder_name_issue(pname)) is not None:
+            table.error(pname, msg)  # a plan's runs go to the folder cases/NAME
         p = table.table_(pname)
         if p is None:
             continue
