@@ -366,10 +366,11 @@ def test_the_last_resort_guard(monkeypatch, capsys) -> None:
 # Warnings on allowed but absurd values
 # --------------------------------------------------------------------------------------------
 def test_validate_warns_on_absurd_values(write, capsys) -> None:
-    """450 where 0.45 was meant, 10,000 seeds, a week-long window, a 2-s timeout: valid (exit 0)
-    but each named as a warning with file and field."""
+    """450 where 0.45 was meant, 10,000 seeds, a 2-s timeout: valid (exit 0) but each named as
+    a warning with file and field."""
     seeds = ", ".join(map(str, range(10_000)))
     text = (GOOD.replace("profile = [0.8, 1.0, 0.9]", "profile = [0.8, 450, 0.9]")
+            .replace("veh_per_hour = 500", "veh_per_hour = 50")
             .replace("seeds = [1, 2, 3]", f"seeds = [{seeds}]\ntimeout_s = 2"))
     path = write("absurd.toml", text)
     assert main(["validate", str(path)]) == 0
@@ -380,7 +381,7 @@ def test_validate_warns_on_absurd_values(write, capsys) -> None:
     named = {w.split(": ")[2] for w in warnings}
     assert named == {"simulation.seeds", "simulation.timeout_s", "demand.flows[0].profile",
                      "demand.flows[0]"}, warnings
-    assert any("450" in w and "multipl" in w for w in warnings)
+    assert any("by 450" in w and "(22,500 veh/h)" in w for w in warnings)
     assert any("× what its" in w for w in warnings)  # demand against the entry road's lanes
 
 
@@ -451,3 +452,11 @@ def test_names_that_cannot_be_folders(write) -> None:
     err = load_text(write, text)
     assert fields(err) == ["name", "plans.a/b"]
     assert all("is not usable as a folder name" in i.message for i in err.issues)
+
+
+def test_a_flow_beyond_any_road_is_an_error(write) -> None:
+    """450 × 500 veh/h: 225,000 veh/h would build millions of vehicles (numpy's Poisson draw
+    failed outright on 10^18); an error, not a warning."""
+    err = load_text(write, GOOD.replace("profile = [0.8, 1.0, 0.9]", "profile = [0.8, 450, 0.9]"))
+    assert fields(err) == ["demand.flows[0].profile"]
+    assert "peaks at 500 × 450 = 225,000 veh/h; expected at most 100,000" in str(err)

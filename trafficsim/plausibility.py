@@ -19,7 +19,8 @@ from trafficsim.spec import clock
 LANE_CAPACITY_VEH_H = 1900.0
 #: Demand entering an edge above this many times its capacity is flagged. [-]
 OVER_CAPACITY = 3.0
-#: A profile multiplier above this is flagged: profiles scale the peak ``veh_per_hour``. [-]
+#: A profile multiplier above this is flagged (when the flow is large too): profiles scale the
+#: peak ``veh_per_hour``. [-]
 MAX_MULTIPLIER = 10.0
 #: More seeds than this are flagged: each seed is one full SUMO run per plan.
 MAX_SEEDS = 200
@@ -81,7 +82,8 @@ def _demand(sc: Scenario, net: NetIndex | None) -> list[Issue]:
     for fld, origin, vph, profile in rows:
         peak = max(profile, default=0.0)
         vehicles += vph * sum(profile) * dem.bin_s / 3600.0
-        if peak > MAX_MULTIPLIER:
+        # A large multiplier with a small rate is a profile written in veh/h (rate 1): fine.
+        if peak > MAX_MULTIPLIER and vph * peak > OVER_CAPACITY * LANE_CAPACITY_VEH_H:
             b = profile.index(peak)
             out.append(Issue(src, f"{fld}.profile",
                              f"multiplies veh_per_hour = {vph:g} by {peak:g} in the bin from "

@@ -36,7 +36,7 @@ from trafficsim.measures.shared_parking import (
     resolve_parking,
     sharing_issues,
 )
-from trafficsim.spec import MAX_TIME_S, Fields, MissingValue, clock, parse_time
+from trafficsim.spec import MAX_TIME_S, Fields, MissingValue, clock, flow_issue, parse_time
 from trafficsim.vtypes import VEHICLE_KINDS
 
 BASELINE = "baseline"
@@ -572,6 +572,7 @@ def _demand(dem: Fields, begin: Any, end: Any, *, shortened: bool = False) -> De
             fid = f"{fid}_{i}"
         ids.add(fid)
         prof = _flow_profile(f, profiles, n_bins, begin, bin_min, shortened=shortened)
+        flow_issue(f, "profile", vph, prof)
         fmix = _shares(f, "mix", VEHICLE_KINDS, default=None) if f.has("mix") else None
         if isinstance(origin, str) and origin == dest:
             f.error("to", f"= {dest!r} equals 'from'; a flow needs two different ends")
@@ -622,6 +623,7 @@ def _stop_demand(dem: Fields, profiles: dict[str, tuple[float, ...]], n_bins: in
         lane = f.int("lane", 0, lo=0, hi=9)
         vph = f.float("veh_per_hour", lo=0.0, hi=2000.0, unit=" veh/h")
         prof = _flow_profile(f, profiles, n_bins, begin, bin_min, shortened=shortened)
+        flow_issue(f, "profile", vph, prof)
         dwell = f.table_("dwell", required=True) or Fields({}, dem.file, f.field("dwell"), [])
         mean = dwell.float("mean_s", lo=1.0, hi=86400.0, unit=" s")
         sd = dwell.float("sd_s", 0.0, lo=0.0, hi=86400.0, unit=" s")

@@ -79,6 +79,9 @@ def guarded(f: Fields, parse: Callable[[Fields], T]) -> T | None:
 #: Latest time accepted anywhere (100 days): beyond it a value is a slip, and a window that long
 #: would need millions of demand bins. [s]
 MAX_TIME_S = 100 * 86400.0
+#: Most vehicles per hour one flow may ask for at its peak (peak rate × profile multiplier).
+#: Several times a motorway: beyond it the draw would build millions of vehicles. [veh/h]
+MAX_FLOW_VEH_H = 100_000.0
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
@@ -296,6 +299,18 @@ def window_issues(windows: tuple[tuple[float, float], ...], begin_s: float, end_
              f"{clock(b)}–{clock(e)} lies outside the simulation window "
              f"{clock(begin_s)}–{clock(end_s)}")
             for i, (b, e) in enumerate(windows) if b < begin_s or e > end_s]
+
+
+def flow_issue(f: Fields, key: str, veh_per_hour: Any, profile: tuple[float, ...]) -> None:
+    """Record a problem when a flow's peak (rate × largest profile multiplier) exceeds
+    :data:`MAX_FLOW_VEH_H`; values that are not numbers were reported already."""
+    if not isinstance(veh_per_hour, float | int) or not profile:
+        return
+    peak = veh_per_hour * max(profile)
+    if peak > MAX_FLOW_VEH_H:
+        f.error(key, f"peaks at {veh_per_hour:g} × {max(profile):g} = {peak:,.0f} veh/h; "
+                     f"expected at most {MAX_FLOW_VEH_H:,.0f} veh/h (profile values multiply "
+                     "the peak rate)")
 
 
 def parse_time(value: object) -> float | None:

@@ -59,6 +59,7 @@ from trafficsim.spec import (
     Fields,
     MissingValue,
     clock,
+    flow_issue,
     guarded,
     parse_time,
     read_windows,
@@ -439,6 +440,7 @@ def _group(f: Fields, lot_ids: list[str]) -> ParkingGroup:
     parked = f.int("parked_at_begin", 0, lo=0, hi=100_000)
     rate = f.float("arrivals_per_hour", 0.0, lo=0.0, hi=10_000.0, unit=" veh/h")
     profile = _profile(f)
+    flow_issue(f, "profile", rate, profile)
     if parked and leave is None:
         f.error("leave_between", "is missing; parked_at_begin > 0 needs the window in which "
                                  "those cars leave")
