@@ -460,3 +460,12 @@ def test_a_flow_beyond_any_road_is_an_error(write) -> None:
     err = load_text(write, GOOD.replace("profile = [0.8, 1.0, 0.9]", "profile = [0.8, 450, 0.9]"))
     assert fields(err) == ["demand.flows[0].profile"]
     assert "peaks at 500 × 450 = 225,000 veh/h; expected at most 100,000" in str(err)
+
+
+@pytest.mark.parametrize("key", ["time_to_teleport_s", "timeout_s"])
+def test_run_settings_beyond_any_run(write, key) -> None:
+    """time_to_teleport_s = 1e308 passed validate, then SUMO refused it ("exceeds the time value
+    range"); both run settings are bounded by 100 days."""
+    err = load_text(write, GOOD.replace("seeds = [1, 2, 3]", f"seeds = [1, 2, 3]\n{key} = 1e308"))
+    assert fields(err) == [f"simulation.{key}"]
+    assert "is out of range; expected ≤ 8640000" in str(err)

@@ -377,8 +377,8 @@ def _read_toml(data: dict[str, Any], path: Path, issues: list[Issue], *,
     if end_s is not None:
         end = float(end_s)
     seeds = _seeds(sim)
-    timeout = sim.float("timeout_s", 900.0, lo=1.0, unit=" s")
-    ttt = sim.float("time_to_teleport_s", 300.0, lo=-1.0, unit=" s")
+    timeout = sim.float("timeout_s", 900.0, lo=1.0, hi=MAX_TIME_S, unit=" s")
+    ttt = sim.float("time_to_teleport_s", 300.0, lo=-1.0, hi=MAX_TIME_S, unit=" s")
     step = sim.float("step_length_s", 1.0, lo=0.01, hi=10.0, unit=" s")
     sim.done()
     if isinstance(end, float) and isinstance(begin, float) and end <= begin:
