@@ -1,6 +1,6 @@
 """Fuzz ``trafficsim validate`` with mutated showcase scenarios; count exit codes and tracebacks.
 
-Usage: python benchmarks/fuzz_scenarios.py [--n 1200] [--seed 0] [--show 5]
+Usage: python benchmarks/fuzz_scenarios.py [--n 1200] [--seed 0] [--show 5] [--json FILE]
 
 Each mutant is one showcase file (``scenarios/*.toml``, in turn) with 1–3 document mutations
 (a key deleted or renamed, a value's type changed, a value replaced by a random or extreme one)
@@ -19,6 +19,7 @@ import argparse
 import collections
 import contextlib
 import io
+import json
 import os
 import random
 import sys
@@ -61,6 +62,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1200, help="mutants to try")
     ap.add_argument("--seed", type=int, default=0, help="seed of the mutations")
     ap.add_argument("--show", type=int, default=5, help="failures to print in full")
+    ap.add_argument("--json", type=Path, help="also write the counts to this file")
     args = ap.parse_args()
 
     showcases = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -100,6 +102,13 @@ def main() -> None:
     if causes:
         print("causes: " + ", ".join(f"{k} {v}" for k, v in causes.most_common()))
     print(f"slowest call: {slowest[0]:.1f} s ({slowest[1]})")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "mutants": args.n, "seed": args.seed, "showcases": [p.name for p in showcases],
+            "seconds": round(total, 1), "mutations": dict(sorted(kinds.items())),
+            "exit_codes": {str(k): v for k, v in sorted(codes.items())},
+            "tracebacks": tracebacks, "causes": dict(causes),
+            "slowest_call_s": round(slowest[0], 2)}, indent=2) + "\n", encoding="utf-8")
     for name, text, _doc in failures[: args.show]:
         print(f"\n--- {name}\n{text[-3000:]}")
     sys.exit(1 if failures else 0)
