@@ -6,6 +6,10 @@ Inputs: random bytes, random TOML documents, and showcase files (``scenarios/*.t
 random or extreme one, the file truncated, garbage bytes inserted, …).  ``validate`` runs
 in-process for speed, plus a few runs of the real command.  It builds each valid mutant's network
 with netconvert (cached in a temporary folder, not the user's cache).
+
+One level down, every showcase measure with fields nudged (another edge, a scaled number, …) must
+parse, check its references and build its SUMO elements without raising, and incident and
+parking tables of any content must parse.
 """
 
 from __future__ import annotations
@@ -144,3 +148,120 @@ def test_damaged_sumocfg(workdir: Path, rng: random.Random) -> None:
 
 def test_the_sumocfg_itself_is_valid(workdir: Path) -> None:
     assert check(workdir / "model.sumocfg", SUMOCFG) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Every measure's parser and reference check, on random tables
+# --------------------------------------------------------------------------------------------
+#: Field names the measures, incidents and car parks read (and a few they do not).
+KEYS = ("add_lane", "arrivals_per_hour", "capacity", "car_park", "clearance_min", "clearance_s",
+        "control", "corridor", "edge", "edges", "eligible", "exempt_electric", "extension_s",
+        "file", "flows_veh_h", "from", "id", "inbound", "inbound_windows", "incident", "lane",
+        "lanes", "leave_between", "length_m", "lost_time_s", "max_gap_s", "max_green_s",
+        "max_stay_s", "min_green_s", "min_occupancy", "open_to", "otherwise", "outbound",
+        "outbound_windows", "parked_at_begin", "pos_m", "profile", "queue_edges",
+        "saturation_flow_veh_h", "skip_empty_side", "speed_kmh", "start", "tls", "to",
+        "ttc_threshold_s", "vehicles", "when_full", "windows", "zone", "bogus")
+WORDS = st.sampled_from(["07:00", "07:05", "25:00", "J1", "J1_J2", "W_J1", "J2_E", "W", "E",
+                         "actuated", "webster", "file", "coordinated", "truck", "delivery", "bus",
+                         "crash", "homes", "residents", "reroute", ""])
+TOML_VALUES = st.recursive(
+    st.booleans() | st.integers(-(10**20), 10**20) | st.floats() | st.text(max_size=6) | WORDS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(WORDS, inner, max_size=3),
+    max_leaves=8)
+
+
+def _measure_templates() -> list[tuple[str, int, dict]]:
+    """(showcase, index, table) of every measure table of the showcases."""
+    import tomllib
+
+    out = []
+    for p in SHOWCASES:
+        doc = tomllib.loads(ORIGINALS[p.name].decode("utf-8"))
+        for plan in doc.get("plans", {}).values():
+            out += [(p.name, i, t) for i, t in enumerate(plan.get("measures", []))]
+    return out
+
+
+TEMPLATES = _measure_templates()
+
+
+@pytest.fixture(scope="module")
+def showcase_nets(workdir: Path) -> dict:
+    """Each showcase's network index and window."""
+    from trafficsim.build import prepare_network
+    from trafficsim.scenario import load_scenario
+
+    out = {}
+    for p in SHOWCASES:
+        sc = load_scenario(p)
+        path, index = prepare_network(sc, workdir / "nets" / p.stem)
+        out[p.name] = (index, sc.begin_s, sc.end_s, path)
+    return out
+
+
+def _nudge(rng: random.Random, value: object, edges: list[str]) -> object:
+    """A nearby value of the same type: another edge, a scaled number, a list cut or reordered."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return type(value)(value * rng.choice([0, -1, 0.5, 2, 10, 1000]))
+    if isinstance(value, str):
+        return rng.choice([*edges[:50], value + "x", ""])
+    if isinstance(value, list) and value:
+        i = rng.randrange(len(value))
+        return rng.choice([value[::-1], value[:i] + value[i + 1:], [*value, value[i]],
+                           [*value[:i], _nudge(rng, value[i], edges), *value[i + 1:]]])
+    return value
+
+
+@settings(FUZZ, max_examples=300)
+@given(pick=st.integers(0, 10**6), rng=st.randoms(use_true_random=False))
+def test_every_showcase_measure_nudged_parses_and_checks(showcase_nets, pick: int,
+                                                        rng: random.Random) -> None:
+    """A showcase measure with one to three fields nudged (another edge id, a scaled number, a
+    list cut or reordered) or replaced by any TOML value: parsing records problems or returns
+    a measure; a measure parsed without problems checks its references against its own
+    network, and one that passes adds its SUMO elements to a case, without raising."""
+    from trafficsim.errors import Issue
+    from trafficsim.measures import CaseDraft, Measure, parse_measure
+    from trafficsim.spec import Fields
+
+    name, _i, template = TEMPLATES[pick % len(TEMPLATES)]
+    net, begin, end, net_file = showcase_nets[name]
+    table = dict(template)
+    for _ in range(rng.randint(1, 3)):
+        key = rng.choice([k for k in table if k != "type"] or ["type"])
+        table[key] = (_nudge(rng, table[key], sorted(net.edges)) if rng.random() < 0.8
+                      else rng.choice([0, -1, "", [], {}, 1e9, "07:00", [["07:00", "08:00"]]]))
+    issues: list[Issue] = []
+    m = parse_measure(Fields(table, ROOT / "scenarios" / name, "m", issues))
+    assert m is None or isinstance(m, Measure)
+    assert m is not None or issues  # left out only with a reason
+    if m is not None and not issues:
+        problems = m.check(net, begin, end)
+        for fld, msg in problems:
+            assert isinstance(fld, str) and isinstance(msg, str) and msg
+        if not problems:  # valid against its network: it must also build its SUMO elements
+            m.apply(CaseDraft(net=net, begin_s=begin, end_s=end, net_file=net_file))
+
+
+@settings(FUZZ, max_examples=200)
+@given(incidents=st.lists(st.dictionaries(st.sampled_from(KEYS), TOML_VALUES, max_size=8),
+                          max_size=2),
+       parking=st.dictionaries(st.sampled_from(["overflow_edge", "bin_minutes", "car_parks",
+                                                "groups", "bogus"]),
+                               TOML_VALUES | st.lists(st.dictionaries(
+                                   st.sampled_from(KEYS), TOML_VALUES, max_size=8), max_size=2),
+                               max_size=4))
+def test_incidents_and_parking_parse_any_table(incidents: list, parking: dict) -> None:
+    from trafficsim.errors import Issue
+    from trafficsim.measures.incident import parse_incidents
+    from trafficsim.measures.shared_parking import parse_parking
+    from trafficsim.spec import Fields
+
+    issues: list[Issue] = []
+    top = Fields({"incidents": incidents, "parking": parking}, ROOT / "x.toml", "", issues)
+    parse_incidents(top)
+    parse_parking(top)
+    assert all(isinstance(i, Issue) for i in issues)
