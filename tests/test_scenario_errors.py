@@ -469,3 +469,9 @@ def test_run_settings_beyond_any_run(write, key) -> None:
     err = load_text(write, GOOD.replace("seeds = [1, 2, 3]", f"seeds = [1, 2, 3]\n{key} = 1e308"))
     assert fields(err) == [f"simulation.{key}"]
     assert "is out of range; expected ≤ 8640000" in str(err)
+
+
+def test_nesting_too_deep_for_the_toml_reader(write) -> None:
+    """tomllib recurses per nesting level: 100,000 nested arrays were a RecursionError."""
+    with pytest.raises(ts.ScenarioError, match="nests arrays or tables too deeply"):
+        ts.load_scenario(write("deep.toml", "x = " + "[" * 100_000 + "]" * 100_000 + "\n"))

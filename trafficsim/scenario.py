@@ -297,6 +297,9 @@ def load_scenario(path: str | Path, *, end_s: float | None = None,
         data = tomllib.loads(_read_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Issue(path, "", f"is not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise ScenarioError([Issue(path, "", "nests arrays or tables too deeply to be read; "
+                                             "expected a scenario file")]) from None
     if clip_windows and end_s is not None:
         data = clip_measure_windows(data, float(end_s))
     return _from_toml(data, path, end_s=end_s)
