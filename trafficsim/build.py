@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,13 @@ from trafficsim.network import (
     patch_network,
     signal_differences,
 )
-from trafficsim.scenario import PlanSpec, Scenario, check_references, plan_measures
+from trafficsim.scenario import (
+    NetFileSpec,
+    PlanSpec,
+    Scenario,
+    check_references,
+    plan_measures,
+)
 
 # Above this many lanes, queue detectors go on signal approaches only (they cost a little per step).
 MAX_DETECTED_LANES = 2000
@@ -88,7 +95,11 @@ def prepare_network(scenario: Scenario, out_dir: Path) -> tuple[Path, NetIndex]:
         When ids, lane indices or windows do not fit the network.
     """
     net = build_network(scenario.network, out_dir / "network")
-    index = net_index(net)
+    try:
+        index = net_index(net)
+    except (ET.ParseError, ValueError) as exc:  # an imported network damaged past its root
+        src = scenario.network.path if isinstance(scenario.network, NetFileSpec) else net
+        raise ScenarioError([Issue(src, "", f"is not a readable SUMO network: {exc}")]) from None
     issues = check_references(scenario, index)
     if issues:
         raise ScenarioError(issues)

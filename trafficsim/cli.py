@@ -1,6 +1,7 @@
 """Command line: ``trafficsim run | compare | validate | report | regress | sweep-clearance``.
 
-Exit codes: 0 success; 1 SUMO failed or timed out; 2 bad scenario or arguments;
+Exit codes: 0 success; 1 SUMO failed or timed out, or a file could not be written during the
+run; 2 bad scenario or arguments (``--out`` is checked before any work);
 3 with ``--strict`` when a run reported teleports, gridlock or vehicles left out;
 4 when ``regress`` found a metric outside its tolerance band.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import tempfile
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trafficsim.errors import ScenarioError, SumoError
+from trafficsim.errors import ScenarioError, SumoError, UsageError
 
 
 def _seeds(text: str) -> list[int]:
@@ -26,8 +28,8 @@ def _seeds(text: str) -> list[int]:
     except ValueError:
         msg = f"'{text}' is not a list of seeds; expected integers such as 1,2,3"
         raise argparse.ArgumentTypeError(msg) from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        msg = f"'{text}': expected distinct non-negative integers such as 1,2,3"
+    if not seeds or any(not 0 <= s < 2**31 for s in seeds) or len(set(seeds)) != len(seeds):
+        msg = f"'{text}': expected distinct integers 0..{2**31 - 1} (SUMO's --seed) such as 1,2,3"
         raise argparse.ArgumentTypeError(msg)
     return seeds
 
@@ -46,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 1,2,3")
         sp.add_argument("--out", type=Path, help="keep cases and write metrics.json and tables here")
         sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-        sp.add_argument("--end", type=float, help="override the simulation end [s]")
+        sp.add_argument("--end", type=_end, help="override the simulation end [s]")
         sp.add_argument("--workers", type=int, help="parallel SUMO processes (default: cores)")
         sp.add_argument("--quiet", action="store_true", help="no progress output")
         sp.add_argument("--strict", action="store_true",
@@ -74,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     reg.add_argument("--baseline", type=Path, required=True, help="baseline file (JSON)")
     reg.add_argument("--update", action="store_true", help="record the baseline instead")
     reg.add_argument("--seeds", type=_seeds, help="seeds (default: the baseline's, paired)")
-    reg.add_argument("--end", type=float, help="override the simulation end [s]")
+    reg.add_argument("--end", type=_end, help="override the simulation end [s]")
     reg.add_argument("--metrics", help="comma-separated metrics to check (default: the "
                                        "contract metrics)")
     reg.add_argument("--rel-tol", type=float, default=None,
@@ -91,6 +93,22 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--incident", help="incident id (needed when the scenario has several)")
     _optimise_parser(sub)
     return p
+
+
+#: Largest ``--end`` accepted: 100 days. [s]
+MAX_END_S = 100 * 86400.0
+
+
+def _end(text: str) -> float:
+    """``--end``: the end of the simulation as a time of day in seconds [s]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_END_S:  # also refuses nan and inf
+        msg = f"'{text}': expected the end time in seconds, a number in (0, {MAX_END_S:.0f}]"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _edges(text: str) -> list[str]:
@@ -130,7 +148,7 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     op.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     op.add_argument("--out", type=Path, help="output directory (default: optimise_NAME)")
     op.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
-    op.add_argument("--end", type=float, help="override the simulation end [s]")
+    op.add_argument("--end", type=_end, help="override the simulation end [s]")
     op.add_argument("--rng-seed", type=int, default=0, help="seed of the search itself")
     op.add_argument("--stop-weight-s", type=float, default=15.0,
                     help="seconds of delay one stop weighs in performance_index_s")
@@ -160,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ScenarioError as exc:
             print(f"error: invalid scenario\n{exc}", file=sys.stderr)
             return 2
-        except OutDirError as exc:
+        except (OutDirError, UsageError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except SumoError as exc:
@@ -173,9 +191,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except OSError as exc:  # the machine's side: disk full, a folder removed during the run, …
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except Exception as exc:
+            # Last resort, so that a user never gets a traceback; the fuzz tests require that it
+            # never fires (every bad input has its own message above or where it is found).
+            if os.environ.get("TRAFFICSIM_DEBUG") == "1":
+                raise
+            print(f"error: internal error ({type(exc).__name__}: {exc}); this is a bug in "
+                  "trafficsim, please report it with the command and input files "
+                  "(TRAFFICSIM_DEBUG=1 shows the traceback)", file=sys.stderr)
+            return 1
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    out = getattr(args, "out", None)
+    if out is not None and (msg := out_dir_issue(out)) is not None:
+        raise UsageError(f"--out {out}: {msg}")
     if args.command == "validate":
         return _validate(args.scenarios)
     if args.command == "report":
@@ -187,6 +221,29 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("optimise", "optimize"):
         return _optimise(args)
     return _simulate(args)
+
+
+def out_dir_issue(path: Path) -> str | None:
+    """Why results cannot be written to the folder ``path`` (None when they can).
+
+    Checked before any work, so that a long run does not fail at its end; the folder itself is
+    created only by the run (a bad scenario leaves nothing behind).
+    """
+    p = path.absolute()
+    if p.exists():
+        if not p.is_dir():
+            return "exists and is not a folder; expected a folder for the results (new or existing)"
+        if not os.access(p, os.W_OK | os.X_OK):
+            return "is not writable; expected a folder you may write into"
+        return None
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent} is not writable"
+    return None
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -368,6 +425,10 @@ def _report(folder: Path) -> int:
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. a read-only results folder
+        print(f"error: {folder}: cannot write the report ({exc.strerror or exc}); expected a "
+              "results folder you may write into", file=sys.stderr)
+        return 2
     print(f"wrote {path}")
     return 0
 
@@ -391,6 +452,7 @@ def _regress(args: argparse.Namespace) -> int:
 
 def _validate(paths: Sequence[Path]) -> int:
     from trafficsim.build import prepare_network
+    from trafficsim.plausibility import plausibility_warnings
     from trafficsim.scenario import load_scenario
 
     failed = 0
@@ -398,7 +460,7 @@ def _validate(paths: Sequence[Path]) -> int:
         try:
             sc = load_scenario(path)
             with tempfile.TemporaryDirectory(prefix="trafficsim-validate-") as tmp:
-                prepare_network(sc, Path(tmp))
+                _, index = prepare_network(sc, Path(tmp))
         except ScenarioError as exc:
             failed += 1
             n = len(exc.issues)
@@ -412,6 +474,8 @@ def _validate(paths: Sequence[Path]) -> int:
             continue
         plans = ", ".join(sc.plans)
         print(f"{path}: OK ({sc.window}, plans: {plans})")
+        for w in plausibility_warnings(sc, index):  # allowed, so exit 0, but likely a slip
+            print(f"  warning: {w}", file=sys.stderr)
     return 2 if failed else 0
 
 

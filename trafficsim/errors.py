@@ -42,6 +42,10 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(str(i) for i in self.issues))
 
 
+class UsageError(ValueError):
+    """A command-line argument that cannot work (e.g. ``--out`` naming a file); exit 2."""
+
+
 class SumoError(RuntimeError):
     """SUMO (or one of its tools) failed; the message carries SUMO's own error text."""
 

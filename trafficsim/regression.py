@@ -228,13 +228,47 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
         return {"format": FORMAT, "scenarios": {}}
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or not UTF-8
         raise ScenarioError([Issue(p, "", f"is not valid JSON: {exc}")]) from None
-    if data.get("format") != FORMAT:
-        raise ScenarioError([Issue(p, "format", f"= {data.get('format')!r}; expected "
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ScenarioError([Issue(p, "format", f"= {found!r}; expected "
                                                 f"'{FORMAT}' (a file written by "
                                                 "'trafficsim regress --update')")])
+    if issues := _baseline_shape_issues(p, data):
+        raise ScenarioError(issues)
     return data
+
+
+def _baseline_shape_issues(p: Path, data: Mapping[str, Any]) -> list[Issue]:
+    """Problems with the layout of a baseline file (edited by hand, or damaged)."""
+    scenarios = data.get("scenarios")
+    if not isinstance(scenarios, dict):
+        return [Issue(p, "scenarios", "is missing or not a table of scenarios; expected a file "
+                                      "written by 'trafficsim regress --update'")]
+    out = []
+    for name, entry in scenarios.items():
+        at = f"scenarios.{name}"
+        if not isinstance(entry, dict):
+            out.append(Issue(p, at, "is not a table; expected the entry of one scenario"))
+            continue
+        seeds = entry.get("seeds", [])
+        if not isinstance(seeds, list) or not all(
+                isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+            out.append(Issue(p, f"{at}.seeds", f"= {seeds!r}; expected a list of seeds"))
+        if not isinstance(entry.get("window", {}), dict):
+            out.append(Issue(p, f"{at}.window", "is not a table; expected begin_s and end_s"))
+        plans = entry.get("plans", {})
+        if not isinstance(plans, dict) or not all(
+                isinstance(m, dict) and all(isinstance(v, list) for v in m.values())
+                for m in plans.values()):
+            out.append(Issue(p, f"{at}.plans", "is not a table of plans, each a table of "
+                                               "per-seed metric lists"))
+        else:
+            bad = [f"{at}.plans.{plan}.{m}" for plan, ms in plans.items() for m, v in ms.items()
+                   if not all(x is None or isinstance(x, int | float) for x in v)]
+            out += [Issue(p, fld, "holds a value that is not a number or null") for fld in bad]
+    return out
 
 
 def save_baseline(path: str | Path, data: Mapping[str, Any]) -> None:

@@ -125,9 +125,14 @@ def load_folder(path: str | Path) -> ResultsFolder:
         raise ReportError(msg)
     try:
         doc = json.loads(mj.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or not UTF-8
         msg = f"{mj}: is not valid JSON ({exc})"
         raise ReportError(msg) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("plans"), dict) \
+            or not all(isinstance(p, dict) for p in doc["plans"].values()):
+        msg = (f"{mj}: plans: missing or not a table of plans; expected the metrics.json that "
+               "'trafficsim compare --out DIR' or 'trafficsim run --out DIR' writes")
+        raise ReportError(msg)
     return ResultsFolder(dir=d, doc=doc, runs=_rows(d / "runs.csv"),
                          edges=_rows(d / "edges.csv"), junctions=_rows(d / "junctions.csv"),
                          series=_rows(d / "timeseries.csv"))
@@ -139,7 +144,7 @@ def _optimise_doc(path: Path) -> dict[str, Any]:
     ``optimise``."""
     try:
         opt = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or not UTF-8
         msg = f"{path}: is not valid JSON ({exc})"
         raise ReportError(msg) from None
     val = opt.get("validation") or {}

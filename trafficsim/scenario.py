@@ -24,12 +24,14 @@ from typing import Any
 
 from trafficsim.errors import Issue, ScenarioError, suggest
 from trafficsim.measures import SITUATIONS, Measure, NetIndex, Situation, parse_measure
-from trafficsim.spec import Fields, clock, parse_time
+from trafficsim.spec import MAX_TIME_S, Fields, MissingValue, clock, flow_issue, parse_time
 from trafficsim.vtypes import VEHICLE_KINDS
 
 BASELINE = "baseline"
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
+#: SUMO's ``--seed`` is a 32-bit signed integer.
+MAX_SEED = 2**31 - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,12 +301,30 @@ def load_scenario(path: str | Path, *, end_s: float | None = None,
         raise ScenarioError([Issue(path, "", "unsupported file type; expected a .toml scenario "
                                              "or a SUMO .sumocfg")])
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Issue(path, "", f"is not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise ScenarioError([Issue(path, "", "nests arrays or tables too deeply to be read; "
+                                             "expected a scenario file")]) from None
     if clip_windows and end_s is not None:
         data = clip_measure_windows(data, float(end_s))
     return _from_toml(data, path, end_s=end_s)
+
+
+def _read_text(path: Path) -> str:
+    """The file as text; a :class:`ScenarioError` when it cannot be read or is not UTF-8."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError([Issue(path, "", f"cannot be read: {exc.strerror or exc}")]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        msg = (f"is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} cannot be decoded; "
+               "expected a TOML file saved as UTF-8")
+        raise ScenarioError([Issue(path, "", msg)]) from None
 
 
 def clip_measure_windows(data: dict[str, Any], end_s: float) -> dict[str, Any]:
@@ -329,8 +349,10 @@ def clip_measure_windows(data: dict[str, Any], end_s: float) -> dict[str, Any]:
                 out.append([w[0], min(e, end_s)] if e > end_s else w)
         return out
 
+    if not isinstance(data.get("plans"), dict):
+        return data  # not plans: left for the parser to report
     plans = {}
-    for name, plan in (data.get("plans") or {}).items():
+    for name, plan in data["plans"].items():
         if isinstance(plan, dict) and isinstance(plan.get("measures"), list):
             plan = {**plan, "measures": [
                 {k: clip(v) if k.endswith("windows") else v for k, v in m.items()}
@@ -341,8 +363,22 @@ def clip_measure_windows(data: dict[str, Any], end_s: float) -> dict[str, Any]:
 
 def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scenario:
     issues: list[Issue] = []
+    try:
+        return _read_toml(data, path, issues, end_s=end_s)
+    except MissingValue:
+        # A missing required value was used beyond the item it belongs to: stop and report what
+        # was found.  Its own problem is among ``issues``: the placeholder exists only then.
+        if not issues:
+            raise
+        raise ScenarioError(issues) from None
+
+
+def _read_toml(data: dict[str, Any], path: Path, issues: list[Issue], *,
+               end_s: float | None) -> Scenario:
     top = Fields(data, path, "", issues)
     name = top.str("name", path.stem)
+    if isinstance(name, str) and (msg := _folder_name_issue(name)) is not None:
+        top.error("name", f"= {name!r} {msg}")
     description = top.str("description", "")
 
     sim = top.table_("simulation", required=True) or Fields({}, path, "simulation", [])
@@ -351,8 +387,8 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
     if end_s is not None:
         end = float(end_s)
     seeds = _seeds(sim)
-    timeout = sim.float("timeout_s", 900.0, lo=1.0, unit=" s")
-    ttt = sim.float("time_to_teleport_s", 300.0, lo=-1.0, unit=" s")
+    timeout = sim.float("timeout_s", 900.0, lo=1.0, hi=MAX_TIME_S, unit=" s")
+    ttt = sim.float("time_to_teleport_s", 300.0, lo=-1.0, hi=MAX_TIME_S, unit=" s")
     step = sim.float("step_length_s", 1.0, lo=0.01, hi=10.0, unit=" s")
     sim.done()
     if isinstance(end, float) and isinstance(begin, float) and end <= begin:
@@ -379,8 +415,10 @@ def _from_toml(data: dict[str, Any], path: Path, *, end_s: float | None) -> Scen
                             "network.sumocfg / network.routes")
 
     situations = _situations(top, demand)
-    plans = _plans(top, path, issues)
-    plan_lists = {n: p.measures for n, p in plans.items()}
+    incomplete: set[str] = set()
+    plans = _plans(top, path, issues, incomplete)
+    # Cross-checks name a measure by its index: skip plans that lost one to a reported problem.
+    plan_lists = {n: p.measures for n, p in plans.items() if n not in incomplete}
     for kind in SITUATIONS.values():
         found = next((s for s in situations if isinstance(s, kind)), None)
         issues += [Issue(path, fld, msg) for fld, msg in kind.plan_issues(found, plan_lists)]
@@ -405,8 +443,9 @@ def _seeds(sim: Fields) -> tuple[int, ...]:
     seeds = sim.list("seeds", list(DEFAULT_SEEDS))
     ok = []
     for i, s in enumerate(seeds):
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            sim.error("seeds", f"[{i}] = {s!r} is not a seed; expected non-negative integers")
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+            sim.error("seeds", f"[{i}] = {s!r} is not a seed; expected integers "
+                               f"0..{MAX_SEED} (SUMO's --seed)")
         else:
             ok.append(s)
     if not seeds:
@@ -461,38 +500,80 @@ def _network(top: Fields, path: Path, issues: list[Issue]
         )
         g.done()
     if net.has("file"):
-        spec = NetFileSpec(_existing(net, "file", path))
+        spec = NetFileSpec(_existing(net, "file", path, xml=NET_ROOTS))
     if net.has("sumocfg"):
-        cfg = _existing(net, "sumocfg", path)
-        if cfg.is_file():
+        cfg = _existing(net, "sumocfg", path, xml=CFG_ROOTS)
+        if cfg.is_file() and not any(i.field == net.field("sumocfg") for i in issues):
             cfg_net, routes, adds, window = _read_sumocfg(cfg, issues)
             spec = NetFileSpec(cfg_net)
             cfg_file = cfg
-    extra_routes = tuple(_existing(net, "routes", path, i) for i in range(
-        len(net.str_list("routes", ()))))
-    extra_adds = tuple(_existing(net, "additional", path, i) for i in range(
-        len(net.str_list("additional", ()))))
+    net.str_list("routes", ())  # type checks; each path is resolved below
+    net.str_list("additional", ())
+    extra_routes = tuple(_existing(net, "routes", path, i, xml=())
+                         for i in _str_indices(net, "routes"))
+    extra_adds = tuple(_existing(net, "additional", path, i, xml=())
+                       for i in _str_indices(net, "additional"))
     net.done()
     return spec, routes + extra_routes, adds + extra_adds, window, cfg_file
 
 
-def _existing(f: Fields, key: str, base: Path, index: int | None = None) -> Path:
-    """Resolve a file path relative to the scenario file, recording an issue if it is absent."""
+#: Root elements of a SUMO network and of a SUMO configuration.
+NET_ROOTS = ("net",)
+CFG_ROOTS = ("configuration", "sumoConfiguration")
+
+
+def _str_indices(f: Fields, key: str) -> list[int]:
+    raw = f.table.get(key)
+    return [i for i, v in enumerate(raw) if isinstance(v, str)] if isinstance(raw, list) else []
+
+
+def _existing(f: Fields, key: str, base: Path, index: int | None = None, *,
+              xml: tuple[str, ...] | None = None) -> Path:
+    """Resolve a file path relative to the scenario file, recording an issue if it is absent.
+
+    With ``xml`` the file must also be XML whose root element is one of ``xml`` (any root when
+    empty): a network that is not XML would otherwise surface deep inside a run.
+    """
     raw = f.table[key] if index is None else f.table[key][index]
     if not isinstance(raw, str):
         f.error(key, f"= {raw!r} is not a path; expected a string")
         return Path(str(raw))
-    p = (base.parent / raw).resolve()
-    if not p.is_file():
-        fld = key if index is None else f"{key}[{index}]"
+    fld = key if index is None else f"{key}[{index}]"
+    try:
+        p = (base.parent / raw).resolve()
+        found = p.is_file()
+    except (OSError, ValueError) as exc:  # e.g. a NUL byte or an over-long name
+        f.error(fld, f"= {raw!r} is not a usable path ({exc}); expected a file name")
+        return Path("missing")
+    if not found:
         f.error(fld, f"= {raw!r}: file not found (looked for {p})")
+    elif xml is not None and (msg := xml_issue(p, xml)) is not None:
+        f.error(fld, f"= {raw!r} {msg}")
     return p
+
+
+def xml_issue(path: Path, roots: tuple[str, ...] = ()) -> str | None:
+    """What is wrong with an input that should be XML with one of ``roots`` as its root element
+    (any root when empty), or None.  Reads only up to the root element: a cheap check at load
+    time; a file damaged further on is reported by SUMO when it reads it."""
+    try:
+        for _event, el in ET.iterparse(path, events=("start",)):
+            if roots and el.tag not in roots:
+                want = " or ".join(f"<{r}>" for r in roots)
+                return f"is XML with root element <{el.tag}>; expected {want}"
+            return None
+    except ET.ParseError as exc:
+        want = f" with a {' or '.join(f'<{r}>' for r in roots)} root element" if roots else ""
+        return f"is not valid XML ({exc}); expected a SUMO XML file{want}"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    return "is empty; expected a SUMO XML file"
 
 
 def _demand(dem: Fields, begin: Any, end: Any, *, shortened: bool = False) -> DemandSpec:
     bin_min = dem.float("bin_minutes", 15.0, lo=1.0, hi=240.0, unit=" min")
     bin_s = bin_min * 60.0
-    n_bins = 1
+    n_bins = 0  # the window is not known (its problem is recorded): profiles are not counted
     if isinstance(begin, float) and isinstance(end, float) and end > begin:
         n_bins = math.ceil((end - begin) / bin_s - 1e-9)
     mix = _shares(dem, "mix", VEHICLE_KINDS, default=(("car", 1.0),))
@@ -514,11 +595,13 @@ def _demand(dem: Fields, begin: Any, end: Any, *, shortened: bool = False) -> De
         origin = f.str("from")
         dest = f.str("to")
         vph = f.float("veh_per_hour", lo=0.0, hi=20000.0, unit=" veh/h")
-        fid = f.str("id", f"{origin}_{dest}" if isinstance(origin, str) else f"flow{i}")
+        named = isinstance(origin, str) and isinstance(dest, str)
+        fid = f.str("id", f"{origin}_{dest}" if named else f"flow{i}")
         if fid in ids:
             fid = f"{fid}_{i}"
         ids.add(fid)
         prof = _flow_profile(f, profiles, n_bins, begin, bin_min, shortened=shortened)
+        flow_issue(f, "profile", vph, prof)
         fmix = _shares(f, "mix", VEHICLE_KINDS, default=None) if f.has("mix") else None
         if isinstance(origin, str) and origin == dest:
             f.error("to", f"= {dest!r} equals 'from'; a flow needs two different ends")
@@ -569,6 +652,7 @@ def _stop_demand(dem: Fields, profiles: dict[str, tuple[float, ...]], n_bins: in
         lane = f.int("lane", 0, lo=0, hi=9)
         vph = f.float("veh_per_hour", lo=0.0, hi=2000.0, unit=" veh/h")
         prof = _flow_profile(f, profiles, n_bins, begin, bin_min, shortened=shortened)
+        flow_issue(f, "profile", vph, prof)
         dwell = f.table_("dwell", required=True) or Fields({}, dem.file, f.field("dwell"), [])
         mean = dwell.float("mean_s", lo=1.0, hi=86400.0, unit=" s")
         sd = dwell.float("sd_s", 0.0, lo=0.0, hi=86400.0, unit=" s")
@@ -604,17 +688,19 @@ def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         raw = [raw] * n_bins
     if not isinstance(raw, list):
-        f.error(key, f"= {raw!r} is not a profile; expected a list of {n_bins} multipliers")
+        count = f" ({n_bins})" if n_bins else ""
+        f.error(key, f"= {raw!r} is not a profile; expected a list of multipliers, one per "
+                     f"{bin_min:g}-minute bin{count}")
         return (1.0,) * n_bins
     values = []
     for i, v in enumerate(raw):
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf:
             f.error(key, f"[{i}] = {v!r} is not a flow multiplier; expected a number ≥ 0")
             v = 0.0
         values.append(float(v))
     if shortened and len(values) > n_bins:
         values = values[:n_bins]
-    if len(values) != n_bins:
+    if n_bins and len(values) != n_bins:
         start = clock(begin) if isinstance(begin, float) else "begin"
         f.error(key, f"has {len(values)} values; the simulation window from {start} in "
                      f"{bin_min:g}-minute bins needs {n_bins}")
@@ -664,13 +750,28 @@ def _occupancy(dem: Fields) -> tuple[tuple[int, float], ...]:
     return tuple(sorted(out)) or ((1, 1.0),)
 
 
-def _plans(top: Fields, path: Path, issues: list[Issue]) -> dict[str, PlanSpec]:
+def _folder_name_issue(name: str) -> str | None:
+    """Why ``name`` cannot name a folder of its own (plans' case folders, ``optimise_NAME``)."""
+    if not name.strip() or name in (".", "..") or len(name) > 100 \
+            or any(c in "/\\" or not c.isprintable() for c in name):
+        return ("is not usable as a folder name; expected up to 100 printable characters "
+                "without / or \\ (e.g. letters, digits and _)")
+    return None
+
+
+def _plans(top: Fields, path: Path, issues: list[Issue],
+           incomplete: set[str] | None = None) -> dict[str, PlanSpec]:
+    """The plans; names of plans with a measure left out (its problem recorded) go to
+    ``incomplete``."""
+    incomplete = set() if incomplete is None else incomplete
     plans: dict[str, PlanSpec] = {BASELINE: PlanSpec(BASELINE, (), "do nothing")}
     table = top.table_("plans")
     if table is None:
         return plans
     for pname in list(table.table):
         table.has(pname)
+        if (msg := _folder_name_issue(pname)) is not None:
+            table.error(pname, msg)  # a plan's runs go to the folder cases/NAME
         p = table.table_(pname)
         if p is None:
             continue
@@ -680,10 +781,13 @@ def _plans(top: Fields, path: Path, issues: list[Issue]) -> dict[str, PlanSpec]:
             if not isinstance(item, dict):
                 issues.append(Issue(path, fld, f"= {item!r}: expected a table "
                                                f"(use [[plans.{pname}.measures]])"))
+                incomplete.add(pname)
                 continue
             m = parse_measure(Fields(item, path, fld, issues))
             if m is not None:
                 measures.append(m)
+            else:
+                incomplete.add(pname)
         p.done()
         plans[pname] = PlanSpec(pname, tuple(measures), desc or plans.get(pname, PlanSpec("")).description)
     return plans
@@ -717,18 +821,32 @@ def _read_sumocfg(cfg: Path, issues: list[Issue]
             if not p.is_file():
                 issues.append(Issue(cfg, f"input.{key}", f"= '{name.strip()}': file not found "
                                                          f"(looked for {p})"))
+            elif key != "net-file" and (msg := xml_issue(p)) is not None:
+                issues.append(Issue(cfg, f"input.{key}", f"= '{name.strip()}' {msg}"))
             out.append(p)
         return tuple(out)
 
     nets = files("net-file")
     if not nets and not any(i.field == "input.net-file" for i in issues):
         issues.append(Issue(cfg, "input.net-file", "is missing; a configuration needs a network"))
+    elif nets and nets[0].is_file() and (msg := xml_issue(nets[0], NET_ROOTS)) is not None:
+        issues.append(Issue(cfg, "input.net-file", f"= '{nets[0].name}' {msg}"))
     window = None
-    b, e = value("time", "begin"), value("time", "end")
-    try:
-        window = (float(b or 0.0), float(e)) if e is not None else None
-    except ValueError:
-        issues.append(Issue(cfg, "time.end", f"= {e!r} is not a number of seconds"))
+    times = {}
+    for key in ("begin", "end"):
+        raw = value("time", key)
+        if raw is None:
+            continue
+        try:
+            times[key] = float(raw)
+        except ValueError:  # SUMO also reads clock times
+            seconds = parse_time(raw)
+            times[key] = math.nan if seconds is None else seconds
+        if not 0 <= times[key] <= MAX_TIME_S:
+            issues.append(Issue(cfg, f"time.{key}", f"= {raw!r} is not a time; expected seconds "
+                                                    "≥ 0 or a clock time such as 07:00:00"))
+    if "end" in times:
+        window = (times.get("begin", 0.0), times["end"])
     return (nets[0] if nets else Path("missing.net.xml"), files("route-files"),
             files("additional-files"), window)
 

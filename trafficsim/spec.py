@@ -4,19 +4,84 @@ A :class:`Fields` wraps one table and its dotted path in the file.  Each accesso
 and range of one key; a problem is recorded (never raised) and a placeholder returned, so that one
 pass over a file reports all of its errors.  ``done()`` flags keys nobody asked for, which catches
 typos such as ``spacing_n`` with a suggestion.
+
+A required key that is absent (or, for times, unreadable) yields the placeholder :data:`MISSING`.
+Its problem is already recorded.  It is falsy, so the parsers' ``value or default`` idiom gives
+the default; any other use (``float(x)``, ``for e in x``, ``f"{x}"``, ``x < 3``, ``x.strip()``, …)
+raises :class:`MissingValue`: a parser that needs the value stops there, and :func:`guarded` (per
+measure, incident, car park, …) or the loader turns the abort into the collected problems.  So a
+missing value never reaches a constructor as if it were data, and never surfaces as a
+``TypeError`` far from its cause.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from trafficsim.errors import Issue, suggest
 
-_MISSING = object()
+T = TypeVar("T")
+
+
+class MissingValue(Exception):
+    """A parser used the placeholder of a value that is missing; its problem is already recorded."""
+
+
+class _Missing:
+    """The placeholder returned for an absent required key: falsy, and every other use raises
+    :class:`MissingValue` (``is MISSING`` and ``x or default`` are the safe operations)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def _use(self, *args: object, **kwargs: object) -> NoReturn:
+        raise MissingValue
+
+    __iter__ = __len__ = __contains__ = __getitem__ = _use
+    __float__ = __int__ = __index__ = __complex__ = __round__ = _use
+    __str__ = __format__ = __bytes__ = __fspath__ = _use
+    __lt__ = __le__ = __gt__ = __ge__ = _use
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _use
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __neg__ = _use
+
+    def __getattr__(self, name: str) -> NoReturn:
+        if name.startswith("__"):  # protocol probes (copy, pickle, …) expect AttributeError
+            raise AttributeError(name)
+        raise MissingValue
+
+
+MISSING: Any = _Missing()
+_MISSING = MISSING
+
+
+def guarded(f: Fields, parse: Callable[[Fields], T]) -> T | None:
+    """``parse(f)``, or None when it stopped at a missing value (whose problem is recorded).
+
+    Lets a list of items (measures, incidents, car parks) report every item's problems even when
+    one item lacks a field its constructor needs.
+    """
+    try:
+        return parse(f)
+    except MissingValue:
+        return None
+
+
+#: Latest time accepted anywhere (100 days): beyond it a value is a slip, and a window that long
+#: would need millions of demand bins. [s]
+MAX_TIME_S = 100 * 86400.0
+#: Most vehicles per hour one flow may ask for at its peak (peak rate × profile multiplier).
+#: Several times a motorway: beyond it the draw would build millions of vehicles. [veh/h]
+MAX_FLOW_VEH_H = 100_000.0
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
@@ -130,6 +195,9 @@ class Fields:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(key, f"= {value!r} is {_type_name(value)}; expected a number{unit}")
             return default if default is not _MISSING else (lo or 0.0)
+        if not math.isfinite(value):  # TOML has nan and inf; no quantity here is either
+            self.error(key, f"= {value!r} is not a finite number; expected a number{unit}")
+            return default if default is not _MISSING else (lo or 0.0)
         return self._range(key, float(value), lo, hi, lo_open=lo_open, unit=unit)
 
     def _range(self, key: str, value: Any, lo: Any, hi: Any, *, lo_open: bool = False,
@@ -150,15 +218,16 @@ class Fields:
             return value
         seconds = parse_time(value)
         if seconds is None:
-            self.error(key, f"= {value!r} is not a time; expected seconds (e.g. 25200) "
-                            "or a clock time such as \"07:00\"")
-            return 0.0
+            self.error(key, f"= {value!r} is not a time; expected seconds (e.g. 25200, at "
+                            f"most {MAX_TIME_S:.0f}) or a clock time such as \"07:00\"")
+            # the default, or the placeholder: checks that need this time are skipped
+            return default
         return seconds
 
     # -- containers ----------------------------------------------------------------------------
     def table_(self, key: str, *, required: bool = False) -> Fields | None:
         value = self._get(key, _MISSING if required else None)
-        if value is None:
+        if value is None or value is _MISSING:  # a missing required table is already reported
             return None
         if not isinstance(value, dict):
             self.error(key, f"is {_type_name(value)}; expected a table")
@@ -201,7 +270,7 @@ def read_windows(f: Fields, key: str, *, required: bool = True) -> tuple[tuple[f
     measures do that in ``check`` with :func:`window_issues`.
     """
     raw = f.list(key, None if not required else _MISSING)
-    if raw is None:
+    if raw is None or raw is _MISSING:  # a missing required list is already reported
         return ()
     out: list[tuple[float, float]] = []
     for i, w in enumerate(raw):
@@ -232,12 +301,24 @@ def window_issues(windows: tuple[tuple[float, float], ...], begin_s: float, end_
             for i, (b, e) in enumerate(windows) if b < begin_s or e > end_s]
 
 
+def flow_issue(f: Fields, key: str, veh_per_hour: Any, profile: tuple[float, ...]) -> None:
+    """Record a problem when a flow's peak (rate × largest profile multiplier) exceeds
+    :data:`MAX_FLOW_VEH_H`; values that are not numbers were reported already."""
+    if not isinstance(veh_per_hour, float | int) or not profile:
+        return
+    peak = veh_per_hour * max(profile)
+    if peak > MAX_FLOW_VEH_H:
+        f.error(key, f"peaks at {veh_per_hour:g} × {max(profile):g} = {peak:,.0f} veh/h; "
+                     f"expected at most {MAX_FLOW_VEH_H:,.0f} veh/h (profile values multiply "
+                     "the peak rate)")
+
+
 def parse_time(value: object) -> float | None:
     """Seconds [s] from a number or an ``"HH:MM[:SS]"`` string; None when it is neither."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
+        return float(value) if 0 <= value <= MAX_TIME_S else None  # also refuses nan
     if isinstance(value, str):
         m = _CLOCK.match(value.strip())
         if m:

@@ -42,7 +42,7 @@ from trafficsim.errors import Issue, suggest
 from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex, Situation
 from trafficsim.measures.registry import register
 from trafficsim.outputs import Table, read_csv
-from trafficsim.spec import Fields, clock
+from trafficsim.spec import Fields, clock, guarded
 
 #: SUMO records an encounter as a conflict below this time to collision; the metric counts those
 #: below the incident's own (smaller) ``ttc_threshold_s``. [s]
@@ -277,8 +277,10 @@ def parse_incidents(top: Fields) -> tuple[Incident, ...]:
             top.issues.append(Issue(top.file, fld, "expected a table (use [[incidents]])"))
             continue
         f = Fields(item, top.file, fld, top.issues)
-        inc = Incident.parse(f)
+        inc = guarded(f, Incident.parse)
         f.done()
+        if inc is None:  # stopped at a missing field (reported); the others are still checked
+            continue
         if any(o.id == inc.id for o in out):
             f.error("id", f"= {inc.id!r} is used by another incident; give each incident its own "
                           f"id (e.g. id = \"{inc.id}{i + 1}\")")

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from trafficsim.errors import suggest
 from trafficsim.measures.base import Measure, MetricInfo, Situation, match_metric
-from trafficsim.spec import Fields
+from trafficsim.spec import Fields, guarded
 
 #: The entry-point group through which other packages add measures and situations.
 ENTRY_POINT_GROUP = "trafficsim.measures"
@@ -111,6 +111,7 @@ def parse_measure(f: Fields) -> Measure | None:
         f.error("type", f"= {kind!r} is not a known measure; expected one of: {known}."
                         + suggest(kind, MEASURES))
         return None
-    measure = cls.parse(f)
+    # A measure that stops at a missing required field is left out; its problem is recorded.
+    measure = guarded(f, cls.parse)
     f.done()
     return measure

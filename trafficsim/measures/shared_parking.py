@@ -55,7 +55,17 @@ from trafficsim.errors import Issue, suggest
 from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex, Situation
 from trafficsim.measures.registry import register
 from trafficsim.outputs import Table, read_csv, read_stops
-from trafficsim.spec import Fields, clock, parse_time, read_windows, window_issues
+from trafficsim.spec import (
+    MISSING,
+    Fields,
+    MissingValue,
+    clock,
+    flow_issue,
+    guarded,
+    parse_time,
+    read_windows,
+    window_issues,
+)
 
 OVERFLOW = "overflow"
 #: SUMO stop output (XML), shared with kerb-stop demand (a run has one stop output)
@@ -382,9 +392,14 @@ def parse_parking(top: Fields) -> Parking | None:
             p.issues.append(Issue(p.file, fld, "expected a table (use [[parking.car_parks]])"))
             continue
         f = Fields(item, p.file, fld, p.issues)
-        lot = CarPark(id=str(f.str("id")), edge=str(f.str("edge")),
-                      pos_m=float(f.float("pos_m", lo=0.0, unit=" m")),
-                      capacity=int(f.int("capacity", lo=1, hi=100_000)))
+        # Read every field before building, so that each missing one is reported.
+        cid, edge = f.str("id"), f.str("edge")
+        pos, cap = f.float("pos_m", lo=0.0, unit=" m"), f.int("capacity", lo=1, hi=100_000)
+        try:
+            lot = CarPark(id=str(cid), edge=str(edge), pos_m=float(pos), capacity=int(cap))
+        except MissingValue:  # reported; the other car parks are still checked
+            f.done()
+            continue
         if lot.id in (c.id for c in lots) or lot.id == OVERFLOW:
             f.error("id", f"= {lot.id!r} is already used; give each car park its own id "
                           f"('{OVERFLOW}' is reserved)")
@@ -399,42 +414,53 @@ def parse_parking(top: Fields) -> Parking | None:
             p.issues.append(Issue(p.file, fld, "expected a table (use [[parking.groups]])"))
             continue
         f = Fields(item, p.file, fld, p.issues)
-        gid = str(f.str("id"))
-        lot = str(f.str("car_park"))
-        if lot not in lot_ids:
-            f.error("car_park", f"= {lot!r} is not a car park; car parks: "
-                                f"{', '.join(lot_ids) or 'none'}." + suggest(lot, lot_ids))
-        origin = str(f.str("from"))
-        leave = None
-        if f.has("leave_between"):
-            w = item["leave_between"]
-            b, e = (parse_time(w[0]), parse_time(w[1])) if isinstance(w, list) and len(w) == 2 \
-                else (None, None)
-            if b is None or e is None or e < b:
-                f.error("leave_between", f"= {w!r} is not a time window; expected [begin, end] "
-                                         'such as ["07:00", "09:00"]')
-            else:
-                leave = (b, e)
-        dwell = _range(f, "dwell_min")
-        g = ParkingGroup(
-            id=gid, car_park=lot, origin=origin, destination=str(f.str("to", origin)),
-            parked_at_begin=int(f.int("parked_at_begin", 0, lo=0, hi=100_000)),
-            leave_between=leave,
-            arrivals_per_hour=float(f.float("arrivals_per_hour", 0.0, lo=0.0, hi=10_000.0,
-                                            unit=" veh/h")),
-            profile=_profile(f), dwell_min=dwell)
-        if g.parked_at_begin and leave is None:
-            f.error("leave_between", "is missing; parked_at_begin > 0 needs the window in which "
-                                     "those cars leave")
-        if gid in (x.id for x in groups):
-            f.error("id", f"= {gid!r} is already used; give each group its own id")
+        g = guarded(f, lambda f: _group(f, lot_ids))
+        if g is None:  # stopped at a missing field (reported); the other groups are still checked
+            f.done()
+            continue
+        if g.id in (x.id for x in groups):
+            f.error("id", f"= {g.id!r} is already used; give each group its own id")
         f.done()
         groups.append(g)
     if not groups:
         p.error("groups", "is missing or empty; expected [[parking.groups]] tables")
     p.done()
-    return Parking(car_parks=tuple(lots), groups=tuple(groups), overflow_edge=str(overflow),
+    return Parking(car_parks=tuple(lots), groups=tuple(groups),
+                   overflow_edge=str(overflow) if overflow is not MISSING else "",
                    bin_s=float(bin_min) * 60.0)
+
+
+def _group(f: Fields, lot_ids: list[str]) -> ParkingGroup:
+    """One ``[[parking.groups]]`` table (problems go to ``f.issues``).
+
+    Every field is read before the group is built, so that each missing one is reported.
+    """
+    gid, lot, origin = f.str("id"), f.str("car_park"), f.str("from")
+    if isinstance(lot, str) and lot not in lot_ids:
+        f.error("car_park", f"= {lot!r} is not a car park; car parks: "
+                            f"{', '.join(lot_ids) or 'none'}." + suggest(lot, lot_ids))
+    leave = None
+    if f.has("leave_between"):
+        w = f.table["leave_between"]
+        b, e = (parse_time(w[0]), parse_time(w[1])) if isinstance(w, list) and len(w) == 2 \
+            else (None, None)
+        if b is None or e is None or e < b:
+            f.error("leave_between", f"= {w!r} is not a time window; expected [begin, end] "
+                                     'such as ["07:00", "09:00"]')
+        else:
+            leave = (b, e)
+    dwell = _range(f, "dwell_min")
+    dest = f.str("to", origin)
+    parked = f.int("parked_at_begin", 0, lo=0, hi=100_000)
+    rate = f.float("arrivals_per_hour", 0.0, lo=0.0, hi=10_000.0, unit=" veh/h")
+    profile = _profile(f)
+    flow_issue(f, "profile", rate, profile)
+    if parked and leave is None:
+        f.error("leave_between", "is missing; parked_at_begin > 0 needs the window in which "
+                                 "those cars leave")
+    return ParkingGroup(id=str(gid), car_park=str(lot), origin=str(origin), destination=str(dest),
+                        parked_at_begin=int(parked), leave_between=leave,
+                        arrivals_per_hour=float(rate), profile=profile, dwell_min=dwell)
 
 
 def sharing_issues(parking: Parking | None, plans: Mapping[str, Sequence[Measure]]
@@ -630,7 +656,8 @@ def parking_metrics(stops: Table, searches: Mapping[str, float], parkers: Table,
 def _range(f: Fields, key: str) -> tuple[float, float]:
     raw = f.list(key, [60, 60])
     ok = (isinstance(raw, list) and len(raw) == 2
-          and all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in raw)
+          and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf
+                  for v in raw)
           and raw[0] <= raw[1])
     if not ok:
         f.error(key, f"= {raw!r} is not a range; expected [low, high] minutes with "
@@ -643,7 +670,7 @@ def _profile(f: Fields) -> tuple[float, ...]:
     raw = f.list("profile", [])
     out = []
     for i, v in enumerate(raw):
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf:
             f.error(f"profile[{i}]", f"= {v!r} is not a rate multiplier; expected a number ≥ 0")
         else:
             out.append(float(v))
