@@ -67,3 +67,34 @@ def test_resume_refuses_another_version(finished: tuple[Path, Path, list[str]], 
     state_file.write_text(json.dumps(state))
     assert main([*cmd, "--resume"]) == 2
     assert "was not recorded" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe not utf-8", b"[1, 2, 3]", b'{"n": "x"}'])
+def test_resume_refuses_a_journal_damaged_in_the_middle(
+        finished: tuple[Path, Path, list[str]], damage: bytes, capsys) -> None:
+    """Damage before the last line is not a kill's cut: nothing is dropped or rewritten, the
+    message names the file and line (exit 2, no traceback)."""
+    _, out, cmd = finished
+    path = out / "journal.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert len(lines) >= 3
+    damaged = b"".join([lines[0], damage + b"\n", *lines[1:]])
+    path.write_bytes(damaged)
+    capsys.readouterr()
+    assert main([*cmd, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "journal.jsonl" in err and "line 2 is not a journal entry" in err
+    assert "Traceback" not in err and "internal error" not in err
+    assert path.read_bytes() == damaged  # every evaluation is still there
+
+
+def test_resume_drops_only_a_last_line_cut_short(finished: tuple[Path, Path, list[str]]) -> None:
+    """A kill can cut the last line: that evaluation reruns, the others are kept."""
+    _, out, cmd = finished
+    path = out / "journal.jsonl"
+    whole = path.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])
+    assert main([*cmd, "--resume"]) == 0
+    assert path.read_bytes().splitlines()[:-1] == whole.splitlines()[:-1]
+    assert len(path.read_bytes().splitlines()) == len(lines)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from trafficsim.errors import Issue, ScenarioError
+
 JOURNAL = "journal.jsonl"
 
 
@@ -135,15 +137,22 @@ class Journal:
         self.entries: dict[str, JournalEntry] = {}
         self.order: list[str] = []
         if path.is_file():
-            with path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        e = JournalEntry.from_json(line)
-                    except (ValueError, KeyError, TypeError):
-                        break  # a line cut by a kill: that evaluation reruns
-                    if e.key not in self.entries:
-                        self.order.append(e.key)
-                    self.entries[e.key] = e
+            lines = [ln for ln in path.read_bytes().split(b"\n") if ln.strip()]
+            for i, raw in enumerate(lines):
+                try:
+                    e = JournalEntry.from_json(raw.decode("utf-8"))
+                except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+                    if i == len(lines) - 1:
+                        break  # the last line cut short by a kill: that evaluation reruns
+                    # Damage in the middle is not a kill: dropping the lines after it would
+                    # lose evaluations, so nothing is rewritten and the user decides.
+                    msg = (f"line {i + 1} is not a journal entry ({type(exc).__name__}: "
+                           f"{exc}); the journal is damaged. Repair or delete that line to "
+                           "resume, or run afresh with another --out")
+                    raise ScenarioError([Issue(path, "", msg)]) from None
+                if e.key not in self.entries:
+                    self.order.append(e.key)
+                self.entries[e.key] = e
             self._truncate_to_valid()
 
     def _truncate_to_valid(self) -> None:
