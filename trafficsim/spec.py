@@ -16,6 +16,7 @@ missing value never reaches a constructor as if it were data, and never surfaces
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import math
 import re
@@ -96,6 +97,11 @@ def _type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
+#: A field name of a table.  (Inside :class:`Fields`, whose readers are named after the
+#: types they read, ``str`` and ``bool`` in annotations mean those methods: hence ``builtins``.)
+Key = str
+
+
 class Fields:
     """Typed, validated access to one table of a scenario file.
 
@@ -168,7 +174,7 @@ class Fields:
             )
         return value
 
-    def bool(self, key: str, default: Any = _MISSING) -> Any:
+    def bool(self, key: Key, default: Any = _MISSING) -> Any:
         value = self._get(key, default)
         if value is default and key not in self.table:
             return value
@@ -177,8 +183,8 @@ class Fields:
             return default if default is not _MISSING else False
         return value
 
-    def int(self, key: str, default: Any = _MISSING, *, lo: int | None = None,
-            hi: int | None = None) -> Any:
+    def int(self, key: Key, default: Any = _MISSING, *, lo: builtins.int | None = None,
+            hi: builtins.int | None = None) -> Any:
         value = self._get(key, default)
         if value is default and key not in self.table:
             return value
@@ -187,8 +193,9 @@ class Fields:
             return default if default is not _MISSING else (lo or 0)
         return self._range(key, value, lo, hi)
 
-    def float(self, key: str, default: Any = _MISSING, *, lo: float | None = None,
-              hi: float | None = None, lo_open: bool = False, unit: str = "") -> Any:
+    def float(self, key: Key, default: Any = _MISSING, *, lo: builtins.float | None = None,
+              hi: builtins.float | None = None, lo_open: builtins.bool = False,
+              unit: builtins.str = "") -> Any:
         value = self._get(key, default)
         if value is default and key not in self.table:
             return value
@@ -200,8 +207,8 @@ class Fields:
             return default if default is not _MISSING else (lo or 0.0)
         return self._range(key, float(value), lo, hi, lo_open=lo_open, unit=unit)
 
-    def _range(self, key: str, value: Any, lo: Any, hi: Any, *, lo_open: bool = False,
-               unit: str = "") -> Any:
+    def _range(self, key: Key, value: Any, lo: Any, hi: Any, *,
+               lo_open: builtins.bool = False, unit: builtins.str = "") -> Any:
         if lo is not None and (value <= lo if lo_open else value < lo):
             op = ">" if lo_open else "≥"
             self.error(key, f"= {value!r} is out of range; expected {op} {lo}{unit}")
@@ -211,7 +218,7 @@ class Fields:
             return min(value, hi)
         return value
 
-    def time(self, key: str, default: Any = _MISSING) -> Any:
+    def time(self, key: Key, default: Any = _MISSING) -> Any:
         """A time of day: seconds [s] or a clock string ``"07:30"``; returns seconds [s]."""
         value = self._get(key, default)
         if value is default and key not in self.table:
@@ -225,7 +232,7 @@ class Fields:
         return seconds
 
     # -- containers ----------------------------------------------------------------------------
-    def table_(self, key: str, *, required: bool = False) -> Fields | None:
+    def table_(self, key: Key, *, required: builtins.bool = False) -> Fields | None:
         value = self._get(key, _MISSING if required else None)
         if value is None or value is _MISSING:  # a missing required table is already reported
             return None
@@ -234,7 +241,7 @@ class Fields:
             return None
         return Fields(value, self.file, self.field(key), self.issues)
 
-    def list(self, key: str, default: Any = _MISSING) -> Any:
+    def list(self, key: Key, default: Any = _MISSING) -> Any:
         value = self._get(key, default)
         if value is default and key not in self.table:
             return value
@@ -243,12 +250,12 @@ class Fields:
             return []
         return value
 
-    def items(self, key: str) -> Iterator[tuple[int, Any, str]]:
+    def items(self, key: Key) -> Iterator[tuple[builtins.int, Any, builtins.str]]:
         """Yield (index, item, field path) for each element of a list-valued key."""
         for i, item in enumerate(self.list(key, [])):
             yield i, item, f"{self.field(key)}[{i}]"
 
-    def str_list(self, key: str, default: Any = _MISSING) -> Any:
+    def str_list(self, key: Key, default: Any = _MISSING) -> Any:
         values = self.list(key, default)
         if values is default and key not in self.table:
             return values
