@@ -114,7 +114,7 @@ class HovLane(Measure):
     def parse(cls, f: Fields) -> HovLane:
         """An HOV lane from its plan table; problems go to ``f.issues``.
 
-        Without ``add_lane`` the reserved lane defaults to lane 0 (the outermost).
+        Without ``add_lane`` the reserved lane defaults to lane 0 (the rightmost).
         """
         edges = f.str_list("edges")
         if isinstance(edges, tuple) and not edges:

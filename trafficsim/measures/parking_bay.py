@@ -166,7 +166,11 @@ class ParkingBay(Measure):
         return f"bayfull_{tag(self.edge, self.pos_m)}"
 
     def apply(self, draft: CaseDraft) -> None:
-        """Add the bay's parkingArea and, when full, its double-parking place and rerouting."""
+        """Add the bay (a SUMO parkingArea) and the rule that sends stops in its windows to it.
+
+        With ``when_full = "double_park"`` also an on-road place before the bay and a rerouter
+        that sends cars there when the bay is full.
+        """
         lane = f"{self.edge}_{self.lane}"
         draft.additional.append(
             f'<parkingArea id="{self.bay_id}" lane="{lane}" startPos="{self.pos_m - self.length_m:.2f}" '

@@ -140,8 +140,8 @@ class TidalLane(Measure):
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
         """Problems with the road, its reverse, the windows and the schedule, as (field, message).
 
-        Without ``outbound`` every inbound edge needs a single reverse edge; a schedule whose
-        clearance does not fit between reversals is a problem of ``clearance_s``.
+        Without ``outbound`` every inbound edge needs a single reverse edge; a clearance that
+        would swallow a whole opening is a problem of ``clearance_s``.
         """
         out = road_issues(net, self.inbound, "inbound")
         if out:
