@@ -435,17 +435,15 @@ def _report(folder: Path) -> int:
 
 def _regress(args: argparse.Namespace) -> int:
     from trafficsim import regression
+    from trafficsim.metrics import METRICS
 
-    kw: dict[str, object] = {}
-    if args.rel_tol is not None:
-        kw["rel_tol"] = args.rel_tol
-    if args.confidence is not None:
-        kw["confidence"] = args.confidence
-    if args.metrics:
-        kw["metrics"] = tuple(m for m in args.metrics.split(",") if m)
+    metrics = (tuple(m for m in args.metrics.split(",") if m) if args.metrics else METRICS)
+    rel_tol = regression.REL_TOL if args.rel_tol is None else args.rel_tol
+    confidence = regression.CONFIDENCE if args.confidence is None else args.confidence
     report = regression.regress(args.scenarios, args.baseline, update=args.update,
-                                seeds=args.seeds, end_s=args.end, workers=args.workers,
-                                progress=not args.quiet, **kw)
+                                seeds=args.seeds, end_s=args.end, metrics=metrics,
+                                rel_tol=rel_tol, confidence=confidence, workers=args.workers,
+                                progress=not args.quiet)
     regression.print_report(report, args.baseline)
     return 0 if report.ok else 4
 

@@ -99,8 +99,10 @@ def merge_measure_metrics(parts: Sequence[tuple[str, dict[str, float]]]) -> dict
 
 
 def read_trip_outputs(run_dir: Path, what: str) -> tuple[Table, RunStatistics, Table]:
-    """What every run writes for the trip metrics (:func:`~trafficsim.metrics.run_metrics`),
-    lean ones too: the tripinfo table, SUMO's statistics and the drawn vehicles.
+    """What every run writes for the trip metrics, lean runs too.
+
+    The tripinfo table, SUMO's statistics and the drawn vehicles, which
+    :func:`~trafficsim.metrics.run_metrics` reads.
 
     Raises
     ------
@@ -159,6 +161,13 @@ class Comparison:
     sumo_version: str
 
     def run(self, plan: str, seed: int) -> RunResult:
+        """The result of one run: ``plan`` with ``seed``.
+
+        Raises
+        ------
+        StopIteration
+            When the comparison holds no such run.
+        """
         return next(r for r in self.runs if r.plan == plan and r.seed == seed)
 
     def values(self, plan: str, metric: str) -> list[float]:
@@ -188,6 +197,7 @@ class Comparison:
 
     @property
     def group_names(self) -> tuple[str, ...]:
+        """Names of the vehicle groups any run measured, sorted."""
         return tuple(sorted({g for r in self.runs for g in r.groups}))
 
     def to_dict(self) -> dict[str, Any]:
@@ -239,8 +249,9 @@ class Comparison:
         return [f"plan '{r.plan}', seed {r.seed}: {w}" for r in self.runs for w in r.health.warnings]
 
     def write(self, out: Path) -> None:
-        """Write ``metrics.json`` and the per-run tables (``runs.csv``, ``edges.csv``,
-        ``junctions.csv``, ``timeseries.csv``) into ``out``.
+        """Write ``metrics.json`` and the per-run tables into ``out``.
+
+        The tables are ``runs.csv``, ``edges.csv``, ``junctions.csv`` and ``timeseries.csv``.
 
         ``metrics.json`` comes last and appears whole (written aside, then renamed): a folder
         that has it holds a complete result, even when the writer was killed.
@@ -400,7 +411,9 @@ class _CaseTask:
 
 
 def better(metric: str, diff: float) -> bool | None:
-    """True when a difference in ``metric`` is an improvement, False when it is a
-    deterioration, None for a metric without a direction (see
-    :func:`trafficsim.metrics.is_improvement`)."""
+    """Whether a difference in ``metric`` is an improvement.
+
+    True for an improvement, False for a deterioration, None for a metric without a direction
+    (see :func:`trafficsim.metrics.is_improvement`).
+    """
     return is_improvement(metric, diff)

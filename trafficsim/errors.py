@@ -55,8 +55,10 @@ class SumoTimeout(SumoError):
 
 
 class IntegrityError(SumoError):
-    """A plan's case would differ from the baseline in something its measures do not name
-    (e.g. a signal program that ``netconvert`` regenerated while patching the network)."""
+    """A plan's case would differ from the baseline in something its measures do not name.
+
+    For example a signal program that ``netconvert`` regenerated while patching the network.
+    """
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:

@@ -115,8 +115,10 @@ def level_of_service(delay_s: float, thresholds: Sequence[float] = HCM_SIGNALISE
 
 def run_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float
                 ) -> dict[str, float]:
-    """The per-run metrics (keys of :data:`METRICS` and :data:`EXTRA_METRICS`, in that order;
-    ``co2_kg`` and ``nox_kg`` only when the run carried the emission device)."""
+    """The per-run metrics, keys of :data:`METRICS` and :data:`EXTRA_METRICS` in that order.
+
+    ``co2_kg`` and ``nox_kg`` only when the run carried the emission device.
+    """
     delays, occ, _ = vehicle_delays(trips, vehicles, stats, end_s)
     n_in = len(trips.get("id", ()))
     arrived = trips["arrival"] >= 0 if n_in else np.zeros(0, dtype=bool)
@@ -300,6 +302,7 @@ class Health:
 
     @property
     def ok(self) -> bool:
+        """True when the run raised no warnings."""
         return not self.warnings
 
 

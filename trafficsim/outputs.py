@@ -113,8 +113,10 @@ def read_statistics(path: Path) -> RunStatistics:
 
 
 def read_tls_states(path: Path) -> list[tuple[float, str, str]]:
-    """Read SUMO's ``SaveTLSSwitchStates`` output: ``(time [s], traffic-light id, state)`` per
-    switch, in time order."""
+    """Read SUMO's ``SaveTLSSwitchStates`` output.
+
+    One ``(time [s], traffic-light id, state)`` per switch, in time order.
+    """
     out = []
     for _, el in ET.iterparse(path):
         if el.tag == "tlsState":
@@ -124,8 +126,9 @@ def read_tls_states(path: Path) -> list[tuple[float, str, str]]:
 
 
 def read_stops(path: Path) -> Table:
-    """Read SUMO's ``--stop-output`` (XML) into a table, one row per stop (an unfinished one,
-    written with ``--stop-output.write-unfinished``, has ``ended`` = -1).
+    """Read SUMO's ``--stop-output`` (XML) into a table, one row per stop.
+
+    An unfinished stop, written with ``--stop-output.write-unfinished``, has ``ended`` = -1.
 
     Columns: ``id``, ``lane``, ``pos``, ``parking`` (1 when the vehicle left the road),
     ``started``, ``ended``, ``blockedDuration`` (time waiting in front of a full stopping place)

@@ -32,6 +32,7 @@ class SerialExecutor(Executor):
     """
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        """Run ``fn(*args, **kwargs)`` now and return its finished future (result or error)."""
         fut: Future[R] = Future()
         try:
             fut.set_result(fn(*args, **kwargs))
@@ -90,6 +91,7 @@ class Progress:
                             initial=initial)
 
     def step(self, label: str) -> None:
+        """Count one finished task: advance the bar, or print a line with elapsed time and ETA."""
         self.done += 1
         if not self.enabled:
             return
@@ -104,6 +106,7 @@ class Progress:
               f"eta {eta:5.0f} s", file=sys.stderr, flush=True)
 
     def close(self) -> None:
+        """Close the tqdm bar, if one is drawn."""
         if self.bar is not None:
             self.bar.close()
 

@@ -300,8 +300,10 @@ def edge_heatmap(net: str | Path | NetGeometry, edge_rows: Sequence[Mapping[str,
 
 
 def _offset_right(shape: Sequence[Point], d: float) -> list[Point]:
-    """The polyline moved ``d`` to the right of its overall direction, so that the two
-    directions of a street stay apart at any zoom."""
+    """The polyline moved ``d`` to the right of its overall direction.
+
+    So the two directions of a street stay apart at any zoom.
+    """
     (x0, y0), (x1, y1) = shape[0], shape[-1]
     n = math.hypot(x1 - x0, y1 - y0) or 1.0
     dx, dy = (y1 - y0) / n * d, -(x1 - x0) / n * d
@@ -490,8 +492,9 @@ def paired_bars(result: Any, panels: Sequence[tuple[str, Sequence[tuple[str, str
 
 
 def direction_delays(result: Any, plans: Sequence[str] | None = None) -> Figure:
-    """Tidal plans: delay and travel time along the road in the peak direction and the
-    counter-peak direction, during the scheduled windows, per plan with 95% CIs.
+    """Tidal plans: delay and travel time along the road, peak and counter-peak direction.
+
+    The values cover the scheduled windows, per plan with 95% CIs.
 
     The values are the ``tidal_peak_*`` / ``tidal_counter_*`` metrics, which every plan of a
     scenario with a tidal lane measures (the baseline too), so the plans compare directly.
@@ -500,8 +503,10 @@ def direction_delays(result: Any, plans: Sequence[str] | None = None) -> Figure:
 
 
 def person_vehicle(result: Any, plans: Sequence[str] | None = None) -> Figure:
-    """HOV plans: delay per person vs per vehicle, and delay and travel time of qualifying
-    (HOV) vs other vehicles, per plan with 95% CIs.
+    """HOV plans: delay per person and per vehicle, HOV and other vehicles, per plan.
+
+    Delay per person vs per vehicle, and delay and travel time of qualifying (HOV) vs other
+    vehicles, per plan with 95% CIs.
 
     An HOV lane is for people: it can raise vehicle delay and still lower person delay.
     """
@@ -517,9 +522,11 @@ def read_bay_occupancy(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def bay_occupancy_runs(folder: str | Path) -> dict[str, list[Path]]:
-    """Plan (``"plan · bay"`` when a plan has several bays) → its runs' bay occupancy files
-    (``bay_occupancy_BAYID.csv``) in a results folder, in seed order; plans without a kerb bay
-    are left out."""
+    """Plan → its runs' bay occupancy files (``bay_occupancy_BAYID.csv``) in a results folder.
+
+    The key is ``"plan · bay"`` when a plan has several bays; files are in seed order; plans
+    without a kerb bay are left out.
+    """
     out: dict[str, list[Path]] = {}
     for plan_dir in sorted(Path(folder, "cases").glob("*")):
         by_bay: dict[str, list[Path]] = {}
@@ -533,8 +540,10 @@ def bay_occupancy_runs(folder: str | Path) -> dict[str, list[Path]]:
 
 def _busy_spans(times: np.ndarray, busy: np.ndarray, gap_s: float, step_s: float
                 ) -> list[tuple[float, float]]:
-    """Time spans to draw: the sampled range without idle stretches of at least ``gap_s``
-    (each span keeps a margin of idle time around its busy samples)."""
+    """Time spans to draw: the sampled range without idle stretches of at least ``gap_s``.
+
+    Each span keeps a margin of idle time around its busy samples.
+    """
     first, end = float(times[0]), float(times[-1]) + step_s
     t = times[busy]
     if not len(t):
@@ -614,10 +623,11 @@ _ROLE_STYLE = {"start": ("#4d4d4d", "s", "start plan"), "webster": ("#2ca02c", "
 
 
 def optimiser_convergence(doc: Mapping[str, Any]) -> Figure:
-    """Signal optimisation: the objective of every evaluated plan in evaluation order, the best
-    so far, and the start and Webster levels; evaluations cut early are marked (their value is
-    a lower bound, not the plan's objective).  With a validation, a second panel shows the
-    objective on the unseen validation seeds per plan with its 95% CI.
+    """Signal optimisation: the objective of every evaluated plan in evaluation order.
+
+    Also the best so far, and the start and Webster levels; evaluations cut early are marked
+    (their value is a lower bound, not the plan's objective).  With a validation, a second panel
+    shows the objective on the unseen validation seeds per plan with its 95% CI.
 
     Parameters
     ----------
@@ -683,8 +693,10 @@ def optimiser_convergence(doc: Mapping[str, Any]) -> Figure:
 # Trajectories
 # --------------------------------------------------------------------------------------------
 def read_trajectories(path: str | Path) -> Table:
-    """Read a run's ``trajectories.csv.gz`` (columns ``time``, ``id``, ``speed``, ``pos``,
-    ``lane``)."""
+    """Read a run's ``trajectories.csv.gz``.
+
+    Its columns are ``time``, ``id``, ``speed``, ``pos`` and ``lane``.
+    """
     return read_csv(Path(path))
 
 

@@ -27,6 +27,7 @@ class BaselineWarning(UserWarning):
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--trafficsim-update``: record scenario regression baselines instead of checking."""
     group = parser.getgroup("trafficsim")
     group.addoption("--trafficsim-update", action="store_true", default=False,
                     help="record scenario regression baselines instead of checking them")

@@ -99,17 +99,21 @@ class Check:
 
     @property
     def band(self) -> float:
+        """The accepted ``|shift|``: tolerance plus noise allowance [metric unit]."""
         return self.tolerance + self.noise
 
     @property
     def pct(self) -> float:
+        """The shift relative to the baseline mean, NaN when that is 0 [%]."""
         return 100.0 * self.shift / abs(self.baseline) if self.baseline else math.nan
 
     @property
     def verdict(self) -> str:
-        """``"better"`` / ``"worse"`` for a failed check of a metric with a direction (the
-        same judgement as ``compare`` and the report), else ``""``: a regression check fails
-        on any shift, and this says which way it went."""
+        """``"better"`` / ``"worse"`` for a failed check of a metric with a direction, else ``""``.
+
+        The same judgement as ``compare`` and the report: a regression check fails on any shift,
+        and this says which way it went.
+        """
         if self.passed:
             return ""
         good = is_improvement(self.metric, self.shift)
@@ -183,10 +187,12 @@ class RegressionReport:
 
     @property
     def ok(self) -> bool:
+        """True when every check passed."""
         return all(c.passed for c in self.checks)
 
     @property
     def failures(self) -> list[Check]:
+        """The checks that failed, in check order."""
         return [c for c in self.checks if not c.passed]
 
     def table(self) -> str:
@@ -272,6 +278,13 @@ def _baseline_shape_issues(p: Path, data: Mapping[str, Any]) -> list[Issue]:
 
 
 def save_baseline(path: str | Path, data: Mapping[str, Any]) -> None:
+    """Write a baseline document as JSON, creating its folder.
+
+    Raises
+    ------
+    ValueError
+        When a value is NaN or infinite: a baseline must be valid JSON.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(data, indent=1, sort_keys=False, allow_nan=False) + "\n",

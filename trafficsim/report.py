@@ -66,10 +66,12 @@ class ResultsFolder:
 
     @property
     def plans(self) -> list[str]:
+        """The plans of the results document, in its order."""
         return list(self.doc.get("plans", {}))
 
     @property
     def seeds(self) -> list[int]:
+        """The seeds the results ran on."""
         return list(self.doc.get("seeds", []))
 
     def net(self, plan: str) -> Path | None:
@@ -139,9 +141,11 @@ def load_folder(path: str | Path) -> ResultsFolder:
 
 
 def _optimise_doc(path: Path) -> dict[str, Any]:
-    """A results document from ``optimise.json``: its validation table as the plans (start,
-    Webster, actuated, optimised … on the validation seeds), the whole file under
-    ``optimise``."""
+    """A results document from ``optimise.json``.
+
+    Its validation table becomes the plans (start, Webster, actuated, optimised … on the
+    validation seeds); the whole file goes under ``optimise``.
+    """
     try:
         opt = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:  # not JSON, or not UTF-8
@@ -185,8 +189,10 @@ def section(title: str, order: float) -> Callable[[SectionFn], SectionFn]:
 
 
 def all_sections() -> list[tuple[float, str, SectionFn]]:
-    """The registered sections and those the measures and situations declare
-    (``REPORT_TITLE`` and ``report_section``), in order."""
+    """The registered report sections and those the measures and situations declare, in order.
+
+    Measures and situations declare theirs with ``REPORT_TITLE`` and ``report_section``.
+    """
     from trafficsim.measures import measure_classes
 
     own = [(cls.REPORT_ORDER, cls.REPORT_TITLE, cls.report_section)

@@ -20,7 +20,7 @@ import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from trafficsim.errors import Issue, ScenarioError, suggest
 from trafficsim.measures import SITUATIONS, Measure, NetIndex, Situation, parse_measure
@@ -458,8 +458,10 @@ def _seeds(sim: Fields) -> tuple[int, ...]:
 def _network(top: Fields, path: Path, issues: list[Issue]
              ) -> tuple[NetworkSpec, tuple[Path, ...], tuple[Path, ...], tuple[float, float] | None,
                         Path | None]:
-    """The network, extra route and additional files, the window and the ``.sumocfg`` (if
-    any) of a scenario's ``[network]`` table."""
+    """What a scenario's ``[network]`` table names.
+
+    The network, extra route and additional files, the window and the ``.sumocfg`` (if any).
+    """
     net = top.table_("network", required=True)
     placeholder = NetFileSpec(Path("missing.net.xml"))
     if net is None:
@@ -553,9 +555,11 @@ def _existing(f: Fields, key: str, base: Path, index: int | None = None, *,
 
 
 def xml_issue(path: Path, roots: tuple[str, ...] = ()) -> str | None:
-    """What is wrong with an input that should be XML with one of ``roots`` as its root element
-    (any root when empty), or None.  Reads only up to the root element: a cheap check at load
-    time; a file damaged further on is reported by SUMO when it reads it."""
+    """What is wrong with an input that should be XML with one of ``roots`` as its root, or None.
+
+    Any root is accepted when ``roots`` is empty.  Reads only up to the root element: a cheap
+    check at load time; a file damaged further on is reported by SUMO when it reads it.
+    """
     try:
         for _event, el in ET.iterparse(path, events=("start",)):
             if roots and el.tag not in roots:
@@ -683,8 +687,11 @@ def _number(value: Any, placeholder: float) -> float:
 
 def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,
                     bin_min: float, *, shortened: bool = False) -> tuple[float, ...]:
-    """One multiplier per bin.  With ``shortened`` (an ``--end`` override cut the window) a
-    longer profile is truncated to the bins that remain."""
+    """One multiplier per bin.
+
+    With ``shortened`` (an ``--end`` override cut the window) a longer profile is truncated to
+    the bins that remain.
+    """
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         raw = [raw] * n_bins
     if not isinstance(raw, list):
@@ -708,8 +715,12 @@ def _profile_values(f: Fields, key: str, raw: Any, n_bins: int, begin: Any,
     return tuple(values)
 
 
+#: What :func:`_shares` returns for a missing table: a default mix, or None for "not given".
+_Default = TypeVar("_Default", tuple[tuple[str, float], ...], None)
+
+
 def _shares(f: Fields, key: str, allowed: tuple[str, ...],
-            default: Any) -> tuple[tuple[str, float], ...]:
+            default: _Default) -> tuple[tuple[str, float], ...] | _Default:
     t = f.table_(key)
     if t is None:
         return default
@@ -761,8 +772,10 @@ def _folder_name_issue(name: str) -> str | None:
 
 def _plans(top: Fields, path: Path, issues: list[Issue],
            incomplete: set[str] | None = None) -> dict[str, PlanSpec]:
-    """The plans; names of plans with a measure left out (its problem recorded) go to
-    ``incomplete``."""
+    """The plans of a scenario file.
+
+    Names of plans with a measure left out (its problem recorded) go to ``incomplete``.
+    """
     incomplete = set() if incomplete is None else incomplete
     plans: dict[str, PlanSpec] = {BASELINE: PlanSpec(BASELINE, (), "do nothing")}
     table = top.table_("plans")
@@ -867,7 +880,7 @@ def _from_sumocfg(cfg: Path, *, end_s: float | None) -> Scenario:
     options = sumocfg_options(cfg, issues) if not issues else {}
     ttt = _cfg_seconds(cfg, options, "time-to-teleport", issues, 300.0)
     step = _cfg_seconds(cfg, options, "step-length", issues, 1.0)
-    if issues:
+    if issues or end is None:  # a missing end is one of the issues
         raise ScenarioError(issues)
     return Scenario(name=cfg.stem, source=cfg.resolve(), network=NetFileSpec(net), demand=None,
                     begin_s=begin, end_s=float(end), plans={BASELINE: PlanSpec(BASELINE)},
@@ -964,9 +977,11 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
 
 
 def plan_measures(scenario: Scenario, plan: PlanSpec) -> tuple[Measure, ...]:
-    """What a plan applies: its own measures as each situation of the scenario resolves them
-    (e.g. the incidents with the plan's clearance times, the car parks with its sharing rules,
-    the kerb stops' output)."""
+    """What a plan applies: its own measures as each situation of the scenario resolves them.
+
+    For example the incidents with the plan's clearance times, the car parks with its sharing
+    rules, the kerb stops' output.
+    """
     measures = plan.measures
     for sit in scenario.situations:
         measures = sit.resolve(measures)

@@ -289,7 +289,7 @@ def _connect(port: int, proc: subprocess.Popen[str], timeout_s: float = 60.0) ->
 # Child processes: each in its own process group, dying with this process
 # --------------------------------------------------------------------------------------------
 class Stopped(KeyboardInterrupt):
-    """This process was asked to stop (SIGINT or SIGTERM) and its SUMO children were killed.
+    """Raised when this process was asked to stop (SIGINT, SIGTERM); its SUMO children are killed.
 
     A :class:`KeyboardInterrupt`, so that ``except Exception`` never swallows it.
 
@@ -405,8 +405,9 @@ def stopping_on_signals() -> Iterator[None]:
 
 def run_python_tool(script: str, args: Sequence[str], *, cwd: Path | None = None,
                     timeout_s: float = 900.0, what: str = "") -> str:
-    """Run a Python script of the wheel's ``tools/`` directory (e.g. ``tlsCycleAdaptation.py``)
-    in a child interpreter, and return its standard output.
+    """Run a Python script of the wheel's ``tools/`` directory and return its standard output.
+
+    For example ``tlsCycleAdaptation.py``; it runs in a child interpreter.
 
     The script runs as its own process with ``SUMO_HOME`` set, so nothing is added to this
     process's ``sys.path``.

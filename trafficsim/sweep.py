@@ -55,6 +55,7 @@ class ClearanceSweep:
 
     @staticmethod
     def plan_name(minutes: float) -> str:
+        """The plan of a clearance time [min]: the baseline for 0, else ``clear_Xmin``."""
         return BASELINE if minutes == 0 else f"clear_{minutes:g}min"
 
     def estimate(self, minutes: float, column: str) -> Estimate:

@@ -221,8 +221,11 @@ class MetricInfo:
 
 
 def match_metric(declared: Mapping[str, MetricInfo], key: str) -> MetricInfo | None:
-    """The declaration of a metric key: an exact key, or a pattern whose ``{…}`` parts stand for
-    an id (``"{id}_max_queue_m"`` declares ``crash_max_queue_m``)."""
+    """The declaration of a metric key among ``declared``, or None.
+
+    A key is declared exactly, or by a pattern whose ``{…}`` parts stand for an id
+    (``"{id}_max_queue_m"`` declares ``crash_max_queue_m``).
+    """
     if key in declared:
         return declared[key]
     for pattern, info in declared.items():
@@ -284,10 +287,13 @@ class Measure(ABC):
 
     @property
     def label(self) -> str:
-        """Name of this instance in metric keys when a plan holds several measures whose
-        metrics share names (``LABEL:key``; e.g. two kerb bays).  Measures whose metrics are
-        per instance override it with something unique (the bay, the lane's edges); measures
-        sharing a label report the same plan-wide values under a key."""
+        """Name of this instance in metric keys (``LABEL:key``).
+
+        Used when a plan holds several measures whose metrics share names (e.g. two kerb
+        bays).  Measures whose metrics are per instance override it with something unique (the
+        bay, the lane's edges); measures sharing a label report the same plan-wide values under
+        a key.
+        """
         return self.kind
 
     def metrics(self, run_dir: Path) -> dict[str, float]:
@@ -308,8 +314,11 @@ class Measure(ABC):
         return None
 
     def observed_metrics(self, run_dir: Path) -> dict[str, float]:
-        """Metrics computed identically in every plan's run (from the outputs of :meth:`observe`
-        and the standard ones), so that they get paired differences against the baseline."""
+        """Metrics computed identically in every plan's run.
+
+        They come from the outputs of :meth:`observe` and the standard ones, so that they get
+        paired differences against the baseline.
+        """
         return {}
 
     # -- results -------------------------------------------------------------------------------
@@ -324,14 +333,18 @@ class Measure(ABC):
 
     @classmethod
     def report_section(cls, folder: ResultsFolder) -> list[Any]:
-        """Blocks of its report section (figures and escaped HTML fragments): by default its
-        :meth:`figures` followed by the class's ``REPORT_NOTE`` paragraph, if any."""
+        """Blocks of its report section: figures and escaped HTML fragments.
+
+        By default its :meth:`figures` followed by the class's ``REPORT_NOTE`` paragraph, if
+        any.
+        """
         return _figures_and_note(cls, folder)
 
 
 class Situation(ABC):
-    """Something that happens in every plan of a scenario (incidents, car-park demand, kerb
-    stops): read once from a top-level table and turned into measures each plan applies.
+    """Something that happens in every plan of a scenario: incidents, car-park demand, kerb stops.
+
+    It is read once from a top-level table and turned into measures each plan applies.
 
     Registered by ``table`` (the scenario file's table name, e.g. ``"incidents"``), so the
     scenario loader, the case builder and the runner handle every situation alike.
@@ -360,28 +373,37 @@ class Situation(ABC):
         """
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
-        """Problems with its references to the network; fields are full paths
-        (``incidents[0].edge``)."""
+        """Problems with its references to the network.
+
+        Fields are full paths (``incidents[0].edge``).
+        """
         return []
 
     @classmethod
     def plan_issues(cls, found: Situation | None, plans: Mapping[str, Sequence[Measure]]
                     ) -> list[tuple[str, str]]:
-        """Problems of plan measures that refer to it (full field paths), e.g. a clearance
-        time for an incident the scenario does not have.  ``found`` is the scenario's
-        situation of this kind, None when the scenario has none (a plan may still refer to
-        it)."""
+        """Problems of plan measures that refer to it (full field paths).
+
+        For example a clearance time for an incident the scenario does not have.  ``found`` is
+        the scenario's situation of this kind, None when the scenario has none (a plan may
+        still refer to it).
+        """
         return []
 
     def resolve(self, measures: tuple[Measure, ...]) -> tuple[Measure, ...]:
-        """The measures a plan applies, given the plan's own: it adds its own, and may consume
-        plan measures that only parametrise it (a plan's clearance time of an incident)."""
+        """The measures a plan applies, given the plan's own.
+
+        It adds its own, and may consume plan measures that only parametrise it (a plan's
+        clearance time of an incident).
+        """
         return measures
 
     def write_demand(self, run_dir: Path, begin_s: float, end_s: float, seed: int
                      ) -> list[str]:
-        """Write its own route files into a run directory (drawn per seed, the same in every
-        plan); returns their names."""
+        """Write its own route files into a run directory and return their names.
+
+        The routes are drawn per seed, the same in every plan.
+        """
         return []
 
     @classmethod

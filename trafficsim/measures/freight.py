@@ -1,4 +1,6 @@
-"""Freight access rules: time-of-day truck bans, designated truck corridors, and the exemption of
+"""Freight access rules: time-of-day truck bans, truck corridors, exempt electric vans.
+
+The rules are time-of-day truck bans, designated truck corridors, and the exemption of
 new-energy delivery vans.
 
 Vehicle kinds of the demand: ``truck`` (heavy goods vehicle, diesel), ``delivery`` (light van,
@@ -51,7 +53,7 @@ ALWAYS = ((0.0, 10.0 * 86400.0),)
 
 
 def banned_types(vehicles: Sequence[str], exempt_electric: bool) -> tuple[str, ...]:
-    """vType ids a rule bans: ``delivery`` means every van unless electric ones are exempt."""
+    """The vType ids a rule bans: ``delivery`` means every van unless electric ones are exempt."""
     out = []
     if "truck" in vehicles:
         out.append(TRUCK)
@@ -175,8 +177,10 @@ def entries(edgedata: Table) -> int:
 
 
 def freight_metrics(trips: Table) -> dict[str, float]:
-    """Travel time and distance of trucks, diesel vans and electric vans (arrived trips), and the
-    delay of everyone else (time loss + insertion delay of every inserted vehicle).
+    """Travel time and distance per freight kind, and the delay of everyone else.
+
+    The freight kinds are trucks, diesel vans and electric vans (arrived trips); the delay of
+    everyone else is time loss + insertion delay of every inserted vehicle.
 
     Returns
     -------
@@ -224,15 +228,18 @@ class TruckBan(_FreightRule):
 
     @classmethod
     def parse(cls, f: Fields) -> TruckBan:
+        """A truck ban from its plan table; problems go to ``f.issues``."""
         edges = _edge_list(f, "edges")
         windows, vehicles, exempt = _read_rule(f)
         return cls(edges=edges, windows=windows, vehicles=vehicles, exempt_electric=exempt)
 
     @property
     def closed_edges(self) -> tuple[str, ...]:
+        """The banned edges: all of ``edges``."""
         return self.edges
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the banned edges and the time windows, as (field, message)."""
         return (_check_edges(net, "edges", self.edges)
                 + window_issues(self.windows, begin_s, end_s))
 
@@ -261,6 +268,10 @@ class TruckCorridor(_FreightRule):
 
     @classmethod
     def parse(cls, f: Fields) -> TruckCorridor:
+        """A truck corridor from its plan table; problems go to ``f.issues``.
+
+        A corridor edge outside the zone, or a corridor covering the whole zone, is a problem.
+        """
         zone = _edge_list(f, "zone")
         corridor = _edge_list(f, "corridor")
         for i, e in enumerate(corridor):
@@ -276,8 +287,10 @@ class TruckCorridor(_FreightRule):
 
     @property
     def closed_edges(self) -> tuple[str, ...]:
+        """The zone's edges that are not on the corridor: closed to the banned kinds."""
         return tuple(e for e in self.zone if e not in self.corridor)
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the zone and corridor edges and the time windows, as (field, message)."""
         return (_check_edges(net, "zone", self.zone) + _check_edges(net, "corridor", self.corridor)
                 + window_issues(self.windows, begin_s, end_s))

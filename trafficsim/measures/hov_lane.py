@@ -112,6 +112,10 @@ class HovLane(Measure):
 
     @classmethod
     def parse(cls, f: Fields) -> HovLane:
+        """An HOV lane from its plan table; problems go to ``f.issues``.
+
+        Without ``add_lane`` the reserved lane defaults to lane 0 (the rightmost).
+        """
         edges = f.str_list("edges")
         if isinstance(edges, tuple) and not edges:
             f.error("edges", "is empty; expected the road's edges in driving order")
@@ -134,6 +138,10 @@ class HovLane(Measure):
                    windows=windows, clearance_s=float(clearance))
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the road, the reserved lane and the windows, as (field, message).
+
+        Reserving the only lane of an edge is a problem: no general lane would be left.
+        """
         out = road_issues(net, self.edges, "edges")
         if out:
             return out
@@ -154,6 +162,7 @@ class HovLane(Measure):
     # -- SUMO elements ------------------------------------------------------------------------
     @property
     def label(self) -> str:
+        """``hov_`` and a tag of the road's edges: one label per HOV road."""
         return f"hov_{self._tag}"
 
     @property
@@ -178,6 +187,11 @@ class HovLane(Measure):
         return KIND_CLASS.get(kind, kind) in self.eligible
 
     def apply(self, draft: CaseDraft) -> None:
+        """Reserve (or add) the lane, retype carpools and write its rerouter and lane data.
+
+        The lane closes to other traffic ``clearance_s`` before each window, and lane data
+        count its use and the vehicles that may not use it during the windows.
+        """
         net = draft.net
         if net is None:  # pragma: no cover - build_plan always sets it
             msg = "hov_lane needs the network"
@@ -211,6 +225,7 @@ class HovLane(Measure):
     # -- metrics -----------------------------------------------------------------------------
     @classmethod
     def figures(cls, folder: ResultsFolder) -> list[Figure]:
+        """Delay per person and per vehicle of HOV and other vehicles, if the folder has them."""
         from trafficsim import plots  # matplotlib only when a report is drawn
 
         if not folder.plans or not plots.has_metrics(folder.doc, ["hov_delay_s"]):

@@ -47,22 +47,33 @@ KERB_METRICS: dict[str, MetricInfo] = {
 
 @dataclass(frozen=True)
 class KerbStopOutput(Measure):
-    """What every plan of a scenario with kerb-stop demand adds: the stop output and the
-    drop-off metrics (not a measure a plan names)."""
+    """What every plan of a scenario with kerb-stop demand adds.
+
+    The stop output and the drop-off metrics; not a measure a plan names.
+    """
 
     kind = "kerb_stops"
     METRICS = KERB_METRICS
 
     @classmethod
     def parse(cls, f: Fields) -> KerbStopOutput:
+        """Not read from a plan: kerb stops come from ``[[demand.stops]]``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
         raise NotImplementedError("kerb stops come from [[demand.stops]]")
 
     def apply(self, draft: CaseDraft) -> None:
+        """Ask SUMO for the stop output, unless another measure already did."""
         # a [parking] study asks for the same file: SUMO writes one stop output per run
         if "--stop-output" not in draft.sumo_options:
             draft.sumo_options += ["--stop-output", STOP_OUTPUT]
 
     def metrics(self, run_dir: Path) -> dict[str, float]:
+        """Drop-off metrics of a finished run (keys of :data:`KERB_METRICS`)."""
         trips = read_csv(run_dir / "tripinfo.csv")
         return kerb_metrics(trips, read_vehicle_table(run_dir / "vehicles.csv"),
                             read_statistics(run_dir / "stats.xml"), _run_end(run_dir),
@@ -80,15 +91,17 @@ class KerbStops(Situation):
 
     @classmethod
     def read(cls, top: Fields, demand: Any) -> KerbStops | None:
+        """The kerb-stop output when the scenario's demand has stops, else None."""
         stops = () if demand is None else getattr(demand, "stops", ())
         return cls() if stops else None
 
     def resolve(self, measures: tuple[Measure, ...]) -> tuple[Measure, ...]:
+        """The plan's measures after the kerb-stop output."""
         return (KerbStopOutput(), *measures)
 
 
 def _run_end(run_dir: Path) -> float:
-    """The simulation end of a run, from its configuration. [s]"""
+    """The simulation end of a run, from its configuration [s]."""
     el = ET.parse(run_dir / "case.sumocfg").getroot().find("end")
     return float(el.get("value", "nan")) if el is not None else math.nan
 

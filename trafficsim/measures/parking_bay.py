@@ -105,6 +105,7 @@ class ParkingBay(Measure):
 
     @classmethod
     def parse(cls, f: Fields) -> ParkingBay:
+        """A kerb bay from its plan table; problems go to ``f.issues``."""
         edge = f.str("edge")
         pos = f.float("pos_m", lo=0.0, unit=" m")
         capacity = f.int("capacity", lo=1, hi=200)
@@ -120,10 +121,15 @@ class ParkingBay(Measure):
 
     @property
     def length_m(self) -> float:
-        """Kerb length of the bay. [m]"""
+        """Kerb length of the bay [m]."""
         return self.capacity * SPACE_M
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the bay's edge, lane, position and windows, as (field, message).
+
+        The bay (and the double-parking space before it, if used) must fit on the edge before
+        ``pos_m``, and cars must be able to leave it before the edge ends.
+        """
         if (msg := net.missing_edge(self.edge)) is not None:
             return [("edge", msg)]
         out = []
@@ -146,17 +152,25 @@ class ParkingBay(Measure):
     # -- SUMO elements ------------------------------------------------------------------------
     @property
     def bay_id(self) -> str:
+        """SUMO parkingArea id of the bay, from its edge and position."""
         return f"bay_{tag(self.edge, self.pos_m)}"
 
     @property
     def label(self) -> str:
+        """The bay id: one label per bay."""
         return self.bay_id
 
     @property
     def full_id(self) -> str:
+        """SUMO id of the stopping place where cars double-park when the bay is full."""
         return f"bayfull_{tag(self.edge, self.pos_m)}"
 
     def apply(self, draft: CaseDraft) -> None:
+        """Add the bay (a SUMO parkingArea) and the rule that sends stops in its windows to it.
+
+        With ``when_full = "double_park"`` also an on-road place before the bay and a rerouter
+        that sends cars there when the bay is full.
+        """
         lane = f"{self.edge}_{self.lane}"
         draft.additional.append(
             f'<parkingArea id="{self.bay_id}" lane="{lane}" startPos="{self.pos_m - self.length_m:.2f}" '
@@ -179,6 +193,7 @@ class ParkingBay(Measure):
     # -- metrics -----------------------------------------------------------------------------
     @classmethod
     def figures(cls, folder: ResultsFolder) -> list[Figure]:
+        """The occupancy of every bay over time, if the folder has bay occupancy files."""
         from trafficsim import plots  # matplotlib only when a report is drawn
 
         runs = plots.bay_occupancy_runs(folder.dir)
@@ -267,5 +282,5 @@ def peak_occupancy(started: np.ndarray, ended: np.ndarray) -> int:
 
 
 def occupancy_series(started: np.ndarray, ended: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Stays under way at each time. [veh]"""
+    """Stays under way at each time [veh]."""
     return np.array([np.count_nonzero((started <= t) & (t < ended)) for t in times], dtype=float)

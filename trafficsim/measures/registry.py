@@ -34,8 +34,11 @@ _discovered = False
 
 
 def register(cls: M) -> M:
-    """Class decorator: make a measure available under its ``kind`` (a :class:`Situation`
-    under its ``table``); two classes under one name are an error."""
+    """Class decorator: make a measure available under its ``kind``.
+
+    A :class:`Situation` is registered under its ``table``; two classes under one name are an
+    error.
+    """
     if issubclass(cls, Situation):
         registry: dict[str, type] = SITUATIONS
         name, what = cls.table, "situation table"
@@ -87,8 +90,10 @@ def measure_classes() -> list[type[Measure] | type[Situation]]:
 
 
 def declared_metric(key: str) -> MetricInfo | None:
-    """The declaration of a metric key by any measure or situation: exact keys first, then
-    patterns (``"{id}_max_queue_m"``)."""
+    """The declaration of a metric key by any measure or situation, or None.
+
+    Exact keys are looked up first, then patterns (``"{id}_max_queue_m"``).
+    """
     classes = measure_classes()
     for cls in classes:
         if key in cls.METRICS:

@@ -1,5 +1,6 @@
-"""Staggered shared parking: car parks with complementary demand open to each other's users in
-their idle hours.
+"""Staggered shared parking: car parks open to each other's users in their idle hours.
+
+Car parks with complementary demand (homes by night, offices by day) share their spaces.
 
 The car parks and who wants to park when are part of the scenario (``[parking]``), present in
 every plan; a plan opens a car park to other user groups in time windows::
@@ -198,10 +199,18 @@ class Parking(Measure):
 
     @classmethod
     def parse(cls, f: Fields) -> Parking:
+        """Not read from a plan: the car parks come from ``[parking]`` (:func:`parse_parking`).
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
         raise NotImplementedError("read with parse_parking()")
 
     # -- references --------------------------------------------------------------------------
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the car parks' and groups' edges and leave windows, as (field, message)."""
         out = []
         if (msg := net.missing_edge(self.overflow_edge)) is not None:
             out.append(("overflow_edge", msg))
@@ -225,6 +234,12 @@ class Parking(Measure):
 
     # -- SUMO elements -----------------------------------------------------------------------
     def apply(self, draft: CaseDraft) -> None:
+        """Add the car parks, the overflow and one parking rerouter per group.
+
+        A group's rerouter offers, in each interval, the car parks it may use then, and the
+        overflow with a tiny probability (the last resort); SUMO writes the stop and route outputs
+        the metrics read.
+        """
         for c in self.car_parks:
             draft.additional.append(
                 f'<parkingArea id="{area(c.id)}" lane="{c.edge}_0" startPos="{max(c.pos_m - 5, 0):g}" '
@@ -250,8 +265,10 @@ class Parking(Measure):
 
     def allowed(self, group: str, horizon_s: float = 10 * 86400.0
                 ) -> list[tuple[float, float, tuple[str, ...]]]:
-        """(begin, end, car parks) the group may use, over the whole horizon [s]: its own car
-        park always, others inside their sharing windows (the own one first)."""
+        """(begin [s], end [s], car parks) the group may use, over the whole horizon.
+
+        Its own car park always, others inside their sharing windows (the own one first).
+        """
         own = next(g.car_park for g in self.groups if g.id == group)
         cuts = {0.0, horizon_s}
         for s in self.sharing:
@@ -296,8 +313,11 @@ class Parking(Measure):
         return out
 
     def write_demand(self, run_dir: Path, begin_s: float, end_s: float, seed: int) -> str:
-        """Draw this seed's parkers (the same in every plan) and write their trips
-        (``parking.rou.xml``, returned) and ``parkers.csv`` (read back by the metrics)."""
+        """Draw this seed's parkers (the same in every plan) and write their trips.
+
+        Writes ``parking.rou.xml`` (its name is returned) and ``parkers.csv`` (read back by the
+        metrics).
+        """
         parkers = self.draw(begin_s, end_s, seed)
         self.write_routes(parkers, run_dir / "parking.rou.xml")
         write_parkers(parkers, run_dir / "parkers.csv")
@@ -329,6 +349,7 @@ class Parking(Measure):
 
     # -- metrics -----------------------------------------------------------------------------
     def metrics(self, run_dir: Path) -> dict[str, float]:
+        """Unserved demand, search time and occupancy of every car park (:func:`parking_metrics`)."""
         stops = read_stops(run_dir / STOPS_FILE)
         searches = search_starts(run_dir / ROUTES_FILE)
         parkers = _read_parkers(run_dir / "parkers.csv")
@@ -362,6 +383,7 @@ class SharedParking(Measure):
 
     @classmethod
     def parse(cls, f: Fields) -> SharedParking:
+        """A sharing rule from its plan table; problems go to ``f.issues``."""
         lot = f.str("car_park")
         groups = f.str_list("open_to")
         if isinstance(groups, tuple) and not groups:
@@ -370,6 +392,7 @@ class SharedParking(Measure):
         return cls(car_park=str(lot or ""), open_to=tuple(groups or ()), windows=windows)
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the sharing windows, as (field, message)."""
         return window_issues(self.windows, begin_s, end_s)
 
     def apply(self, draft: CaseDraft) -> None:
@@ -501,8 +524,10 @@ def resolve_parking(parking: Parking | None, measures: Iterable[Measure]) -> tup
 @register
 @dataclass(frozen=True)
 class ParkingDemand(Situation):
-    """The scenario's ``[parking]``: car parks and who wants to park when, in every plan; a
-    plan's ``shared_parking`` measures set the sharing rules."""
+    """The scenario's ``[parking]``: car parks and who wants to park when, in every plan.
+
+    A plan's ``shared_parking`` measures set the sharing rules.
+    """
 
     table = "parking"
     METRICS = Parking.METRICS
@@ -510,22 +535,27 @@ class ParkingDemand(Situation):
 
     @classmethod
     def read(cls, top: Fields, demand: object) -> ParkingDemand | None:
+        """The scenario's ``[parking]`` table, or None when it has none."""
         parking = parse_parking(top)
         return None if parking is None else cls(parking)
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the car parks' references, with fields under ``parking.``."""
         return [(f"parking.{fld}", msg) for fld, msg in self.parking.check(net, begin_s, end_s)]
 
     @classmethod
     def plan_issues(cls, found: Situation | None, plans: Mapping[str, Sequence[Measure]]
                     ) -> list[tuple[str, str]]:
+        """``shared_parking`` measures that name unknown car parks or groups, as (field, message)."""
         return sharing_issues(found.parking if isinstance(found, cls) else None, plans)
 
     def resolve(self, measures: tuple[Measure, ...]) -> tuple[Measure, ...]:
+        """The scenario's parking with this plan's sharing rules, then the plan's other measures."""
         return resolve_parking(self.parking, measures)
 
     def write_demand(self, run_dir: Path, begin_s: float, end_s: float, seed: int
                      ) -> list[str]:
+        """Write this seed's parkers' trips (the same in every plan); returns the route file's name."""
         return [self.parking.write_demand(run_dir, begin_s, end_s, seed)]
 
 
@@ -538,6 +568,7 @@ def area(lot: str) -> str:
 
 
 def vtype(group: str) -> str:
+    """The SUMO vType id of a user group's parkers."""
     return f"parker_{group}"
 
 
@@ -593,7 +624,8 @@ def occupancy_profile(stops: Table, lot_area: str, times_s: np.ndarray,
     stop = stops["ended"][m].astype(float)
     stop = np.where(stop < 0, end_s, stop)
     t = np.asarray(times_s, dtype=float)[:, None]
-    return ((start[None, :] <= t) & (t < stop[None, :])).sum(axis=1).astype(float)
+    parked = (start[None, :] <= t) & (t < stop[None, :])  # [time, stop]
+    return np.asarray(parked.sum(axis=1), dtype=np.float64)
 
 
 def parking_metrics(stops: Table, searches: Mapping[str, float], parkers: Table, end_s: float,

@@ -1,5 +1,7 @@
-"""Signal plans as a measure: a tuned plan file, SUMO actuated control, Webster timings, or
-coordinated actuated control on a fixed-time plan.
+"""Signal plans as a measure.
+
+A tuned plan file, SUMO actuated control, Webster timings, or coordinated actuated control on a
+fixed-time plan.
 
 ::
 
@@ -100,6 +102,11 @@ class SignalPlanMeasure(Measure):
 
     @classmethod
     def parse(cls, f: Fields) -> SignalPlanMeasure:
+        """A signal-plan measure from its plan table; problems go to ``f.issues``.
+
+        A plan file is read here: its elements travel with the measure, and a damaged file is a
+        problem of the scenario, reported at load time.
+        """
         has_file = f.has("file")
         control = f.str("control", "file" if has_file else "", choices=CONTROLS)
         if not control:
@@ -159,6 +166,11 @@ class SignalPlanMeasure(Measure):
         return cls(**kw)  # type: ignore[arg-type]
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the traffic lights and edges it names, as (field, message).
+
+        The lights of ``tls`` and of the plan file, and the edges of ``flows_veh_h``, must be in
+        the network.
+        """
         out = []
         known = sorted(net.signals)
         for i, t in enumerate(self.tls):
@@ -175,6 +187,16 @@ class SignalPlanMeasure(Measure):
         return out
 
     def apply(self, draft: CaseDraft) -> None:
+        """Add its traffic-light programs to ``draft``.
+
+        The plan file's programs (only those of ``tls``, if given), or programs derived from the
+        network's own: actuated, coordinated actuated, or Webster timings for ``flows_veh_h``.
+
+        Raises
+        ------
+        ValueError
+            When programs must be derived and the draft has no network file.
+        """
         if self.control == "file":
             keep = set(self.tls)
             draft.additional.extend(

@@ -28,6 +28,7 @@ class SpeedLimit(Measure):
 
     @classmethod
     def parse(cls, f: Fields) -> SpeedLimit:
+        """A speed limit from its plan table; problems go to ``f.issues``."""
         edges = f.str_list("edges")
         if isinstance(edges, tuple) and not edges:
             f.error("edges", "is empty; expected at least one edge id")
@@ -35,9 +36,11 @@ class SpeedLimit(Measure):
         return cls(edges=tuple(edges or ()), speed_kmh=float(speed or 0.0))
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Edges missing from the network, as (field, message)."""
         return [(f"edges[{i}]", msg) for i, e in enumerate(self.edges)
                 if (msg := net.missing_edge(e)) is not None]
 
     def apply(self, draft: CaseDraft) -> None:
+        """Set the edges' speed to ``speed_kmh`` (SUMO takes m/s) by patching the network."""
         speed_m_s = self.speed_kmh / 3.6
         draft.edge_patches.extend(f'<edge id="{e}" speed="{speed_m_s:.4f}"/>' for e in self.edges)

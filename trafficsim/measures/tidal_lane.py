@@ -104,6 +104,10 @@ class TidalLane(Measure):
 
     @classmethod
     def parse(cls, f: Fields) -> TidalLane:
+        """A tidal lane from its plan table; problems go to ``f.issues``.
+
+        At least one of ``inbound_windows`` and ``outbound_windows`` must be given.
+        """
         inbound = f.str_list("inbound")
         if isinstance(inbound, tuple) and not inbound:
             f.error("inbound", "is empty; expected the road's edges in driving order")
@@ -134,6 +138,11 @@ class TidalLane(Measure):
         return {"inbound": self.inbound, "outbound": outbound}
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the road, its reverse, the windows and the schedule, as (field, message).
+
+        Without ``outbound`` every inbound edge needs a single reverse edge; a clearance that
+        would swallow a whole opening is a problem of ``clearance_s``.
+        """
         out = road_issues(net, self.inbound, "inbound")
         if out:
             return out
@@ -156,8 +165,10 @@ class TidalLane(Measure):
 
     # -- the schedule ------------------------------------------------------------------------
     def timeline(self, begin_s: float, end_s: float) -> list[tuple[float, float, str]]:
-        """Consecutive (begin, end, state) over [begin_s, end_s); states are ``inbound``,
-        ``outbound``, ``clearance`` (both copies closed before a reversal) and ``closed``.
+        """Consecutive (begin [s], end [s], state) intervals over [begin_s, end_s).
+
+        States are ``inbound``, ``outbound``, ``clearance`` (both copies closed before a
+        reversal) and ``closed``.
 
         Raises
         ------
@@ -201,12 +212,13 @@ class TidalLane(Measure):
                 ((max(b, begin_s), min(e, end_s), s) for b, e, s in out) if e > b]
 
     def open_windows(self, direction: str, begin_s: float, end_s: float) -> list[Window]:
-        """When the copy of ``direction`` is open. [s]"""
+        """When the copy of ``direction`` is open: (begin, end) intervals [s]."""
         return [(b, e) for b, e, s in self.timeline(begin_s, end_s) if s == direction]
 
     # -- SUMO elements ------------------------------------------------------------------------
     @property
     def label(self) -> str:
+        """``tidal_`` and a tag of the inbound edges: one label per tidal road."""
         return f"tidal_{self._tag}"
 
     @property
@@ -218,6 +230,10 @@ class TidalLane(Measure):
         return {d: [f"{e}_{net.edges[e]}" for e in edges] for d, edges in self.roads(net).items()}
 
     def apply(self, draft: CaseDraft) -> None:
+        """Add the reversible lane to both directions and close each copy outside its windows.
+
+        Also lane data per schedule segment and direction: who used which copy, and when.
+        """
         net = draft.net
         if net is None:  # pragma: no cover - build_plan always sets it
             msg = "tidal_lane needs the network"
@@ -242,6 +258,10 @@ class TidalLane(Measure):
             for i, (b, e, s) in enumerate(timeline) for d in DIRECTIONS]
 
     def observe(self, draft: CaseDraft) -> None:
+        """Edge data along both directions in each scheduled window, in every plan.
+
+        The baseline measures them too, so :meth:`observed_metrics` pair across plans.
+        """
         net = draft.net
         if net is None:  # pragma: no cover
             return
@@ -288,6 +308,7 @@ class TidalLane(Measure):
 
     @classmethod
     def figures(cls, folder: ResultsFolder) -> list[Figure]:
+        """Delay and travel time per direction, peak and counter-peak, if the folder has them."""
         from trafficsim import plots  # matplotlib only when a report is drawn
 
         if not folder.plans or not plots.has_metrics(folder.doc, ["tidal_peak_delay_s"]):

@@ -44,6 +44,12 @@ class Encoding:
 
     @property
     def cycle_bounds(self) -> tuple[float, float]:
+        """(lowest, highest) common cycle the search may try [s].
+
+        The lowest fits every program's intergreens and minimum greens; the highest is
+        ``max_cycle_s``, raised if need be to 10 s above the lowest and to every program's
+        current cycle.
+        """
         need = max(sum(p.intergreens_s) + sum(p.min_greens_s) for p in self.base.programs)
         lo = max(self.min_cycle_s, math.ceil(need))
         hi = max(self.max_cycle_s, lo + 10, *(p.cycle_s for p in self.base.programs))
@@ -51,6 +57,7 @@ class Encoding:
 
     @property
     def bounds(self) -> list[tuple[float, float]]:
+        """(low, high) of each coordinate of the vector: the cycle [s], then fractions in [0, 1]."""
         b = [self.cycle_bounds]
         b += [(0.0, 1.0)] * sum(len(p.stages) - 1 for p in self.base.programs)
         b += [(0.0, 1.0)] * (len(self.base.programs) - 1)
@@ -58,9 +65,16 @@ class Encoding:
 
     @property
     def dim(self) -> int:
+        """Length of the vector."""
         return len(self.bounds)
 
     def decode(self, x: Sequence[float] | np.ndarray) -> SignalPlan:
+        """The fixed-time plan of a vector.
+
+        The cycle is clamped to :attr:`cycle_bounds` and rounded to whole seconds; each program's
+        spare green time (cycle − intergreens − minimum greens) is shared between its stages by
+        stick breaking; an offset is the green wave's plus a fraction of the cycle.
+        """
         lo, hi = self.cycle_bounds
         cycle = float(round(min(max(x[0], lo), hi)))
         k = 1
@@ -100,7 +114,7 @@ class Encoding:
 
 
 def _stick_breaking(u: Sequence[float]) -> list[float]:
-    """n − 1 values in [0, 1] → n shares summing to 1."""
+    """Shares summing to 1 from n − 1 values in [0, 1] (stick breaking)."""
     shares = []
     rest = 1.0
     for v in u:
@@ -121,9 +135,11 @@ def _inverse_stick_breaking(shares: Sequence[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class ActuatedEncoding:
-    """Actuated control of every traffic light with shared parameters: ``[min green [s],
-    max green [s], max gap [s]]`` (SUMO's ``minDur``, ``maxDur`` and ``max-gap``), tuned by a
-    pattern search from SUMO's defaults (:func:`~trafficsim.optimise.pattern.tune_vector`).
+    """Actuated control of every traffic light with shared parameters.
+
+    The vector is ``[min green [s], max green [s], max gap [s]]`` (SUMO's ``minDur``, ``maxDur``
+    and ``max-gap``), tuned by a pattern search from SUMO's defaults
+    (:func:`~trafficsim.optimise.pattern.tune_vector`).
 
     (A DE over the same box, tried first, spent most of a small budget on its random first
     population; on the imported single intersection its best was 11.2 s where the pattern
@@ -136,6 +152,10 @@ class ActuatedEncoding:
     order: tuple[int, ...] = (2, 0, 1)  # the max gap matters most
 
     def decode(self, x: Sequence[float] | np.ndarray) -> SignalPlan:
+        """Actuated programs with the vector's parameters, clamped to :attr:`bounds`.
+
+        Min and max green are rounded to whole seconds, the max gap to 0.1 s.
+        """
         lo = [b[0] for b in self.bounds]
         hi = [b[1] for b in self.bounds]
         v = [min(max(float(x[i]), lo[i]), hi[i]) for i in range(3)]
@@ -150,9 +170,12 @@ class ActuatedEncoding:
 
 @dataclass(frozen=True)
 class CoordinatedEncoding:
-    """Coordinated actuated control on a fixed-time plan: ``[extension [s], max gap [s], skip]``
-    (see :meth:`~trafficsim.signals.SignalPlan.coordinated_actuated`), tuned by a pattern
-    search from its default (:func:`~trafficsim.optimise.pattern.tune_vector`)."""
+    """Coordinated actuated control on a fixed-time plan.
+
+    The vector is ``[extension [s], max gap [s], skip]`` (see
+    :meth:`~trafficsim.signals.SignalPlan.coordinated_actuated`), tuned by a pattern search from
+    its default (:func:`~trafficsim.optimise.pattern.tune_vector`).
+    """
 
     base: SignalPlan
     links: Any
@@ -162,6 +185,11 @@ class CoordinatedEncoding:
     order: tuple[int, ...] = (1, 0, 2)
 
     def decode(self, x: Sequence[float] | np.ndarray) -> SignalPlan:
+        """Coordinated actuated programs with the vector's parameters.
+
+        The extension is rounded to whole seconds, the max gap to 0.5 s; empty side stages are
+        skipped when ``x[2] >= 0.5``.
+        """
         return self.base.coordinated_actuated(
             self.links, self.edges, skip=x[2] >= 0.5, extension_s=float(round(x[0])),
             max_gap_s=round(float(x[1]) * 2) / 2, program_id="coordinated")
@@ -172,6 +200,10 @@ class CoordinatedEncoding:
 
 
 def plan_key(plan: SignalPlan) -> str:
+    """A short key of a plan's timings: 16 hex digits of a SHA-256.
+
+    The hash is of :meth:`~trafficsim.signals.SignalPlan.key`, so identical plans share a key.
+    """
     return hashlib.sha256(plan.key().encode()).hexdigest()[:16]
 
 

@@ -38,8 +38,11 @@ LANE_FLOWS_OUTPUT = f'<laneData id="lanes" file="{LANE_FLOWS_FILE}" excludeEmpty
 
 
 def candidate_plan(base: PlanSpec, key: str, plan: SignalPlan, plan_file: Path) -> PlanSpec:
-    """The plan that runs ``plan``: the baseline's measures, then a ``signal_plan`` measure with
-    its programs (``plan_file`` holds the same, for the record), named by its key."""
+    """The scenario plan that runs ``plan``, named by its key.
+
+    The baseline's measures, then a ``signal_plan`` measure with its programs (``plan_file``
+    holds the same, for the record).
+    """
     measure = SignalPlanMeasure(control="file", file=plan_file, elements=tuple(plan.elements()),
                                 file_tls=plan.tls_ids)
     return PlanSpec(key, (*base.measures, measure))
@@ -182,8 +185,11 @@ def _evaluate(task: EvalTask, t0: float) -> EvalResult:
 
 
 def _exceeds(factor: float, left: float) -> Callable[[float, float], bool]:
-    """The monitor's stop rule: the seed's objective bound (total delay × ``factor``) is above
-    what is ``left`` before the plan is out."""
+    """The monitor's stop rule for one seed's run.
+
+    It stops when the seed's objective bound (total delay × ``factor``) is above what is
+    ``left`` before the plan is out.
+    """
     def stop(_t_s: float, delay_veh_s: float) -> bool:
         return delay_veh_s * factor > left
 
@@ -215,8 +221,10 @@ def _rest_lower_bound(task: EvalTask, start: int) -> float:
 
 
 def read_lane_flows(path: Path, window_s: float) -> dict[str, float]:
-    """Arrivals per lane [veh/h] from SUMO lane data: each approach edge's arrivals (vehicles that
-    entered or departed on it) shared over its lanes as they discharged (``left``).
+    """Arrivals per lane [veh/h] from SUMO lane data.
+
+    Each approach edge's arrivals (vehicles that entered or departed on it) are shared over its
+    lanes as they discharged (``left``).
 
     Arrivals rather than discharges: under a starving plan, discharges are capped by capacity.
     """

@@ -1,5 +1,7 @@
-"""Pattern searches around an incumbent: the fixed-time polish (:func:`refine`) and the tuning
-of the actuated and coordinated parameter vectors (:func:`tune_vector`).
+"""Pattern searches around an incumbent.
+
+The fixed-time polish (:func:`refine`) and the tuning of the actuated and coordinated parameter
+vectors (:func:`tune_vector`).
 
 A neighbour is taken only if it beats the incumbent, so the early cut works at the incumbent's
 value: a neighbour known to be worse is cut short, and every decision is that of an uncut search.
@@ -94,9 +96,11 @@ def refine(search: Search, enc: Encoding) -> None:
 def pattern_search(search: Search, state: Any, value: float,
                    moves: Callable[[Any, int, Any], Sequence[Move]], n_levels: int,
                    role: str) -> None:
-    """Greedy pattern search: ``moves(state, level, last_move)`` lists ``(move, state, plan,
-    x)`` neighbours; the best of each batch that beats the incumbent becomes the incumbent; no
-    improvement in the whole neighbourhood → next (finer) level.
+    """Greedy pattern search over the neighbourhoods that ``moves`` lists.
+
+    ``moves(state, level, last_move)`` lists ``(move, state, plan, x)`` neighbours; the best of
+    each batch that beats the incumbent becomes the incumbent; no improvement in the whole
+    neighbourhood → next (finer) level.
 
     Early cut: a neighbour whose objective is already known to exceed the incumbent's is cut
     (its journal value is that lower bound).  The incumbent only improves, so such a plan is
@@ -125,8 +129,11 @@ def pattern_search(search: Search, state: Any, value: float,
 
 
 def tune_vector(search: Search, role: str) -> None:
-    """Pattern search over a small parameter vector (``search.encoding``: ``bounds``,
-    ``steps`` per level, ``order`` of the coordinates, ``default()``, ``decode(x)``)."""
+    """Pattern search over a small parameter vector, from its default.
+
+    The vector is described by ``search.encoding``: ``bounds``, ``steps`` per level, ``order``
+    of the coordinates, ``default()``, ``decode(x)``.
+    """
     enc = search.encoding
     x0 = enc.default()
     plan0 = enc.decode(x0)

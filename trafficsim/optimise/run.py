@@ -45,6 +45,7 @@ class OptimiseResult:
     out: Path
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``optimise.json`` document."""
         return self.doc
 
 

@@ -73,9 +73,11 @@ class Search:
         self.threshold, self.calls, self.stale_generations = math.inf, 0, 0
 
     def best(self, roles: Sequence[str] | None = None) -> JournalEntry | None:
-        """The best exact evaluation (of these roles) of a plan this run proposed; ties: the
-        one proposed first.  A journal may also hold plans of phases this run does not repeat
-        (a run resumed without ``--tune-actuated``): those are left out."""
+        """The best exact evaluation (of these roles) of a plan this run proposed.
+
+        Ties: the one proposed first.  A journal may also hold plans of phases this run does not
+        repeat (a run resumed without ``--tune-actuated``): those are left out.
+        """
         exact = [e for e in self.journal.entries.values()
                  if not e.cut and e.key in self.plans and (roles is None or e.role in roles)]
         return min(exact, key=lambda e: (e.objective, e.n)) if exact else None
@@ -181,11 +183,13 @@ class Search:
         return values
 
     def callback(self, intermediate_result: Any) -> None:
+        """SciPy's DE callback: the cut threshold becomes the population's worst energy."""
         energies = getattr(intermediate_result, "population_energies", None)
         if energies is not None and len(energies):
             self.threshold = float(np.max(energies))
 
     def single(self, x: Sequence[float]) -> float:
+        """The objective of one vector: evaluated uncut, or taken from the journal."""
         return self.run_batch(self._candidates([x]))[0]
 
 
@@ -200,8 +204,9 @@ def run_phase(fn: Callable[[], None], search: Search) -> str:
 
 def global_search(search: Search, start: SignalPlan, webster: SignalPlan,
                   links: dict[str, Any], edges: dict[str, Any], flows: dict[str, float]) -> None:
-    """The fixed-time search with ``search.settings.method`` over ``search.encoding``, warm
-    started from the starting plan, Webster and (several lights) the green waves.
+    """The fixed-time search with ``search.settings.method`` over ``search.encoding``.
+
+    It is warm started from the starting plan, Webster and (several lights) the green waves.
 
     Parameters
     ----------
@@ -264,10 +269,12 @@ def global_search(search: Search, start: SignalPlan, webster: SignalPlan,
 def initial_population(enc: Encoding, x_start: np.ndarray, anchors: Sequence[np.ndarray],
                        budget: int, rng_seed: int, *, wave: np.ndarray | None = None,
                        coordinated: Sequence[np.ndarray] = ()) -> np.ndarray:
-    """DE's first population: the starting plan, the anchors (Webster on a common cycle, and
-    with green-wave offsets when ``wave`` is given, and the ``coordinated`` plans: Webster on
-    the wave at the two-way progression cycles), then the rest split between the anchors'
-    neighbourhoods and a Latin hypercube over the whole box for diversity.
+    """DE's first population: the starting plan, anchors, their neighbours and a Latin hypercube.
+
+    The anchors are Webster on a common cycle, with green-wave offsets when ``wave`` is given,
+    and the ``coordinated`` plans (Webster on the wave at the two-way progression cycles); the
+    rest of the population is split between the anchors' neighbourhoods and a Latin hypercube
+    over the whole box for diversity.
 
     Uniform random plans alone gridlock a busy arterial (every bad plan is slow to simulate and,
     being in the first population, cannot be cut), so most of the population starts near a

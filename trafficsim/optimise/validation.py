@@ -1,5 +1,7 @@
-"""Validation of the winner on seeds the search never used, against the starting plan, Webster,
-SUMO's ``actuated`` control and SUMO's own Webster tool, with paired confidence intervals.
+"""Validation of the winner on seeds the search never used.
+
+The winner runs against the starting plan, Webster, SUMO's ``actuated`` control and SUMO's own
+Webster tool, with paired confidence intervals.
 
 The plans run through :func:`trafficsim.compare.compare`, as any other plans do.
 """
