@@ -130,4 +130,4 @@ def test_out_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
                  "--out", str(tmp_path / "taken")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert "--out names an existing file; expected a folder" in err
+    assert "exists and is not a folder; expected a folder" in err
