@@ -1,6 +1,6 @@
 """What the pictures need from a ``.net.xml``: lane shapes, connections, signal programs, corridors.
 
-A streaming read of the network file (no SUMO process, no ``sumolib`` object graph).  The signal
+Derived from the network model (:func:`trafficsim.netmodel.read_network`).  The signal
 programs are read as SUMO wrote them; SUMO starts phase 0 of a static program at every simulation
 time ``t`` with ``(t - offset) mod cycle == 0`` (checked against SUMO's ``SaveTLSSwitchStates``
 output in the tests).
@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trafficsim.signals import Program, parse_program
-
-Point = tuple[float, float]
+from trafficsim.netmodel import Point, Version, network_at, network_version
+from trafficsim.signals import Program, parse_program, program_of
 
 
 @dataclass(frozen=True)
@@ -104,60 +103,24 @@ class NetGeometry:
                      if c.from_edge == from_edge and c.to_edge == to_edge)
 
 
-def _shape(text: str) -> tuple[Point, ...]:
-    pts = []
-    for pair in text.split():
-        x, y = pair.split(",")[:2]
-        pts.append((float(x), float(y)))
-    return tuple(pts)
-
-
 @functools.lru_cache(maxsize=16)
-def _read(path: str, mtime_ns: int) -> NetGeometry:
-    edges: dict[str, Edge] = {}
-    conns: list[Connection] = []
+def _geometry(version: Version) -> NetGeometry:
+    network = network_at(version)
+    edges = {e.id: Edge(id=e.id, from_node=e.from_junction, to_node=e.to_junction,
+                        lanes=tuple(Lane(id=ln.id, length_m=ln.length_m, speed_m_s=ln.speed_m_s,
+                                         shape=ln.shape) for ln in e.lanes))
+             for e in network.normal_edges()}
+    conns = tuple(Connection(from_edge=c.from_edge, to_edge=c.to_edge, from_lane=c.from_lane,
+                             to_lane=c.to_lane, direction=c.direction, tl=c.tl,
+                             link_index=c.link_index, via=c.via)
+                  for c in network.connections
+                  if not c.from_edge.startswith(":") and not c.to_edge.startswith(":"))
     programs: dict[str, Program] = {}
-    junctions: dict[str, Point] = {}
-    current: dict[str, str] | None = None
-    lanes: list[Lane] = []
-    for event, el in ET.iterparse(path, events=("start", "end")):
-        tag = el.tag
-        if event == "start":
-            if tag == "edge":
-                current = dict(el.attrib) if el.get("function") is None else None
-                lanes = []
-            continue
-        if tag == "lane" and current is not None:
-            lanes.append(Lane(id=el.get("id", ""), length_m=float(el.get("length", 0.0)),
-                              speed_m_s=float(el.get("speed", 0.0)),
-                              shape=_shape(el.get("shape", ""))))
-        elif tag == "edge":
-            if current is not None:
-                edges[current["id"]] = Edge(id=current["id"], from_node=current.get("from", ""),
-                                            to_node=current.get("to", ""),
-                                            lanes=tuple(sorted(lanes, key=_lane_index)))
-            current = None
-            el.clear()
-        elif tag == "junction":
-            if el.get("type") != "internal":
-                junctions[el.get("id", "")] = (float(el.get("x", 0.0)), float(el.get("y", 0.0)))
-            el.clear()
-        elif tag == "tlLogic":
-            tid = el.get("id", "")
-            if tid not in programs:
-                programs[tid] = parse_program(el)
-            el.clear()
-        elif tag == "connection":
-            src, dst = el.get("from", ""), el.get("to", "")
-            if not src.startswith(":") and not dst.startswith(":"):
-                conns.append(Connection(from_edge=src, to_edge=dst,
-                                        from_lane=int(el.get("fromLane", 0)),
-                                        to_lane=int(el.get("toLane", 0)),
-                                        direction=el.get("dir", ""), tl=el.get("tl", ""),
-                                        link_index=int(el.get("linkIndex", -1)),
-                                        via=el.get("via", "")))
-    return NetGeometry(edges=edges, connections=tuple(conns), programs=programs,
-                       junction_xy=junctions)
+    for tl in network.programs:
+        if tl.id not in programs:
+            programs[tl.id] = program_of(tl)
+    junctions = {j.id: (j.x, j.y) for j in network.junctions.values() if j.type != "internal"}
+    return NetGeometry(edges=edges, connections=conns, programs=programs, junction_xy=junctions)
 
 
 def with_additional_programs(geo: NetGeometry, additional: Path) -> NetGeometry:
@@ -178,14 +141,9 @@ def with_additional_programs(geo: NetGeometry, additional: Path) -> NetGeometry:
     return replace(geo, programs=programs)
 
 
-def _lane_index(lane: Lane) -> int:
-    return int(lane.id.rsplit("_", 1)[1])
-
-
 def read_net(path: str | Path) -> NetGeometry:
-    """Read a ``.net.xml`` (cached per file version)."""
-    p = Path(path)
-    return _read(str(p.resolve()), p.stat().st_mtime_ns)
+    """The geometry of a ``.net.xml`` (from the cached network model)."""
+    return _geometry(network_version(path))
 
 
 @dataclass(frozen=True)

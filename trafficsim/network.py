@@ -20,6 +20,7 @@ from xml.sax.saxutils import quoteattr
 
 from trafficsim.errors import IntegrityError
 from trafficsim.measures import NetIndex
+from trafficsim.netmodel import Version, network_at, network_version, read_network
 from trafficsim.scenario import CorridorSpec, GridSpec, NetFileSpec, NetworkSpec
 from trafficsim.sumo import run_tool, sumo_version
 
@@ -162,21 +163,14 @@ LinkKey = tuple[str, int, str, int]  # (from edge, from lane, to edge, to lane)
 
 def read_signals(net: Path) -> tuple[list[ET.Element], dict[str, dict[LinkKey, int]]]:
     """Every ``<tlLogic>`` of a network (all programs, in file order) and each traffic light's
-    links: (from edge, from lane, to edge, to lane) → linkIndex."""
-    programs: list[ET.Element] = []
+    links: (from edge, from lane, to edge, to lane) → linkIndex.  The elements are fresh copies:
+    callers may change them."""
+    network = read_network(net)
     links: dict[str, dict[LinkKey, int]] = {}
-    for _, el in ET.iterparse(net, events=("end",)):
-        if el.tag == "tlLogic":
-            programs.append(el)
-        elif el.tag == "connection":
-            if el.get("tl"):
-                key = (el.get("from", ""), int(el.get("fromLane", 0)), el.get("to", ""),
-                       int(el.get("toLane", 0)))
-                links.setdefault(el.get("tl", ""), {})[key] = int(el.get("linkIndex", -1))
-            el.clear()
-        elif el.tag in ("edge", "junction"):
-            el.clear()
-    return programs, links
+    for c in network.connections:
+        if c.tl:
+            links.setdefault(c.tl, {})[c.key] = c.link_index
+    return [p.element() for p in network.programs], links
 
 
 def carry_signals(base: Path, patched: Path, out: Path) -> bool:
@@ -345,58 +339,38 @@ def corridor_plain_xml(spec: CorridorSpec) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=32)
-def _index(path: str, mtime_ns: int) -> NetIndex:
-    # A streaming parse of the few elements needed: sumolib.net.readNet builds the whole object
-    # graph and costs more than the rest of a small run's overhead together.
+def _index(version: Version) -> NetIndex:
+    network = network_at(version)
     edges: dict[str, int] = {}
     lengths: dict[str, float] = {}
     speeds: dict[str, float] = {}
     out_edges: dict[str, list[str]] = {}
     in_edges: dict[str, list[str]] = {}
-    junctions: set[str] = set()
-    tls: set[str] = set()
+    for e in network.normal_edges():
+        edges[e.id] = len(e.lanes)
+        if e.lanes:
+            # (the leftmost lane's length and the rightmost lane's speed, as ever: lanes of an
+            # edge differ in length only on curves, by centimetres)
+            lengths[e.id] = e.lanes[-1].length_m
+            speeds[e.id] = e.lanes[0].speed_m_s
+        out_edges.setdefault(e.from_junction, []).append(e.id)
+        in_edges.setdefault(e.to_junction, []).append(e.id)
     approaches: dict[str, set[str]] = {}
-    links: list[tuple[str, int, str, int]] = []
-    current: str | None = None  # the non-internal edge whose lanes are being read
-    for event, el in ET.iterparse(path, events=("start", "end")):
-        tag = el.tag
-        if event == "start":
-            if tag == "edge" and el.get("function") is None:
-                current = el.get("id", "")
-                edges[current] = 0
-                out_edges.setdefault(el.get("from", ""), []).append(current)
-                in_edges.setdefault(el.get("to", ""), []).append(current)
-            continue
-        if tag == "lane" and current is not None:
-            edges[current] += 1
-            lengths[current] = float(el.get("length", 0.0))
-            speeds.setdefault(current, float(el.get("speed", 13.89)))
-        elif tag == "edge":
-            current = None
-            el.clear()
-        elif tag == "junction":
-            if el.get("type") != "internal":
-                junctions.add(el.get("id", ""))
-            el.clear()
-        elif tag == "tlLogic":
-            tls.add(el.get("id", ""))
-            el.clear()
-        elif tag == "connection":
-            if el.get("tl"):
-                approaches.setdefault(el.get("tl", ""), set()).add(el.get("from", ""))
-            if not el.get("from", ":").startswith(":"):
-                links.append((el.get("from", ""), int(el.get("fromLane", 0)), el.get("to", ""),
-                              int(el.get("toLane", 0))))
+    for c in network.connections:
+        if c.tl:
+            approaches.setdefault(c.tl, set()).add(c.from_edge)
     return NetIndex(
-        edges=edges, junctions=frozenset(junctions), signals=frozenset(tls), edge_length_m=lengths,
+        edges=edges,
+        junctions=frozenset(j.id for j in network.junctions.values() if j.type != "internal"),
+        signals=frozenset(p.id for p in network.programs), edge_length_m=lengths,
         out_edges={k: tuple(v) for k, v in out_edges.items()},
         in_edges={k: tuple(v) for k, v in in_edges.items()},
         signal_approaches={t: tuple(sorted(a)) for t, a in approaches.items()},
         edge_speed_m_s=speeds,
-        connections=tuple(links),
+        connections=tuple(c.key for c in network.connections if not c.from_edge.startswith(":")),
     )
 
 
 def net_index(path: Path) -> NetIndex:
-    """Edges, lanes, junctions and signals of a ``.net.xml`` (cached per file version)."""
-    return _index(str(path), path.stat().st_mtime_ns)
+    """Edges, lanes, junctions and signals of a ``.net.xml`` (from the cached network model)."""
+    return _index(network_version(path))

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from trafficsim.netmodel import NetworkError, TlProgram, read_network
+
 #: Program id of plans written by trafficsim (a new programID becomes the active program).
 PROGRAM_ID = "trafficsim"
 #: SUMO's actuated defaults as ``netconvert --tls.default-type actuated`` writes them. [s]
@@ -462,25 +464,38 @@ class Link:
 
 def parse_program(tl: ET.Element) -> Program:
     """One ``<tlLogic>`` element."""
+    return _program(tl.attrib, [ph.attrib for ph in tl.findall("phase")],
+                    tuple((p.get("key", ""), p.get("value", "")) for p in tl.findall("param")))
+
+
+def program_of(tl: TlProgram) -> Program:
+    """A program of the network model (:func:`trafficsim.netmodel.read_network`)."""
+    return _program(tl.attrs, [ph.attrs for ph in tl.phases], tl.params)
+
+
+def _program(attrs: Mapping[str, str], phase_attrs: Sequence[Mapping[str, str]],
+             params: tuple[tuple[str, str], ...]) -> Program:
     phases = tuple(Phase(state=ph.get("state", ""), duration_s=float(ph.get("duration", 0)),
                          min_dur_s=_opt(ph.get("minDur")), max_dur_s=_opt(ph.get("maxDur")),
                          name=ph.get("name", ""), earliest_end_s=_opt(ph.get("earliestEnd")),
                          latest_end_s=_opt(ph.get("latestEnd")),
                          next=tuple(int(v) for v in ph.get("next", "").split()),
                          final_target=ph.get("finalTarget", ""))
-                   for ph in tl.findall("phase"))
-    params = tuple((p.get("key", ""), p.get("value", "")) for p in tl.findall("param"))
-    return Program(tls_id=tl.get("id", ""), phases=phases,
-                   offset_s=float(tl.get("offset", 0) or 0),
-                   program_id=tl.get("programID", "0"), kind=tl.get("type", "static"),
+                   for ph in phase_attrs)
+    return Program(tls_id=attrs.get("id", ""), phases=phases,
+                   offset_s=float(attrs.get("offset", 0) or 0),
+                   program_id=attrs.get("programID", "0"), kind=attrs.get("type", "static"),
                    params=params)
 
 
 def parse_programs(root: ET.Element) -> list[Program]:
     """``<tlLogic>`` children of a network or additional-file root element, in file order
     (programs without a green phase, e.g. rail signals, are left out: nothing to time)."""
-    return [p for p in map(parse_program, root.iter("tlLogic"))
-            if any(ph.is_green for ph in p.phases)]
+    return _timed(map(parse_program, root.iter("tlLogic")))
+
+
+def _timed(programs: Iterable[Program]) -> list[Program]:
+    return [p for p in programs if any(ph.is_green for ph in p.phases)]
 
 
 def _opt(v: str | None) -> float | None:
@@ -493,7 +508,14 @@ def read_plan(net: Path, additional: Iterable[Path] = ()) -> SignalPlan:
     As in SUMO, the program loaded last for a traffic light is the active one.
     """
     active: dict[str, Program] = {}
-    for path in [net, *additional]:
+    try:
+        network = read_network(net)
+    except NetworkError:
+        network = None
+    if network is not None:
+        for prog in _timed(map(program_of, network.programs)):
+            active[prog.tls_id] = prog
+    for path in additional:
         try:
             root = ET.parse(path).getroot()
         except (ET.ParseError, OSError):
@@ -528,13 +550,10 @@ def read_plan_file(path: Path) -> tuple[list[Program], list[str]]:
 def read_links(net: Path) -> dict[str, list[Link]]:
     """Signal-controlled links of each tlLogic id, from the network's connections."""
     links: dict[str, list[Link]] = {}
-    for _, el in ET.iterparse(net, events=("end",)):
-        if el.tag == "connection" and el.get("tl"):
-            links.setdefault(el.get("tl", ""), []).append(
-                Link(int(el.get("linkIndex", -1)), el.get("from", ""), int(el.get("fromLane", 0)),
-                     el.get("to", ""), el.get("dir", "")))
-        if el.tag in ("edge", "junction", "connection"):
-            el.clear()
+    for c in read_network(net).connections:
+        if c.tl:
+            links.setdefault(c.tl, []).append(
+                Link(c.link_index, c.from_edge, c.from_lane, c.to_edge, c.direction))
     return {t: sorted(v, key=lambda k: k.index) for t, v in links.items()}
 
 
@@ -707,21 +726,9 @@ class EdgeInfo:
 
 def read_edges(net: Path) -> dict[str, EdgeInfo]:
     """Normal (non-internal) edges of a network with their ends, length and speed."""
-    edges: dict[str, EdgeInfo] = {}
-    current: ET.Element | None = None
-    for event, el in ET.iterparse(net, events=("start", "end")):
-        if event == "start":
-            if el.tag == "edge" and el.get("function") is None:
-                current = el
-            continue
-        if el.tag == "lane" and current is not None and current.get("id") not in edges:
-            edges[current.get("id", "")] = EdgeInfo(current.get("from", ""), current.get("to", ""),
-                                                    float(el.get("length", 0)),
-                                                    float(el.get("speed", 13.89)))
-        elif el.tag == "edge":
-            current = None
-            el.clear()
-    return edges
+    return {e.id: EdgeInfo(e.from_junction, e.to_junction, e.lanes[0].length_m,
+                           e.lanes[0].speed_m_s)
+            for e in read_network(net).normal_edges() if e.lanes}
 
 
 def _green_start_s(program: Program, link_indices: set[int]) -> float | None:

@@ -41,6 +41,7 @@ import numpy as np
 from trafficsim.errors import Issue, suggest
 from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex, Situation
 from trafficsim.measures.registry import register
+from trafficsim.netmodel import read_network
 from trafficsim.outputs import Table, read_csv
 from trafficsim.spec import Fields, clock, guarded
 
@@ -446,17 +447,10 @@ def queue_clearance(begin_s: np.ndarray, queue_m: np.ndarray, start_s: float, en
 def lane_shapes(net: Path, edges: Iterable[str]) -> list[np.ndarray]:
     """Centre lines (n×2 arrays of x, y [m]) of every lane of the given edges."""
     wanted = set(edges)
-    shapes = []
     if not net.is_file():
-        return shapes
-    for _, el in ET.iterparse(net, events=("end",)):
-        if el.tag == "lane" and el.get("id", "").rsplit("_", 1)[0] in wanted:
-            pts = [tuple(map(float, p.split(",")[:2])) for p in el.get("shape", "").split()]
-            if len(pts) >= 2:
-                shapes.append(np.array(pts))
-        elif el.tag in ("edge", "junction"):
-            el.clear()
-    return shapes
+        return []
+    return [np.array(lane.shape) for e in read_network(net).edges.values() if e.id in wanted
+            for lane in e.lanes if len(lane.shape) >= 2]
 
 
 def _distance(p: np.ndarray, shape: np.ndarray) -> float:
