@@ -23,7 +23,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
 from trafficsim.errors import IntegrityError, Issue, ScenarioError
@@ -43,6 +42,7 @@ from trafficsim.scenario import (
     check_references,
     plan_measures,
 )
+from trafficsim.sumocfg import sumocfg_text
 
 # Above this many lanes, queue detectors go on signal approaches only (they cost a little per step).
 MAX_DETECTED_LANES = 2000
@@ -350,5 +350,4 @@ def _sumocfg(scenario: Scenario, seed: int, routes: list[str], adds: list[str],
         opts.pop(k, None)
     for i in range(0, len(extra), 2):
         opts[extra[i].lstrip("-")] = extra[i + 1]
-    body = "\n".join(f"    <{k} value={quoteattr(v)}/>" for k, v in opts.items() if v != "")
-    return f"<configuration>\n{body}\n</configuration>\n"
+    return sumocfg_text(opts)

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from trafficsim.errors import Issue, ScenarioError, suggest
 from trafficsim.measures import SITUATIONS, Measure, NetIndex, Situation, parse_measure
 from trafficsim.spec import MAX_TIME_S, Fields, MissingValue, clock, flow_issue, parse_time
+from trafficsim.sumocfg import SumocfgError, read_options, read_sumocfg, resolve_file, split_files
 from trafficsim.vtypes import VEHICLE_KINDS
 
 BASELINE = "baseline"
@@ -813,29 +814,26 @@ def _read_sumocfg(cfg: Path, issues: list[Issue]
                   ) -> tuple[Path, tuple[Path, ...], tuple[Path, ...], tuple[float, float] | None]:
     """Net, route and additional files and the (begin, end) window of a SUMO configuration."""
     try:
-        root = ET.parse(cfg).getroot()
-    except ET.ParseError as exc:
-        issues.append(Issue(cfg, "", f"is not valid XML: {exc}"))
+        options = read_sumocfg(cfg, resolve=False)
+    except SumocfgError as exc:
+        issues.append(Issue(cfg, "", str(exc).removeprefix(f"{cfg}: ")))
         return Path("missing.net.xml"), (), (), None
 
-    def value(section: str, key: str) -> str | None:
-        el = root.find(f"{section}/{key}")
-        if el is None:  # SUMO also accepts options outside their section
-            el = root.find(f".//{key}")
-        return None if el is None else el.get("value")
+    def value(section: str, key: str) -> str | None:  # (SUMO reads an option in any section)
+        return options.get(key)
 
     def files(key: str) -> tuple[Path, ...]:
         raw = value("input", key)
         if not raw:
             return ()
         out = []
-        for name in raw.replace(";", ",").split(","):
-            p = (cfg.parent / name.strip()).resolve()
+        for name in split_files(raw):
+            p = resolve_file(cfg, name)
             if not p.is_file():
-                issues.append(Issue(cfg, f"input.{key}", f"= '{name.strip()}': file not found "
+                issues.append(Issue(cfg, f"input.{key}", f"= '{name}': file not found "
                                                          f"(looked for {p})"))
             elif key != "net-file" and (msg := xml_issue(p)) is not None:
-                issues.append(Issue(cfg, f"input.{key}", f"= '{name.strip()}' {msg}"))
+                issues.append(Issue(cfg, f"input.{key}", f"= '{name}' {msg}"))
             out.append(p)
         return tuple(out)
 
@@ -915,20 +913,18 @@ def sumocfg_options(cfg: Path, issues: list[Issue]) -> dict[str, str]:
     and so is any option naming a file: it would resolve against the case, not the model.
     """
     try:
-        root = ET.parse(cfg).getroot()
-    except ET.ParseError as exc:
-        issues.append(Issue(cfg, "", f"is not valid XML: {exc}"))
+        # SUMO reads an option in any section, or in none: <processing><x/></processing> or <x/>
+        options = read_options(cfg)
+    except SumocfgError as exc:
+        issues.append(Issue(cfg, "", str(exc).removeprefix(f"{cfg}: ")))
         return {}
-    # SUMO reads an option in any section, or in none: <processing><x/></processing> or <x/>
-    options = [(child.tag, el) for child in root for el in child] \
-        + [("", child) for child in root if not len(child)]
     out: dict[str, str] = {}
-    for section, el in options:
-        key, value = el.tag, el.get("value")
-        if (value is None or section in _CASE_SECTIONS or key in _CASE_OPTIONS
+    for opt in options:
+        key = opt.key
+        if (opt.section in _CASE_SECTIONS or key in _CASE_OPTIONS
                 or key.endswith(("-output", "-file", "-files")) or "-output." in key):
             continue
-        out[key] = value
+        out[key] = opt.value
     return out
 
 

@@ -24,7 +24,6 @@ Scenario table::
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from trafficsim.measures.lanes import (
 from trafficsim.measures.registry import register
 from trafficsim.outputs import read_csv, read_meandata
 from trafficsim.spec import Fields, read_windows, window_issues
+from trafficsim.sumocfg import read_sumocfg
 from trafficsim.vtypes import KIND_CLASS
 
 if TYPE_CHECKING:
@@ -314,5 +314,4 @@ class _Retype:
 
 
 def _end_s(config: Path) -> float:
-    el = ET.parse(config).getroot().find("end")
-    return float(el.get("value", "inf")) if el is not None else math.inf
+    return float(read_sumocfg(config).get("end", math.inf))

@@ -67,6 +67,7 @@ from trafficsim.spec import (
     read_windows,
     window_issues,
 )
+from trafficsim.sumocfg import read_sumocfg
 
 OVERFLOW = "overflow"
 #: SUMO stop output (XML), shared with kerb-stop demand (a run has one stop output)
@@ -586,11 +587,7 @@ def _read_parkers(path: Path) -> Table:
 
 
 def _run_end(run_dir: Path) -> float:
-    import xml.etree.ElementTree as ET
-
-    cfg = ET.parse(run_dir / "case.sumocfg").getroot()
-    el = cfg.find("end")
-    return float(el.get("value", "nan")) if el is not None else math.nan
+    return float(read_sumocfg(run_dir / "case.sumocfg").get("end", math.nan))
 
 
 def search_starts(vehroutes: Path) -> dict[str, float]:

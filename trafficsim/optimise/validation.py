@@ -23,6 +23,7 @@ from trafficsim.scenario import BASELINE, PlanSpec, Scenario
 from trafficsim.signals import SignalPlan, parse_programs, read_plan_file
 from trafficsim.stats import Estimate, mean_ci, paired_difference
 from trafficsim.sumo import run_python_tool, run_tool
+from trafficsim.sumocfg import read_sumocfg
 
 
 def sumo_webster(sc: Scenario, case_dir: Path, net: Path, start: SignalPlan,
@@ -34,10 +35,7 @@ def sumo_webster(sc: Scenario, case_dir: Path, net: Path, start: SignalPlan,
     """
     d = out / "work" / "tls_cycle_adaptation"
     d.mkdir(parents=True, exist_ok=True)
-    root = ET.parse(case_dir / "case.sumocfg").getroot()
-    routes = ",".join(str((case_dir / p).resolve()) for p in
-                      (root.find("route-files").get("value", "")  # type: ignore[union-attr]
-                       if root.find("route-files") is not None else "").split(",") if p)
+    routes = read_sumocfg(case_dir / "case.sumocfg").get("route-files", "")
     try:
         run_tool("duarouter", ["-n", str(net), "-r", routes, "-o", "expanded.rou.xml",
                                "--begin", f"{sc.begin_s:g}", "--end", f"{sc.end_s:g}",
