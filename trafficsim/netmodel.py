@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 Point = tuple[float, float]
 
@@ -41,8 +41,8 @@ class Lane:
         Speed limit. [m/s]
     allow, disallow
         Vehicle classes as SUMO lists them (empty: no restriction written).
-    shape
-        Centre line. [m] (network coordinates)
+    shape_xml
+        Centre line as SUMO wrote it (``x,y[,z] x,y[,z] …``); :attr:`shape` parses it.
     width_m
         Width (None: SUMO's default). [m]
     """
@@ -53,8 +53,15 @@ class Lane:
     speed_m_s: float
     allow: tuple[str, ...] = ()
     disallow: tuple[str, ...] = ()
-    shape: tuple[Point, ...] = ()
+    shape_xml: str = ""
     width_m: float | None = None
+
+    # (parsed on first use: most lanes of a city, the internal ones above all, are never drawn,
+    # and parsing every shape would cost a third of the read)
+    @functools.cached_property
+    def shape(self) -> tuple[Point, ...]:
+        """Centre line. [m] (network coordinates)"""
+        return _shape(self.shape_xml)
 
 
 @dataclass(frozen=True)
@@ -90,9 +97,11 @@ class Edge:
         return self.lanes[0].length_m if self.lanes else 0.0
 
 
-@dataclass(frozen=True)
-class Connection:
+class Connection(NamedTuple):
     """A link from a lane of one edge to a lane of another (SUMO ``<connection>``).
+
+    (A named tuple, not a dataclass: a city has tens of thousands, and building frozen
+    dataclasses would cost a fifth of the read.)
 
     Attributes
     ----------
@@ -123,8 +132,7 @@ class Connection:
         return (self.from_edge, self.from_lane, self.to_edge, self.to_lane)
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """Right of way of one link of a junction (SUMO ``<request>``).
 
     ``response`` and ``foes`` are SUMO's bit strings: character ``k`` counted from the right
@@ -147,6 +155,8 @@ class Junction:
         Position. [m]
     inc_lanes, int_lanes
         Incoming lanes and internal lanes, as SUMO lists them.
+    shape_xml
+        Outline as SUMO wrote it; :attr:`shape` parses it.
     requests
         Right of way per link, by request index.
     """
@@ -157,8 +167,13 @@ class Junction:
     y: float
     inc_lanes: tuple[str, ...] = ()
     int_lanes: tuple[str, ...] = ()
-    shape: tuple[Point, ...] = ()
+    shape_xml: str = ""
     requests: tuple[Request, ...] = ()
+
+    @functools.cached_property
+    def shape(self) -> tuple[Point, ...]:
+        """Outline. [m] (network coordinates)"""
+        return _shape(self.shape_xml)
 
     def foes(self, link: int) -> frozenset[int]:
         """Links of this junction that conflict with ``link`` (SUMO's ``foes`` bits)."""
@@ -342,14 +357,9 @@ def _parse(path: Path) -> Network:
     requests: list[Request] = []
     source = _open(path)
     try:
-        for event, el in ET.iterparse(source, events=("start", "end")):
+        # (end events only: a lane ends inside its edge, a request inside its junction)
+        for _, el in ET.iterparse(source):
             tag = el.tag
-            if event == "start":
-                if tag == "edge":
-                    lanes = []
-                elif tag == "junction":
-                    requests = []
-                continue
             if tag == "lane":
                 lanes.append(_lane(el))
             elif tag == "edge":
@@ -361,15 +371,14 @@ def _parse(path: Path) -> Network:
                     priority=None if pr is None else int(pr),
                     lanes=tuple(sorted(lanes, key=lambda ln: ln.index)),
                     type=a.get("type", ""), name=a.get("name", ""))
+                lanes = []
                 el.clear()
             elif tag == "connection":
                 a = el.attrib
                 conns.append(Connection(
-                    from_edge=a.get("from", ""), from_lane=int(a.get("fromLane", 0)),
-                    to_edge=a.get("to", ""), to_lane=int(a.get("toLane", 0)),
-                    via=a.get("via", ""), tl=a.get("tl", ""),
-                    link_index=int(a.get("linkIndex", -1)), direction=a.get("dir", ""),
-                    state=a.get("state", "")))
+                    a.get("from", ""), int(a.get("fromLane", 0)), a.get("to", ""),
+                    int(a.get("toLane", 0)), a.get("via", ""), a.get("tl", ""),
+                    int(a.get("linkIndex", -1)), a.get("dir", ""), a.get("state", "")))
                 el.clear()
             elif tag == "request":
                 a = el.attrib
@@ -382,7 +391,8 @@ def _parse(path: Path) -> Network:
                     id=a.get("id", ""), type=a.get("type", ""), x=float(a.get("x", 0.0)),
                     y=float(a.get("y", 0.0)), inc_lanes=tuple(a.get("incLanes", "").split()),
                     int_lanes=tuple(a.get("intLanes", "").split()),
-                    shape=_shape(a.get("shape", "")), requests=tuple(requests))
+                    shape_xml=a.get("shape", ""), requests=tuple(requests))
+                requests = []
                 el.clear()
             elif tag == "tlLogic":
                 programs.append(_program(el))
@@ -415,7 +425,7 @@ def _lane(el: ET.Element) -> Lane:
                 speed_m_s=float(a.get("speed", DEFAULT_SPEED_M_S)),
                 allow=tuple(a.get("allow", "").split()),
                 disallow=tuple(a.get("disallow", "").split()),
-                shape=_shape(a.get("shape", "")),
+                shape_xml=a.get("shape", ""),
                 width_m=None if width is None else float(width))
 
 
