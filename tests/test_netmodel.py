@@ -118,3 +118,13 @@ def test_every_reader_shares_one_parse(cross: Path, monkeypatch: pytest.MonkeyPa
     assert len(programs) == 1 and programs[0].get("id") == "ctrl"
     assert edges["WC"].length_m == geo.edges["WC"].length_m == index.edge_length_m["WC"]
     assert len(shapes) == 1 and shapes[0].shape == (len(geo.edges["WC"].lanes[0].shape), 2)
+
+
+def test_gzipped_network_reads_the_same(cross: Path) -> None:
+    import gzip
+
+    gz = cross.with_name("cross.net.xml.gz")
+    gz.write_bytes(gzip.compress(cross.read_bytes()))
+    a, b = read_network(cross), read_network(gz)
+    assert (a.edges, a.connections, a.junctions, a.programs) == \
+        (b.edges, b.connections, b.junctions, b.programs)

@@ -13,11 +13,12 @@ Bottom layer: no project imports.  No SUMO process and no ``sumolib`` object gra
 from __future__ import annotations
 
 import functools
+import gzip
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import BinaryIO, NamedTuple
 
 Point = tuple[float, float]
 
@@ -132,7 +133,8 @@ class Connection(NamedTuple):
         return (self.from_edge, self.from_lane, self.to_edge, self.to_lane)
 
 
-class Request(NamedTuple):
+@dataclass(frozen=True)
+class Request:
     """Right of way of one link of a junction (SUMO ``<request>``).
 
     ``response`` and ``foes`` are SUMO's bit strings: character ``k`` counted from the right
@@ -405,12 +407,10 @@ def _parse(path: Path) -> Network:
                    programs=tuple(programs), location=location)
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> BinaryIO | gzip.GzipFile:
     """The file as bytes (``.gz`` networks, as SUMO writes them, decompressed)."""
     if path.suffix == ".gz":
-        import gzip
-
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")
     return path.open("rb")
 
 
