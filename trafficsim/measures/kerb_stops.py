@@ -10,7 +10,6 @@ drop-off metrics from it, so that plans compare on the same yardstick.
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from trafficsim.outputs import (
     vehicle_delays,
 )
 from trafficsim.spec import Fields
+from trafficsim.sumocfg import read_sumocfg
 
 #: Stop output of the runs (XML: SUMO's CSV drops the parkingArea column).
 STOP_OUTPUT = "stops.xml"
@@ -102,8 +102,7 @@ class KerbStops(Situation):
 
 def _run_end(run_dir: Path) -> float:
     """The simulation end of a run, from its configuration [s]."""
-    el = ET.parse(run_dir / "case.sumocfg").getroot().find("end")
-    return float(el.get("value", "nan")) if el is not None else math.nan
+    return float(read_sumocfg(run_dir / "case.sumocfg").get("end", math.nan))
 
 
 def kerb_metrics(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float,
