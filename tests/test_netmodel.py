@@ -23,6 +23,7 @@ def _link(net, frm: str, to: str) -> int:  # type: ignore[no-untyped-def]
     return c.link_index
 
 
+@pytest.mark.sumo
 def test_crossing_movements_are_mutual_foes_and_left_turns_yield(cross: Path) -> None:
     net = read_network(cross)
     c = net.junctions["C"]
@@ -43,6 +44,7 @@ def test_crossing_movements_are_mutual_foes_and_left_turns_yield(cross: Path) ->
     assert set(c.inc_lanes) == {"WC_0", "EC_0", "NC_0", "SC_0"}
 
 
+@pytest.mark.sumo
 def test_links_cover_each_program_state(cross: Path) -> None:
     net = read_network(cross)
     (prog,) = net.programs
@@ -53,6 +55,7 @@ def test_links_cover_each_program_state(cross: Path) -> None:
     assert sum(ph.duration_s for ph in prog.phases) == 90.0  # netconvert's default cycle
 
 
+@pytest.mark.sumo
 def test_lanes_agree_with_sumolib(cross: Path) -> None:
     sumolib = pytest.importorskip("sumolib")
     ref = sumolib.net.readNet(str(cross), withInternal=True)
@@ -75,6 +78,7 @@ def test_every_program_in_file_order(shared_data: Path) -> None:
     assert [(p.id, p.program_id) for p in read_network(path).programs] == written
 
 
+@pytest.mark.sumo
 def test_cached_per_file_version(cross: Path) -> None:
     first = read_network(cross)
     assert read_network(cross) is first  # parsed once
@@ -97,6 +101,7 @@ def test_unreadable_network_names_the_file(tmp_path: Path) -> None:
         read_network(tmp_path / "missing.net.xml")
 
 
+@pytest.mark.sumo
 def test_every_reader_shares_one_parse(cross: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import trafficsim.netmodel as nm
     from trafficsim.measures.incident import lane_shapes
@@ -120,6 +125,7 @@ def test_every_reader_shares_one_parse(cross: Path, monkeypatch: pytest.MonkeyPa
     assert len(shapes) == 1 and shapes[0].shape == (len(geo.edges["WC"].lanes[0].shape), 2)
 
 
+@pytest.mark.sumo
 def test_gzipped_network_reads_the_same(cross: Path) -> None:
     import gzip
 

@@ -38,6 +38,7 @@ def test_written_values_come_back_quoted_right(tmp_path: Path) -> None:
         write_sumocfg(tmp_path / "x.sumocfg", {"bad name": "1"})
 
 
+@pytest.mark.sumo
 def test_sumo_runs_a_written_config_from_elsewhere_and_writes_where_the_reader_says(
         tmp_path: Path) -> None:
     model = tmp_path / "model"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import gzip
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -203,7 +203,7 @@ class TlPhase:
 
     state: str
     duration_s: float
-    attrs: dict[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ class TlProgram:
     offset_s: float
     phases: tuple[TlPhase, ...]
     params: tuple[tuple[str, str], ...] = ()
-    attrs: dict[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, str] = field(default_factory=dict)
     xml: str = ""
 
     def element(self) -> ET.Element:
@@ -261,14 +261,17 @@ class Network:
         Every traffic-light program in file order (SUMO runs the last one loaded per id).
     location
         Attributes of ``<location>`` (``netOffset``, ``convBoundary``, ``projParameter``, …).
+
+    One object per file version is shared by every reader (:func:`read_network` caches it):
+    treat it as read-only.
     """
 
     path: Path
-    edges: dict[str, Edge]
+    edges: Mapping[str, Edge]
     connections: tuple[Connection, ...]
-    junctions: dict[str, Junction]
+    junctions: Mapping[str, Junction]
     programs: tuple[TlProgram, ...]
-    location: dict[str, str] = field(default_factory=dict)
+    location: Mapping[str, str] = field(default_factory=dict)
 
     def normal_edges(self) -> Iterator[Edge]:
         """Road edges (not internal, connector, crossing, walking area), in file order."""
