@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trafficsim.netmodel import Point, Version, network_at, network_version
+from trafficsim.netmodel import Point as Point  # (re-exported: plots draw with it)
+from trafficsim.netmodel import Version, network_at, network_version
 from trafficsim.signals import Program, parse_program, program_of
 
 
