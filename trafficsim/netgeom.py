@@ -181,7 +181,8 @@ class Corridor:
         names, inverse = np.unique(np.asarray(lanes, dtype=str), return_inverse=True)
         off = np.array([start.get(str(n).rsplit("_", 1)[0], np.nan) for n in names],
                        dtype=float)
-        return off[inverse.ravel()] + np.asarray(pos_m, dtype=float)
+        out: np.ndarray = off[inverse.ravel()] + np.asarray(pos_m, dtype=float)
+        return out
 
 
 def corridor(net: NetGeometry, edges: tuple[str, ...] | list[str]) -> Corridor:
@@ -266,7 +267,8 @@ def find_corridors(net: NetGeometry) -> tuple[tuple[str, ...], ...]:
         return ()
     main = best[1]
     by_ends = {(e.from_node, e.to_node): e.id for e in net.edges.values()}
-    rev = [by_ends.get((net.edges[e].to_node, net.edges[e].from_node)) for e in reversed(main)]
-    if all(rev) and all(net.links(a, b) for a, b in itertools.pairwise(rev)):
-        return (main, tuple(r for r in rev if r))
+    found = [by_ends.get((net.edges[e].to_node, net.edges[e].from_node)) for e in reversed(main)]
+    rev = tuple(r for r in found if r)
+    if len(rev) == len(found) and all(net.links(a, b) for a, b in itertools.pairwise(rev)):
+        return (main, rev)
     return (main,)

@@ -61,7 +61,7 @@ class Lane:
     # and parsing every shape would cost a third of the read)
     @functools.cached_property
     def shape(self) -> tuple[Point, ...]:
-        """Centre line. [m] (network coordinates)"""
+        """Centre line in network coordinates [m]."""
         return _shape(self.shape_xml)
 
 
@@ -94,7 +94,7 @@ class Edge:
 
     @property
     def length_m(self) -> float:
-        """Length of the rightmost lane. [m]"""
+        """Length of the rightmost lane [m]."""
         return self.lanes[0].length_m if self.lanes else 0.0
 
 
@@ -174,7 +174,7 @@ class Junction:
 
     @functools.cached_property
     def shape(self) -> tuple[Point, ...]:
-        """Outline. [m] (network coordinates)"""
+        """Outline in network coordinates [m]."""
         return _shape(self.shape_xml)
 
     def foes(self, link: int) -> frozenset[int]:

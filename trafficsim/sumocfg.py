@@ -104,8 +104,10 @@ def resolve_file(cfg: Path, name: str) -> Path:
 
 
 def sumocfg_text(options: Mapping[str, str]) -> str:
-    """The text of a flat configuration: one ``<option value="…"/>`` per line, in the given
-    order; options with an empty value are left out (SUMO's default applies).
+    """The text of a flat configuration: one ``<option value="…"/>`` per line.
+
+    Options keep the given order; those with an empty value are left out (SUMO's default
+    applies).
 
     Raises
     ------
