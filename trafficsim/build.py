@@ -83,6 +83,7 @@ class Case:
 
     @property
     def dir(self) -> Path:
+        """Directory of the run's case: where its SUMO config and outputs live."""
         return self.config.parent
 
 
@@ -263,8 +264,11 @@ def _write_outputs(path: Path, outputs: Sequence[str]) -> None:
 
 def _write_detectors(index: NetIndex, scenario: Scenario, path: Path,
                      outputs: Sequence[str] = ()) -> None:
-    """Edge data over the window, lane-area (E2) detectors that measure queues, and the
-    output elements of the plan's measures (written here so that each run has its own files)."""
+    """Write the additional file of the run's detectors and measure outputs.
+
+    Edge data over the window, lane-area (E2) detectors that measure queues, and the
+    output elements of the plan's measures (written here so that each run has its own files).
+    """
     period = scenario.end_s - scenario.begin_s
     begin = scenario.begin_s
     lines = ["<additional>",
@@ -284,8 +288,12 @@ def _write_detectors(index: NetIndex, scenario: Scenario, path: Path,
 
 def trajectory_window(departs_s: Sequence[float], begin_s: float, end_s: float
                       ) -> tuple[float, float]:
-    """The 15 minutes (on a minute grid) in which the most vehicles are due to depart; the
-    middle 15 minutes when the departures are unknown (imported route files). [s]"""
+    """Window of the trajectory output as (begin, end) [s].
+
+    The 15 minutes (on a minute grid) in which the most vehicles are due to depart; the
+    middle 15 minutes when the departures are unknown (imported route files); the whole
+    run when it lasts no longer than 15 minutes.
+    """
     width = TRAJECTORY_WINDOW_S
     if end_s - begin_s <= width:
         return (begin_s, end_s)

@@ -56,7 +56,7 @@ class Edge:
 
     @property
     def length_m(self) -> float:
-        """Length of the edge (its rightmost lane). [m]"""
+        """Length of the edge, that of its rightmost lane [m]."""
         return self.lanes[0].length_m if self.lanes else 0.0
 
 
@@ -125,10 +125,12 @@ def _geometry(version: Version) -> NetGeometry:
 
 
 def with_additional_programs(geo: NetGeometry, additional: Path) -> NetGeometry:
-    """``geo`` with the programs SUMO makes active when it also loads ``additional`` (a new
-    program loaded later becomes a traffic light's active one; e.g. a plan's
+    """Return ``geo`` with the programs SUMO makes active when it also loads ``additional``.
+
+    A new program loaded later becomes a traffic light's active one (e.g. a plan's
     ``measures.add.xml`` with a ``signal_plan``).  Programs switched by a ``<WAUT>`` are not
-    followed: the network's stay."""
+    followed: the network's stay.  An unreadable file leaves ``geo`` as it is.
+    """
     try:
         root = ET.parse(additional).getroot()
     except (ET.ParseError, OSError):
@@ -175,7 +177,7 @@ class Corridor:
 
     def positions(self, lanes: Sequence[str] | np.ndarray,
                   pos_m: Sequence[float] | np.ndarray) -> np.ndarray:
-        """Distance along the corridor of lane positions (NaN off the corridor). [m]"""
+        """Distance along the corridor of lane positions, NaN off the corridor [m]."""
         start = dict(zip(self.edges, self.start_m, strict=True)) | self.internal_start_m
         # a few hundred distinct lanes among up to millions of samples: look each up once
         names, inverse = np.unique(np.asarray(lanes, dtype=str), return_inverse=True)

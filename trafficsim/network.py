@@ -162,9 +162,12 @@ LinkKey = tuple[str, int, str, int]  # (from edge, from lane, to edge, to lane)
 
 
 def read_signals(net: Path) -> tuple[list[ET.Element], dict[str, dict[LinkKey, int]]]:
-    """Every ``<tlLogic>`` of a network (all programs, in file order) and each traffic light's
-    links: (from edge, from lane, to edge, to lane) → linkIndex.  The elements are fresh copies:
-    callers may change them."""
+    """Read a network's signal programs and each traffic light's links.
+
+    Returns every ``<tlLogic>`` of the network (all programs, in file order) and, per traffic
+    light, its links: (from edge, from lane, to edge, to lane) → linkIndex.  The elements are
+    fresh copies: callers may change them.
+    """
     network = read_network(net)
     links: dict[str, dict[LinkKey, int]] = {}
     for c in network.connections:
@@ -174,8 +177,10 @@ def read_signals(net: Path) -> tuple[list[ET.Element], dict[str, dict[LinkKey, i
 
 
 def carry_signals(base: Path, patched: Path, out: Path) -> bool:
-    """Write the base network's signal programs, fitted to the patched network's links, as a
-    ``netconvert`` tlLogic file; return False when the base network has no programs.
+    """Write the base network's signal programs, fitted to the patched network's links.
+
+    The programs go to ``out`` as a ``netconvert`` tlLogic file; return False when the base
+    network has no programs.
 
     A link of both networks keeps its signal in every phase (under its new linkIndex).  A new
     link (e.g. of an added lane) gets the signal of the base link it was split from: the same
@@ -237,8 +242,11 @@ def _remap(tl: ET.Element, remap: list[int]) -> None:
 
 
 def _state_map(tls: str, old: dict[LinkKey, int], new: dict[LinkKey, int]) -> list[int]:
-    """For each linkIndex of the patched network, the base linkIndex whose signal it shows
-    (-1: no link has that index; it stays red)."""
+    """Map each linkIndex of the patched network to the base linkIndex whose signal it shows.
+
+    Index i of the list is the patched linkIndex; -1 where no link has that index (it stays
+    red).
+    """
     out = [-1] * (max(new.values(), default=-1) + 1)
     for key, i in new.items():
         if key in old:
@@ -302,7 +310,10 @@ def signal_differences(base: Path, plan: Path) -> list[str]:
 
 
 def _col(i: int) -> str:
-    """netgenerate's column label: A, B, …, Z, then AA? (grids here stay below 26 columns)."""
+    """Return the label netgenerate gives grid column ``i``: A, B, …, Z.
+
+    Grids here stay below 26 columns, so a single letter suffices.
+    """
     return string.ascii_uppercase[i]
 
 

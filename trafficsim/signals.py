@@ -135,18 +135,20 @@ class Program:
 
     @property
     def cycle_s(self) -> float:
-        """Sum of the phase durations. [s]"""
+        """Cycle length: the sum of the phase durations [s]."""
         return sum(p.duration_s for p in self.phases)
 
     @property
     def main_stage(self) -> int:
-        """Index of the stage with the longest green (the first of equals): the main road's,
-        the one coordinated control keeps on the green wave."""
+        """Index of the stage with the longest green (the first of equals).
+
+        It is the main road's stage, the one coordinated control keeps on the green wave.
+        """
         greens = self.greens_s
         return max(range(len(greens)), key=lambda k: (greens[k], -k))
 
     def phase_starts_s(self) -> tuple[float, ...]:
-        """Start of each phase within the cycle, counted from the start of phase 0. [s]"""
+        """Start of each phase within the cycle, counted from the start of phase 0 [s]."""
         starts, t = [], 0.0
         for p in self.phases:
             starts.append(t)
@@ -154,8 +156,10 @@ class Program:
         return tuple(starts)
 
     def phase_at(self, t_s: float) -> int:
-        """Index of the phase a static program shows at simulation time ``t_s`` [s] (phase 0
-        starts whenever ``(t − offset) mod cycle = 0``, SUMO's rule)."""
+        """Index of the phase a static program shows at simulation time ``t_s`` [s].
+
+        Phase 0 starts whenever ``(t − offset) mod cycle = 0`` (SUMO's rule).
+        """
         pos = (t_s - self.offset_s) % self.cycle_s
         for i, start in reversed(list(enumerate(self.phase_starts_s()))):
             if pos >= start - 1e-9:
@@ -180,17 +184,25 @@ class Program:
 
     @property
     def greens_s(self) -> tuple[float, ...]:
-        """Green duration of each stage. [s]"""
+        """Green duration of each stage [s]."""
         return tuple(self.phases[s.green].duration_s for s in self.stages)
 
     @property
     def intergreens_s(self) -> tuple[float, ...]:
-        """Yellow + all-red after each stage. [s]"""
+        """Intergreen (yellow + all-red) after each stage [s]."""
         return tuple(s.intergreen_s for s in self.stages)
 
     def with_greens(self, greens_s: Sequence[float], offset_s: float | None = None,
                     program_id: str | None = None) -> Program:
-        """This program with new stage greens (and offset); transitions are kept."""
+        """Return the program with new stage greens [s] (and offset [s], program id).
+
+        Transitions are kept; ``None`` keeps the current offset or program id.
+
+        Raises
+        ------
+        ValueError
+            When the number of greens differs from the number of stages.
+        """
         stages = self.stages
         if len(greens_s) != len(stages):
             msg = f"{self.tls_id}: {len(greens_s)} greens for {len(stages)} stages"
@@ -205,8 +217,12 @@ class Program:
     def actuated(self, *, min_green_s: float = SUMO_MIN_DUR_S, max_green_s: float = SUMO_MAX_DUR_S,
                  params: Mapping[str, str] | None = None,
                  program_id: str = "actuated") -> Program:
-        """SUMO ``actuated`` control with this program's phases (what ``netconvert
-        --tls.default-type actuated`` builds: green phases get minDur/maxDur)."""
+        """Return SUMO ``actuated`` control with this program's phases.
+
+        This is what ``netconvert --tls.default-type actuated`` builds: green phases get
+        minDur ``min_green_s`` / maxDur ``max_green_s`` [s] (their duration clamped between
+        them), other phases stay fixed; ``params`` become the tlLogic's ``<param>`` elements.
+        """
         phases = tuple(
             replace(p, min_dur_s=min(min_green_s, max_green_s), max_dur_s=max_green_s,
                     duration_s=min(max(p.duration_s, min_green_s), max_green_s))
@@ -342,9 +358,11 @@ class SignalPlan:
 
     @property
     def tls_ids(self) -> tuple[str, ...]:
+        """Ids of the programs' tlLogics, in plan order."""
         return tuple(p.tls_id for p in self.programs)
 
     def with_program_id(self, program_id: str) -> SignalPlan:
+        """Return the plan with every program's programID set to ``program_id``."""
         return SignalPlan(tuple(replace(p, program_id=program_id) for p in self.programs))
 
     def actuated(self, **kw: object) -> SignalPlan:
@@ -355,10 +373,13 @@ class SignalPlan:
                              edges: Mapping[str, EdgeInfo] | None = None, *,
                              skip: bool = True, detector_length_m: float = 100.0,
                              **kw: Any) -> SignalPlan:
-        """Every program as coordinated actuated control (see
-        :meth:`Program.coordinated_actuated`); with ``links`` and ``edges`` of the network and
-        ``skip``, two-stage programs skip their side stage when its approach lanes hold no
-        vehicle within ``detector_length_m`` [m] of the stop line."""
+        """Return every program as coordinated actuated control.
+
+        See :meth:`Program.coordinated_actuated` (``kw`` goes to it).  With ``links`` and
+        ``edges`` of the network and ``skip``, two-stage programs skip their side stage when its
+        approach lanes hold no vehicle within ``detector_length_m`` [m] of the stop line (not
+        those that serve a pedestrian crossing, which has no detector).
+        """
         out = []
         for p in self.programs:
             dets: list[tuple[str, float]] = []
@@ -388,10 +409,12 @@ class SignalPlan:
         return "<additional>\n" + "\n".join(self.elements()) + "\n</additional>\n"
 
     def write(self, path: Path) -> Path:
+        """Write :meth:`to_additional` to ``path``; return ``path``."""
         path.write_text(self.to_additional(), encoding="utf-8")
         return path
 
     def to_dict(self) -> dict[str, object]:
+        """JSON form: each program's :meth:`Program.to_dict`, keyed by tlLogic id."""
         return {p.tls_id: p.to_dict() for p in self.programs}
 
     def key(self) -> str:
@@ -423,8 +446,16 @@ class DayPlan:
     periods: tuple[tuple[float, SignalPlan], ...]
 
     def to_additional(self, waut_id: str = "trafficsim_tod") -> str:
-        """Every period's programs (programIDs ``tod0``, ``tod1``, …) and one WAUT that switches
-        all their traffic lights at the period starts."""
+        """Return an additional file with every period's programs and the WAUT that switches them.
+
+        The programs get programIDs ``tod0``, ``tod1``, …; the one WAUT switches all their
+        traffic lights at the period starts.
+
+        Raises
+        ------
+        ValueError
+            When the day plan has no period.
+        """
         if not self.periods:
             msg = "a day plan needs at least one period"
             raise ValueError(msg)
@@ -459,6 +490,7 @@ class Link:
 
     @property
     def lane_id(self) -> str:
+        """SUMO id of the from lane: ``<from edge>_<lane index>``."""
         return f"{self.from_edge}_{self.from_lane}"
 
 
@@ -489,8 +521,10 @@ def _program(attrs: Mapping[str, str], phase_attrs: Sequence[Mapping[str, str]],
 
 
 def parse_programs(root: ET.Element) -> list[Program]:
-    """``<tlLogic>`` children of a network or additional-file root element, in file order
-    (programs without a green phase, e.g. rail signals, are left out: nothing to time)."""
+    """Parse the ``<tlLogic>`` elements under a network or additional-file root, in file order.
+
+    Programs without a green phase (e.g. rail signals) are left out: there is nothing to time.
+    """
     return _timed(map(parse_program, root.iter("tlLogic")))
 
 
@@ -587,7 +621,10 @@ def webster_cycle_s(flow_ratios: Sequence[float], lost_time_s: float) -> float:
 
 def webster_effective_greens_s(flow_ratios: Sequence[float], cycle_s: float,
                                lost_time_s: float) -> list[float]:
-    """Effective greens in proportion to the flow ratios: ``g_i = (C - L) y_i / Y``. [s]"""
+    """Effective greens in proportion to the flow ratios, ``g_i = (C - L) y_i / Y`` [s].
+
+    With no flow at all (``Y ≤ 0``) the available time ``C - L`` is split equally.
+    """
     y = sum(flow_ratios)
     avail = cycle_s - lost_time_s
     if y <= 0:

@@ -34,8 +34,11 @@ class MissingValue(Exception):
 
 
 class _Missing:
-    """The placeholder returned for an absent required key: falsy, and every other use raises
-    :class:`MissingValue` (``is MISSING`` and ``x or default`` are the safe operations)."""
+    """The placeholder returned for an absent required key.
+
+    It is falsy, and every other use raises :class:`MissingValue` (``is MISSING`` and
+    ``x or default`` are the safe operations).
+    """
 
     __slots__ = ()
 
@@ -160,6 +163,14 @@ class Fields:
 
     # -- scalar accessors --------------------------------------------------------------------
     def str(self, key: str, default: Any = _MISSING, *, choices: tuple[str, ...] = ()) -> Any:
+        """Read a string field.
+
+        Absent key: returns ``default``; with no default the key is required, the problem is
+        recorded and the :data:`MISSING` placeholder returned.
+        A value of another type is recorded and ``default`` (else ``""``) returned; a string
+        not among ``choices`` (when given) is recorded, with a close match suggested, and
+        returned as it is.
+        """
         value = self._get(key, default)
         if value is default and key not in self.table:
             return value
@@ -175,6 +186,12 @@ class Fields:
         return value
 
     def bool(self, key: Key, default: Any = _MISSING) -> Any:
+        """Read a true/false field.
+
+        Absent key: returns ``default``; with no default the key is required, the problem is
+        recorded and the :data:`MISSING` placeholder returned.
+        A value of another type is recorded and ``default`` (else False) returned.
+        """
         value = self._get(key, default)
         if value is default and key not in self.table:
             return value
@@ -185,6 +202,13 @@ class Fields:
 
     def int(self, key: Key, default: Any = _MISSING, *, lo: builtins.int | None = None,
             hi: builtins.int | None = None) -> Any:
+        """Read an integer field, within ``lo`` ≤ value ≤ ``hi`` when those are given.
+
+        Absent key: returns ``default``; with no default the key is required, the problem is
+        recorded and the :data:`MISSING` placeholder returned.
+        A value of another type (booleans included) is recorded and ``default`` (else ``lo``
+        or 0) returned; a value out of range is recorded and clamped to the range.
+        """
         value = self._get(key, default)
         if value is default and key not in self.table:
             return value
@@ -196,6 +220,15 @@ class Fields:
     def float(self, key: Key, default: Any = _MISSING, *, lo: builtins.float | None = None,
               hi: builtins.float | None = None, lo_open: builtins.bool = False,
               unit: builtins.str = "") -> Any:
+        """Read a number field (an integer is accepted and returned as a float).
+
+        The range is ``lo`` ≤ value ≤ ``hi`` (``lo`` < value with ``lo_open``), each bound
+        when given; ``unit`` is appended to numbers in messages (e.g. ``" s"``).
+        Absent key: returns ``default``; with no default the key is required, the problem is
+        recorded and the :data:`MISSING` placeholder returned.
+        A value that is not a finite number is recorded and ``default`` (else ``lo`` or 0.0)
+        returned; a value out of range is recorded and clamped to the range.
+        """
         value = self._get(key, default)
         if value is default and key not in self.table:
             return value
@@ -233,6 +266,10 @@ class Fields:
 
     # -- containers ----------------------------------------------------------------------------
     def table_(self, key: Key, *, required: builtins.bool = False) -> Fields | None:
+        """Return a sub-table as :class:`Fields` sharing this table's issue list.
+
+        None when the key is absent (recorded when ``required``) or is not a table (recorded).
+        """
         value = self._get(key, _MISSING if required else None)
         if value is None or value is _MISSING:  # a missing required table is already reported
             return None
@@ -242,6 +279,12 @@ class Fields:
         return Fields(value, self.file, self.field(key), self.issues)
 
     def list(self, key: Key, default: Any = _MISSING) -> Any:
+        """Read a list field as it is (items unchecked).
+
+        Absent key: returns ``default``; with no default the key is required, the problem is
+        recorded and the :data:`MISSING` placeholder returned.
+        A value of another type is recorded and an empty list returned.
+        """
         value = self._get(key, default)
         if value is default and key not in self.table:
             return value
@@ -256,6 +299,12 @@ class Fields:
             yield i, item, f"{self.field(key)}[{i}]"
 
     def str_list(self, key: Key, default: Any = _MISSING) -> Any:
+        """Read a list of strings; return them as a tuple.
+
+        Absent key: returns ``default``; with no default the key is required, the problem is
+        recorded and the :data:`MISSING` placeholder returned.
+        Items that are not strings are recorded against ``key[i]`` and left out.
+        """
         values = self.list(key, default)
         if values is default and key not in self.table:
             return values
@@ -309,8 +358,11 @@ def window_issues(windows: tuple[tuple[float, float], ...], begin_s: float, end_
 
 
 def flow_issue(f: Fields, key: str, veh_per_hour: Any, profile: tuple[float, ...]) -> None:
-    """Record a problem when a flow's peak (rate × largest profile multiplier) exceeds
-    :data:`MAX_FLOW_VEH_H`; values that are not numbers were reported already."""
+    """Record a problem when a flow's peak exceeds :data:`MAX_FLOW_VEH_H` [veh/h].
+
+    The peak is the rate [veh/h] × the largest profile multiplier; values that are not
+    numbers were reported already and are skipped here.
+    """
     if not isinstance(veh_per_hour, float | int) or not profile:
         return
     peak = veh_per_hour * max(profile)

@@ -117,6 +117,12 @@ class Incident(Measure):
 
     @classmethod
     def parse(cls, f: Fields) -> Incident:
+        """Read an incident from its table, recording problems in ``f.issues``.
+
+        ``id`` defaults to ``"incident"`` and must be a name usable in metric keys; ``edge``,
+        ``lanes``, ``pos_m`` [m], ``start`` and ``clearance_min`` [min] are required;
+        ``queue_edges`` must not list the incident's own edge.
+        """
         iid = f.str("id", "incident")
         if isinstance(iid, str) and not _is_name(iid):
             f.error("id", f"= {iid!r} is not a usable name; expected letters, digits and '_' "
@@ -138,6 +144,18 @@ class Incident(Measure):
                    ttc_threshold_s=float(ttc))
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Problems with the incident's references to the network and the simulation window.
+
+        An unknown edge is the only problem reported (nothing else can be checked without it);
+        otherwise unknown lanes and queue edges, a ``pos_m`` [m] beyond the edge's end or too
+        close to its start to hold the blocked stretch, and a ``start`` outside
+        [``begin_s``, ``end_s``) [s].
+
+        Returns
+        -------
+        list of (field, message)
+            ``field`` is relative to the incident's table.
+        """
         if (msg := net.missing_edge(self.edge)) is not None:
             return [("edge", msg)]
         out: list[tuple[str, str]] = []
@@ -163,9 +181,16 @@ class Incident(Measure):
     # -- SUMO elements ---------------------------------------------------------------------------
     @property
     def blocker_type(self) -> str:
+        """SUMO vType id of the blocking vehicles; their vehicle ids are ``<type>.<lane>``."""
         return f"incident_{self.id}"
 
     def apply(self, draft: CaseDraft) -> None:
+        """Add the incident's SUMO elements and outputs to ``draft``.
+
+        One stopped vehicle per blocked lane for ``clearance_min`` (none when it is 0), instant
+        induction loops across the middle of the blocked stretch on every lane, lane-area queue
+        detectors up to the stretch and on ``queue_edges``, and the SSM device options.
+        """
         lanes_of = (draft.net.edges if draft.net is not None else {})
         # The blocking vehicles take part in nothing that is measured: no trip, no emissions,
         # no surrogate-safety device of their own (followers still record conflicts with them).
@@ -207,12 +232,15 @@ class Incident(Measure):
         ]
 
     def file(self, what: str) -> str:
+        """Name of the incident's ``what`` output file (``"passes"``, ``"queue"``) in a run."""
         return f"incident_{self.id}_{what}.csv"
 
     def passes_id(self, lane: int) -> str:
+        """Id of the instant induction loop across the blocked stretch on ``lane``."""
         return f"incident_{self.id}_pass_{lane}"
 
     def queue_id(self, edge: str, lane: int) -> str:
+        """Id of the queue (lane-area) detector on lane ``lane`` of ``edge``."""
         return f"incident_{self.id}_q_{edge}_{lane}"
 
     def queue_edge(self, detector: str) -> str:
@@ -221,6 +249,17 @@ class Incident(Measure):
 
     # -- metrics ---------------------------------------------------------------------------------
     def metrics(self, run_dir: Path) -> dict[str, float]:
+        """The incident's metrics from a finished run's outputs in ``run_dir``.
+
+        Returns
+        -------
+        dict
+            ``{id}_blocked_min`` [min] how long the lanes were really blocked,
+            ``{id}_blocked_lane_veh`` [veh] vehicles through the blocked lanes meanwhile (a
+            check: 0), ``{id}_max_queue_m`` [m] the longest queue, ``{id}_queue_cleared_min``
+            [min] from the crash until the queue was back to normal, ``{id}_conflicts`` [-]
+            conflicts near the incident below ``ttc_threshold_s``.
+        """
         passes = _read(run_dir / self.file("passes"))
         queue = _read(run_dir / self.file("queue"))
         start_s, end_s = blockage_times(passes, self.blocker_type, self.start_s)
@@ -259,6 +298,10 @@ class IncidentClearance(Measure):
 
     @classmethod
     def parse(cls, f: Fields) -> IncidentClearance:
+        """Read the measure from its table, recording problems in ``f.issues``.
+
+        ``incident`` defaults to ``"incident"``; ``clearance_min`` [min] is required.
+        """
         iid = f.str("incident", "incident")
         clearance = f.float("clearance_min", lo=0.0, hi=24 * 60.0, unit=" min")
         return cls(incident=str(iid), clearance_min=float(clearance or 0.0))
@@ -306,8 +349,11 @@ def clearance_issues(incidents: Sequence[Incident],
 
 def resolve_incidents(incidents: Sequence[Incident],
                       measures: Iterable[Measure]) -> tuple[Measure, ...]:
-    """The measures a plan applies: the scenario's incidents with this plan's clearance times,
-    then the plan's own measures (``incident_clearance`` entries are consumed here)."""
+    """Return the measures a plan applies, given the plan's own.
+
+    These are the scenario's incidents with this plan's clearance times, then the plan's own
+    measures (``incident_clearance`` entries are consumed here).
+    """
     measures = tuple(measures)
     clearance = {m.incident: m.clearance_min for m in measures if isinstance(m, IncidentClearance)}
     resolved = [replace(i, clearance_min=clearance.get(i.id, i.clearance_min)) for i in incidents]
@@ -317,8 +363,10 @@ def resolve_incidents(incidents: Sequence[Incident],
 @register
 @dataclass(frozen=True)
 class Incidents(Situation):
-    """The scenario's ``[[incidents]]``: crashes that happen in every plan, each plan with its
-    own clearance times (``incident_clearance``)."""
+    """The scenario's ``[[incidents]]``: crashes that happen in every plan.
+
+    Each plan has its own clearance times (``incident_clearance``).
+    """
 
     table = "incidents"
     METRICS = Incident.METRICS
@@ -326,26 +374,36 @@ class Incidents(Situation):
 
     @classmethod
     def read(cls, top: Fields, demand: object) -> Incidents | None:
+        """Read ``[[incidents]]`` (see :func:`parse_incidents`); None when there are none."""
         incidents = parse_incidents(top)
         return cls(incidents) if incidents else None
 
     def check(self, net: NetIndex, begin_s: float, end_s: float) -> list[tuple[str, str]]:
+        """Every incident's :meth:`Incident.check` problems, under full field paths."""
         return [(f"incidents[{i}].{fld}", msg) for i, inc in enumerate(self.incidents)
                 for fld, msg in inc.check(net, begin_s, end_s)]
 
     @classmethod
     def plan_issues(cls, found: Situation | None, plans: Mapping[str, Sequence[Measure]]
                     ) -> list[tuple[str, str]]:
+        """Plan clearance times for incidents the scenario lacks (:func:`clearance_issues`)."""
         return clearance_issues(found.incidents if isinstance(found, cls) else (), plans)
 
     def resolve(self, measures: tuple[Measure, ...]) -> tuple[Measure, ...]:
+        """The incidents with the plan's clearance times, then its other measures.
+
+        See :func:`resolve_incidents`.
+        """
         return resolve_incidents(self.incidents, measures)
 
     @staticmethod
     def with_clearance(measures: Sequence[Measure], incident: str, minutes: float
                        ) -> tuple[Measure, ...]:
-        """A plan's measures with ``incident`` cleared after ``minutes`` (0: no crash),
-        replacing the plan's own clearance time of it (for a clearance sweep)."""
+        """Return a plan's measures with ``incident`` cleared after ``minutes`` [min].
+
+        The new clearance time (0: no crash) replaces the plan's own one for that incident;
+        used for a clearance sweep.
+        """
         keep = tuple(m for m in measures
                      if not (isinstance(m, IncidentClearance) and m.incident == incident))
         return (*keep, IncidentClearance(incident, minutes))
@@ -393,8 +451,10 @@ def vehicles_passing(passes: Table, detectors: set[str], start_s: float, end_s: 
 
 
 def queue_profile(queue: Table, edge_of: Callable[[str], str]) -> tuple[np.ndarray, np.ndarray]:
-    """Queue length per detector interval: per edge the longest jam over its lanes, summed over
-    the edges (a queue that spills back covers its edges one after the other).
+    """Queue length per detector interval [m].
+
+    Per edge the longest jam over its lanes, summed over the edges (a queue that spills back
+    covers its edges one after the other).
 
     Parameters
     ----------
