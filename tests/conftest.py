@@ -51,3 +51,24 @@ def shared_data() -> Path:
 @pytest.fixture
 def small_corridor() -> Path:
     return DATA / "small_corridor.toml"
+
+
+@pytest.fixture(autouse=True)
+def _sumo_marker_is_honest(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A test that starts SUMO or one of its tools in this process must carry the ``sumo``
+    marker, so that ``-m "not sumo"`` really runs without SUMO (tests that start the CLI as a
+    subprocess are marked by hand)."""
+    import trafficsim.sumo as sumo
+
+    if request.node.get_closest_marker("sumo") is not None:
+        yield
+        return
+    spawn = sumo._spawn
+
+    def guarded(cmd, **kw):
+        pytest.fail(f"{request.node.nodeid} starts {Path(cmd[0]).name} but is not marked "
+                    "@pytest.mark.sumo")
+        return spawn(cmd, **kw)
+
+    monkeypatch.setattr(sumo, "_spawn", guarded)
+    yield

@@ -98,6 +98,7 @@ def test_random_toml_documents(workdir: Path, rng: random.Random) -> None:
     check(workdir / "doc.toml", dumps(random_document(rng)).encode("utf-8"))
 
 
+@pytest.mark.sumo
 @settings(FUZZ, max_examples=400)
 @given(name=st.sampled_from(sorted(ORIGINALS)), rng=st.randoms(use_true_random=False))
 def test_mutated_showcases(workdir: Path, name: str, rng: random.Random) -> None:
@@ -105,6 +106,7 @@ def test_mutated_showcases(workdir: Path, name: str, rng: random.Random) -> None
     check(workdir / name, data)
 
 
+@pytest.mark.sumo
 def test_showcases_themselves_are_valid(workdir: Path) -> None:
     """The fuzz starts from files that pass: every mutant's exit 2 is the mutation's doing."""
     for p in SHOWCASES:

@@ -11,6 +11,8 @@ import pytest
 import trafficsim as ts
 from trafficsim.cli import main
 
+pytestmark = pytest.mark.sumo  # every test here runs SUMO or netconvert
+
 # The model's own settings, in sections and outside them (SUMO reads both), and options that
 # belong to the case builder (files, outputs, logging, seed), which a run must not inherit.
 CONFIG = """<configuration>

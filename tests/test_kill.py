@@ -28,6 +28,8 @@ import pytest
 
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.sumo  # every test here runs SUMO or netconvert
+
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
 

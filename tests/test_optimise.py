@@ -338,6 +338,7 @@ def test_refine_neighbours_keep_cycles_min_greens_and_try_the_last_move_first() 
     assert again[0][0] == last and len(again) == len(moves)
 
 
+@pytest.mark.sumo
 def test_search_runs_are_compare_runs_without_unmeasured_metrics(cross_sc: Path,
                                                                 tmp_path: Path) -> None:
     """A candidate is built and run as `compare` builds and runs a plan: the starting plan's

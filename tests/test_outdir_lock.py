@@ -20,6 +20,8 @@ from tests.test_kill import long_corridor
 from trafficsim.cli import main
 from trafficsim.outdir import LOCK_FILE, OutDirError, out_dir_lock
 
+pytestmark = pytest.mark.sumo  # every test here runs SUMO or netconvert
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 

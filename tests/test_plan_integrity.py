@@ -25,6 +25,8 @@ from trafficsim.network import build_network
 from trafficsim.scenario import CorridorSpec, GridSpec, NetFileSpec
 from trafficsim.sumo import run_tool
 
+pytestmark = pytest.mark.sumo  # every test here runs SUMO or netconvert
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SHOWCASES = sorted(SCENARIOS.glob("*.toml"))
 

@@ -20,6 +20,8 @@ from trafficsim.metrics import is_improvement, metric_info
 from trafficsim.network import net_index
 from trafficsim.outputs import read_csv
 
+pytestmark = pytest.mark.sumo  # every test here runs SUMO or netconvert
+
 ROOT = Path(__file__).resolve().parents[1]
 EDGE = "J1_J2"
 

@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import DATA, build_net
 from trafficsim.cli import main
 
+pytestmark = pytest.mark.sumo  # every test here runs SUMO or netconvert
+
 
 @pytest.fixture
 def finished(tmp_path: Path) -> tuple[Path, Path, list[str]]:

@@ -301,6 +301,7 @@ def test_out_that_cannot_be_a_folder(tmp_path, capsys, command) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.txt"]
 
 
+@pytest.mark.sumo
 def test_a_results_folder_that_fails_mid_run_and_a_report_that_cannot_be_written(
         tmp_path, capsys) -> None:
     """Run-time failures of the file system end in one line naming the file: exit 1 for the
@@ -369,6 +370,7 @@ def test_the_last_resort_guard(monkeypatch, capsys) -> None:
 # --------------------------------------------------------------------------------------------
 # Warnings on allowed but absurd values
 # --------------------------------------------------------------------------------------------
+@pytest.mark.sumo
 def test_validate_warns_on_absurd_values(write, capsys) -> None:
     """450 where 0.45 was meant, 10,000 seeds, a 2-s timeout: valid (exit 0) but each named as
     a warning with file and field."""
@@ -389,6 +391,7 @@ def test_validate_warns_on_absurd_values(write, capsys) -> None:
     assert any("× what its" in w for w in warnings)  # demand against the entry road's lanes
 
 
+@pytest.mark.sumo
 def test_validate_warns_on_a_window_of_days(write, capsys) -> None:
     text = GOOD.replace('end = "07:15"', "end = 1_000_000").replace(
         "profile = [0.8, 1.0, 0.9]", "profile = 1.0")
@@ -397,6 +400,7 @@ def test_validate_warns_on_a_window_of_days(write, capsys) -> None:
     assert "simulation.end: makes a window of 11.3 days" in capsys.readouterr().err
 
 
+@pytest.mark.sumo
 def test_showcases_validate_without_warnings(capsys) -> None:
     """No false alarms: the showcase scenarios are plausible."""
     assert main(["validate", *map(str, SHOWCASES)]) == 0

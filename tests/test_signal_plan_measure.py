@@ -136,6 +136,7 @@ file = "act.add.xml"
         ts.compare(sc, seeds=[1], progress=False)
 
 
+@pytest.mark.sumo
 def test_a_plan_program_overrides_the_imported_model_program(tmp_path: Path) -> None:
     """A model's own additional file (as an imported .sumocfg brings) starves the side street;
     a signal_plan measure's programs must still be the active ones in the plan's runs (SUMO
