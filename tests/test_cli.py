@@ -102,3 +102,41 @@ def test_console_script_prints_table(small_corridor: Path) -> None:
     assert "mean_delay_s" in proc.stdout and "Δ slow vs baseline" in proc.stdout
     assert "HCM level of service" in proc.stdout
     assert "[4/4]" in proc.stderr  # progress lines readable in a log (no terminal here)
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "SC", "--workers", "0"], ["run", "SC", "--workers", "-1"],
+    ["compare", "SC", "--seeds", "1,,2"], ["run", "SC", "--end", "25:99"],
+    ["regress", "SC", "--baseline", "b.json", "--rel-tol", "-1"],
+    ["regress", "SC", "--baseline", "b.json", "--rel-tol", "nan"],
+    ["regress", "SC", "--baseline", "b.json", "--confidence", "2"],
+    ["regress", "SC", "--baseline", "b.json", "--confidence", "0"],
+])
+def test_bad_options_exit_2_before_any_run(argv: list[str], small_corridor: Path,
+                                           capsys) -> None:
+    argv = [str(small_corridor) if a == "SC" else a for a in argv]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "expected" in err and "Traceback" not in err
+
+
+def test_regress_refuses_unknown_metrics_and_an_unwritable_baseline(
+        small_corridor: Path, tmp_path: Path, capsys) -> None:
+    """An unknown metric would be 'missing on both sides' and pass a CI check that checks
+    nothing; a baseline path that is a folder would fail only after every run."""
+    code = main(["regress", str(small_corridor), "--baseline", str(tmp_path / "b.json"),
+                 "--metrics", "nosuch", "--quiet"])
+    assert code == 2 and "nosuch is not a metric" in capsys.readouterr().err
+    code = main(["regress", str(small_corridor), "--baseline", str(tmp_path), "--update",
+                 "--quiet"])
+    assert code == 2 and "exists and is not a file" in capsys.readouterr().err
+
+
+@pytest.mark.sumo
+def test_end_takes_a_clock_time(small_corridor: Path, capsys) -> None:
+    """--end 07:01 is 25,260 s, as scenario files write times."""
+    assert main(["run", str(small_corridor), "--seeds", "1", "--end", "07:01", "--json",
+                 "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["window"]["end_s"] == 25260.0

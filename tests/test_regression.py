@@ -4,6 +4,7 @@ unchanged ones pass on fresh seeds."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -157,6 +158,15 @@ def test_statistics_of_the_band() -> None:
     assert alarms <= 4
     # one seed: tolerance alone
     assert check_metric([10.0], [10.1], paired=True) == (pytest.approx(0.1), 0.2, 0.0, True)
+    # a seed on which the metric is undefined on both sides (no arrival: no mean travel time)
+    # is left out, as right after --update of a short window; undefined on one side: a failure
+    nan = math.nan
+    assert check_metric([49.0, 49.0, nan], [49.0, 49.0, nan], paired=True)[3]
+    assert check_metric([49.0, 49.0, None], [49.0, 49.0, nan], paired=True)[0] == 0.0
+    assert not check_metric([49.0, 49.0, 50.0], [49.0, 49.0, nan], paired=True)[3]
+    assert not check_metric([49.0, 49.0, nan], [49.0, 49.0, 50.0], paired=True)[3]
+    assert check_metric([nan, nan], [nan, nan], paired=True)[3]  # undefined throughout
+    assert not check_metric([nan, nan], [1.0, 1.0], paired=False)[3]
 
 
 @pytest.mark.sumo

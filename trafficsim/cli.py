@@ -24,7 +24,7 @@ from trafficsim.errors import ScenarioError, SumoError, UsageError
 
 def _seeds(text: str) -> list[int]:
     try:
-        seeds = [int(s) for s in text.replace(" ", "").split(",") if s]
+        seeds = [int(s) for s in text.replace(" ", "").split(",")]
     except ValueError:
         msg = f"'{text}' is not a list of seeds; expected integers such as 1,2,3"
         raise argparse.ArgumentTypeError(msg) from None
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", type=Path, help="keep cases and write metrics.json and tables here")
         sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         sp.add_argument("--end", type=_end, help="override the simulation end [s]")
-        sp.add_argument("--workers", type=int, help="parallel SUMO processes (default: cores)")
+        sp.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
         sp.add_argument("--quiet", action="store_true", help="no progress output")
         sp.add_argument("--strict", action="store_true",
                         help="exit 3 when a run had teleports, gridlock or vehicles left out")
@@ -79,11 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     reg.add_argument("--end", type=_end, help="override the simulation end [s]")
     reg.add_argument("--metrics", help="comma-separated metrics to check (default: the "
                                        "contract metrics)")
-    reg.add_argument("--rel-tol", type=float, default=None,
+    reg.add_argument("--rel-tol", type=_rel_tol, default=None,
                      help="accepted relative change (default 0.02)")
-    reg.add_argument("--confidence", type=float, default=None,
+    reg.add_argument("--confidence", type=_confidence, default=None,
                      help="confidence level of the noise allowance (default 0.95)")
-    reg.add_argument("--workers", type=int, help="parallel SUMO processes (default: cores)")
+    reg.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
     reg.add_argument("--quiet", action="store_true", help="no progress output")
     sw = sub.add_parser("sweep-clearance",
                         help="delay and conflicts caused by an incident against its clearance time")
@@ -95,18 +95,57 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _workers(text: str) -> int:
+    """``--workers``: a positive number of parallel SUMO processes."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        msg = f"'{text}': expected a positive whole number of parallel SUMO processes"
+        raise argparse.ArgumentTypeError(msg)
+    return n
+
+
+def _rel_tol(text: str) -> float:
+    """``--rel-tol``: an accepted relative change, a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        msg = f"'{text}': expected the accepted relative change, a number >= 0 such as 0.02"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _confidence(text: str) -> float:
+    """``--confidence``: a confidence level strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        msg = f"'{text}': expected a confidence level between 0 and 1 such as 0.95"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 #: Largest ``--end`` accepted: 100 days. [s]
 MAX_END_S = 100 * 86400.0
 
 
 def _end(text: str) -> float:
-    """``--end``: the end of the simulation as a time of day in seconds [s]."""
+    """``--end``: the end of the simulation, seconds or a clock time ``HH:MM[:SS]`` [s]."""
+    from trafficsim.spec import parse_time
+
     try:
         value = float(text)
     except ValueError:
-        value = math.nan
+        value = parse_time(text) or math.nan  # "08:30", as scenario files write times
     if not 0 < value <= MAX_END_S:  # also refuses nan and inf
-        msg = f"'{text}': expected the end time in seconds, a number in (0, {MAX_END_S:.0f}]"
+        msg = (f"'{text}': expected the end time as seconds, a number in (0, {MAX_END_S:.0f}], "
+               "or a clock time such as 08:30")
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -144,7 +183,7 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     op.add_argument("--seeds", type=_seeds, help="search seeds (default: the scenario's first 3)")
     op.add_argument("--validate-seeds", type=_seeds,
                     help="unseen validation seeds (default: 101..105)")
-    op.add_argument("--workers", type=int, help="parallel SUMO processes (default: cores)")
+    op.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
     op.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     op.add_argument("--out", type=Path, help="output directory (default: optimise_NAME)")
     op.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
@@ -221,6 +260,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("optimise", "optimize"):
         return _optimise(args)
     return _simulate(args)
+
+
+def _writable_file_issue(path: Path) -> str | None:
+    """Why a file cannot be (re)written at ``path`` (None when it can)."""
+    p = path.absolute()
+    if p.exists():
+        if not p.is_file():
+            return "exists and is not a file; expected a JSON file to write"
+        return None if os.access(p, os.W_OK) else "is not writable"
+    if not p.parent.is_dir():
+        return f"cannot be created: {p.parent} is not an existing folder"
+    return None if os.access(p.parent, os.W_OK | os.X_OK) else f"{p.parent} is not writable"
 
 
 def out_dir_issue(path: Path) -> str | None:
@@ -304,6 +355,9 @@ def _optimise(args: argparse.Namespace) -> int:
         rng_seed=args.rng_seed, stop_weight_s=args.stop_weight_s, early_cut=not args.no_cut,
         validate=not args.no_validate, tune_actuated=args.tune_actuated,
         refine_share=args.refine_share)
+    if args.resume and not (out / "journal.jsonl").is_file():
+        # (a typo in --out would otherwise silently start a long search from nothing)
+        print(f"note: {out} holds no journal to resume; starting a new search", file=sys.stderr)
     result = optimise(sc, out=out, settings=settings, workers=args.workers,
                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet)
     print(format_optimisation(result.doc))
@@ -435,9 +489,16 @@ def _report(folder: Path) -> int:
 
 def _regress(args: argparse.Namespace) -> int:
     from trafficsim import regression
-    from trafficsim.metrics import METRICS
+    from trafficsim.metrics import METRICS, metric_info
 
     metrics = (tuple(m for m in args.metrics.split(",") if m) if args.metrics else METRICS)
+    unknown = [m for m in metrics if metric_info(m) is None]
+    if unknown or not metrics:
+        # an unknown name would be "missing on both sides" and pass: a check that checks nothing
+        raise UsageError(f"--metrics {args.metrics}: {', '.join(unknown) or 'nothing'} is not a "
+                         "metric; expected names such as " + ", ".join(METRICS))
+    if args.update and (msg := _writable_file_issue(args.baseline)) is not None:
+        raise UsageError(f"--baseline {args.baseline}: {msg}")  # before the runs, not after
     rel_tol = regression.REL_TOL if args.rel_tol is None else args.rel_tol
     confidence = regression.CONFIDENCE if args.confidence is None else args.confidence
     report = regression.regress(args.scenarios, args.baseline, update=args.update,

@@ -146,14 +146,23 @@ def check_metric(baseline: Sequence[float], current: Sequence[float], *, paired:
     -------
     shift, tolerance, noise, passed
     """
-    b = np.asarray([v for v in baseline if v is not None], dtype=float)
-    c = np.asarray([v for v in current if v is not None], dtype=float)
+    b = np.asarray([math.nan if v is None else v for v in baseline], dtype=float)
+    c = np.asarray([math.nan if v is None else v for v in current], dtype=float)
+    if paired and len(b) == len(c):
+        # A seed on which the metric is undefined on both sides (e.g. no vehicle arrived in a
+        # short window: no mean travel time) is left out; undefined on one side only, the
+        # metric appeared or vanished on that seed: a failure.
+        if np.any(np.isnan(b) != np.isnan(c)):
+            return math.nan, 0.0, 0.0, False
+        keep = ~np.isnan(b)
+        b, c = b[keep], c[keep]
+    else:
+        b, c = b[~np.isnan(b)], c[~np.isnan(c)]
     tol = max(rel_tol * abs(float(np.mean(b))) if len(b) else 0.0, abs_tol)
-    if not len(b) or not len(c) or np.isnan(b).all() or np.isnan(c).all():
+    if not len(b) or not len(c):
         # a metric present on one side only (e.g. a measure's metric): a failure unless both
         # sides lack it
-        both_missing = (not len(b) or np.isnan(b).all()) and (not len(c) or np.isnan(c).all())
-        return math.nan, tol, 0.0, both_missing
+        return math.nan, tol, 0.0, not len(b) and not len(c)
     if paired and len(b) == len(c):
         d = c - b
         shift = float(np.mean(d))
