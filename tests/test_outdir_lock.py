@@ -133,3 +133,14 @@ def test_out_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "exists and is not a folder; expected a folder" in err
+
+
+def test_a_rerun_into_a_folder_leaves_no_case_of_the_earlier_run(tmp_path: Path) -> None:
+    """Seeds 1,2 then seed 3 into one folder: only seed 3's cases remain, so `report` cannot
+    mix an earlier run's files into this run's pictures."""
+    out = tmp_path / "out"
+    sc = str(DATA / "small_corridor.toml")
+    assert main(["compare", sc, "--seeds", "1,2", "--quiet", "--out", str(out)]) == 0
+    assert main(["compare", sc, "--seeds", "3", "--quiet", "--out", str(out)]) == 0
+    for plan in ("baseline", "slow"):
+        assert sorted(p.name for p in (out / "cases" / plan).glob("seed_*")) == ["seed_3"]

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import math
+import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -369,6 +370,9 @@ def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
         # a result of an earlier run would otherwise sit beside this run's cases until the end
         # (or for good, if this run is interrupted)
         Path(out, "metrics.json").unlink(missing_ok=True)
+        # and an earlier run's case folders (other seeds or plans) would be read by `report`
+        # as if they were this run's
+        shutil.rmtree(Path(out, "cases"), ignore_errors=True)
         result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress,
                           trajectories)
         result.write(Path(out))
