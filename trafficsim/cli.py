@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,28 +107,26 @@ def _workers(text: str) -> int:
     return n
 
 
-def _rel_tol(text: str) -> float:
-    """``--rel-tol``: an accepted relative change, a finite number >= 0."""
+def _number(text: str, ok: Callable[[float], bool], expected: str) -> float:
+    """An option's number, refused (exit 2, saying what was ``expected``) unless ``ok``."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not 0 <= value < math.inf:
-        msg = f"'{text}': expected the accepted relative change, a number >= 0 such as 0.02"
-        raise argparse.ArgumentTypeError(msg)
+    if not ok(value):  # (nan fails every comparison, so it never passes)
+        raise argparse.ArgumentTypeError(f"'{text}': expected {expected}")
     return value
+
+
+def _rel_tol(text: str) -> float:
+    """``--rel-tol``: an accepted relative change, a finite number >= 0."""
+    return _number(text, lambda v: 0 <= v < math.inf,
+                   "the accepted relative change, a number >= 0 such as 0.02")
 
 
 def _confidence(text: str) -> float:
     """``--confidence``: a confidence level strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < 1:
-        msg = f"'{text}': expected a confidence level between 0 and 1 such as 0.95"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+    return _number(text, lambda v: 0 < v < 1, "a confidence level between 0 and 1 such as 0.95")
 
 
 #: Largest ``--end`` accepted: 100 days. [s]
