@@ -339,7 +339,7 @@ def test_end_must_be_a_finite_time(capsys, end) -> None:
     with pytest.raises(SystemExit) as info:
         main(["run", str(DATA / "small_corridor.toml"), f"--end={end}"])
     assert info.value.code == 2
-    assert "expected the end time in seconds" in capsys.readouterr().err
+    assert "expected the end time as seconds" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
