@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from trafficsim import outdir
 from trafficsim.errors import ScenarioError, SumoError, UsageError
 
 
@@ -203,7 +204,6 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trafficsim`` command."""
-    from trafficsim.outdir import OutDirError
     from trafficsim.sumo import Stopped, stopping_on_signals
 
     args = _parser().parse_args(argv)
@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ScenarioError as exc:
             print(f"error: invalid scenario\n{exc}", file=sys.stderr)
             return 2
-        except (OutDirError, UsageError) as exc:
+        except (outdir.OutDirError, UsageError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except SumoError as exc:
@@ -245,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     out = getattr(args, "out", None)
-    if out is not None and (msg := out_dir_issue(out)) is not None:
+    if out is not None and (msg := outdir.out_dir_issue(out)) is not None:
         raise UsageError(f"--out {out}: {msg}")
     if args.command == "validate":
         return _validate(args.scenarios)
@@ -258,41 +258,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("optimise", "optimize"):
         return _optimise(args)
     return _simulate(args)
-
-
-def _writable_file_issue(path: Path) -> str | None:
-    """Why a file cannot be (re)written at ``path`` (None when it can)."""
-    p = path.absolute()
-    if p.exists():
-        if not p.is_file():
-            return "exists and is not a file; expected a JSON file to write"
-        return None if os.access(p, os.W_OK) else "is not writable"
-    if not p.parent.is_dir():
-        return f"cannot be created: {p.parent} is not an existing folder"
-    return None if os.access(p.parent, os.W_OK | os.X_OK) else f"{p.parent} is not writable"
-
-
-def out_dir_issue(path: Path) -> str | None:
-    """Why results cannot be written to the folder ``path`` (None when they can).
-
-    Checked before any work, so that a long run does not fail at its end; the folder itself is
-    created only by the run (a bad scenario leaves nothing behind).
-    """
-    p = path.absolute()
-    if p.exists():
-        if not p.is_dir():
-            return "exists and is not a folder; expected a folder for the results (new or existing)"
-        if not os.access(p, os.W_OK | os.X_OK):
-            return "is not writable; expected a folder you may write into"
-        return None
-    parent = p.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"cannot be created: {parent} is a file, not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"cannot be created: {parent} is not writable"
-    return None
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -495,7 +460,7 @@ def _regress(args: argparse.Namespace) -> int:
         # an unknown name would be "missing on both sides" and pass: a check that checks nothing
         raise UsageError(f"--metrics {args.metrics}: {', '.join(unknown) or 'nothing'} is not a "
                          "metric; expected names such as " + ", ".join(METRICS))
-    if args.update and (msg := _writable_file_issue(args.baseline)) is not None:
+    if args.update and (msg := outdir.writable_file_issue(args.baseline)) is not None:
         raise UsageError(f"--baseline {args.baseline}: {msg}")  # before the runs, not after
     rel_tol = regression.REL_TOL if args.rel_tol is None else args.rel_tol
     confidence = regression.CONFIDENCE if args.confidence is None else args.confidence

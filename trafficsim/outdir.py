@@ -109,6 +109,41 @@ def _release(folder: Path, fd: int) -> None:
     os.close(fd)
 
 
+def writable_file_issue(path: Path) -> str | None:
+    """Why a file cannot be (re)written at ``path`` (None when it can)."""
+    p = path.absolute()
+    if p.exists():
+        if not p.is_file():
+            return "exists and is not a file; expected a JSON file to write"
+        return None if os.access(p, os.W_OK) else "is not writable"
+    if not p.parent.is_dir():
+        return f"cannot be created: {p.parent} is not an existing folder"
+    return None if os.access(p.parent, os.W_OK | os.X_OK) else f"{p.parent} is not writable"
+
+
+def out_dir_issue(path: Path) -> str | None:
+    """Why results cannot be written to the folder ``path`` (None when they can).
+
+    Checked before any work, so that a long run does not fail at its end; the folder itself is
+    created only by the run (a bad scenario leaves nothing behind).
+    """
+    p = path.absolute()
+    if p.exists():
+        if not p.is_dir():
+            return "exists and is not a folder; expected a folder for the results (new or existing)"
+        if not os.access(p, os.W_OK | os.X_OK):
+            return "is not writable; expected a folder you may write into"
+        return None
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent} is not writable"
+    return None
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
