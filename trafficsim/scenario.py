@@ -819,11 +819,8 @@ def _read_sumocfg(cfg: Path, issues: list[Issue]
         issues.append(Issue(cfg, "", str(exc).removeprefix(f"{cfg}: ")))
         return Path("missing.net.xml"), (), (), None
 
-    def value(section: str, key: str) -> str | None:  # (SUMO reads an option in any section)
-        return options.get(key)
-
     def files(key: str) -> tuple[Path, ...]:
-        raw = value("input", key)
+        raw = options.get(key)  # (SUMO reads an option in any section)
         if not raw:
             return ()
         out = []
@@ -845,7 +842,7 @@ def _read_sumocfg(cfg: Path, issues: list[Issue]
     window = None
     times = {}
     for key in ("begin", "end"):
-        raw = value("time", key)
+        raw = options.get(key)
         if raw is None:
             continue
         try:
@@ -869,7 +866,7 @@ def _from_sumocfg(cfg: Path, *, end_s: float | None) -> Scenario:
     if end_s is not None:
         end = float(end_s)
     if end is None and not issues:
-        issues.append(Issue(cfg, "time.end", "is missing; pass an end time (--end SECONDS)"))
+        issues.append(Issue(cfg, "time.end", "is missing; pass an end time (--end 3600 or --end 08:00)"))
     if not routes and not issues:
         issues.append(Issue(cfg, "input.route-files", "is missing; the configuration has no "
                                                       "demand"))
