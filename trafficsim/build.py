@@ -33,6 +33,7 @@ from trafficsim.network import (
     fit_programs,
     net_index,
     patch_network,
+    resolve_vias,
     signal_differences,
 )
 from trafficsim.scenario import (
@@ -125,6 +126,9 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
         draft.additional = fit_programs(base_net, plan_dir / "net.net.xml", draft.additional)
     else:
         shutil.copyfile(base_net, plan_dir / "net.net.xml")
+    # internal lanes that measures name by their connection, numbered as this network numbers them
+    draft.additional = resolve_vias(plan_dir / "net.net.xml", draft.additional)
+    draft.outputs = resolve_vias(plan_dir / "net.net.xml", draft.outputs)
     # Observers of several plans may ask for the same element: write it once.
     body = "\n  ".join(dict.fromkeys(draft.additional))
     (plan_dir / "measures.add.xml").write_text(f"<additional>\n  {body}\n</additional>\n",

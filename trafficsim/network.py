@@ -265,6 +265,47 @@ def _state_map(tls: str, old: dict[LinkKey, int], new: dict[LinkKey, int]) -> li
     return out
 
 
+_VIA = re.compile(r"\{via\|([^|{}]*)\|(\d+)\|([^|{}]*)\|(\d+)\}")
+_VIAS = re.compile(r"\{vias\|([^|{}]*)\}")
+
+
+def resolve_vias(net: Path, elements: list[str]) -> list[str]:
+    """Elements with the internal-lane placeholders of the measures replaced by ``net``'s ids.
+
+    ``{via|FROM|LANE|TO|TOLANE}`` (:func:`~trafficsim.measures.base.via_lane`) becomes the id
+    of that connection's first internal lane; ``{vias|FROM}``
+    (:func:`~trafficsim.measures.base.via_edges`) the ids of the internal edges entered from
+    edge ``FROM``, space-separated.
+
+    Raises
+    ------
+    IntegrityError
+        When a ``via`` placeholder names a connection the network does not have.
+    """
+    if not any("{via" in e for e in elements):
+        return elements
+    conns = read_network(net).connections
+    via = {c.key: c.via for c in conns if c.via}
+    entered: dict[str, list[str]] = {}
+    for c in conns:
+        if c.via:
+            entered.setdefault(c.from_edge, []).append(c.via.rsplit("_", 1)[0])
+
+    def lane(m: re.Match[str]) -> str:
+        key = (m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
+        if key not in via:
+            msg = (f"{net}: a measure refers to the connection {key[0]}_{key[1]} → "
+                   f"{key[2]}_{key[3]}, which the plan's network does not have (another "
+                   "measure of the plan may have removed it)")
+            raise IntegrityError(msg)
+        return via[key]
+
+    def edges(m: re.Match[str]) -> str:
+        return " ".join(dict.fromkeys(entered.get(m.group(1), ())))
+
+    return [_VIAS.sub(edges, _VIA.sub(lane, e)) if "{via" in e else e for e in elements]
+
+
 def signal_differences(base: Path, plan: Path) -> list[str]:
     """How the signal programs of ``plan`` differ from those of ``base`` (empty: they agree).
 
@@ -379,6 +420,8 @@ def _index(version: Version) -> NetIndex:
         signal_approaches={t: tuple(sorted(a)) for t, a in approaches.items()},
         edge_speed_m_s=speeds,
         connections=tuple(c.key for c in network.connections if not c.from_edge.startswith(":")),
+        directions={c.key: c.direction for c in network.connections
+                    if not c.from_edge.startswith(":")},
     )
 
 
