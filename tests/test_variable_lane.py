@@ -190,6 +190,36 @@ def test_left_turns_gain_in_the_left_periods_and_through_traffic_pays(
     assert result.estimate("baseline", "varlane_W_J_through_delay_default_s").mean > 0
 
 
+@pytest.mark.sumo
+def test_the_new_link_turns_on_the_left_turn_signal(varlane: tuple[ts.Comparison, Path]) -> None:
+    """The variable lane's added left-turn link shows, in every phase, the signal of the
+    approach's left turn beside it; the through link it had keeps its own."""
+    from trafficsim.network import read_signals
+
+    _, out = varlane
+    programs, links = read_signals(out / "cases/variable/net.net.xml")
+    j = links["J"]
+    new, old_left = j[("W_J", 1, "J_N", 0)], j[("W_J", 2, "J_N", 1)]
+    through, own_through = j[("W_J", 0, "J_E", 0)], j[("W_J", 1, "J_E", 1)]
+    states = [ph.get("state", "") for ph in programs[0].iter("phase")]
+    assert [s[new] for s in states] == [s[old_left] for s in states]
+    assert [s[own_through] for s in states] == [s[through] for s in states]
+    assert any(s[new] in "Gg" for s in states)
+
+
+@pytest.mark.sumo
+def test_a_placeholder_for_a_missing_link_is_refused(tmp_path: Path) -> None:
+    from trafficsim.errors import IntegrityError
+    from trafficsim.measures.base import via_edges, via_lane
+    from trafficsim.network import resolve_vias
+
+    net = build_junction(tmp_path)
+    out = resolve_vias(net, [f'<x id="{via_lane("W_J", 2, "J_N", 1)}" e="{via_edges("W_J")}"/>'])
+    assert out[0].startswith('<x id=":J_') and out[0].count(":J_") >= 4
+    with pytest.raises(IntegrityError, match="W_J_1 → J_N_0"):
+        resolve_vias(net, [via_lane("W_J", 1, "J_N", 0)])
+
+
 def test_the_schedule_carves_clearances_only_where_a_movement_is_withdrawn() -> None:
     from trafficsim.measures.variable_lane import Segment, VariableLane
 
