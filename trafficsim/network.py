@@ -285,7 +285,7 @@ def resolve_vias(net: Path, elements: list[str]) -> list[str]:
     if not any("{via" in e for e in elements):
         return elements
     conns = read_network(net).connections
-    via = {c.key: c.via for c in conns if c.via}
+    via = {c.key: c.via for c in conns}
     entered: dict[str, list[str]] = {}
     for c in conns:
         if c.via:
@@ -293,10 +293,15 @@ def resolve_vias(net: Path, elements: list[str]) -> list[str]:
 
     def lane(m: re.Match[str]) -> str:
         key = (m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
+        link = f"{key[0]}_{key[1]} → {key[2]}_{key[3]}"
         if key not in via:
-            msg = (f"{net}: a measure refers to the connection {key[0]}_{key[1]} → "
-                   f"{key[2]}_{key[3]}, which the plan's network does not have (another "
-                   "measure of the plan may have removed it)")
+            msg = (f"{net}: a measure refers to the connection {link}, which the plan's network "
+                   "does not have (another measure of the plan may have removed it)")
+            raise IntegrityError(msg)
+        if not via[key]:
+            msg = (f"{net}: the connection {link} has no internal lane, which a measure needs "
+                   "(the network was built without internal links: rebuild it with netconvert's "
+                   "default --no-internal-links false)")
             raise IntegrityError(msg)
         return via[key]
 
