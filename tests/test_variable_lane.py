@@ -229,6 +229,32 @@ def test_a_placeholder_for_a_missing_link_is_refused(tmp_path: Path) -> None:
         resolve_vias(net, [via_lane("W_J", 1, "J_N", 0)])
 
 
+@pytest.mark.sumo
+def test_report_draws_the_measured_delays_per_movement_and_period(
+        varlane: tuple[ts.Comparison, Path]) -> None:
+    """The variable-lane section: one panel per period (two left periods, then the rest), and
+    each bar is a metrics.json mean."""
+    import json
+
+    from trafficsim.report import all_sections, load_folder
+
+    _, out = varlane
+    doc = json.loads((out / "metrics.json").read_text())
+    section = next(f for _, t, f in all_sections()
+                   if t == "Variable lane: delay per movement and period")
+    fig, note = section(load_folder(out))
+    assert "same approach and periods" in note
+    assert [ax.get_title() for ax in fig.axes] == ["07:00–07:08 [s]", "07:16–07:25 [s]",
+                                                   "outside the schedule [s]"]
+    for bar in fig.axes[1].patches:
+        metric = bar.get_gid()
+        assert metric.startswith("varlane_W_J_") and metric.endswith("_delay_0716_0725_s")
+    heights = [b.get_height() for b in fig.axes[1].patches
+               if b.get_gid() == "varlane_W_J_left_delay_0716_0725_s"]
+    assert heights == pytest.approx([doc["plans"][p]["varlane_W_J_left_delay_0716_0725_s"]["mean"]
+                                     for p in ("baseline", "variable")])
+
+
 def test_the_schedule_carves_clearances_only_where_a_movement_is_withdrawn() -> None:
     from trafficsim.measures.variable_lane import Segment, VariableLane
 

@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex, via_edges, via_lane
 from trafficsim.measures.lanes import Window, closing_rerouter, tag
@@ -47,6 +48,11 @@ from trafficsim.netmodel import read_network
 from trafficsim.outputs import read_meandata
 from trafficsim.spec import Fields, clock, window_issues
 from trafficsim.sumocfg import read_sumocfg
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from trafficsim.report import ResultsFolder
 
 #: Movement letters from the median outwards (right-hand traffic): left, through, right.
 LETTERS = "LTR"
@@ -133,6 +139,12 @@ class VariableLane(Measure):
             "-", None, "share of the vehicles making the lane's scheduled movement that used "
                        "the variable lane"),
     }
+    REPORT_TITLE = "Variable lane: delay per movement and period"
+    REPORT_ORDER = 33.0
+    REPORT_NOTE = ("Per approach with a variable lane: the mean time lost on the approach and "
+                   "through the junction by the vehicles of each movement, in each period of "
+                   "the lane's schedule (<i>default</i>: outside the schedule). Every plan is "
+                   "measured on the same approach and periods.")
     edge: str
     lane_from_median: int
     schedule: Schedule
@@ -449,6 +461,27 @@ class VariableLane(Measure):
                     loss / veh if veh else math.nan)
         return out
 
+    @classmethod
+    def figures(cls, folder: ResultsFolder) -> list[Figure]:
+        """Per approach, delay per movement in each period, per plan with 95% CIs."""
+        from trafficsim import plots  # matplotlib only when a report is drawn
+
+        found: dict[str, dict[str, list[str]]] = {}  # edge → period → movement words
+        keys = {k for p in folder.plans for k in folder.doc["plans"][p]}
+        for key in sorted(keys):
+            m = _DELAY_KEY.fullmatch(key)
+            if m and plots.has_metrics(folder.doc, [key]):
+                found.setdefault(m["edge"], {}).setdefault(m["period"], []).append(m["move"])
+        figs = []
+        for edge, periods in found.items():
+            order = sorted(periods, key=lambda p: (p == DEFAULT_PERIOD, p))
+            panels = [(_period_title(period), [
+                (f"varlane_{edge}_{w}_delay_{period}_s", w) for w in WORDS.values()
+                if w in periods[period]]) for period in order]
+            figs.append(plots.paired_bars(folder.doc, panels,
+                                          title=f"delay per movement on {edge}, "))
+        return figs
+
     def _period(self, source: int) -> str:
         if source < 0:
             return DEFAULT_PERIOD
@@ -477,6 +510,18 @@ class VariableLane(Measure):
                 on_lane += n if lane == k else 0.0
         return {f"varlane_{self.edge}_wrong_movement_veh": wrong,
                 f"varlane_{self.edge}_lane_share": on_lane / scheduled if scheduled else math.nan}
+
+
+_DELAY_KEY = re.compile(r"varlane_(?P<edge>.+)_(?P<move>left|through|right)_delay_"
+                        r"(?P<period>\d{4,6}_\d{4,6}|default)_s")
+
+
+def _period_title(period: str) -> str:
+    """``0700_0930`` → ``07:00–09:30 [s]``."""
+    if period == DEFAULT_PERIOD:
+        return "outside the schedule [s]"
+    a, b = (":".join(t[i:i + 2] for i in range(0, len(t), 2)) for t in period.split("_"))
+    return f"{a}–{b} [s]"
 
 
 # -- parsing helpers -------------------------------------------------------------------------------
