@@ -306,6 +306,11 @@ BAD = [
            'schedule = [{from = "07:00", to = "07:08", movement = "T"}]',
      "schedule[0].movement", "right traffic from edge 'W_J' would have no lane 07:00–07:08: "
      "only lane_from_median 2 serves it, and the lane serves 'T' then"),
+    (LANE, 'edge = "W_J"\nlane_from_median = 2\nclearance_s = 60\n'
+           'schedule = [{from = "07:05", to = "07:15", movement = "R"}]', "clearance_s",
+     "right traffic from edge 'W_J' would have no lane 07:04–07:05: only lane_from_median 2 "
+     "serves it, and the lane is closed for the clearance then; keep another lane for it "
+     "(lane_use) or set clearance_s = 0"),
     ('{from = "07:16", to = "07:25", movement = "L"}', '{from = "07:25", to = "07:16", '
      'movement = "L"}', "schedule[1].to", "is not after from = 07:25"),
 ]

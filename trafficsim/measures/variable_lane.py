@@ -296,14 +296,16 @@ class VariableLane(Measure):
                     continue
                 if seg.state == CLEARANCE:
                     fld, why = "clearance_s", "the lane is closed for the clearance then"
+                    fix = "set clearance_s = 0 (vehicles left on the lane change out of it)"
                 else:
                     fld = "default" if seg.source < 0 else f"schedule[{seg.source}].movement"
                     why = f"the lane serves {seg.state!r} then"
+                    fix = "schedule it on this lane"
                 out.setdefault(fld, (
                     f"{WORDS[c]} traffic from edge '{self.edge}' would have no lane "
                     f"{clock(seg.begin_s)}–{clock(seg.end_s)}: only lane_from_median "
                     f"{self.lane_from_median} serves it, and {why}; keep another lane for it "
-                    "(lane_use) or schedule it on this lane"))
+                    f"(lane_use) or {fix}"))
         return list(out.items())
 
     # -- the schedule ----------------------------------------------------------------------------
