@@ -173,6 +173,8 @@ def _movement_of(net: Path, via: str) -> str:
 def test_no_route_is_cut_and_nobody_is_stranded(varlane: tuple[ts.Comparison, Path]) -> None:
     """Every vehicle inserted completes its trip or is still on its way; no teleports; SUMO's
     own lane data agree that no vehicle used a closed link."""
+    import xml.etree.ElementTree as ET
+
     result, _ = varlane
     for seed in result.seeds:
         run = result.run("variable", seed)
@@ -180,6 +182,23 @@ def test_no_route_is_cut_and_nobody_is_stranded(varlane: tuple[ts.Comparison, Pa
         assert run.metrics["varlane_W_J_wrong_movement_veh"] == 0
         assert 0.2 < run.metrics["varlane_W_J_lane_share"] < 0.8
         assert run.metrics["not_inserted_veh"] == 0
+        # each finished trip ended at its own destination, none was removed, and the switches
+        # re-routed nobody (SUMO counts the routing of a trip at insertion as in the baseline)
+        dest = {t.get("id"): t.get("to")
+                for t in ET.parse(run.case_dir / "routes.rou.xml").getroot().iter("trip")}
+        trips = _tripinfo(run.case_dir)
+        base = _tripinfo(result.run("baseline", seed).case_dir)
+        finished = [t for t in trips.values() if float(t["tripinfo_arrival"]) >= 0]
+        assert len(finished) > 0.8 * len(trips)
+        for t in finished:
+            assert t["tripinfo_arrivalLane"].rsplit("_", 1)[0] == dest[t["tripinfo_id"]]
+            assert not t["tripinfo_vaporized"]
+            assert t["tripinfo_rerouteNo"] == base[t["tripinfo_id"]]["tripinfo_rerouteNo"]
+
+
+def _tripinfo(run_dir: Path) -> dict[str, dict[str, str]]:
+    with (run_dir / "tripinfo.csv").open() as fh:
+        return {r["tripinfo_id"]: r for r in csv.DictReader(fh, delimiter=";")}
 
 
 @pytest.mark.sumo
