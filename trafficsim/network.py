@@ -298,6 +298,26 @@ def waiting_area_states(states: Sequence[str], entry: Sequence[int], second: int
     ValueError
         When the movement has no protected green, or is green in every phase.
     """
+    before = preceding_phases(states, entry)
+    out = []
+    for p, state in enumerate(states):
+        chars = list(state.ljust(second + 1, "r"))
+        chars[second] = state[entry[0]] if entry[0] < len(state) else "r"
+        if p in before:
+            for i in entry:
+                chars[i] = "g"
+        out.append("".join(chars))
+    return out
+
+
+def preceding_phases(states: Sequence[str], entry: Sequence[int]) -> set[int]:
+    """The phases of the stage before a movement's own green (see :func:`waiting_area_states`).
+
+    Raises
+    ------
+    ValueError
+        When the movement has no protected green, or is green in every phase.
+    """
     n = len(states)
     own = [any(s[i:i + 1] == "G" for i in entry) for s in states]
     if not any(own):
@@ -316,15 +336,7 @@ def waiting_area_states(states: Sequence[str], entry: Sequence[int], second: int
                 if any(c in "Gg" for c in states[q]) and not any(c in "yY" for c in states[q]):
                     break  # the preceding stage's green: where the walk back ends
                 q = (q - 1) % n
-    out = []
-    for p, state in enumerate(states):
-        chars = list(state.ljust(second + 1, "r"))
-        chars[second] = state[entry[0]] if entry[0] < len(state) else "r"
-        if p in before:
-            for i in entry:
-                chars[i] = "g"
-        out.append("".join(chars))
-    return out
+    return before
 
 
 def waiting_slots(programs: Sequence[ET.Element], links: dict[str, dict[LinkKey, int]],
