@@ -142,9 +142,11 @@ def waiting(tmp_path_factory: pytest.TempPathFactory) -> tuple[ts.Comparison, Pa
 # -- the program change, without SUMO -------------------------------------------------------
 def test_the_entry_follows_the_preceding_stage_and_the_new_index_the_own_green() -> None:
     # links 0 (W–E through), 1 (W–E left), 2 (N–S); stages through, left, cross
-    states = ["Grr", "yrr", "rGr", "ryr", "rrG", "rry"]
+    states = ["Grr", "yrr", "rGr", "ryr", "rrr", "rrG", "rry"]
     got = waiting_area_states(states, [1], 3)
-    assert got == ["Ggrr", "ygrr", "rGrG", "ryry", "rrGr", "rryr"]
+    # entry: g in the through stage and its yellow; internal stop: G in the left stage and
+    # its clearance (yellow, then all-red)
+    assert got == ["Ggrr", "ygrr", "rGrG", "ryrG", "rrrG", "rrGr", "rryr"]
     # a stage that only yields (g) is no own green
     with pytest.raises(ValueError, match="never has a protected green"):
         waiting_area_states(["Gg", "yy", "Gr", "yr"], [1], 2)
@@ -197,7 +199,9 @@ def test_vehicles_enter_in_the_preceding_stage_and_leave_on_their_own_green(wait
         at_entry = _state_at(switches, stop_line)
         at_exit = _state_at(switches, internal)
         assert at_entry[entry] != "r", (vid, stop_line, at_entry)
-        assert at_exit[second] in "Gy", (vid, internal, at_exit)  # only on its own green
+        # only on its own green or in the clearance after it (the entry shows G or y then)
+        assert at_exit[second] == "G" and at_exit[entry] in "Gyr", (vid, internal, at_exit)
+        assert at_exit[entry] != "g", (vid, internal, at_exit)  # never in the preceding stage
         if at_entry[second] == "r":  # entered in the preceding stage: it waited in the area
             early += 1
             assert internal - stop_line > 5, (vid, stop_line, internal)
@@ -226,19 +230,18 @@ def test_no_collisions_with_junction_checks(waiting) -> None:
 @pytest.mark.sumo
 @pytest.mark.slow  # (the module's comparison: about 30 s)
 def test_yardsticks_served_per_green_delay_and_conflicts(waiting) -> None:
-    """Every plan measures the left turn on the same yardstick.
+    """Every plan measures the left turn on the same yardstick, and the area serves more.
 
-    In SUMO the area holds about one car here (its internal stop lies 13 m past the stop
-    line, where the turn meets the first crossing stream): the first car of each green starts
-    13 m closer, and one that enters the area late in the green waits there for the next one.
-    Vehicles served per green are then about the same (measured: +1 %, not significant).
+    The first cars of each left green start from the internal stop, 13 m closer to where
+    they leave the junction (measured over 5 seeds x 30 min: +4.9 % served per green, 95 % CI
+    +1.4 % to +8.5 %; left-turn delay -29 %).
     """
     result, _ = waiting
     key = MOVE.label
     base = result.estimate("baseline", f"{key}_served_per_green").mean
     plan = result.estimate("waiting", f"{key}_served_per_green").mean
     assert base > 3
-    assert plan >= 0.95 * base
+    assert plan > base
     for p in ("baseline", "waiting"):
         assert result.estimate(p, f"{key}_delay_s").mean > 0
         assert result.estimate(p, f"{key}_conflicts").mean >= 0
@@ -282,6 +285,31 @@ def test_depth_sets_the_internal_stop(tmp_path: Path) -> None:
     (link,) = [c for c in plan.connections if c.from_edge == "W_C" and c.to_edge == "C_N"]
     assert plan.lane(link.via).length_m == pytest.approx(10.0, abs=0.05)
     assert link.link_index2 >= 0
+
+
+@pytest.mark.sumo
+def test_a_signal_plan_in_the_same_plan_gets_the_waiting_area_too(tmp_path: Path) -> None:
+    """Programs a signal_plan measure derives from the base network (here actuated) get the
+    waiting area's change on the plan network, as the network's own programs do."""
+    from trafficsim.build import build_plan
+
+    build_junction(tmp_path)
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO + '[[plans.waiting.measures]]\ntype = "signal_plan"\n'
+                               'control = "actuated"\n')
+    scenario = ts.load_scenario(path)
+    net, _ = prepare_network(scenario, tmp_path / "out")
+    build_plan(scenario, scenario.plans["waiting"], net, tmp_path / "out")
+    plan = read_network(tmp_path / "out/cases/waiting/net.net.xml")
+    (link,) = [c for c in plan.connections if c.from_edge == "W_C" and c.to_edge == "C_N"]
+    added = ET.parse(tmp_path / "out/cases/waiting/measures.add.xml").getroot()
+    (tl,) = added.iter("tlLogic")
+    states = [p.get("state", "") for p in tl.iter("phase")]
+    assert {len(s) for s in states} == {link.link_index2 + 1}
+    base = [p.state for p in plan.programs[0].phases]
+    # the derived program keeps the network's phases: the same change, phase by phase
+    assert [s[link.link_index] for s in states] == [s[link.link_index] for s in base]
+    assert [s[link.link_index2] for s in states] == [s[link.link_index2] for s in base]
 
 
 def _bad(old: str, new: str) -> str:

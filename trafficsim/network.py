@@ -277,9 +277,12 @@ def waiting_area_states(states: Sequence[str], entry: Sequence[int], second: int
     * in the preceding stage the entry links show ``g``: vehicles may pass the stop line,
       yielding to whatever SUMO's right of way checks there, up to the internal stop.  (Not
       ``G``: with no phase in which it must yield, ``netconvert`` would drop the internal stop);
-    * the new index ``second`` shows, in every phase, the signal the entry showed in the base
-      program (its green, yellow, red): the internal stop releases vehicles only on their own
-      green.
+    * the new index ``second`` is the internal stop's signal: ``G`` in the movement's own green
+      and in the clearance after it (the phases in which its links show yellow, and the
+      all-red phases that follow), ``r`` otherwise.  Vehicles leave the area only on their
+      own green, and those that crossed the stop line late in it clear the junction in the
+      clearance time, as they would without the area (the internal stop may lie across the
+      cross street's lanes: a car held there would block its next stage).
 
     Nothing else changes: every other link keeps its signal in every phase.
 
@@ -299,10 +302,11 @@ def waiting_area_states(states: Sequence[str], entry: Sequence[int], second: int
         When the movement has no protected green, or is green in every phase.
     """
     before = preceding_phases(states, entry)
+    release = _own_and_clearance(states, entry)
     out = []
     for p, state in enumerate(states):
         chars = list(state.ljust(second + 1, "r"))
-        chars[second] = state[entry[0]] if entry[0] < len(state) else "r"
+        chars[second] = "G" if p in release else "r"
         if p in before:
             for i in entry:
                 chars[i] = "g"
@@ -337,6 +341,24 @@ def preceding_phases(states: Sequence[str], entry: Sequence[int]) -> set[int]:
                     break  # the preceding stage's green: where the walk back ends
                 q = (q - 1) % n
     return before
+
+
+def _own_and_clearance(states: Sequence[str], entry: Sequence[int]) -> set[int]:
+    """The movement's protected-green phases and, after each, its clearance phases.
+
+    Clearance: the phases right after its green in which its links show yellow, or no link
+    has green (all-red).
+    """
+    n = len(states)
+    own = {p for p, s in enumerate(states) if any(s[i:i + 1] == "G" for i in entry)}
+    out = set(own)
+    for p in own:
+        q = (p + 1) % n
+        while q not in own and (any(states[q][i:i + 1] in ("y", "Y") for i in entry)
+                                or not any(c in "Gg" for c in states[q])):
+            out.add(q)
+            q = (q + 1) % n
+    return out
 
 
 def waiting_slots(programs: Sequence[ET.Element], links: dict[str, dict[LinkKey, int]],

@@ -14,11 +14,14 @@ can have its own signal, the connection's ``linkIndex2``.  This measure
 * asks the network builder (``CaseDraft.waiting_links``) for the one signal change a waiting
   area needs (:func:`trafficsim.network.waiting_area_states`): the entry shows ``g`` in the
   preceding stage, and a new signal index, appended to every state, holds the internal stop
-  until the movement's own green (it shows the base program's signal of the movement).  The
+  until the movement's own green (green in its own green and the clearance after it).  The
   plan's integrity check (:func:`trafficsim.build.check_signals`) accepts exactly that change.
 
 Vehicles in the area wait at the internal stop while the conflicting oncoming stream has
-green: its signal is red then (SUMO stops them there).
+green: its signal is red then (SUMO stops them there).  Those that crossed the stop line late
+in their green clear the junction in its clearance time, as without the area: SUMO's internal
+stop lies where the turn meets the oncoming stream, across the cross street's near lanes, and
+a car held there would block the next stage.
 
 Scenario table::
 
