@@ -277,12 +277,13 @@ def waiting_area_states(states: Sequence[str], entry: Sequence[int], second: int
     * in the preceding stage the entry links show ``g``: vehicles may pass the stop line,
       yielding to whatever SUMO's right of way checks there, up to the internal stop.  (Not
       ``G``: with no phase in which it must yield, ``netconvert`` would drop the internal stop);
-    * the new index ``second`` is the internal stop's signal: ``G`` in the movement's own green
-      and in the clearance after it (the phases in which its links show yellow, and the
+    * the new index ``second`` is the internal stop's signal: ``G`` in the movement's own green,
+      ``g`` in the clearance after it (the phases in which its links show yellow, and the
       all-red phases that follow), ``r`` otherwise.  Vehicles leave the area only on their
       own green, and those that crossed the stop line late in it clear the junction in the
       clearance time, as they would without the area (the internal stop may lie across the
-      cross street's lanes: a car held there would block its next stage).
+      cross street's lanes: a car held there would block its next stage).  ``g``: should a
+      conflicting stream already have green then (an overlap), they yield to it.
 
     Nothing else changes: every other link keeps its signal in every phase.
 
@@ -302,11 +303,11 @@ def waiting_area_states(states: Sequence[str], entry: Sequence[int], second: int
         When the movement has no protected green, or is green in every phase.
     """
     before = preceding_phases(states, entry)
-    release = _own_and_clearance(states, entry)
+    own, clearance = _own_and_clearance(states, entry)
     out = []
     for p, state in enumerate(states):
         chars = list(state.ljust(second + 1, "r"))
-        chars[second] = "G" if p in release else "r"
+        chars[second] = "G" if p in own else ("g" if p in clearance else "r")
         if p in before:
             for i in entry:
                 chars[i] = "g"
@@ -343,22 +344,23 @@ def preceding_phases(states: Sequence[str], entry: Sequence[int]) -> set[int]:
     return before
 
 
-def _own_and_clearance(states: Sequence[str], entry: Sequence[int]) -> set[int]:
-    """The movement's protected-green phases and, after each, its clearance phases.
+def _own_and_clearance(states: Sequence[str], entry: Sequence[int]
+                       ) -> tuple[set[int], set[int]]:
+    """The movement's protected-green phases, and the clearance phases after them.
 
     Clearance: the phases right after its green in which its links show yellow, or no link
     has green (all-red).
     """
     n = len(states)
     own = {p for p, s in enumerate(states) if any(s[i:i + 1] == "G" for i in entry)}
-    out = set(own)
+    clearance: set[int] = set()
     for p in own:
         q = (p + 1) % n
         while q not in own and (any(states[q][i:i + 1] in ("y", "Y") for i in entry)
                                 or not any(c in "Gg" for c in states[q])):
-            out.add(q)
+            clearance.add(q)
             q = (q + 1) % n
-    return out
+    return own, clearance
 
 
 def waiting_slots(programs: Sequence[ET.Element], links: dict[str, dict[LinkKey, int]],

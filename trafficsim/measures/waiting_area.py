@@ -14,7 +14,7 @@ can have its own signal, the connection's ``linkIndex2``.  This measure
 * asks the network builder (``CaseDraft.waiting_links``) for the one signal change a waiting
   area needs (:func:`trafficsim.network.waiting_area_states`): the entry shows ``g`` in the
   preceding stage, and a new signal index, appended to every state, holds the internal stop
-  until the movement's own green (green in its own green and the clearance after it).  The
+  until the movement's own green (``G`` in its own green, ``g`` in the clearance after it).  The
   plan's integrity check (:func:`trafficsim.build.check_signals`) accepts exactly that change.
 
 Vehicles in the area wait at the internal stop while the conflicting oncoming stream has
