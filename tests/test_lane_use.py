@@ -13,7 +13,7 @@ from trafficsim.build import check_signals, prepare_network
 from trafficsim.measures.lane_use import LaneUse
 from trafficsim.netmodel import read_network
 from trafficsim.network import net_index
-from trafficsim.sumo import run_sumo
+from trafficsim.sumo import run_sumo, run_tool
 
 # One signalised junction J1 on a 2+2-lane road; the west approach W_J1 serves today: lane 0
 # right (J1_S1) and through, lane 1 through and left (J1_N1).  Two plans re-mark it: a dedicated
@@ -199,3 +199,39 @@ def test_lane_list_runs_from_the_median_outwards(tmp_path: Path) -> None:
     net, _ = prepare_network(ts.load_scenario(path), tmp_path / "net")
     m = LaneUse(edge="W_J1", lanes=("L", "TR"))
     assert sorted(m.links(net_index(net))) == [(0, "J1_E", 0), (0, "J1_S1", 0), (1, "J1_N1", 0)]
+
+
+@pytest.mark.sumo
+def test_sidewalks_are_not_marked_and_keep_their_place(tmp_path: Path) -> None:
+    """On a network with sidewalks (lane 0 of every edge), the list names the car lanes only:
+    ["L", "TR"] marks lanes 2 and 1, and the sidewalk keeps lane 0."""
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO)
+    net, _ = prepare_network(ts.load_scenario(path), tmp_path / "net")
+    run_tool("netconvert", ["-s", str(net), "--sidewalks.guess", "true", "-o", "walk.net.xml",
+                            "--no-warnings", "true"], cwd=tmp_path)
+    walk = tmp_path / "walk.net.xml"
+    assert read_network(walk).edges["W_J1"].lanes[0].allow == ("pedestrian",)
+    text = SCENARIO.replace("[network.corridor]", "[network]\nfile = \"walk.net.xml\"\n"
+                                                  "[ignored.corridor]")
+    text = text[:text.index("[ignored.corridor]")] + text[text.index("[demand]"):]
+    path.write_text(text)
+    scenario = ts.load_scenario(path)
+    base, index = prepare_network(scenario, tmp_path / "out")
+    m = LaneUse(edge="W_J1", lanes=("L", "TR"))
+    assert sorted(m.links(index)) == [(1, "J1_E", 1), (1, "J1_S1", 1), (2, "J1_N1", 1)]
+    from trafficsim.build import build_plan
+
+    for plan in ("remark", "pocket"):
+        build_plan(scenario, scenario.plans[plan], base, tmp_path / "out")
+        net_ = read_network(tmp_path / f"out/cases/{plan}/net.net.xml")
+        assert net_.edges["W_J1"].lanes[0].allow == ("pedestrian",)
+        car = {(c.from_lane, c.to_edge) for c in net_.connections
+               if c.from_edge == "W_J1" and not c.to_edge.startswith(":")}
+        top = 2 if plan == "remark" else 3
+        assert (top, "J1_N1") in car and all(lane >= 1 for lane, _ in car), (plan, car)
+    bad = text.replace('lanes = ["L", "TR"]', 'lanes = ["L", "T", "TR"]')
+    path.write_text(bad)
+    with pytest.raises(ts.ScenarioError, match="has 2 lanes open to cars"):
+        prepare_network(ts.load_scenario(path), tmp_path / "bad")
+

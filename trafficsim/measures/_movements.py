@@ -32,11 +32,29 @@ VEHROUTE_OPTIONS = ["--vehroute-output", VEHROUTE_FILE,
                     "--vehroute-output.internal", "true"]
 
 
+def car_lanes(network: Network, edge: str) -> list[int]:
+    """Indices of the lanes of ``edge`` open to cars (SUMO class ``passenger``), ascending.
+
+    Sidewalks, bicycle and bus lanes are not among them.
+    """
+    e = network.edges.get(edge)
+    out = []
+    for lane in e.lanes if e is not None else ():
+        if lane.allow:
+            ok = "passenger" in lane.allow or "all" in lane.allow
+        else:
+            ok = "passenger" not in lane.disallow and "all" not in lane.disallow
+        if ok:
+            out.append(lane.index)
+    return out
+
+
 def movements(network: Network, edge: str) -> dict[str, str]:
-    """Outgoing edge → movement letter of every movement leaving ``edge`` today."""
+    """Outgoing edge → movement letter of every movement leaving ``edge``'s car lanes today."""
+    lanes = set(car_lanes(network, edge))
     out: dict[str, str] = {}
     for c in network.connections:
-        if c.from_edge == edge and not c.to_edge.startswith(":"):
+        if c.from_edge == edge and c.from_lane in lanes and not c.to_edge.startswith(":"):
             out.setdefault(c.to_edge, LETTER_OF_DIR.get(c.direction, "T"))
     return out
 

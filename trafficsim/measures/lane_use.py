@@ -2,7 +2,8 @@
 
 ``lanes`` lists the approach's lanes **from the median outwards**, as a driver reads the
 arrows on the road: the first entry is the lane next to the centre line (SUMO's highest lane
-index), the last the kerb lane (SUMO's lane 0).  Each entry holds the letters of the movements
+index), the last the kerb lane (SUMO's lane 0).  Only lanes open to cars are listed:
+sidewalks, bicycle and bus lanes keep their links.  Each entry holds the letters of the movements
 the lane serves: ``L`` left, ``T`` through, ``R`` right, ``U`` u-turn, combinable (``"TR"``).
 A letter stands for every movement of that kind leaving the approach today (SUMO's turn
 direction of the network's connections).
@@ -45,6 +46,7 @@ from typing import ClassVar
 from trafficsim.measures._movements import (
     LETTER_NAMES,
     VEHROUTE_OPTIONS,
+    car_lanes,
     mean,
     movements,
     read_passages,
@@ -52,7 +54,7 @@ from trafficsim.measures._movements import (
 from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex
 from trafficsim.measures.lanes import tag
 from trafficsim.measures.registry import register
-from trafficsim.netmodel import read_network
+from trafficsim.netmodel import Network, read_network
 from trafficsim.outputs import read_meandata
 from trafficsim.spec import Fields
 from trafficsim.sumocfg import read_sumocfg
@@ -76,7 +78,8 @@ class LaneUse(Measure):
         The approach edge (it must end at a junction with at least one movement).
     lanes
         Movement letters per lane, **from the median outwards** (first: the lane next to the
-        centre line, SUMO's highest index; last: the kerb lane, SUMO's lane 0).
+        centre line, SUMO's highest index; last: the kerb lane, SUMO's lane 0).  Lanes open to
+        cars only: sidewalks, bicycle and bus lanes are not listed and keep their links.
     pocket_m
         Length of a turn pocket: the approach's last ``pocket_m`` metres gain a lane on the
         median side [m]; None: no pocket.  Measured along the edge from the junction's centre
@@ -134,12 +137,17 @@ class LaneUse(Measure):
         if (msg := net.missing_edge(self.edge)) is not None:
             return [("edge", msg)]
         out = []
-        n = self.lane_count(net)
-        pocket = f" (with the pocket: {n - 1} + 1)" if self.pocket_m is not None else ""
-        if len(self.lanes) != n:
-            out.append(("lanes", f"has {len(self.lanes)} entr{'y' if len(self.lanes) == 1 else 'ies'}"
-                                 f"; edge '{self.edge}' has {n} lanes{pocket}: give one entry "
-                                 "per lane, from the median outwards"))
+        if net.path is not None:
+            n = len(self.marked(read_network(net.path)))
+            total = net.edges[self.edge] + (1 if self.pocket_m is not None else 0)
+            pocket = f" (with the pocket: {n - 1} + 1)" if self.pocket_m is not None else ""
+            cars = "" if n == total else (f" open to cars (of {total}: sidewalks, bicycle and "
+                                          "bus lanes keep their links)")
+            if len(self.lanes) != n:
+                entries = f"entr{'y' if len(self.lanes) == 1 else 'ies'}"
+                out.append(("lanes", f"has {len(self.lanes)} {entries}; edge '{self.edge}' has "
+                                     f"{n} lanes{cars}{pocket}: give one entry per lane, from "
+                                     "the median outwards"))
         length = net.edge_length_m.get(self.edge, math.inf)
         if self.pocket_m is not None and self.pocket_m > length - MIN_BEFORE_POCKET_M:
             out.append(("pocket_m", f"= {self.pocket_m:g} m leaves less than "
@@ -168,9 +176,15 @@ class LaneUse(Measure):
                                      f"(add {m!r} to a lane), or routes through it break"))
         return out
 
-    def lane_count(self, net: NetIndex) -> int:
-        """Lanes of the marked part of the approach (with the pocket's)."""
-        return net.edges[self.edge] + (1 if self.pocket_m is not None else 0)
+    def marked(self, network: Network) -> list[int]:
+        """SUMO indices of the lanes ``lanes`` describes, in its order (median outwards).
+
+        The lanes open to cars, and the pocket's new lane (the highest index).
+        """
+        lanes = car_lanes(network, self.edge)
+        if self.pocket_m is not None:
+            lanes.append(len(network.edges[self.edge].lanes))
+        return sorted(lanes, reverse=True)
 
     # -- SUMO elements ------------------------------------------------------------------------
     @property
@@ -190,22 +204,24 @@ class LaneUse(Measure):
     def links(self, net: NetIndex) -> list[tuple[int, str, int]]:
         """The re-marked approach's links: (SUMO lane index, to edge, to lane).
 
-        A movement served by several lanes uses as many lanes of the outgoing edge, aligned
-        as ``netconvert`` aligns them: left turns and u-turns to its leftmost lanes, the
-        others from its rightmost lane on; surplus approach lanes share its last lane.
+        A movement served by several lanes uses as many car lanes of the outgoing edge,
+        aligned as ``netconvert`` aligns them: left turns and u-turns to its leftmost lanes,
+        the others from its rightmost lane on; surplus approach lanes share its last lane.
         """
         if net.path is None:  # pragma: no cover - build_plan always indexes a file
             msg = "lane_use needs the network file"
             raise ValueError(msg)
-        moves = movements(read_network(net.path), self.edge)
-        n = len(self.lanes)
+        network = read_network(net.path)
+        moves = movements(network, self.edge)
+        index = self.marked(network)
         out = []
         for to, letter in sorted(moves.items()):
-            served = sorted(n - 1 - k for k, entry in enumerate(self.lanes) if letter in entry)
-            m = net.edges[to]
+            served = sorted(index[k] for k, entry in enumerate(self.lanes) if letter in entry)
+            targets = car_lanes(network, to) or list(range(net.edges[to]))
+            m = len(targets)
             for j, lane in enumerate(served):
-                to_lane = max(m - len(served) + j, 0) if letter in "LU" else min(j, m - 1)
-                out.append((lane, to, to_lane))
+                k = max(m - len(served) + j, 0) if letter in "LU" else min(j, m - 1)
+                out.append((lane, to, targets[k]))
         return out
 
     def apply(self, draft: CaseDraft) -> None:
@@ -215,14 +231,19 @@ class LaneUse(Measure):
             msg = "lane_use needs the network"
             raise ValueError(msg)
         new = self.links(net)
+        cars = set(car_lanes(read_network(net.path), self.edge)) if net.path else set()
         if self.pocket_m is not None:
-            # The split edge loses its loaded connections: all of them are given anew.
+            # The split edge loses its loaded connections: all of them are given anew (those
+            # of bus and bicycle lanes as they were; netconvert builds the pedestrians' own).
             lanes = " ".join(str(i) for i in range(net.edges[self.edge] + 1))
             draft.edge_patches.append(
                 f'<edge id="{self.edge}"><split pos="{-self.pocket_m:g}" lanes="{lanes}" '
                 f'idBefore="{self.up_edge}" idAfter="{self.edge}"/></edge>')
+            new += [(fl, t, tl) for f, fl, t, tl in net.connections
+                    if f == self.edge and fl not in cars and not t.startswith(":")]
         else:
-            old = {(fl, t, tl) for f, fl, t, tl in net.connections if f == self.edge}
+            old = {(fl, t, tl) for f, fl, t, tl in net.connections
+                   if f == self.edge and fl in cars}
             draft.connection_patches += [
                 f'<delete from="{self.edge}" to="{t}" fromLane="{fl}" toLane="{tl}"/>'
                 for fl, t, tl in sorted(old - set(new))]
@@ -238,7 +259,9 @@ class LaneUse(Measure):
                              f'edges="{self.edge}"/>')
         if self.pocket_m is not None and draft.net is not None:
             net = draft.net
-            inner = net.edges[self.edge] - 1
+            # (the innermost car lane: next to where the pocket begins)
+            inner = (max(car_lanes(read_network(net.path), self.edge), default=0)
+                     if net.path else net.edges[self.edge] - 1)
             split = _split_m(draft.edge_patches, self.edge)
             # The zone ends where the pocket begins (or would), measured back from the junction:
             # on the edge itself, or on the part before a pocket (this plan's or another's).
@@ -277,8 +300,10 @@ class LaneUse(Measure):
         for to, delays in sorted(by_move.items()):
             out[f"{key}_{to}_delay_s"] = mean(delays)
             out[f"{key}_{to}_queue_veh"] = sum(delays) / (end - begin) if end > begin else math.nan
+        cars = {f"{self.edge}_{i}"
+                for i in car_lanes(read_network(run_dir.parent / "net.net.xml"), self.edge)}
         left = [r.values.get("left", 0.0) for r in read_meandata(run_dir / self._lanes_file)
-                if r.edge == self.edge]
+                if r.lane in cars]
         if len(left) > 1 and sum(left) > 0:
             out[f"{key}_balance_cv"] = statistics.pstdev(left) / statistics.fmean(left)
         if self.pocket_m is not None:
