@@ -118,10 +118,10 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
         m.apply(draft)
     for o in observers(scenario):
         o.observe(draft)
-    if draft.edge_patches or draft.connection_patches:
+    if draft.edge_patches or draft.connection_patches or draft.waiting_links:
         patch_network(base_net, draft.edge_patches, plan_dir / "net.net.xml",
-                      draft.connection_patches)
-        check_signals(base_net, plan_dir / "net.net.xml", plan.name)
+                      draft.connection_patches, draft.waiting_links)
+        check_signals(base_net, plan_dir / "net.net.xml", plan.name, draft.waiting_links)
         # programs a measure derived from the base network, fitted to the links added here
         draft.additional = fit_programs(base_net, plan_dir / "net.net.xml", draft.additional)
     else:
@@ -136,19 +136,22 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
     return draft
 
 
-def check_signals(base_net: Path, plan_net: Path, plan: str) -> None:
+def check_signals(base_net: Path, plan_net: Path, plan: str,
+                  waiting: Sequence[tuple[str, str, str]] = ()) -> None:
     """Refuse a plan network whose signal programs differ from the baseline's.
 
     Measures change signals only through the case's additional file (``signal_plan``), never
     through the network, so this holds for every plan: a difference here would mix a
-    signal-timing change into the measure's effect.
+    signal-timing change into the measure's effect.  The one exception is a waiting area
+    (``waiting``: traffic light, from edge, to edge), whose entry and internal stop change the
+    program by design, in exactly the way :func:`trafficsim.network.waiting_area_states` says.
 
     Raises
     ------
     IntegrityError
         Listing the first differences.
     """
-    diffs = signal_differences(base_net, plan_net)
+    diffs = signal_differences(base_net, plan_net, waiting)
     if diffs:
         more = f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else ""
         msg = (f"plan '{plan}': its network ({plan_net}) would run other signal programs than "

@@ -70,6 +70,10 @@ class NetIndex:
     directions
         SUMO's direction of each of those links (``s`` straight, ``l``/``L`` left, ``r``/``R``
         right, ``t`` turnaround).
+    path
+        The network file, for checks that need more than this index (turn directions, signal
+        programs: :func:`trafficsim.netmodel.read_network` reads it, cached); None when the
+        index was built by hand.
     """
 
     edges: dict[str, int]
@@ -82,6 +86,7 @@ class NetIndex:
     edge_speed_m_s: dict[str, float] = field(default_factory=dict)
     connections: tuple[tuple[str, int, str, int], ...] = ()
     directions: dict[tuple[str, int, str, int], str] = field(default_factory=dict)
+    path: Path | None = None
 
     def ends(self, edge: str) -> tuple[str, str]:
         """(from junction, to junction) of an edge."""
@@ -181,6 +186,12 @@ class CaseDraft:
     net_file
         The base network's file, for measures that read what the index does not hold (e.g. the
         signal programs a ``signal_plan`` measure derives actuated or Webster control from).
+    waiting_links
+        Movements that get a waiting area inside the junction: (traffic light, from edge, to
+        edge).  The network's programs are then changed in exactly one way
+        (:func:`trafficsim.network.waiting_area_states`): the movement's entry also shows green
+        in the preceding stage, and a new signal index (``linkIndex2``) holds the internal stop
+        until the movement's own green.
 
     Elements that name internal lanes use the placeholders of :func:`via_lane` and
     :func:`via_edges`: the plan's network numbers them only when it is built.
@@ -199,6 +210,7 @@ class CaseDraft:
     begin_s: float = 0.0
     end_s: float = 86400.0
     net_file: Path | None = None
+    waiting_links: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
