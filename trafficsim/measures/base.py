@@ -177,6 +177,10 @@ class CaseDraft:
     net_file
         The base network's file, for measures that read what the index does not hold (e.g. the
         signal programs a ``signal_plan`` measure derives actuated or Webster control from).
+    controllers
+        JSON specs of controllers that drive signals during the run through TraCI
+        (:mod:`trafficsim.control`, e.g. max-pressure): a case with any is run stepped by
+        trafficsim, not by plain ``sumo -c``, and its folder says so (``controllers.json``).
     """
 
     edge_patches: list[str] = field(default_factory=list)
@@ -192,6 +196,7 @@ class CaseDraft:
     begin_s: float = 0.0
     end_s: float = 86400.0
     net_file: Path | None = None
+    controllers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
