@@ -345,6 +345,12 @@ def _signals(f: ResultsFolder) -> list[Block]:
         net = f.net(plan)
         if net is None:
             continue
+        if any((f.dir / "cases" / plan).glob("seed_*/controllers.json")):
+            # its programs only list the stages a controller switches between (max-pressure)
+            blocks.append(f'<p class="note">plan {html.escape(plan)}: signals driven by an '
+                          "adaptive controller (max-pressure) through TraCI; no fixed timing to "
+                          "draw (the time–space diagram shows what they did).</p>")
+            continue
         # the plan's own programs: a signal_plan measure loads them as additional elements
         geo = with_additional_programs(read_net(net), f.dir / "cases" / plan / "measures.add.xml")
         programs = geo.programs
