@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import trafficsim as ts
-from trafficsim.control import HOLD_S, max_pressure_program
+from trafficsim.control import DEFAULT_YELLOW_S, HOLD_S, derived_transition, max_pressure_program
 from trafficsim.errors import ScenarioError
-from trafficsim.signals import read_links, read_plan
+from trafficsim.signals import Phase, read_links, read_plan
 
 NET = "2way-single-intersection/single-intersection.net.xml"
 SEEDS = (1, 2, 3)
@@ -204,3 +204,36 @@ def test_max_green_below_min_green_names_the_field(shared_data: Path, tmp_path: 
         ts.load_scenario(sc)
     assert "plans.max_pressure.measures[0].max_green_s" in str(err.value)
     assert "below min_green_s" in str(err.value)
+
+
+def test_derived_transition_keeps_shared_greens_and_clears_the_others() -> None:
+    """A link green in both stages keeps its green; one that loses it gets the light's own
+    yellow and all-red times; a stage that only adds movements follows at once."""
+    own = [Phase("yyrr", 3.0), Phase("rrrr", 2.0)]
+    yellow, red = derived_transition("GGgr", "rGGr", own)
+    assert (yellow.state, yellow.duration_s) == ("yGgr", 3.0)
+    assert (red.state, red.duration_s) == ("rGgr", 2.0)
+    assert derived_transition("GGrr", "GGGr", own) == []
+    # no yellow of its own: the default yellow, and no all-red phase
+    (only,) = derived_transition("Grrr", "rGrr", [])
+    assert (only.state, only.duration_s) == ("yrrr", DEFAULT_YELLOW_S)
+
+
+@pytest.mark.sumo
+def test_a_program_loaded_after_max_pressure_is_a_clear_error(shared_data: Path,
+                                                              tmp_path: Path) -> None:
+    """A second signal_plan measure replacing the max-pressure program: the run stops with an
+    error naming the light and both programs, not a silently uncontrolled light."""
+    (tmp_path / "other.add.xml").write_text(
+        '<additional><tlLogic id="t" type="static" programID="other" offset="0">'
+        '<phase duration="30" state="GGrrrrGGrrrr"/><phase duration="3" state="yyrrrryyrrrr"/>'
+        '<phase duration="30" state="rrrGGrrrrGGr"/><phase duration="3" state="rrryyrrrryyr"/>'
+        "</tlLogic></additional>")
+    sc = _write_scenario(tmp_path, shared_data, PLANS + """
+[[plans.max_pressure.measures]]
+type = "signal_plan"
+file = "other.add.xml"
+""")
+    with pytest.raises(ts.SumoError) as err:
+        ts.simulate(sc, "max_pressure", seeds=[1], out=tmp_path / "out", progress=False)
+    assert "traffic light 't' runs program 'other', not the max-pressure program" in str(err.value)

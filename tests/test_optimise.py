@@ -201,8 +201,8 @@ def test_cli_writes_a_plan_that_sumo_loads_and_a_validation_table(cross_sc: Path
     assert doc["best"]["objective"] == min(exact)
     v = doc["validation"]
     assert v["seeds"] == [11, 12, 13]
-    assert {"start", "webster", "actuated", "optimised"} <= set(v["plans"])
-    for ref in ("start", "webster", "actuated"):
+    assert {"start", "webster", "actuated", "max_pressure", "optimised"} <= set(v["plans"])
+    for ref in ("start", "webster", "actuated", "max_pressure"):
         d = v["optimised_vs"][ref]["mean_delay_s"]
         assert d["ci95"][0] <= d["diff"] <= d["ci95"][1]
     # the convergence picture: its best-so-far line never rises and ends at the best plan
