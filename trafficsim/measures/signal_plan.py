@@ -98,7 +98,8 @@ class SignalPlanMeasure(Measure):
         Webster: saturation flow per lane [veh/h], lost time per stage [s] (None: intergreen).
     step_s
         Max-pressure: time between decisions once the minimum green has run [s]; its
-        ``min_green_s`` and ``max_green_s`` (inf: none) bound each green [s].
+        ``min_green_s`` and ``max_green_s`` bound each green [s] (``math.inf``: no maximum,
+        the default in a scenario file; pass it when building the measure in code).
     """
 
     kind = "signal_plan"
@@ -258,7 +259,6 @@ class SignalPlanMeasure(Measure):
             settings = WebsterSettings(self.saturation_flow_veh_h, self.lost_time_s)
             plan, _ = webster_plan(plan, links, lanes, settings)
         draft.additional.extend(plan.elements())
-
 
     def _apply_max_pressure(self, draft: CaseDraft, plan: SignalPlan) -> None:
         """Max-pressure programs (every stage pair's transition) and the controller's spec."""

@@ -17,15 +17,19 @@ true value would refuse trials the full value accepts.  So DE sees a *capped* ob
 ``f_ref`` is the best objective known when DE starts (the starting plan and Webster, evaluated
 first); a plan whose lower bound passes ``C`` has a capped value of exactly ``C``, so it is cut
 there, in the first population and after it (every threshold is ``min(T, C)``).  Each value
-DE receives is then either the exact capped value or a bound above T: DE takes the same
-decisions with the cut as without, the journal keeps the exact values (and the bounds of cut
-plans), and the winner, the best exact value, is the same.  The winner is never a capped plan:
-it is at most ``f_ref`` < ``C``.  The cap applies whether or not ``early_cut`` is on, so the
-setting never changes a result; it changes DE's view only of plans more than
-``FIRST_POPULATION_CAP`` times worse than the best reference plan, which DE then treats as
-equally bad (a trial no worse than ``C`` replaces such a member).  Cut entries keep the
-journal's ``cut`` and ``cut_at`` fields; a resumed run recomputes ``C`` from the journal.
-Throughput (maximised, negative values) is never capped.
+DE receives is then either the exact capped value, or (a trial cut below ``C``) a bound above
+T, which is rejected as its exact value would be and never enters the population.  So the
+population's energies are the same with the cut as without, and with them every use DE makes
+of them (acceptance, the best member that ``best1bin`` mutates around, the convergence test,
+the next threshold): the same plans are proposed in the same order.  The journal keeps the
+exact values (and the bounds of cut plans); the winner, the best exact value, is the same, and
+is never a capped plan: it is at most ``f_ref`` < ``C``.  The cap applies whether or not
+``early_cut`` is on, so that setting never changes a result; it changes DE's view (against
+the uncapped search before it) only of plans more than ``FIRST_POPULATION_CAP`` times worse
+than the best reference plan, which DE treats as equally bad: a trial no worse than ``C``
+replaces such a member (and should every member be capped, DE stops as converged).  Cut
+entries keep the journal's ``cut`` and ``cut_at`` fields; a resumed run recomputes ``C`` from
+the journal.  Throughput (maximised, negative values) is never capped.
 """
 
 from __future__ import annotations
