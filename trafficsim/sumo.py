@@ -3,7 +3,9 @@
 Binaries come from the ``eclipse-sumo`` wheel (found with :func:`sumolib.checkBinary`); the child
 gets ``SUMO_HOME`` pointing into the wheel so that SUMO validates its XML inputs, and the user never
 has to set it.  Every run has a wall-clock timeout; SUMO's own error text is surfaced in
-:class:`~trafficsim.errors.SumoError`.
+:class:`~trafficsim.errors.SumoError`.  A run may be stepped through TraCI on its own port
+(:func:`run_sumo_monitored`): to stop it early, or to let controllers of
+:mod:`trafficsim.control` drive its signals (max-pressure).
 
 Every child (``sumo``, ``netconvert``, ``duarouter``, a Python tool) is started by
 :func:`_spawn`: in its own process group, so that a timeout or an interruption kills it with
