@@ -237,3 +237,19 @@ file = "other.add.xml"
     with pytest.raises(ts.SumoError) as err:
         ts.simulate(sc, "max_pressure", seeds=[1], out=tmp_path / "out", progress=False)
     assert "traffic light 't' runs program 'other', not the max-pressure program" in str(err.value)
+
+
+@pytest.mark.sumo
+def test_max_green_hands_over_in_time(shared_data: Path, tmp_path: Path) -> None:
+    """With max_green_s = 20 the heavy west-east green, which max-pressure would otherwise
+    hold much longer, never lasts more than 20 s; every green still lasts at least 5 s."""
+    sc = _write_scenario(tmp_path, shared_data, PLANS + "max_green_s = 20\n")
+    ts.simulate(sc, "max_pressure", seeds=[1], out=tmp_path / "out", progress=False,
+                trajectories=["w_t", "t_e"])
+    states = _states(tmp_path / "out/cases/max_pressure/seed_1/tls_states.xml")
+    program = ET.parse(tmp_path / "out/cases/max_pressure/measures.add.xml").getroot()
+    greens = {ph.get("state") for ph in program.iter("phase")
+              if float(ph.get("duration", 0)) == HOLD_S}
+    lengths = [t2 - t1 for (t1, s1), (t2, _) in itertools.pairwise(states) if s1 in greens]
+    assert lengths and max(lengths) <= 20.0 and min(lengths) >= MIN_GREEN_S
+    assert max(lengths) == 20.0  # the heavy approach does reach the maximum
