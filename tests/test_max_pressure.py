@@ -253,3 +253,19 @@ def test_max_green_hands_over_in_time(shared_data: Path, tmp_path: Path) -> None
     lengths = [t2 - t1 for (t1, s1), (t2, _) in itertools.pairwise(states) if s1 in greens]
     assert lengths and max(lengths) <= 20.0 and min(lengths) >= MIN_GREEN_S
     assert max(lengths) == 20.0  # the heavy approach does reach the maximum
+
+
+@pytest.mark.sumo
+def test_the_optimiser_refuses_a_baseline_under_max_pressure(shared_data: Path,
+                                                             tmp_path: Path) -> None:
+    from trafficsim.optimise import optimise
+
+    sc = _write_scenario(tmp_path, shared_data, """
+[plans.baseline]
+[[plans.baseline.measures]]
+type = "signal_plan"
+control = "max_pressure"
+""")
+    with pytest.raises(ScenarioError) as err:
+        optimise(sc, out=tmp_path / "opt", progress=False)
+    assert "plans.baseline" in str(err.value) and "max_pressure" in str(err.value)
