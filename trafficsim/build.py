@@ -12,6 +12,9 @@ Layout under the output directory::
     cases/PLAN/seed_N/detectors.add.xml    edge and lane-area detectors for the metric tables
     cases/PLAN/seed_N/trajectories.csv.gz  with trajectories: corridor vehicle positions every
     cases/PLAN/seed_N/tls_states.xml       second and the signals' switches (first seed only)
+    cases/PLAN/seed_N/controllers.json     plans whose signals are driven through TraCI
+                                           (max-pressure): what drives them; such a run is
+                                           repeated by trafficsim, not by `sumo -c` alone
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from trafficsim.control import CONTROLLERS_FILE, CONTROLLERS_NOTE
 from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
 from trafficsim.errors import IntegrityError, Issue, ScenarioError
 from trafficsim.measures import CaseDraft, Measure, NetIndex
@@ -72,6 +77,9 @@ class Case:
         The ``.sumocfg``.
     net
         The plan's network.
+    controllers
+        JSON specs of the controllers that drive its signals through TraCI
+        (:mod:`trafficsim.control`; also in the case's ``controllers.json``).
     """
 
     plan: str
@@ -81,6 +89,7 @@ class Case:
     timeout_s: float
     measures: tuple[Measure, ...] = ()
     observers: tuple[Measure, ...] = ()
+    controllers: tuple[dict[str, Any], ...] = ()
 
     @property
     def dir(self) -> Path:
@@ -255,8 +264,13 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     cfg = run_dir / "case.sumocfg"
     cfg.write_text(_sumocfg(scenario, seed, routes, adds, options,
                             omit=LEAN_OMITS if lean else ()), encoding="utf-8")
+    if draft.controllers:  # the folder says what drives it: sumo -c alone cannot repeat it
+        (run_dir / CONTROLLERS_FILE).write_text(json.dumps(
+            {"note": CONTROLLERS_NOTE, "controllers": draft.controllers}, indent=2),
+            encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
-                measures=plan_measures(scenario, plan), observers=observers(scenario))
+                measures=plan_measures(scenario, plan), observers=observers(scenario),
+                controllers=tuple(draft.controllers))
 
 
 def _rel(p: Path, start: Path) -> str:

@@ -192,6 +192,10 @@ class CaseDraft:
         (:func:`trafficsim.network.waiting_area_states`): the movement's entry also shows green
         in the preceding stage, and a new signal index (``linkIndex2``) holds the internal stop
         until the movement's own green.
+    controllers
+        JSON specs of controllers that drive signals during the run through TraCI
+        (:mod:`trafficsim.control`, e.g. max-pressure): a case with any is run stepped by
+        trafficsim, not by plain ``sumo -c``, and its folder says so (``controllers.json``).
 
     Elements that name internal lanes use the placeholders of :func:`via_lane` and
     :func:`via_edges`: the plan's network numbers them only when it is built.
@@ -211,6 +215,7 @@ class CaseDraft:
     end_s: float = 86400.0
     net_file: Path | None = None
     waiting_links: list[tuple[str, str, str]] = field(default_factory=list)
+    controllers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -31,15 +31,28 @@ fixed-time plan.
     max_gap_s = 4
     skip_empty_side = true                       # skip a side stage nobody waits for
 
+    [[plans.max_pressure.measures]]
+    type = "signal_plan"
+    control = "max_pressure"                     # max-pressure (Varaiya), driven through TraCI
+    min_green_s = 5                              # on the network's stages; intergreens kept
+    step_s = 5                                   # decide every 5 s once min green has run
+    # max_green_s = 60                           # optional: hand over after 60 s of green
+
 Programs get a new programID, which SUMO makes the active program of each traffic light.
+
+Max-pressure is external control (:mod:`trafficsim.control`): trafficsim steps the run through
+TraCI in the run's own process; ``sumo -c case.sumocfg`` alone cannot reproduce such a run, and
+the case folder says so (``controllers.json``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trafficsim.control import MaxPressureSettings, max_pressure_program, max_pressure_spec
 from trafficsim.measures.base import CaseDraft, Measure, NetIndex
 from trafficsim.measures.registry import register
 from trafficsim.signals import (
@@ -55,7 +68,7 @@ from trafficsim.signals import (
 )
 from trafficsim.spec import Fields
 
-CONTROLS = ("file", "actuated", "webster", "coordinated")
+CONTROLS = ("file", "actuated", "webster", "coordinated", "max_pressure")
 
 
 @register
@@ -66,7 +79,8 @@ class SignalPlanMeasure(Measure):
     Parameters
     ----------
     control
-        ``file`` (load ``file``), ``actuated``, ``webster`` or ``coordinated``.
+        ``file`` (load ``file``), ``actuated``, ``webster``, ``coordinated`` or
+        ``max_pressure``.
     file
         Plan file with ``<tlLogic>`` programs (and optionally ``<WAUT>`` switching); with
         ``coordinated``, the fixed-time programs it builds on.
@@ -82,6 +96,10 @@ class SignalPlanMeasure(Measure):
         Webster: approach edge → flow [veh/h], spread evenly over the edge's lanes.
     saturation_flow_veh_h, lost_time_s
         Webster: saturation flow per lane [veh/h], lost time per stage [s] (None: intergreen).
+    step_s
+        Max-pressure: time between decisions once the minimum green has run [s]; its
+        ``min_green_s`` and ``max_green_s`` bound each green [s] (``math.inf``: no maximum,
+        the default in a scenario file; pass it when building the measure in code).
     """
 
     kind = "signal_plan"
@@ -99,6 +117,7 @@ class SignalPlanMeasure(Measure):
     base_programs: tuple[Any, ...] = ()  # coordinated: the fixed-time programs of ``file``
     extension_s: float = 3.0
     skip_empty_side: bool = True
+    step_s: float = 5.0
 
     @classmethod
     def parse(cls, f: Fields) -> SignalPlanMeasure:
@@ -152,6 +171,13 @@ class SignalPlanMeasure(Measure):
             kw["max_gap_s"] = f.float("max_gap_s", 4.0, lo=0.1, hi=20.0, unit=" s")
             kw["min_green_s"] = f.float("min_green_s", SUMO_MIN_DUR_S, lo=1.0, hi=120.0, unit=" s")
             kw["skip_empty_side"] = f.bool("skip_empty_side", True)
+        if control == "max_pressure":
+            kw["min_green_s"] = f.float("min_green_s", 5.0, lo=1.0, hi=120.0, unit=" s")
+            kw["step_s"] = f.float("step_s", 5.0, lo=1.0, hi=60.0, unit=" s")
+            kw["max_green_s"] = f.float("max_green_s", math.inf, lo=1.0, hi=600.0, unit=" s")
+            if kw["max_green_s"] < kw["min_green_s"]:  # type: ignore[operator]
+                f.error("max_green_s", f"= {kw['max_green_s']} is below min_green_s = "
+                                       f"{kw['min_green_s']}")
         if control == "webster":
             flows = f.table_("flows_veh_h", required=True)
             pairs = []
@@ -210,6 +236,9 @@ class SignalPlanMeasure(Measure):
                 else read_plan(draft.net_file))
         if self.tls:
             plan = SignalPlan(tuple(p for p in plan.programs if p.tls_id in self.tls))
+        if self.control == "max_pressure":
+            self._apply_max_pressure(draft, plan)
+            return
         if self.control == "coordinated":
             plan = plan.coordinated_actuated(
                 read_links(draft.net_file), read_edges(draft.net_file),
@@ -230,6 +259,21 @@ class SignalPlanMeasure(Measure):
             settings = WebsterSettings(self.saturation_flow_veh_h, self.lost_time_s)
             plan, _ = webster_plan(plan, links, lanes, settings)
         draft.additional.extend(plan.elements())
+
+    def _apply_max_pressure(self, draft: CaseDraft, plan: SignalPlan) -> None:
+        """Max-pressure programs (every stage pair's transition) and the controller's spec."""
+        tables = {}
+        for prog in plan.programs:
+            built = max_pressure_program(prog)
+            if built is None:  # one stage: nothing to choose, the light keeps its program
+                continue
+            program, tables[prog.tls_id] = built
+            draft.additional.append(program.to_xml())
+        if tables:
+            settings = MaxPressureSettings(
+                self.min_green_s, self.step_s,
+                None if math.isinf(self.max_green_s) else self.max_green_s)
+            draft.controllers.append(max_pressure_spec(tables, settings))
 
 
 def _element_id(xml: str) -> str:

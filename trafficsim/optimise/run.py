@@ -95,6 +95,12 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         # the baseline's network and measures: the programs the search starts from (candidates
         # are built alike, in their own folders, by the workers)
         draft = build_plan(sc, base_spec, base_net, work)
+        if draft.controllers:
+            raise ScenarioError([Issue(sc.source, "plans.baseline", (
+                "its signals are driven by an external controller (control = "
+                "\"max_pressure\"); the optimiser tunes signal programs, so optimise a "
+                "baseline with fixed-time or actuated programs and compare the result with "
+                "max-pressure as a plan"))])
         plan_net = work / "cases" / BASELINE / "net.net.xml"
         adds = [work / "cases" / BASELINE / "measures.add.xml", *sc.additional_files]
         start = read_plan(plan_net, adds)

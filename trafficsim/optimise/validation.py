@@ -1,13 +1,15 @@
 """Validation of the winner on seeds the search never used.
 
-The winner runs against the starting plan, Webster, SUMO's ``actuated`` control and SUMO's own
-Webster tool, with paired confidence intervals.
+The winner runs against the starting plan, Webster, SUMO's ``actuated`` control, max-pressure
+control (:mod:`trafficsim.control`, the adaptive research baseline) and SUMO's own Webster tool,
+with paired confidence intervals.
 
 The plans run through :func:`trafficsim.compare.compare`, as any other plans do.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import xml.etree.ElementTree as ET
 from concurrent.futures import Executor
@@ -78,6 +80,9 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
     plans = {BASELINE: base,
              "webster": PlanSpec("webster", (*base.measures, measure("file", out / "webster.add.xml"))),
              "actuated": PlanSpec("actuated", (*base.measures, measure("actuated"))),
+             # the adaptive yardstick, with the measure's defaults (min green 5 s, no max)
+             "max_pressure": PlanSpec("max_pressure", (*base.measures, SignalPlanMeasure(
+                 control="max_pressure", max_green_s=math.inf))),
              "optimised": PlanSpec("optimised", (*base.measures,
                                                  measure("file", out / "signal_plan.add.xml")))}
     if tune_actuated and (out / "actuated_tuned.add.xml").is_file():
@@ -108,7 +113,8 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
         row["objective"] = _est(mean_ci(obj(p)))
         row["warnings"] = [w for r in result.runs if r.plan == p for w in r.health.warnings]
         table["plans"][label] = row
-    refs = [p for p in plans if p in (BASELINE, "webster", "actuated", "sumo_webster")]
+    refs = [p for p in plans if p in (BASELINE, "webster", "actuated", "max_pressure",
+                                      "sumo_webster")]
     for cand in ("optimised", "fixed_time", "coordinated"):
         if cand not in plans:
             continue
