@@ -206,6 +206,8 @@ class JunctionLayout:
         Crossing link index → pedestrian clearance [s].
     names
         Link index → ``from→to`` (or the crossing) for messages.
+    link_lanes
+        Vehicle link index → the approach lanes it leaves from.
     """
 
     tls_id: str
@@ -220,6 +222,7 @@ class JunctionLayout:
     all_red_s: Mapping[int, float]
     clearance_s: Mapping[int, float]
     names: Mapping[int, str]
+    link_lanes: Mapping[int, frozenset[str]]
 
     def movement_of(self, link: int) -> Movement | None:
         """The vehicle movement a link belongs to (None: a crossing or an unused index)."""
@@ -281,6 +284,7 @@ def layout(net: Network, tls_id: str) -> JunctionLayout:
             groups.setdefault((c.from_edge, c.to_edge), []).append(c)
             names.setdefault(c.link_index, f"{c.from_edge}→{c.to_edge}")
     movements = []
+    lanes_of: dict[int, set[str]] = {}
     yellow: dict[int, float] = {}
     all_red: dict[int, float] = {}
     for (fe, te), cs in groups.items():
@@ -291,6 +295,7 @@ def layout(net: Network, tls_id: str) -> JunctionLayout:
                                   min(speeds)))
         for c, v in zip(cs, speeds, strict=True):
             i = c.link_index
+            lanes_of.setdefault(i, set()).add(f"{c.from_edge}_{c.from_lane}")
             yellow[i] = max(yellow.get(i, 0.0), ite_yellow_s(v))
             all_red[i] = max(all_red.get(i, 0.0),
                              ite_all_red_s(_clearing_m(net, c, internal_next), v))
@@ -307,7 +312,8 @@ def layout(net: Network, tls_id: str) -> JunctionLayout:
     return JunctionLayout(tls_id=tls_id, approaches=approaches, pairs=pairs,
                           movements=tuple(movements), crossings=tuple(crossings), foes=foes,
                           yields=yields, n_links=n_links, yellow_s=yellow, all_red_s=all_red,
-                          clearance_s=clearance, names=names)
+                          clearance_s=clearance, names=names,
+                          link_lanes={i: frozenset(v) for i, v in lanes_of.items()})
 
 
 def _junction_of(net: Network, c: Connection) -> str:
@@ -471,19 +477,30 @@ def _pairs(approaches: Sequence[Approach], movements: Sequence[Movement]
 def applicable(lay: JunctionLayout) -> tuple[str, ...]:
     """The phasings that make sense at this light, in :data:`PHASINGS` order.
 
-    ``two_stage`` always; ``split`` when some pair has two approaches; the protected-left kinds
-    when some pair has two approaches and one of them a left turn (or turnaround).
+    ``two_stage`` always; ``split`` when some pair has two approaches; ``lead_lag`` when such a
+    pair has a left turn (or turnaround); ``leading_left`` and ``left_overlap`` when it has a
+    left turn with a lane of its own (a protected left on a lane shared with the through would
+    stop the through traffic behind the first left-turner, and the other way round).
     """
     two = [g for g in lay.pairs if len(g) == 2]
-    lefts = any(m.turn in "LU" and m.from_edge in g for g in two for m in lay.movements)
+    lefts = any(_links(lay, g, "LU") for g in two)
+    own = any(_exclusive_lefts(lay, e) for g in two for e in g)
     out = ["two_stage"]
-    if lefts:
-        out += ["leading_left", "lead_lag"]
     if two:
         out.append("split")
     if lefts:
-        out.append("left_overlap")
+        out.append("lead_lag")
+    if own:
+        out += ["leading_left", "left_overlap"]
     return tuple(k for k in PHASINGS if k in out)
+
+
+def _exclusive_lefts(lay: JunctionLayout, edge: str) -> list[int]:
+    """Left-turn (and turnaround) links of an approach on lanes that carry no other movement."""
+    others: set[str] = set()
+    for i in _links(lay, [edge], "TR"):
+        others |= lay.link_lanes.get(i, frozenset())
+    return [i for i in _links(lay, [edge], "LU") if not lay.link_lanes.get(i, frozenset()) & others]
 
 
 # A requested stage: (link, permissive) in admission order.  Protected links come first; a
@@ -512,7 +529,10 @@ def _wishes(lay: JunctionLayout, kind: str) -> list[_Wish]:
         elif kind == "two_stage" or not has_left:
             out.append(prot(_links(lay, g, "TR")) + perm(_links(lay, g, "LU")))
         elif kind == "leading_left":
-            out.append(prot(_links(lay, g, "LU")))
+            # (lefts on shared lanes run permissive with their through)
+            lead = [i for e in g for i in _exclusive_lefts(lay, e)]
+            if lead:
+                out.append(prot(lead))
             out.append(prot(_links(lay, g, "TR")) + perm(_links(lay, g, "LU")))
         elif kind == "lead_lag":
             a1, a2 = g
@@ -520,8 +540,11 @@ def _wishes(lay: JunctionLayout, kind: str) -> list[_Wish]:
             out.append(prot(_links(lay, g, "TR")))
             out.append(prot(_links(lay, [a2], "TRLU")))
         elif kind == "left_overlap":
-            a1, _ = g
-            out.append(prot(_links(lay, g, "LU")))
+            # the overlapping left is the heavier one with a lane of its own
+            a1 = max(g, key=lambda e: (len(_exclusive_lefts(lay, e)), e == g[0]))
+            lead = [i for e in g for i in _exclusive_lefts(lay, e)]
+            if lead:
+                out.append(prot(lead))
             out.append(prot(_links(lay, [a1], "TRLU")))
             out.append(prot(_links(lay, g, "TR")))
         else:
@@ -562,6 +585,13 @@ def _admit(lay: JunctionLayout, wish: _Wish) -> dict[int, bool]:
     for i, perm in wish:
         if i not in green and _compatible(lay, i, green, perm):
             green[i] = perm
+    # a lane shared by movements (a through-left lane) is blocked by its first vehicle when only
+    # one of them is green: the others join, permissive, where they can yield
+    if green:
+        lanes = set().union(*(lay.link_lanes.get(i, frozenset()) for i in green))
+        for i in sorted(lay.link_lanes):
+            if i not in green and lay.link_lanes[i] & lanes and _compatible(lay, i, green, True):
+                green[i] = True
     return green
 
 
