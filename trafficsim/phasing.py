@@ -58,7 +58,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from trafficsim.netmodel import Connection, Junction, Network
-from trafficsim.signals import Phase, Program, SignalPlan
+from trafficsim.signals import Phase, Program, SignalPlan, fit_greens
 
 #: The phasings :func:`build_program` knows, in the order a design search tries them.
 PHASINGS: tuple[str, ...] = ("two_stage", "leading_left", "lead_lag", "split", "left_overlap")
@@ -495,6 +495,19 @@ def applicable(lay: JunctionLayout) -> tuple[str, ...]:
     return tuple(k for k in PHASINGS if k in out)
 
 
+def why_not(lay: JunctionLayout, kind: str) -> str | None:
+    """Why phasing ``kind`` does not apply at this light (None: it does)."""
+    if kind not in PHASINGS:
+        return f"{kind!r} is not a phasing; phasings: {', '.join(PHASINGS)}"
+    if kind in applicable(lay):
+        return None
+    if not any(len(g) == 2 for g in lay.pairs):
+        return "no two approaches face each other here"
+    if kind == "lead_lag":
+        return "no approach of an opposing pair has a left turn"
+    return "no left turn of an opposing pair has a lane of its own"
+
+
 def _exclusive_lefts(lay: JunctionLayout, edge: str) -> list[int]:
     """Left-turn (and turnaround) links of an approach on lanes that carry no other movement."""
     others: set[str] = set()
@@ -572,10 +585,11 @@ def _compatible(lay: JunctionLayout, i: int, green: Mapping[int, bool], permissi
                     m.turn in "LU" and not permissive):
                 return False
         elif permissive:
-            if not lay.yields_to(i, j):
+            # a permissive link yields; beside another permissive link either may yield (two
+            # opposing permissive lefts: SUMO makes one of them wait)
+            if not (lay.yields_to(i, j) or (j_perm and lay.yields_to(j, i))):
                 return False
-        elif not (lay.yields_to(i, j) or (j_perm and lay.yields_to(j, i))
-                  or lay.yields_to(j, i)):
+        elif not (lay.yields_to(i, j) or lay.yields_to(j, i)):
             return False
     return True
 
@@ -721,7 +735,8 @@ def _transition_phases(lay: JunctionLayout, cur: str, nxt: str, b: _Boundary,
 
 
 def build_program(lay: JunctionLayout, kind: str, *, green_s: Sequence[float] | None = None,
-                  program_id: str = "ts_design", min_green_s: float = MIN_GREEN_S) -> Program:
+                  program_id: str = "ts_design", min_green_s: float = MIN_GREEN_S,
+                  cycle_s: float = DEFAULT_CYCLE_S) -> Program:
     """A fixed-time program of phasing ``kind`` at the light of ``lay``.
 
     Parameters
@@ -732,14 +747,16 @@ def build_program(lay: JunctionLayout, kind: str, *, green_s: Sequence[float] | 
         One of :data:`PHASINGS` (it need not be :func:`applicable`: it then degrades to fewer
         stages).
     green_s
-        Green of each stage [s] (default: the time of a 90 s cycle left after the transitions,
-        split equally, at least each stage's minimum green).  Greens below a stage's minimum
-        green are raised to it.
+        Green of each stage [s] (default: the time of a ``cycle_s`` cycle left after the
+        transitions, split equally, at least each stage's minimum green).  Greens below a stage's
+        minimum green are raised to it.
     program_id
         SUMO programID.
     min_green_s
         Vehicle minimum green [s]; a stage where a crossing's green starts gets at least the
         7 s walk.
+    cycle_s
+        Cycle of the default greens [s] (longer when the minimum greens need it).
 
     Raises
     ------
@@ -762,8 +779,8 @@ def build_program(lay: JunctionLayout, kind: str, *, green_s: Sequence[float] | 
     bounds = _boundaries(lay, states, mins)
     inter = sum(b.ped_s + b.yellow_s + b.all_red_s for b in bounds)
     if green_s is None:
-        each = max((DEFAULT_CYCLE_S - inter) / n, 0.0)
-        g_s = [float(max(round(each), m)) for m in mins]
+        total = max(cycle_s - inter, math.ceil(sum(mins)))
+        g_s = fit_greens([total / n] * n, mins, total)
     else:
         if len(green_s) != n:
             msg = (f"{lay.tls_id}: {kind} has {n} stages here, {len(green_s)} greens were "

@@ -131,20 +131,18 @@ def _intergreens(lay: JunctionLayout, program: Program) -> list[str]:
                 if _green(ph.state[i]):
                     break
                 before = phases[(r - 1) % n].state
-                for j in lay.controlled:
-                    if not (_green(ph.state[j]) and not _green(before[j])):
-                        continue
-                    if not lay.conflict(i, j):
-                        continue
-                    if ph.state[j].islower() and lay.yields_to(j, i):
-                        continue  # a permissive start: SUMO makes j wait for i's last users
-                    if t < need - _EPS:
-                        out.append(f"{lay.tls_id}: phase {r % n}: {_name(lay, j)} gets green "
-                                   f"{max(t, 0.0) if not is_ped or t >= 0 else 0.0:g} s after "
-                                   f"{_name(lay, i)} "
-                                   f"{'lost its green' if is_ped else 'turned red'}"
-                                   f"{'' if t >= 0 else ' (during its yellow)'}; "
-                                   f"{what} needs {need:.2f} s")
+                early = [j for j in lay.controlled
+                         if _green(ph.state[j]) and not _green(before[j]) and lay.conflict(i, j)
+                         # a permissive start: SUMO makes j wait for i's last users
+                         and not (ph.state[j].islower() and lay.yields_to(j, i))]
+                if early and t < need - _EPS:
+                    when = (f"{max(t, 0.0):g} s after {_name(lay, i)} lost its green" if is_ped
+                            else f"{t:g} s after {_name(lay, i)} turned red" if t >= 0
+                            else f"during the yellow of {_name(lay, i)}")
+                    out.append(f"{lay.tls_id}: phase {r % n}: "
+                               f"{', '.join(_name(lay, j) for j in early)} "
+                               f"{'gets' if len(early) == 1 else 'get'} green {when}; "
+                               f"{what} needs {need:.2f} s")
                 t += _shortest_s(ph)
     return out
 
