@@ -19,7 +19,7 @@ import pytest
 import trafficsim as ts
 from tests.conftest import DATA, SHARED
 from trafficsim.errors import ScenarioError
-from trafficsim.measures.signal_plan import _actuated
+from trafficsim.measures.signal_plan import _actuated, _ite
 from trafficsim.netmodel import Network, read_network
 from trafficsim.network import build_network
 from trafficsim.phasing import (
@@ -122,6 +122,24 @@ def test_every_phasing_at_every_light_is_safe(nets: dict[str, Path]) -> None:
 
 
 @pytest.mark.sumo
+def test_sumo_loads_every_designed_program_without_a_warning(nets: dict[str, Path],
+                                                            tmp_path: Path) -> None:
+    """SUMO checks each program against the junction logic when it loads it (e.g. two links
+    green together that must each yield to the other: "mutual conflict")."""
+    from trafficsim.signals import SignalPlan
+
+    for name, path in nets.items():
+        net = read_network(path)
+        progs = [build_program(layout(net, t), kind, program_id=f"ts_{kind}")
+                 for kind in PHASINGS for t in _lights(net)]
+        if not progs:
+            continue
+        add = SignalPlan(tuple(progs)).write(tmp_path / f"{name.replace(':', '_')}.add.xml")
+        run = run_tool("sumo", ["-n", str(path), "-a", str(add), "--end", "1", "--no-step-log"])
+        assert run.warnings == (), (name, run.warnings[:3])
+
+
+@pytest.mark.sumo
 def test_network_programs_have_no_conflicting_greens(nets: dict[str, Path]) -> None:
     """The networks' own programs and the existing controls on them never give conflicting
     greens; their intergreens are netconvert's (3 s yellow, no all-red), which ITE finds short."""
@@ -136,6 +154,25 @@ def test_network_programs_have_no_conflicting_greens(nets: dict[str, Path]) -> N
             assert not [x for x in issues if "conflict" in x or "never" in x], (name, issues)
             short += any("ITE needs" in x for x in issues)
     assert short > 0
+
+
+@pytest.mark.sumo
+def test_network_programs_with_ite_intergreens_are_safe(nets: dict[str, Path]) -> None:
+    """intergreens = "ite": the existing controls on the network's phases pass every check."""
+    from trafficsim.signals import read_plan
+
+    n = 0
+    for name, path in nets.items():
+        net = read_network(path)
+        plan = read_plan(path)
+        links = read_links(path)
+        flows = {lk.lane_id: 300.0 for ls in links.values() for lk in ls}
+        web, _ = webster_plan(_ite(net, plan), links, flows)
+        for prog in (*_ite(net, plan).programs, *_ite(net, plan.actuated()).programs,
+                     *web.programs):
+            assert program_issues(net, prog) == [], (name, prog.tls_id)
+            n += 1
+    assert n > 100
 
 
 @pytest.mark.sumo

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trafficsim.netmodel import Connection, Junction, Network
 from trafficsim.signals import Phase, Program, SignalPlan, fit_greens
@@ -251,15 +251,59 @@ class JunctionLayout:
                             | self.crossing_links))
 
 
+@dataclass(frozen=True)
+class _Links:
+    """Connections of a network indexed once for every light's layout."""
+
+    by_tl: Mapping[str, tuple[Connection, ...]]
+    by_lane: Mapping[str, tuple[Connection, ...]]
+    internal_next: Mapping[str, str]
+
+
+# (a network model is read once per file version and shared; its index and the layouts of its
+# lights are kept for the last few networks: a design search asks for them again and again)
+_CACHE: dict[int, tuple[Network, _Links, dict[str, JunctionLayout]]] = {}
+_CACHE_SIZE = 4
+
+
+def _cached(net: Network) -> tuple[_Links, dict[str, JunctionLayout]]:
+    hit = _CACHE.get(id(net))
+    if hit is not None and hit[0] is net:
+        return hit[1], hit[2]
+    by_tl: dict[str, list[Connection]] = {}
+    by_lane: dict[str, list[Connection]] = {}
+    internal_next: dict[str, str] = {}
+    for c in net.connections:
+        if c.tl:
+            by_tl.setdefault(c.tl, []).append(c)
+        by_lane.setdefault(f"{c.from_edge}_{c.from_lane}", []).append(c)
+        if c.from_edge.startswith(":") and c.via:
+            internal_next[f"{c.from_edge}_{c.from_lane}"] = c.via
+    links = _Links({k: tuple(v) for k, v in by_tl.items()},
+                   {k: tuple(v) for k, v in by_lane.items()}, internal_next)
+    while len(_CACHE) >= _CACHE_SIZE:
+        del _CACHE[next(iter(_CACHE))]
+    layouts: dict[str, JunctionLayout] = {}
+    _CACHE[id(net)] = (net, links, layouts)
+    return links, layouts
+
+
 def layout(net: Network, tls_id: str) -> JunctionLayout:
-    """The layout of traffic light ``tls_id`` of ``net``.
+    """The layout of traffic light ``tls_id`` of ``net`` (cached per network model).
 
     Raises
     ------
     KeyError
         When the network has no link controlled by ``tls_id``.
     """
-    conns = net.tl_links(tls_id)
+    links, layouts = _cached(net)
+    if tls_id not in layouts:
+        layouts[tls_id] = _layout(net, tls_id, links)
+    return layouts[tls_id]
+
+
+def _layout(net: Network, tls_id: str, links: _Links) -> JunctionLayout:
+    conns = links.by_tl.get(tls_id, ())
     if not conns:
         msg = f"traffic light '{tls_id}' controls no link in {net.path}"
         raise KeyError(msg)
@@ -267,9 +311,8 @@ def layout(net: Network, tls_id: str) -> JunctionLayout:
     for p in net.programs:
         if p.id == tls_id and p.phases:
             n_links = max(n_links, max(len(ph.state) for ph in p.phases))
-    internal_next = {f"{c.from_edge}_{c.from_lane}": c.via for c in net.connections
-                     if c.from_edge.startswith(":") and c.via}
-    req = _request_map(net, conns, internal_next)
+    internal_next = links.internal_next
+    req = _request_map(net, conns, internal_next, links.by_lane)
     foes, yields = _tl_matrices(net, conns, req)
     names: dict[int, str] = {}
     # vehicle movements
@@ -332,7 +375,8 @@ def _crossing_edge(net: Network, c: Connection) -> str | None:
     return None
 
 
-def _request_map(net: Network, conns: Sequence[Connection], internal_next: Mapping[str, str]
+def _request_map(net: Network, conns: Sequence[Connection], internal_next: Mapping[str, str],
+                 by_lane: Mapping[str, Sequence[Connection]]
                  ) -> dict[int, list[tuple[str, int]]]:
     """Link index → (junction, request index) of each of its connections.
 
@@ -341,9 +385,6 @@ def _request_map(net: Network, conns: Sequence[Connection], internal_next: Mappi
     the lane after it; a crossing's request is the crossing lane.  Without internal lanes the
     requests follow the incoming lanes in order, each with its connections in file order.
     """
-    by_lane: dict[str, list[Connection]] = {}
-    for c in net.connections:
-        by_lane.setdefault(f"{c.from_edge}_{c.from_lane}", []).append(c)
     lane_index: dict[str, dict[str, int]] = {}
     out: dict[int, list[tuple[str, int]]] = {}
     for c in conns:
@@ -570,6 +611,8 @@ def _compatible(lay: JunctionLayout, i: int, green: Mapping[int, bool], permissi
     """Link ``i`` may join the links ``green`` (link → permissive) of a stage."""
     crossings = lay.crossing_links
     for j, j_perm in green.items():
+        if lay.yields_to(i, j) and lay.yields_to(j, i):
+            return False  # each would wait for the other: SUMO's "mutual conflict", a deadlock
         if not lay.conflict(i, j):
             continue
         if i in crossings:
@@ -810,3 +853,48 @@ def design_plan(net: Network, choice: Mapping[str, str], *,
     """
     return SignalPlan(tuple(build_program(layout(net, t), kind, program_id=program_id)
                             for t, kind in choice.items()))
+
+
+def with_ite_intergreens(lay: JunctionLayout, program: Program, *,
+                         min_green_s: float = MIN_GREEN_S) -> Program:
+    """The program with ITE transitions: its green phases and their order kept.
+
+    The transition phases after each stage are rebuilt as in :func:`build_program` (pedestrian
+    clearance, yellow, all-red, whole seconds), and a stage where a crossing's green starts lasts
+    at least the 7 s walk (its duration and, for actuated phases, its ``minDur``).  It makes a
+    network's own programs, whose transitions netconvert writes with a 3 s yellow and no
+    all-red, meet :func:`trafficsim.safety.program_issues`.
+    """
+    stages = program.stages
+    if not stages or any(len(p.state) < lay.n_links for p in program.phases):
+        return program
+    if len(stages) == 1:
+        # one green phase (e.g. a light for pedestrians the network does not model): nothing
+        # conflicts, only its yellow must be long enough
+        return replace(program, phases=tuple(
+            replace(p, duration_s=max(p.duration_s, _ceil_s(max(
+                lay.yellow_s.get(i, MIN_YELLOW_S) for i, c in enumerate(p.state[:lay.n_links])
+                if c in "yY"))))
+            if "y" in p.state.lower() else p for p in program.phases))
+    greens = [program.phases[s.green] for s in stages]
+    states = [g.state for g in greens]
+    n = len(states)
+    crossings = lay.crossing_links
+    mins = list(program.min_greens_s)
+    for k in range(n):
+        if any(states[k][c] in _GREEN and states[k - 1][c] not in _GREEN for c in crossings):
+            mins[k] = max(mins[k], WALK_S)
+            g = greens[k]
+            greens[k] = replace(g, duration_s=max(g.duration_s, WALK_S),
+                                min_dur_s=None if g.min_dur_s is None else max(g.min_dur_s,
+                                                                               WALK_S),
+                                max_dur_s=None if g.max_dur_s is None else max(g.max_dur_s,
+                                                                               WALK_S))
+    shortest = [g.min_dur_s if g.min_dur_s is not None else g.duration_s for g in greens]
+    bounds = _boundaries(lay, states, [max(m, s) for m, s in zip(mins, shortest, strict=True)])
+    phases: list[Phase] = []
+    for k in range(n):
+        phases.append(greens[k])
+        phases += _transition_phases(lay, states[k], states[(k + 1) % n], bounds[k],
+                                     greens[k].name or f"stage {k + 1}")
+    return replace(program, phases=tuple(phases), min_greens_s=tuple(mins))

@@ -6,7 +6,8 @@ is wrong with it (an empty list: safe):
 - **conflicting greens**: two links that conflict (the junction's ``foes``) are never green at
   once, unless one of them shows a lower-case ``g`` and SUMO's ``response`` makes it yield to
   the other (SUMO's right of way then handles the conflict: a permissive left, a right turn
-  yielding to a crossing);
+  yielding to a crossing); two links that must each yield to the other are never green at once
+  (they would wait for each other: SUMO warns of a "mutual conflict");
 - **yellow**: a vehicle link that loses its green shows yellow for at least the ITE change
   interval ``1.0 s + v / (2 · 3.05 m/s²)`` (≥ 3 s), ``v`` its approach speed;
 - **all-red**: a link that conflicts with it gets green no earlier than the ITE red clearance
@@ -88,6 +89,11 @@ def _conflicts(lay: JunctionLayout, program: Program) -> list[str]:
         green = [i for i in lay.controlled if _green(s[i])]
         for a, i in enumerate(green):
             for j in green[a + 1:]:
+                if lay.yields_to(i, j) and lay.yields_to(j, i):
+                    out.append(f"{lay.tls_id}: phase {k}: {_name(lay, i)} '{s[i]}' and "
+                               f"{_name(lay, j)} '{s[j]}' are green together and each must "
+                               "yield to the other (SUMO's 'mutual conflict': a deadlock)")
+                    continue
                 if not lay.conflict(i, j):
                     continue
                 if (s[i].islower() and lay.yields_to(i, j)) or (

@@ -40,6 +40,11 @@ phasing (:mod:`trafficsim.phasing`), run fixed-time, with Webster timings or act
     cycle_s = 90                                 # cycle_s cycle (at least the minimum greens)
     # control = "webster" (with flows_veh_h) or "actuated" run the designed stages instead
 
+    [[plans.actuated_ite.measures]]
+    type = "signal_plan"
+    control = "actuated"                         # the network's phases, with their transitions
+    intergreens = "ite"                          # rebuilt: ITE yellow and all-red, 7 s walk
+
 Phasings: ``two_stage``, ``leading_left``, ``lead_lag``, ``split``, ``left_overlap`` (see
 :mod:`trafficsim.phasing`).  A designed program has ITE yellow and all-red times, pedestrian
 walk and clearance, and is checked with :func:`trafficsim.safety.program_issues` before use.
@@ -51,6 +56,7 @@ Programs get a new programID, which SUMO makes the active program of each traffi
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -58,11 +64,20 @@ from typing import Any
 from trafficsim.measures.base import CaseDraft, Measure, NetIndex
 from trafficsim.measures.registry import register
 from trafficsim.netmodel import Network, NetworkError, read_network
-from trafficsim.phasing import DEFAULT_CYCLE_S, PHASINGS, build_program, layout, why_not
+from trafficsim.phasing import (
+    DEFAULT_CYCLE_S,
+    MIN_GREEN_S,
+    PHASINGS,
+    build_program,
+    layout,
+    why_not,
+    with_ite_intergreens,
+)
 from trafficsim.safety import program_issues
 from trafficsim.signals import (
     SUMO_MAX_DUR_S,
     SUMO_MIN_DUR_S,
+    Link,
     Program,
     SignalPlan,
     WebsterSettings,
@@ -75,6 +90,9 @@ from trafficsim.signals import (
 from trafficsim.spec import Fields
 
 CONTROLS = ("file", "actuated", "webster", "coordinated", "fixed")
+#: Transitions of the network's programs under actuated or Webster control: as the network has
+#: them, or rebuilt with ITE yellow and all-red (:func:`trafficsim.phasing.with_ite_intergreens`).
+INTERGREENS = ("network", "ite")
 #: Controls that run designed phases (``phasing``).
 DESIGN_CONTROLS = ("fixed", "webster", "actuated")
 
@@ -93,6 +111,10 @@ class SignalPlanMeasure(Measure):
         Designed phases: traffic light → phasing (``*``: every light, or those of ``tls``).
     cycle_s
         Fixed-time design: the cycle [s].
+    intergreens
+        ``network`` (the network's transitions, as netconvert wrote them) or ``ite`` (rebuilt
+        with ITE yellow and all-red and checked for safety) under actuated or Webster control
+        of the network's phases; designed programs always have ITE intergreens.
     file
         Plan file with ``<tlLogic>`` programs (and optionally ``<WAUT>`` switching); with
         ``coordinated``, the fixed-time programs it builds on.
@@ -127,6 +149,7 @@ class SignalPlanMeasure(Measure):
     skip_empty_side: bool = True
     phasing: tuple[tuple[str, str], ...] = ()
     cycle_s: float = DEFAULT_CYCLE_S
+    intergreens: str = "network"
 
     @classmethod
     def parse(cls, f: Fields) -> SignalPlanMeasure:
@@ -152,6 +175,7 @@ class SignalPlanMeasure(Measure):
                 f.error("control", "= \"fixed\" runs designed phases: give a phasing, e.g. "
                                    "phasing = \"two_stage\"")
             kw["cycle_s"] = f.float("cycle_s", DEFAULT_CYCLE_S, lo=20.0, hi=300.0, unit=" s")
+        kw["intergreens"] = _parse_intergreens(f, control, bool(phasing))
         if phasing and tls and any(t != "*" for t, _ in phasing):
             f.error("tls", "is not used with a phasing table; the table names the lights")
         if control in ("file", "coordinated") and has_file:
@@ -300,6 +324,7 @@ class SignalPlanMeasure(Measure):
                 else read_plan(draft.net_file))
         if self.tls:
             plan = SignalPlan(tuple(p for p in plan.programs if p.tls_id in self.tls))
+        model = read_network(draft.net_file) if self.intergreens == "ite" else None
         if self.control == "coordinated":
             plan = plan.coordinated_actuated(
                 read_links(draft.net_file), read_edges(draft.net_file),
@@ -309,18 +334,17 @@ class SignalPlanMeasure(Measure):
             params = {"max-gap": f"{self.max_gap_s:g}"} if self.max_gap_s is not None else {}
             plan = plan.actuated(min_green_s=self.min_green_s, max_green_s=self.max_green_s,
                                  params=params)
+            if model is not None:  # (after: a walk raises its stage's minDur)
+                plan = _ite(model, plan)
         else:
+            if model is not None:  # (before: Webster's lost time is the new intergreen)
+                plan = _ite(model, plan)
             links = read_links(draft.net_file)
-            lanes: dict[str, float] = {}
-            for edge, q in self.flows_veh_h:
-                edge_lanes = sorted({lk.lane_id for ls in links.values() for lk in ls
-                                     if lk.from_edge == edge})
-                for lane in edge_lanes:
-                    lanes[lane] = q / len(edge_lanes)
             settings = WebsterSettings(self.saturation_flow_veh_h, self.lost_time_s)
-            plan, _ = webster_plan(plan, links, lanes, settings)
+            plan, _ = webster_plan(plan, links, self._lane_flows(links), settings)
+        if model is not None:
+            self._check_safe(model, plan, min(self.min_green_s, MIN_GREEN_S))
         draft.additional.extend(plan.elements())
-
 
     def _designed(self, net: Network, net_file: Path) -> SignalPlan:
         """The designed programs, timed by the control, each checked for safety.
@@ -336,29 +360,59 @@ class SignalPlanMeasure(Measure):
             prog = build_program(lay, kind, program_id="ts_design", cycle_s=self.cycle_s)
             programs.append(prog)
         plan = SignalPlan(tuple(programs))
-        min_green = 5.0
+        min_green = MIN_GREEN_S
         if self.control == "webster":
             links = read_links(net_file)
-            lanes: dict[str, float] = {}
-            for edge, q in self.flows_veh_h:
-                edge_lanes = sorted({lk.lane_id for ls in links.values() for lk in ls
-                                     if lk.from_edge == edge})
-                for lane in edge_lanes:
-                    lanes[lane] = q / len(edge_lanes)
             settings = WebsterSettings(self.saturation_flow_veh_h, self.lost_time_s)
-            plan, _ = webster_plan(plan, links, lanes, settings, program_id="ts_design")
+            plan, _ = webster_plan(plan, links, self._lane_flows(links), settings,
+                                   program_id="ts_design")
         elif self.control == "actuated":
             params = {"max-gap": f"{self.max_gap_s:g}"} if self.max_gap_s is not None else {}
             plan = SignalPlan(tuple(_actuated(p, self.min_green_s, self.max_green_s, params)
                                     for p in plan.programs))
             min_green = min(self.min_green_s, min_green)
-        for p in plan.programs:
-            issues = program_issues(net, p, min_green_s=min_green)
-            if issues:
-                msg = (f"signal_plan: the designed {dict(self._choice(net))[p.tls_id]} program "
-                       f"of traffic light '{p.tls_id}' is unsafe:\n  " + "\n  ".join(issues))
-                raise ValueError(msg)
+        self._check_safe(net, plan, min_green)
         return plan
+
+    def _lane_flows(self, links: Mapping[str, Sequence[Link]]) -> dict[str, float]:
+        """Webster: ``flows_veh_h`` spread evenly over each approach's signalised lanes [veh/h]."""
+        lanes: dict[str, float] = {}
+        for edge, q in self.flows_veh_h:
+            edge_lanes = sorted({lk.lane_id for ls in links.values() for lk in ls
+                                 if lk.from_edge == edge})
+            for lane in edge_lanes:
+                lanes[lane] = q / len(edge_lanes)
+        return lanes
+
+    def _check_safe(self, net: Network, plan: SignalPlan, min_green_s: float) -> None:
+        """Raise ValueError naming the light and its issues when a program is unsafe."""
+        choice = self._choice(net) if self.phasing else {}
+        for p in plan.programs:
+            issues = program_issues(net, p, min_green_s=min_green_s)
+            if issues:
+                what = f"designed {choice[p.tls_id]}" if p.tls_id in choice else self.control
+                msg = (f"signal_plan: the {what} program of traffic light '{p.tls_id}' is "
+                       "unsafe:\n  " + "\n  ".join(issues))
+                raise ValueError(msg)
+
+
+def _ite(net: Network, plan: SignalPlan) -> SignalPlan:
+    """Every program with ITE intergreens (:func:`trafficsim.phasing.with_ite_intergreens`)."""
+    return SignalPlan(tuple(with_ite_intergreens(layout(net, p.tls_id), p)
+                            for p in plan.programs))
+
+
+def _parse_intergreens(f: Fields, control: str, phasing: bool) -> str:
+    """``intergreens``: the network's transitions or ITE ones (designed programs: always ITE)."""
+    if not f.has("intergreens"):
+        return "ite" if phasing else "network"
+    value = f.str("intergreens", choices=INTERGREENS)
+    if phasing and value != "ite":
+        f.error("intergreens", "designed programs (phasing) always have ITE intergreens")
+    elif control not in ("actuated", "webster") and not phasing:
+        f.error("intergreens", f"is used with control = \"actuated\" or \"webster\" on the "
+                               f"network's phases, not {control!r}")
+    return str(value) if value in INTERGREENS else "network"
 
 
 def _parse_phasing(f: Fields) -> tuple[tuple[str, str], ...]:
