@@ -299,6 +299,10 @@ def test_phasing_errors_name_the_field(tmp_path: Path) -> None:
     assert any(m.startswith(pre + "phasing") and "coordinated" in m for m in msgs)
     msgs = _issues(tmp_path, 'control = "fixed"\n')
     assert any(m.startswith(pre + "control") and "phasing" in m for m in msgs)
+    msgs = _issues(tmp_path, 'phasing = "split"\nintergreens = "network"\n')
+    assert any(m.startswith(pre + "intergreens") and "always" in m for m in msgs)
+    msgs = _issues(tmp_path, 'control = "coordinated"\nintergreens = "ite"\n')
+    assert any(m.startswith(pre + "intergreens") and "coordinated" in m for m in msgs)
 
 
 @pytest.mark.sumo
@@ -310,18 +314,20 @@ def test_designed_plans_through_the_measure(tmp_path: Path) -> None:
                '[plans.fixed]\n[[plans.fixed.measures]]\ntype = "signal_plan"\n'
                'phasing = "two_stage"\ncycle_s = 60\n'
                '[plans.act]\n[[plans.act.measures]]\ntype = "signal_plan"\n'
-               'phasing = "split"\ncontrol = "actuated"\n')
+               'phasing = "split"\ncontrol = "actuated"\n'
+               '[plans.ite]\n[[plans.ite.measures]]\ntype = "signal_plan"\n'
+               'control = "actuated"\nintergreens = "ite"\n')
     sc = ts.load_scenario(_scenario(tmp_path, measure))
     base, _ = prepare_network(sc, tmp_path / "out")
     net = read_network(base)
-    for name in ("designed", "fixed", "act"):
+    for name in ("designed", "fixed", "act", "ite"):
         build_plan(sc, sc.plans[name], base, tmp_path / "out")
         add = (tmp_path / "out" / "cases" / name / "measures.add.xml").read_text()
         from trafficsim.signals import read_plan
 
         plan = read_plan(base, [tmp_path / "out" / "cases" / name / "measures.add.xml"])
         for p in plan.programs:
-            assert p.program_id == "ts_design"
+            assert p.program_id == ("actuated" if name == "ite" else "ts_design")
             assert program_issues(net, replace(p, min_greens_s=())) == [], (name, p.tls_id)
         if name == "fixed":
             assert all(p.cycle_s == 60 for p in plan.programs)
