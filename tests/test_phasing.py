@@ -104,6 +104,12 @@ def test_every_phasing_at_every_light_is_safe(nets: dict[str, Path]) -> None:
             for kind in PHASINGS:
                 prog = build_program(lay, kind)
                 assert program_issues(net, prog) == [], (name, t, kind)
+                # the program's stages (trafficsim.signals) are the phasing's stages, and
+                # given greens land on them
+                n = len(stage_greens(lay, kind))
+                assert len(prog.stages) == n, (name, t, kind)
+                greens = [10.0 + k for k in range(n)]
+                assert build_program(lay, kind, green_s=greens).greens_s == tuple(greens)
                 # every controlled link is served
                 served = {i for ph in prog.phases for i, c in enumerate(ph.state) if c in "Gg"}
                 assert set(lay.controlled) <= served, (name, t, kind)
