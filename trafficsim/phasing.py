@@ -558,7 +558,8 @@ def _exclusive_lefts(lay: JunctionLayout, edge: str) -> list[int]:
 
 
 # A requested stage: (link, permissive) in admission order.  Protected links come first; a
-# permissive link joins only when it yields to every conflicting link already green.
+# permissive link joins only where SUMO's right of way lets it (or another permissive link)
+# yield to each conflicting link already green (see _compatible).
 _Wish = list[tuple[int, bool]]
 
 
