@@ -295,6 +295,8 @@ def test_phasing_errors_name_the_field(tmp_path: Path) -> None:
     pre = "plans.designed.measures[0]."
     msgs = _issues(tmp_path, 'phasing = "leading_lft"\n')
     assert msgs[0].startswith(pre + "phasing") and "leading_left" in msgs[0]
+    msgs = _issues(tmp_path, 'phasing = 3\n')
+    assert msgs[0].startswith(pre + "phasing") and "neither a phasing" in msgs[0]
     msgs = _issues(tmp_path, 'phasing = { J1 = "split", J7 = "two_stage" }\n')
     assert [m for m in msgs if m.startswith(pre + "phasing.J7") and "not in the network" in m]
     msgs = _issues(tmp_path, 'phasing = { J1 = "leading_left" }\n')

@@ -423,6 +423,10 @@ def _parse_phasing(f: Fields) -> tuple[tuple[str, str], ...]:
     if isinstance(raw, str):
         kind = f.str("phasing", choices=PHASINGS)
         return (("*", kind),) if kind in PHASINGS else ()
+    if not isinstance(raw, dict):
+        f.error("phasing", f"= {raw!r} is neither a phasing ({', '.join(PHASINGS)}) nor a table "
+                           "light → phasing, e.g. phasing = { J1 = \"split\" }")
+        return ()
     sub = f.table_("phasing")
     if sub is None:
         return ()
