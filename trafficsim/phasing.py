@@ -724,9 +724,9 @@ def _boundaries(lay: JunctionLayout, states: Sequence[str], min_greens: Sequence
         ending = [i for i in range(lay.n_links) if green(k, i) and not green(k + 1, i)]
         veh = [i for i in ending if i not in crossings]
         yel[k] = _ceil_s(max((lay.yellow_s.get(i, MIN_YELLOW_S) for i in veh), default=0.0))
-    # the red time each ending link needs before a conflicting link starts, checked against every
-    # later start until the link is green again; the shortfall goes to the all-red before that
-    # start (or, for a crossing whose foe starts next, to the pedestrian clearance phase)
+    # the red time each ending link needs before a conflicting link starts (or gains priority,
+    # 'g' to 'G'), checked against every later start until the link is green again; a shortfall
+    # goes to the all-red after the link's own stage (a crossing: its pedestrian clearance)
     for _ in range(2 * n + 2):
         changed = False
         for k in range(n):
@@ -741,19 +741,25 @@ def _boundaries(lay: JunctionLayout, states: Sequence[str], min_greens: Sequence
                     if green(m, i):
                         break
                     starts = [j for j in range(lay.n_links)
-                              if green(m, j) and not green(m - 1, j) and lay.conflict(i, j)]
+                              if _gains(states[(m - 1) % n][j], states[m % n][j])
+                              and lay.conflict(i, j)]
                     if starts and t < need - 1e-9:
                         short = _ceil_s(need - t)
-                        if is_ped and m == k + 1:
+                        if is_ped:
                             ped[k] += short
                         else:
-                            ar[(m - 1) % n] += short
+                            ar[k] += short
                         t += short
                         changed = True
                     t += min_greens[m % n] + ped[m % n] + yel[m % n] + ar[m % n]
         if not changed:
             break
     return [_Boundary(p, y, a) for p, y, a in zip(ped, yel, ar, strict=True)]
+
+
+def _gains(before: str, now: str) -> bool:
+    """A link's state change gives it green, or priority ('g' to 'G')."""
+    return (now in _GREEN and before not in _GREEN) or (before == "g" and now == "G")
 
 
 def _transition_phases(lay: JunctionLayout, cur: str, nxt: str, b: _Boundary,
@@ -771,8 +777,10 @@ def _transition_phases(lay: JunctionLayout, cur: str, nxt: str, b: _Boundary,
         out.append(Phase(st, b.yellow_s, name=f"{label} yellow"))
     if b.all_red_s > 0:
         # the links about to start show red-yellow: still red in SUMO, and it keeps the phase a
-        # transition (Program.stages: no 'u' or 'y' in a green phase)
-        st = "".join("r" if i in ending else "u" if i in starting else c
+        # transition (Program.stages: no 'u' or 'y' in a green phase); when none starts (a link
+        # only gains priority), the ending links show it
+        end = "r" if starting else "u"
+        st = "".join(end if i in ending else "u" if i in starting else c
                      for i, c in enumerate(cur))
         out.append(Phase(st, b.all_red_s, name=f"{label} all-red"))
     return out

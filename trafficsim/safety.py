@@ -13,7 +13,8 @@ is wrong with it (an empty list: safe):
 - **all-red**: a link that conflicts with it gets green no earlier than the ITE red clearance
   ``(W + 6 m) / v`` after the yellow ends (``W`` the link's path through the junction); for a
   pedestrian crossing, no earlier than its length / 1.2 m/s after the crossing's green ends.  A
-  link that starts with ``g`` and yields to the ending link is exempt: SUMO makes it wait;
+  link that starts with ``g`` and yields to the ending link is exempt (SUMO makes it wait); one
+  that turns from ``g`` to ``G`` gains priority, and needs the all-red like a start;
 - **minimum greens**: every stage lasts at least its program's minimum green
   (:attr:`trafficsim.signals.Program.min_greens_s`) and every vehicle link that gets green keeps
   it at least ``min_green_s``; a crossing keeps its green at least the 7 s walk;
@@ -45,6 +46,11 @@ def _shortest_s(ph: Phase) -> float:
 
 def _green(ch: str) -> bool:
     return ch in "Ggs"
+
+
+def _gains(before: str, now: str) -> bool:
+    """The link gets green, or priority ('g' to 'G': it stops yielding to its foes)."""
+    return (_green(now) and not _green(before)) or (before in "gs" and now == "G")
 
 
 def program_issues(net: Network, program: Program, *,
@@ -138,7 +144,7 @@ def _intergreens(lay: JunctionLayout, program: Program) -> list[str]:
                     break
                 before = phases[(r - 1) % n].state
                 early = [j for j in lay.controlled
-                         if _green(ph.state[j]) and not _green(before[j]) and lay.conflict(i, j)
+                         if _gains(before[j], ph.state[j]) and lay.conflict(i, j)
                          # a permissive start: SUMO makes j wait for i's last users
                          and not (ph.state[j].islower() and lay.yields_to(j, i))]
                 if early and t < need - _EPS:
