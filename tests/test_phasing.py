@@ -15,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import trafficsim as ts
 from tests.conftest import DATA, SHARED
@@ -411,3 +413,42 @@ def test_crossings_with_pedestrians_run_without_collision(nets: dict[str, Path],
     _routes(read_network(net_file), tmp_path / "r.rou.xml", persons=True)
     collisions, loaded, running, _ = _run(tmp_path, net_file, kind)
     assert loaded > 100 and collisions == 0 and running == 0
+
+
+# --------------------------------------------------------------------------------------------
+# The parser on any table
+# --------------------------------------------------------------------------------------------
+_VALUES = st.recursive(
+    st.sampled_from([*PHASINGS, "fixed", "webster", "actuated", "coordinated", "file", "ite",
+                     "network", "J1", "J2", "ctrl", "", "*"])
+    | st.integers(-5, 400) | st.floats(allow_nan=True) | st.booleans(),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["J1", "J2", "ctrl", "*", "W_J1", ""]), inner, max_size=3),
+    max_leaves=6)
+
+
+@pytest.mark.sumo
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=st.dictionaries(st.sampled_from(["phasing", "control", "cycle_s", "intergreens",
+                                              "tls", "flows_veh_h", "min_green_s"]),
+                             _VALUES, max_size=5))
+def test_signal_plan_parses_any_phasing_table(nets: dict[str, Path], table: dict) -> None:
+    """Any table: problems are recorded or the measure checks and builds without raising."""
+    from trafficsim.errors import Issue
+    from trafficsim.measures import CaseDraft, parse_measure
+    from trafficsim.network import net_index
+    from trafficsim.spec import Fields
+
+    path = nets["crossings"]
+    issues: list[Issue] = []
+    m = parse_measure(Fields({"type": "signal_plan", **table}, path, "m", issues))
+    if m is None or issues:
+        assert issues
+        return
+    net = net_index(path)
+    problems = m.check(net, 0.0, 3600.0)
+    if not problems:
+        draft = CaseDraft(net=net, begin_s=0.0, end_s=3600.0, net_file=path)
+        m.apply(draft)
+        assert draft.additional
