@@ -13,24 +13,31 @@ opposite, as the stem of a T or a one-way street, is a pair of its own):
     A: every movement of A1 and A2 (lefts permissive ``g`` where SUMO's right of way makes them
     yield to the opposing through), then B likewise.
 ``leading_left``
-    A's lefts protected, then A's throughs and rights with permissive lefts; then B likewise.
+    A's lefts that have a lane of their own protected, then A's throughs and rights with
+    permissive lefts; then B likewise.
 ``lead_lag``
     A1 alone (left, through, right: its left is protected), then the throughs and rights of A1
-    and A2, then A2 alone (its left lags); then B likewise.  Lefts are protected only (no
-    permissive left in the middle stage: that would be the lead–lag "yellow trap").
+    and A2, then A2 alone (its left lags); then B likewise.  No permissive left in the middle
+    stage (that would be the lead–lag "yellow trap"), except a left that shares its lane with
+    the through.
 ``split``
     every approach alone, all its movements green.
 ``left_overlap``
-    both lefts of A protected, then the heavier left (A1, more left lanes) overlapping its own
-    through (A1 alone), then the throughs and rights of A1 and A2 (NEMA dual-ring sequence
-    1+5, 1+6, 2+6); then B likewise.
+    A's lefts that have a lane of their own protected together, then the heavier one (A1)
+    overlapping its own through (A1 alone), then the throughs and rights of A1 and A2 (the NEMA
+    dual-ring sequence 1+5, 1+6, 2+6); then B likewise.
+
+:func:`applicable` says which make sense at a light; movements that share a lane always run
+together (permissive where they yield), since the first vehicle of a shared lane blocks it.
 
 Every stage is built so that it is safe by construction: two links that conflict (the
 junction's ``foes``) are green together only when SUMO's ``response`` makes one of them yield,
-and that one shows ``g``.  Pedestrian crossings get green in the stages where every conflicting
-vehicle movement is a turn that yields to them (right turns become ``g``); a link that a phasing
-leaves unserved (a left that may not run permissive, a crossing no stage can take) joins the
-first stage that can take it safely, else a stage of its own.
+and that one shows ``g``; two links that must each yield to the other never are (SUMO's "mutual
+conflict", a deadlock).  Pedestrian crossings get green in the stages where every conflicting
+vehicle movement is a turn that yields to them (right turns become ``g``), never beside through
+traffic or a protected left; a link that a phasing leaves unserved (a left that may not run
+permissive, a crossing no stage can take) joins the first stage that can take it safely, else a
+stage of its own.
 
 Transitions after each stage (the stage's transition phases in :class:`trafficsim.signals.Stage`):
 
@@ -40,8 +47,10 @@ Transitions after each stage (the stage's transition phases in :class:`trafficsi
 2. yellow for the vehicle links that end: ITE ``t_r + v / (2 a)``, ``t_r`` = 1.0 s,
    ``a`` = 3.05 m/s², ``v`` the approach lane's speed, at least 3 s;
 3. all-red: ITE ``(W + L) / v`` with ``W`` the link's path through the junction (its internal
-   lanes) and ``L`` = 6 m, for links whose conflicting links start next; the links about to start
-   show ``u`` (red-yellow: still red in SUMO).
+   lanes) and ``L`` = 6 m, when a conflicting link gets green (or priority: ``g`` to ``G``)
+   before the ending link is green again; the links about to start show ``u`` (red-yellow:
+   still red in SUMO; it also keeps the phase a transition for :class:`trafficsim.signals.Program`,
+   whose green phases show neither ``y`` nor ``u``).
 
 Yellow, all-red and pedestrian clearance are rounded **up to whole seconds** (SUMO's default step is
 1 s, and a phase ends on a step anyway).  A stage's minimum green is the vehicle minimum green, or
