@@ -38,7 +38,8 @@ phasing (:mod:`trafficsim.phasing`), run fixed-time, with Webster timings or act
     # phasing = { J1 = "leading_left", J2 = "split" }
     control = "fixed"                            # the default with a phasing: equal greens of a
     cycle_s = 90                                 # cycle_s cycle (at least the minimum greens)
-    # control = "webster" (with flows_veh_h) or "actuated" run the designed stages instead
+    # control = "webster" (with flows_veh_h), "actuated" or "coordinated" (on the fixed-time
+    # design at cycle_s) run the designed stages instead
 
     [[plans.actuated_ite.measures]]
     type = "signal_plan"
@@ -57,7 +58,7 @@ Programs get a new programID, which SUMO makes the active program of each traffi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +73,13 @@ from trafficsim.phasing import (
     layout,
     why_not,
     with_ite_intergreens,
+    with_min_greens,
 )
 from trafficsim.safety import program_issues
 from trafficsim.signals import (
     SUMO_MAX_DUR_S,
     SUMO_MIN_DUR_S,
     Link,
-    Program,
     SignalPlan,
     WebsterSettings,
     read_edges,
@@ -94,7 +95,7 @@ CONTROLS = ("file", "actuated", "webster", "coordinated", "fixed")
 #: them, or rebuilt with ITE yellow and all-red (:func:`trafficsim.phasing.with_ite_intergreens`).
 INTERGREENS = ("network", "ite")
 #: Controls that run designed phases (``phasing``).
-DESIGN_CONTROLS = ("fixed", "webster", "actuated")
+DESIGN_CONTROLS = ("fixed", "webster", "actuated", "coordinated")
 
 
 @register
@@ -110,7 +111,8 @@ class SignalPlanMeasure(Measure):
     phasing
         Designed phases: traffic light → phasing (``*``: every light, or those of ``tls``).
     cycle_s
-        Fixed-time design: the cycle [s].
+        Fixed-time design (and the base of coordinated control of designed phases): the
+        cycle [s].
     intergreens
         ``network`` (the network's transitions, as netconvert wrote them) or ``ite`` (rebuilt
         with ITE yellow and all-red and checked for safety) under actuated or Webster control
@@ -170,15 +172,17 @@ class SignalPlanMeasure(Measure):
         if phasing and control not in DESIGN_CONTROLS:
             f.error("phasing", f"works with control = {', '.join(map(repr, DESIGN_CONTROLS))}, "
                                f"not {control!r}")
-        if control == "fixed":
-            if not phasing and f.has("control"):
-                f.error("control", "= \"fixed\" runs designed phases: give a phasing, e.g. "
-                                   "phasing = \"two_stage\"")
+        if control == "fixed" and not phasing and f.has("control"):
+            f.error("control", "= \"fixed\" runs designed phases: give a phasing, e.g. "
+                               "phasing = \"two_stage\"")
+        if control == "fixed" or (phasing and control == "coordinated"):
             kw["cycle_s"] = f.float("cycle_s", DEFAULT_CYCLE_S, lo=20.0, hi=300.0, unit=" s")
+        if phasing and has_file:
+            f.error("file", "is not used with a phasing: the programs are designed")
         kw["intergreens"] = _parse_intergreens(f, control, bool(phasing))
         if phasing and tls and any(t != "*" for t, _ in phasing):
             f.error("tls", "is not used with a phasing table; the table names the lights")
-        if control in ("file", "coordinated") and has_file:
+        if control in ("file", "coordinated") and has_file and not phasing:
             raw = f.str("file")
             if isinstance(raw, str):
                 path = (Path(f.file).parent / raw).resolve()
@@ -368,8 +372,18 @@ class SignalPlanMeasure(Measure):
                                    program_id="ts_design")
         elif self.control == "actuated":
             params = {"max-gap": f"{self.max_gap_s:g}"} if self.max_gap_s is not None else {}
-            plan = SignalPlan(tuple(_actuated(p, self.min_green_s, self.max_green_s, params)
-                                    for p in plan.programs))
+            plan = SignalPlan(tuple(with_min_greens(p, p.actuated(
+                min_green_s=self.min_green_s, max_green_s=self.max_green_s, params=params,
+                program_id="ts_design")) for p in plan.programs))
+            min_green = min(self.min_green_s, min_green)
+        elif self.control == "coordinated":
+            designed = {p.tls_id: p for p in plan.programs}
+            coord = plan.coordinated_actuated(
+                read_links(net_file), read_edges(net_file), skip=self.skip_empty_side,
+                extension_s=self.extension_s, max_gap_s=self.max_gap_s or 4.0,
+                min_green_s=self.min_green_s, program_id="ts_design")
+            plan = SignalPlan(tuple(with_min_greens(designed[p.tls_id], p)
+                                    for p in coord.programs))
             min_green = min(self.min_green_s, min_green)
         self._check_safe(net, plan, min_green)
         return plan
@@ -438,24 +452,6 @@ def _parse_phasing(f: Fields) -> tuple[tuple[str, str], ...]:
     if not sub.table:
         f.error("phasing", "is an empty table; name lights, e.g. phasing = { J1 = \"split\" }")
     return tuple(out)
-
-
-def _actuated(program: Program, min_green_s: float, max_green_s: float,
-              params: dict[str, str]) -> Program:
-    """SUMO actuated control of a designed program; each stage keeps its own minimum green.
-
-    (:meth:`~trafficsim.signals.Program.actuated` gives every green one minimum; a stage that
-    serves a crossing needs at least the pedestrian walk.)
-    """
-    act = program.actuated(min_green_s=min_green_s, max_green_s=max_green_s, params=params,
-                           program_id="ts_design")
-    phases = list(act.phases)
-    for st, need in zip(act.stages, program.min_greens_s, strict=True):
-        ph = phases[st.green]
-        lo = max(ph.min_dur_s or 0.0, need)
-        phases[st.green] = replace(ph, min_dur_s=lo, max_dur_s=max(ph.max_dur_s or lo, lo),
-                                   duration_s=max(ph.duration_s, lo))
-    return replace(act, phases=tuple(phases), min_greens_s=program.min_greens_s)
 
 
 def _element_id(xml: str) -> str:
