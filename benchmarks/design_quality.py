@@ -27,6 +27,7 @@ the networks and searches stay under ``benchmarks/results/design_nets/`` (not co
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import subprocess
@@ -52,10 +53,19 @@ TARGET_STATIC, TARGET_ADAPTIVE = 0.85, 0.90
 SEARCH_BUDGET_S = 20 * 60
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``trafficsim`` command of the package this process imported.
+
+    ``python -m`` puts its working folder first on ``sys.path``: it runs in the package's
+    checkout, so that ``PYTHONPATH=../other-branch`` measures that branch throughout.
+    """
+    return subprocess.run([sys.executable, "-m", "trafficsim.cli", *args], capture_output=True,
+                          text=True, check=False, cwd=Path(ts.__file__).resolve().parents[1])
+
+
 def design_available() -> bool:
     """Whether ``trafficsim optimise`` has ``--design`` (another branch is building it)."""
-    out = subprocess.run([sys.executable, "-m", "trafficsim.cli", "optimise", "--help"],
-                         capture_output=True, text=True, check=False).stdout
+    out = cli("optimise", "--help").stdout
     return "--design" in out
 
 
@@ -94,33 +104,48 @@ def measure_plan(sc: ts.Scenario, plan: str, seeds: list[int], workers: int) -> 
         "gridlock": [r.health.gridlock for r in runs],
         "run_wall_s": [round(r.wall_s, 2) for r in runs],
         "wall_s": round(time.perf_counter() - t0, 1),
+        "code": code_version(),
     }
 
 
 def auto_budget(run_wall_s: float, workers: int) -> int:
-    """Candidates that fit :data:`SEARCH_BUDGET_S` at 3 search seeds each."""
-    return max(20, min(400, math.floor(SEARCH_BUDGET_S * workers / (3 * run_wall_s))))
+    """Candidates that fit :data:`SEARCH_BUDGET_S` at 3 search seeds each.
+
+    ``--design`` tunes actuated and coordinated control too (budget/4 more candidates each),
+    hence the 1.5.
+    """
+    per_candidate_s = 3 * run_wall_s / workers
+    return max(20, min(400, math.floor(SEARCH_BUDGET_S / (1.5 * per_candidate_s))))
+
+
+@functools.cache
+def code_version() -> str:
+    """Which trafficsim measured: its checkout's folder and commit (results may mix branches)."""
+    pkg = Path(ts.__file__).resolve().parent
+    head = subprocess.run(["git", "-C", str(pkg), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=False).stdout.strip()
+    return f"{pkg.parent.name}@{head or 'unknown'}"
 
 
 def run_design(toml: Path, out: Path, budget: int, workers: int, end_s: float | None,
                resume: bool) -> dict[str, Any]:
     """``trafficsim optimise --design`` on the search seeds; its plan file and wall time."""
-    cmd = [sys.executable, "-m", "trafficsim.cli", "optimise", str(toml), "--design",
+    cmd = ["optimise", str(toml.resolve()), "--design",
            "--budget", str(budget), "--workers", str(workers), "--seeds", SEARCH_SEEDS,
-           "--out", str(out), "--no-validate", "--quiet"]
+           "--out", str(out.resolve()), "--no-validate", "--quiet"]
     if end_s is not None:
         cmd += ["--end", f"{end_s:g}"]
     if resume and (out / "journal.jsonl").is_file():
         cmd.append("--resume")
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = cli(*cmd)
     wall = round(time.perf_counter() - t0, 1)
     plan = out / "signal_plan.add.xml"
     if proc.returncode != 0 or not plan.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         return {"ok": False, "wall_s": wall, "error": "\n".join(tail)}
     doc = json.loads((out / "optimise.json").read_text()) if (out / "optimise.json").is_file() else {}
-    return {"ok": True, "budget": budget, "wall_s": wall, "file": str(plan),
+    return {"ok": True, "budget": budget, "wall_s": wall, "file": str(plan), "code": code_version(),
             "evaluations": doc.get("evaluations"), "winner": doc.get("best", {}).get("role")}
 
 
