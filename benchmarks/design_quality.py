@@ -280,7 +280,10 @@ def main() -> None:
         if r is None:
             continue
         results[name] = r
-        RESULTS.write_text(json.dumps({"networks": results}, indent=2), encoding="utf-8")
+        # re-read: another run (--only OTHER) may have written its networks meanwhile
+        doc = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        doc.setdefault("networks", {})[name] = r
+        RESULTS.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     print_table({n: results[n] for n in names if n in results})
     print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s; written to {RESULTS}")
 
