@@ -182,6 +182,10 @@ def judge(plans: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def bench_network(name: str, args: argparse.Namespace, previous: dict[str, Any],
                   with_design: bool) -> dict[str, Any] | None:
+    """Measure every control on one network (building it first if needed); None: skipped.
+
+    With ``--resume``, plans measured before on the same seeds and window are kept.
+    """
     toml = nets.build(name)
     if toml is None:
         return None
@@ -209,7 +213,7 @@ def bench_network(name: str, args: argparse.Namespace, previous: dict[str, Any],
             sc = bench_scenario(toml, Path(design["file"]).relative_to(d), args.end)
             plans["designed"] = measure_plan(sc, "designed", seeds, args.workers)
             _print_plan("designed", plans["designed"])
-    else:
+    elif not design.get("ok"):  # a search kept by --resume stays on record
         design = {"ok": False, "skipped": "trafficsim optimise has no --design yet"
                   if not args.no_design else "--no-design"}
     meta = json.loads((d / "meta.json").read_text())
