@@ -1,0 +1,296 @@
+"""Quality of ``trafficsim optimise --design`` on networks nobody here designed (issue 11 §4).
+
+For each benchmark network of ``design_networks.py`` (built on first use) every control runs on
+the unseen seeds (default 101..105; the search and Webster's calibration use 1, 2, 3), paired:
+
+- ``baseline`` (shipped static), ``webster``, ``actuated`` (same phases), ``rebuilt_actuated``
+  (SUMO's ``netconvert --tls.rebuild --tls.default-type actuated``);
+- ``max_pressure`` when ``signal_plan`` offers ``control = "max_pressure"``;
+- ``designed``: the winner of ``trafficsim optimise NAME.toml --design`` (search seeds 1, 2, 3)
+  when the command has that flag; otherwise skipped with a message.
+
+Targets: designed ≤ 0.85 × the better of static and Webster, and ≤ 0.90 × the best of actuated,
+rebuilt actuated and max-pressure (mean delay; ratios of the means over the same seeds, with a
+95% interval from the paired differences).
+
+    python benchmarks/design_quality.py [--only rand_a,lust_district] [--seeds 101,...,105]
+                                        [--budget auto|N] [--workers 2] [--end S]
+                                        [--no-design] [--resume]
+
+``--budget auto`` sizes the design search to about 20 minutes of SUMO time on ``--workers``
+cores from the measured wall time of one baseline run (3 search seeds per candidate).
+``--resume`` keeps every (network, plan) already measured with the same seeds and window, and
+continues an interrupted ``--design`` search.  Writes ``benchmarks/results/design_quality.json``;
+the networks and searches stay under ``benchmarks/results/design_nets/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import design_networks as nets
+
+import trafficsim as ts
+from trafficsim.compare import simulate
+from trafficsim.measures.signal_plan import CONTROLS
+from trafficsim.stats import mean_ci, paired_difference
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "design_quality.json"
+SEARCH_SEEDS = "1,2,3"
+STATIC = ("baseline", "webster")
+ADAPTIVE = ("actuated", "rebuilt_actuated", "max_pressure")
+TARGET_STATIC, TARGET_ADAPTIVE = 0.85, 0.90
+#: SUMO time a design search may take, with head room under the 30-minute limit. [s]
+SEARCH_BUDGET_S = 20 * 60
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``trafficsim`` command of the package this process imported.
+
+    ``python -m`` puts its working folder first on ``sys.path``: it runs in the package's
+    checkout, so that ``PYTHONPATH=../other-branch`` measures that branch throughout.
+    """
+    return subprocess.run([sys.executable, "-m", "trafficsim.cli", *args], capture_output=True,
+                          text=True, check=False, cwd=Path(ts.__file__).resolve().parents[1])
+
+
+def design_available() -> bool:
+    """Whether ``trafficsim optimise`` has ``--design`` (another branch is building it)."""
+    out = cli("optimise", "--help").stdout
+    return "--design" in out
+
+
+def extra_plans(design_file: Path | None) -> str:
+    """TOML of the plans the scenario file leaves as stubs, for what trafficsim offers now."""
+    text = ""
+    if "max_pressure" in CONTROLS:
+        text += ('\n[plans.max_pressure]\ndescription = "Max-pressure control (trafficsim)"\n'
+                 '[[plans.max_pressure.measures]]\ntype = "signal_plan"\n'
+                 'control = "max_pressure"\n')
+    if design_file is not None:
+        text += ('\n[plans.designed]\ndescription = "trafficsim optimise --design"\n'
+                 '[[plans.designed.measures]]\ntype = "signal_plan"\n'
+                 f'file = "{design_file.as_posix()}"\n')
+    return text
+
+
+def bench_scenario(toml: Path, design_file: Path | None, end_s: float | None) -> ts.Scenario:
+    """The network's scenario with the extra plans (written beside it: paths stay relative)."""
+    bench = toml.with_name(toml.stem + ".bench.toml")
+    bench.write_text(toml.read_text(encoding="utf-8") + extra_plans(design_file),
+                     encoding="utf-8")
+    return ts.load_scenario(bench, end_s=end_s)
+
+
+def measure_plan(sc: ts.Scenario, plan: str, seeds: list[int], workers: int) -> dict[str, Any]:
+    """Run one plan on the seeds: per-seed delay, run health and wall times."""
+    t0 = time.perf_counter()
+    res = simulate(sc, plan, seeds=seeds, workers=workers, progress=False)
+    runs = [res.run(plan, s) for s in seeds]
+    return {
+        "mean_delay_s": [r.metrics["mean_delay_s"] for r in runs],
+        "teleports": [int(r.metrics["teleports"]) for r in runs],
+        "unfinished_veh": [int(r.metrics["unfinished_veh"]) for r in runs],
+        "throughput_veh": [int(r.metrics["throughput_veh"]) for r in runs],
+        "gridlock": [r.health.gridlock for r in runs],
+        "run_wall_s": [round(r.wall_s, 2) for r in runs],
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "code": code_version(),
+    }
+
+
+def auto_budget(run_wall_s: float, workers: int) -> int:
+    """Candidates that fit :data:`SEARCH_BUDGET_S` at 3 search seeds each.
+
+    ``--design`` tunes actuated and coordinated control too (budget/4 more candidates each),
+    hence the 1.5.
+    """
+    per_candidate_s = 3 * run_wall_s / workers
+    return max(20, min(400, math.floor(SEARCH_BUDGET_S / (1.5 * per_candidate_s))))
+
+
+@functools.cache
+def code_version() -> str:
+    """Which trafficsim measured: its checkout's folder and commit (results may mix branches)."""
+    pkg = Path(ts.__file__).resolve().parent
+    head = subprocess.run(["git", "-C", str(pkg), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=False).stdout.strip()
+    return f"{pkg.parent.name}@{head or 'unknown'}"
+
+
+def run_design(toml: Path, out: Path, budget: int, workers: int, end_s: float | None,
+               resume: bool) -> dict[str, Any]:
+    """``trafficsim optimise --design`` on the search seeds; its plan file and wall time."""
+    cmd = ["optimise", str(toml.resolve()), "--design",
+           "--budget", str(budget), "--workers", str(workers), "--seeds", SEARCH_SEEDS,
+           "--out", str(out.resolve()), "--no-validate", "--quiet"]
+    if end_s is not None:
+        cmd += ["--end", f"{end_s:g}"]
+    if resume and (out / "journal.jsonl").is_file():
+        cmd.append("--resume")
+    t0 = time.perf_counter()
+    proc = cli(*cmd)
+    wall = round(time.perf_counter() - t0, 1)
+    plan = out / "signal_plan.add.xml"
+    if proc.returncode != 0 or not plan.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        return {"ok": False, "wall_s": wall, "error": "\n".join(tail)}
+    doc = json.loads((out / "optimise.json").read_text()) if (out / "optimise.json").is_file() else {}
+    return {"ok": True, "budget": budget, "wall_s": wall, "file": str(plan), "code": code_version(),
+            "evaluations": doc.get("evaluations"), "winner": doc.get("best", {}).get("role")}
+
+
+def ratio(cand: list[float], ref: list[float]) -> dict[str, Any]:
+    """Mean ratio of a candidate to a reference, its interval from the paired difference."""
+    d = paired_difference(cand, ref)
+    m = sum(ref) / len(ref)
+    lo, hi = d.ci95
+    return {"ratio": (m + d.diff) / m,
+            "ci95": [(m + lo) / m if math.isfinite(lo) else None,
+                     (m + hi) / m if math.isfinite(hi) else None]}
+
+
+def judge(plans: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The issue's two ratios (and, without a designed plan, where the yardsticks stand)."""
+    delay = {p: sum(v["mean_delay_s"]) / len(v["mean_delay_s"]) for p, v in plans.items()}
+    static = min((p for p in STATIC if p in delay), key=delay.__getitem__)
+    adaptive = [p for p in ADAPTIVE if p in delay]
+    best_adaptive = min(adaptive, key=delay.__getitem__) if adaptive else None
+    out: dict[str, Any] = {"better_static": static, "best_adaptive": best_adaptive}
+    if best_adaptive is not None:
+        out["best_adaptive_vs_better_static"] = ratio(plans[best_adaptive]["mean_delay_s"],
+                                                      plans[static]["mean_delay_s"])
+    if "designed" in plans:
+        d = plans["designed"]["mean_delay_s"]
+        out["designed_vs_static"] = r1 = ratio(d, plans[static]["mean_delay_s"])
+        ok = r1["ratio"] <= TARGET_STATIC
+        if best_adaptive is not None:
+            out["designed_vs_adaptive"] = r2 = ratio(d, plans[best_adaptive]["mean_delay_s"])
+            ok = ok and r2["ratio"] <= TARGET_ADAPTIVE
+        out["target_met"] = ok
+    return out
+
+
+def bench_network(name: str, args: argparse.Namespace, previous: dict[str, Any],
+                  with_design: bool) -> dict[str, Any] | None:
+    """Measure every control on one network (building it first if needed); None: skipped.
+
+    With ``--resume``, plans measured before on the same seeds and window are kept.
+    """
+    toml = nets.build(name)
+    if toml is None:
+        return None
+    d = toml.parent
+    seeds = args.seeds
+    same = (previous.get("seeds") == seeds and previous.get("end_s") == args.end)
+    plans: dict[str, Any] = dict(previous.get("plans", {})) if (args.resume and same) else {}
+    design: dict[str, Any] = dict(previous.get("design", {})) if (args.resume and same) else {}
+    sc = bench_scenario(toml, None, args.end)
+    print(f"\n{name}: {sc.description}")
+    for p in sc.plans:
+        if p not in plans:
+            plans[p] = measure_plan(sc, p, seeds, args.workers)
+            _print_plan(p, plans[p])
+    if with_design:
+        if not design.get("ok"):
+            run_wall = sum(plans["baseline"]["run_wall_s"]) / len(seeds)
+            budget = (auto_budget(run_wall, args.workers) if args.budget == "auto"
+                      else int(args.budget))
+            print(f"  designing (budget {budget}) ...", flush=True)
+            design = run_design(toml, d / "design", budget, args.workers, args.end, args.resume)
+            if not design["ok"]:
+                print(f"  optimise --design failed: {design['error']}")
+        if design.get("ok") and "designed" not in plans:
+            sc = bench_scenario(toml, Path(design["file"]).relative_to(d), args.end)
+            plans["designed"] = measure_plan(sc, "designed", seeds, args.workers)
+            _print_plan("designed", plans["designed"])
+    elif not design.get("ok"):  # a search kept by --resume stays on record
+        design = {"ok": False, "skipped": "trafficsim optimise has no --design yet"
+                  if not args.no_design else "--no-design"}
+    meta = json.loads((d / "meta.json").read_text())
+    return {"scenario": str(toml.relative_to(HERE.parent)), "seeds": seeds, "end_s": args.end,
+            "network": {k: meta.get(k) for k in ("description", "traffic_lights",
+                                                 "signals_with_2_stages", "edges", "demand",
+                                                 "rebuilt_actuated")},
+            "plans": plans, "design": design, "targets": judge(plans)}
+
+
+def _print_plan(plan: str, v: dict[str, Any]) -> None:
+    e = mean_ci(v["mean_delay_s"])
+    lo, hi = e.ci95
+    print(f"  {plan:17s} delay {e.mean:7.1f} s [{lo:6.1f}, {hi:6.1f}]  teleports "
+          f"{sum(v['teleports'])}  unfinished {sum(v['unfinished_veh']) / len(v['unfinished_veh']):.0f}"
+          f"  gridlock {sum(v['gridlock'])}  wall {v['wall_s']:.0f} s", flush=True)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """Mean delay per control with its 95% interval, and the two target ratios."""
+    cols = ["baseline", "webster", "actuated", "rebuilt_actuated", "max_pressure", "designed"]
+    print("\nmean delay [s] on the unseen seeds, 95% CI; ratios: designed / better static "
+          f"(≤ {TARGET_STATIC}), designed / best adaptive (≤ {TARGET_ADAPTIVE})")
+    print(f"{'network':14s} " + " ".join(f"{c:>20s}" for c in cols) + f" {'ratio static':>14s}"
+          f" {'ratio adaptive':>15s}")
+    for name, r in results.items():
+        cells = []
+        for c in cols:
+            if c not in r["plans"]:
+                cells.append(f"{'-':>20s}")
+                continue
+            e = mean_ci(r["plans"][c]["mean_delay_s"])
+            cells.append(f"{e.mean:7.1f} [{e.ci95[0]:5.1f},{e.ci95[1]:5.1f}]")
+        t = r["targets"]
+        rs = t.get("designed_vs_static", {}).get("ratio")
+        ra = t.get("designed_vs_adaptive", {}).get("ratio")
+        print(f"{name:14s} " + " ".join(cells) + f" {_f(rs):>14s} {_f(ra):>15s}")
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", default=",".join(nets.NETWORKS))
+    ap.add_argument("--seeds", default="101,102,103,104,105")
+    ap.add_argument("--budget", default="auto", help="design search budget: auto or a number")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--end", type=float, default=None, help="cut the window to END seconds")
+    ap.add_argument("--no-design", action="store_true", help="skip optimise --design")
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    if args.budget != "auto" and not args.budget.isdigit():
+        ap.error(f"--budget {args.budget!r}: expected 'auto' or a whole number")
+    names = [n for n in args.only.split(",") if n]
+    if unknown := [n for n in names if n not in nets.NETWORKS]:
+        ap.error(f"unknown network {unknown[0]!r}; networks: {', '.join(nets.NETWORKS)}")
+    with_design = not args.no_design and design_available()
+    if not with_design and not args.no_design:
+        print("trafficsim optimise has no --design yet: the designed plan is skipped")
+    doc = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results = doc.get("networks", {})
+    t0 = time.perf_counter()
+    for name in names:
+        r = bench_network(name, args, results.get(name, {}), with_design)
+        if r is None:
+            continue
+        results[name] = r
+        # re-read: another run (--only OTHER) may have written its networks meanwhile
+        doc = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        doc.setdefault("networks", {})[name] = r
+        RESULTS.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    print_table({n: results[n] for n in names if n in results})
+    print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s; written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
