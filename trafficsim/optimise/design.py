@@ -1,0 +1,269 @@
+"""Phase design: which movements run together at each junction, then their timings.
+
+``trafficsim optimise --design`` searches the *structure* of the signal programs as well as
+their timings.  A flat vector over (phasing of every light, cycle, splits, offsets) mixes a
+categorical choice per light with continuous timings whose meaning depends on that choice (a
+split of a two-stage program is no split of a four-stage one), so the search is structured:
+
+1. **Phasing** (journal role ``design``): coordinate descent over the lights, heaviest first.
+   For one light, each phasing that :func:`trafficsim.phasing.applicable` offers is tried with
+   Webster timings from the lane flows measured under the starting plan, the other lights
+   keeping their current choice; the best is kept if it beats the incumbent.  Passes repeat
+   until one changes nothing, or the phase's budget is used.  A light may keep its network
+   program (:data:`NETWORK`): the Webster plan of the starting phases is the first incumbent.
+   A choice is kept only if it beats the incumbent, so an alternative known to be worse is cut
+   short at the incumbent's value: every decision is that of an uncut search.
+2. **Timings** (``candidate``, ``refine``): the fixed-time search (differential evolution on a
+   common cycle, splits and offsets, then the pattern search) on the chosen phases.
+3. **Control** (``actuated``, ``coordinated``): actuated and coordinated actuated control on
+   the chosen phases, tuned by pattern searches.
+
+The winner is the best plan of all phases, fixed-time, actuated or coordinated.  Every plan
+goes through :class:`~trafficsim.optimise.search.Search` (so ``--resume`` replays it) and every
+program the design generates is checked by :func:`trafficsim.safety.program_issues` before it
+is simulated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from trafficsim import phasing, safety
+from trafficsim.netmodel import Network
+from trafficsim.optimise.encoding import ActuatedEncoding, CoordinatedEncoding, Encoding, plan_key
+from trafficsim.optimise.pattern import refine, same_phases, tune_vector
+from trafficsim.optimise.search import BudgetReached, Item, Search, global_search, run_phase
+from trafficsim.signals import Link, Program, SignalPlan, WebsterSettings, webster_program
+
+#: The choice "keep the network's own program" at a light.
+NETWORK = "network"
+#: Journal role of the phasing choice.
+DESIGN_ROLE = "design"
+#: Roles of fixed-time plans on the designed phases.
+DESIGN_FIXED_ROLES = (DESIGN_ROLE, "webster", "candidate", "refine")
+#: Passes of the coordinate descent at most (a pass that changes nothing ends it earlier).
+MAX_PASSES = 3
+
+
+@dataclass
+class DesignSpace:
+    """The phasings each light may take, and the Webster-timed program of each choice.
+
+    Parameters
+    ----------
+    net
+        The network the plans run on (the baseline's).
+    start
+        The starting plan (the network's programs).
+    links
+        Signal links per tlLogic id.
+    flows
+        Arrivals per lane under the starting plan. [veh/h]
+    webster
+        Webster's settings.
+    program_id
+        programID of the designed programs.
+    """
+
+    net: Network
+    start: SignalPlan
+    links: Mapping[str, list[Link]]
+    flows: Mapping[str, float]
+    webster: WebsterSettings
+    program_id: str = "ts_design"
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    _programs: dict[tuple[str, str], Program] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for p in self.start.programs:
+            kinds: tuple[str, ...] = ()
+            try:
+                lay = phasing.layout(self.net, p.tls_id)
+                kinds = tuple(phasing.applicable(lay))
+                for k in kinds:
+                    self._programs[p.tls_id, k] = self._timed(
+                        phasing.build_program(lay, k, program_id=self.program_id))
+            except ValueError as exc:
+                # a light the phasing module cannot describe (a joined cluster, rail…) keeps
+                # its own program; say why in optimise.json
+                self.failures[p.tls_id] = str(exc)
+                kinds = ()
+            self._programs[p.tls_id, NETWORK] = self._timed(
+                replace(p, program_id=self.program_id))
+            self.options[p.tls_id] = (NETWORK, *kinds)
+
+    def _timed(self, prog: Program) -> Program:
+        res = webster_program(prog, self.links.get(prog.tls_id, ()), self.flows, self.webster)
+        return replace(res.program, offset_s=0.0)
+
+    def program(self, tls_id: str, kind: str) -> Program:
+        """Light ``tls_id`` with phasing ``kind``, Webster-timed on its own cycle, offset 0."""
+        return self._programs[tls_id, kind]
+
+    def plan(self, choice: Mapping[str, str]) -> SignalPlan:
+        """The plan of a choice (light → phasing); lights not named keep :data:`NETWORK`."""
+        return SignalPlan(tuple(self.program(p.tls_id, choice.get(p.tls_id, NETWORK))
+                                for p in self.start.programs))
+
+    def order(self) -> list[str]:
+        """Lights with a choice to make, heaviest total approach flow first (ties: net order)."""
+        def load(tls: str) -> float:
+            lanes = {lk.lane_id for lk in self.links.get(tls, ())}
+            return sum(self.flows.get(lane, 0.0) for lane in lanes)
+
+        ids = [p.tls_id for p in self.start.programs if len(self.options[p.tls_id]) > 1]
+        return sorted(ids, key=lambda t: -load(t))
+
+    def generated_issues(self, plan: SignalPlan) -> list[str]:
+        """Safety issues of the programs in ``plan`` whose phases the design generated.
+
+        A light that kept its network program keeps the network's phases; they are the
+        network's, not the design's, and are not judged here.
+        """
+        out = []
+        for p in plan.programs:
+            if self._same_phases(p, self.start[p.tls_id]):
+                continue
+            out += [f"{p.tls_id}: {msg}" for msg in safety.program_issues(self.net, p)]
+        return out
+
+    @staticmethod
+    def _same_phases(a: Program, b: Program) -> bool:
+        return [ph.state for ph in a.phases] == [ph.state for ph in b.phases]
+
+
+@dataclass
+class DesignOutcome:
+    """What the phasing phase chose and what each alternative scored.
+
+    Attributes
+    ----------
+    choice
+        Light → chosen phasing.
+    tried
+        Light → phasing → objective of the plan that differed from the incumbent only there
+        (a lower bound when ``cut``): ``{"objective": …, "cut": …, "key": …}``.
+    """
+
+    choice: dict[str, str]
+    tried: dict[str, dict[str, dict[str, Any]]]
+    plan: SignalPlan
+    key: str
+
+
+def choose_phasings(search: Search, space: DesignSpace) -> DesignOutcome:
+    """Coordinate descent over the lights' phasings (see the module docstring).
+
+    The incumbent starts as the starting phases with Webster timings; an alternative replaces
+    it only when strictly better.  When the budget runs out mid-pass, the best plan evaluated
+    so far is the outcome.  ``search.role`` should be :data:`DESIGN_ROLE`.
+    """
+    choice = {p.tls_id: NETWORK for p in space.start.programs}
+    by_key: dict[str, dict[str, str]] = {}
+    tried: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in space.order()}
+
+    def item(ch: dict[str, str]) -> Item:
+        plan = space.plan(ch)
+        key = plan_key(plan)
+        by_key.setdefault(key, dict(ch))
+        return (key, plan, search.role, None)
+
+    def note(tls: str, kind: str, key: str) -> None:
+        e = search.journal.entries.get(key)
+        if key in search.rejected:
+            tried[tls][kind] = {"objective": None, "unsafe": search.rejected[key], "key": key}
+        elif e is not None:
+            tried[tls][kind] = {"objective": e.objective, "cut": e.cut, "key": key}
+
+    try:
+        first = item(choice)
+        value = search.run_batch([first])[0]
+        for t in tried:
+            note(t, NETWORK, first[0])
+        for _ in range(MAX_PASSES):
+            changed = False
+            for tls in space.order():
+                alts = [k for k in space.options[tls] if k != choice[tls]]
+                items = [item(choice | {tls: k}) for k in alts]
+                try:
+                    values = search.run_batch(items, threshold=value)
+                finally:
+                    for k, it in zip(alts, items, strict=True):
+                        note(tls, k, it[0])
+                j = min(range(len(values)), key=lambda i: values[i]) if values else -1
+                if j >= 0 and values[j] < value:
+                    choice, value, changed = choice | {tls: alts[j]}, values[j], True
+            if not changed:
+                break
+    except BudgetReached:
+        pass
+    return _outcome(search, space, by_key, tried)
+
+
+def _outcome(search: Search, space: DesignSpace, by_key: dict[str, dict[str, str]],
+             tried: dict[str, dict[str, dict[str, Any]]]) -> DesignOutcome:
+    """The best plan the phasing phase evaluated exactly, with its choice."""
+    exact = [e for e in search.journal.entries.values()
+             if not e.cut and e.key in by_key and e.key in search.numbers]
+    best = min(exact, key=lambda e: (e.objective, e.n))
+    choice = by_key[best.key]
+    return DesignOutcome(choice, tried, space.plan(choice), best.key)
+
+
+def run_design(search: Search, space: DesignSpace, *, edges: Mapping[str, Any],
+               design_limit: int, fixed_limit: int, tune_budget: int) -> tuple[DesignOutcome, str]:
+    """Run all phases of the design search on one :class:`Search`.
+
+    Returns the phasing choice and why the fixed-time search stopped.
+
+    Parameters
+    ----------
+    design_limit, fixed_limit
+        Evaluations allowed in total at the end of the phasing phase and of the fixed-time
+        search (the start and Webster plans included).
+    tune_budget
+        Evaluations of the actuated and of the coordinated tuning each.
+    """
+    s = search.settings
+    search.restart(search.encoding, DESIGN_ROLE, design_limit)
+    outcome = choose_phasings(search, space)
+    designed = outcome.plan
+    links = dict(space.links)
+    n_refine = max(0, min(round((fixed_limit - len(search.numbers)) * s.refine_share),
+                          fixed_limit - len(search.numbers) - 1))
+    enc = Encoding(designed, s.min_cycle_s, s.max_cycle_s)
+    search.restart(enc, "candidate", fixed_limit - n_refine)
+    stopped = run_phase(lambda: global_search(search, designed, designed, links, dict(edges),
+                                              dict(space.flows)), search)
+    if n_refine:
+        enc2 = search.encoding
+        search.restart(enc2, "refine", fixed_limit)
+        stopped = run_phase(lambda: refine(search, enc2, roles=DESIGN_FIXED_ROLES,
+                                           structure=designed), search)
+    if tune_budget:
+        n_fixed = len(search.numbers)
+        # minimum greens of the designed programs hold under actuated control too
+        min_green = max(max(p.min_greens_s) for p in designed.programs)
+        act = replace(ActuatedEncoding(designed),
+                      bounds=((max(min_green, 3.0), 15.0), (20.0, 90.0), (1.0, 6.0)))
+        search.restart(act, "actuated", n_fixed + tune_budget)
+        run_phase(lambda: tune_vector(search, "actuated"), search)
+        base = best_fixed(search, designed)
+        search.restart(CoordinatedEncoding(base, links, edges), "coordinated",
+                       n_fixed + 2 * tune_budget)
+        run_phase(lambda: tune_vector(search, "coordinated"), search)
+    return outcome, stopped
+
+
+def best_fixed(search: Search, designed: SignalPlan) -> SignalPlan:
+    """The best fixed-time plan evaluated on the designed phases."""
+    exact = [e for e in search.journal.entries.values()
+             if not e.cut and e.key in search.plans and e.role in DESIGN_FIXED_ROLES
+             and same_phases(search.plans[e.key], designed)]
+    if not exact:
+        return designed
+    best = min(exact, key=lambda e: (e.objective, e.n))
+    return search.plans[best.key]
