@@ -65,6 +65,9 @@ class DesignSpace:
         Webster's settings.
     program_id
         programID of the designed programs.
+    extra
+        More phasings by light: name → program (e.g. ``sumo``, the phases SUMO's
+        ``netconvert --tls.rebuild`` builds); timed and checked as the others.
     """
 
     net: Network
@@ -73,6 +76,7 @@ class DesignSpace:
     flows: Mapping[str, float]
     webster: WebsterSettings
     program_id: str = "ts_design"
+    extra: Mapping[str, Mapping[str, Program]] = field(default_factory=dict)
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     _programs: dict[tuple[str, str], Program] = field(default_factory=dict)
@@ -93,6 +97,11 @@ class DesignSpace:
                 kinds = ()
             self._programs[p.tls_id, NETWORK] = self._timed(
                 replace(p, program_id=self.program_id))
+            for name, prog in self.extra.get(p.tls_id, {}).items():
+                if name not in kinds and not self._same_phases(prog, p):
+                    kinds = (*kinds, name)
+                    self._programs[p.tls_id, name] = self._timed(
+                        replace(prog, program_id=self.program_id))
             self.options[p.tls_id] = (NETWORK, *kinds)
 
     def _timed(self, prog: Program) -> Program:
@@ -256,6 +265,14 @@ def run_design(search: Search, space: DesignSpace, *, edges: Mapping[str, Any],
                        n_fixed + 2 * tune_budget)
         run_phase(lambda: tune_vector(search, "coordinated"), search)
     return outcome, stopped
+
+
+def fixed_time(program: Program) -> Program:
+    """An actuated program's phases as a fixed-time program (SUMO's ``static``)."""
+    phases = tuple(replace(ph, min_dur_s=None, max_dur_s=None, earliest_end_s=None,
+                           latest_end_s=None, next=(), final_target="")
+                   for ph in program.phases)
+    return replace(program, phases=phases, kind="static", params=(), detectors=())
 
 
 def best_fixed(search: Search, designed: SignalPlan) -> SignalPlan:

@@ -31,7 +31,16 @@ from trafficsim.optimise.validation import sumo_rebuilt_actuated, sumo_webster, 
 from trafficsim.outdir import holding_out
 from trafficsim.parallel import Progress, cpu_count, dask_executor, local_executor
 from trafficsim.scenario import BASELINE, Scenario, load_scenario
-from trafficsim.signals import PROGRAM_ID, SignalPlan, read_edges, read_links, read_plan, webster_plan
+from trafficsim.signals import (
+    PROGRAM_ID,
+    Program,
+    SignalPlan,
+    read_edges,
+    read_links,
+    read_plan,
+    read_plan_file,
+    webster_plan,
+)
 
 STATE = "optimise-state.json"
 #: programID of the plans ``--design`` writes
@@ -224,22 +233,30 @@ class DesignRun:
     space: Any
     outcome: Any
     stopped: str
+    rebuilt: dict[str, Any]
 
 
 def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[str, Any],
                 edges: dict[str, Any], flows: dict[str, float], tune_budget: int) -> DesignRun:
     """``--design``: choose phasings, time them, tune actuated control on them."""
     from trafficsim.netmodel import read_network
-    from trafficsim.optimise.design import DesignSpace, run_design
+    from trafficsim.optimise.design import DesignSpace, fixed_time, run_design
 
     s = search.settings
+    # SUMO's own phasing of each light (netconvert --tls.rebuild) is one more alternative
+    rebuilt = sumo_rebuilt_actuated(plan_net, search.out)
+    extra: dict[str, dict[str, Program]] = {}
+    if "file" in rebuilt:
+        progs, _ = read_plan_file(search.out / rebuilt["file"])
+        for p in progs:
+            extra[p.tls_id] = {"sumo": fixed_time(p)}
     space = DesignSpace(read_network(plan_net), start, links, flows, s.webster,
-                        program_id=DESIGN_PROGRAM_ID)
+                        program_id=DESIGN_PROGRAM_ID, extra=extra)
     search.check = space.generated_issues  # no generated program runs unless it is safe
     design_limit = max(3, min(round(s.budget * s.design_share), s.budget - 1))
     outcome, stopped = run_design(search, space, edges=edges, design_limit=design_limit,
                                   fixed_limit=s.budget, tune_budget=tune_budget)
-    return DesignRun(space, outcome, stopped)
+    return DesignRun(space, outcome, stopped, rebuilt)
 
 
 def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
@@ -261,7 +278,7 @@ def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
         out / "design_actuated.add.xml")
     refs: dict[str, Path | str] = {"design_fixed": out / "design_fixed.add.xml",
                                    "design_actuated": out / "design_actuated.add.xml"}
-    rebuilt = sumo_rebuilt_actuated(plan_net, out)
+    rebuilt = design.rebuilt
     if "file" in rebuilt:
         refs["sumo_rebuilt"] = out / rebuilt["file"]
     if "max_pressure" in CONTROLS:  # the reference adaptive control, when this build has it
