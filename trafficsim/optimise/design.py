@@ -254,17 +254,48 @@ def run_design(search: Search, space: DesignSpace, *, edges: Mapping[str, Any],
                                            structure=designed), search)
     if tune_budget:
         n_fixed = len(search.numbers)
-        # minimum greens of the designed programs hold under actuated control too
-        min_green = max(max(p.min_greens_s) for p in designed.programs)
-        act = replace(ActuatedEncoding(designed),
-                      bounds=((max(min_green, 3.0), 15.0), (20.0, 90.0), (1.0, 6.0)))
-        search.restart(act, "actuated", n_fixed + tune_budget)
-        run_phase(lambda: tune_vector(search, "actuated"), search)
+        search.restart(None, "actuated", n_fixed + tune_budget)
+        holder: list[SignalPlan] = []
+        run_phase(lambda: holder.append(_actuated_base(search, space, designed)), search)
+        if holder:
+            act = _actuated_encoding(holder[0])
+            search.restart(act, "actuated", n_fixed + tune_budget)
+            run_phase(lambda: tune_vector(search, "actuated"), search)
         base = best_fixed(search, designed)
         search.restart(CoordinatedEncoding(base, links, edges), "coordinated",
                        n_fixed + 2 * tune_budget)
         run_phase(lambda: tune_vector(search, "coordinated"), search)
     return outcome, stopped
+
+
+def _actuated_encoding(base: SignalPlan) -> ActuatedEncoding:
+    """Shared actuated parameters on ``base``'s phases; the minimum greens hold as minDur."""
+    min_green = max(max(p.min_greens_s) for p in base.programs)
+    return replace(ActuatedEncoding(base),
+                   bounds=((max(min_green, 3.0), 15.0), (20.0, 90.0), (1.0, 6.0)))
+
+
+def _actuated_base(search: Search, space: DesignSpace, designed: SignalPlan) -> SignalPlan:
+    """The phases the actuated tuning starts from: the designed ones or SUMO's rebuilt ones.
+
+    Both run as SUMO actuated control with SUMO's defaults; the better one is tuned.  (SUMO's
+    rebuilt actuated programs are a strong reference: on an imported city network they beat
+    tuned actuated control on the network's own phases.)
+    """
+    bases = [designed]
+    sumo = {t: "sumo" for t, kinds in space.options.items() if "sumo" in kinds}
+    if sumo:
+        rebuilt = space.plan(sumo)
+        if not same_phases(rebuilt, designed):
+            bases.append(rebuilt)
+    items: list[Item] = []
+    for b in bases:
+        enc = _actuated_encoding(b)
+        x0 = enc.default()
+        plan = enc.decode(x0)
+        items.append((plan_key(plan), plan, "actuated", [float(v) for v in x0]))
+    values = search.run_batch(items)
+    return bases[min(range(len(bases)), key=lambda i: (values[i], i))]
 
 
 def fixed_time(program: Program) -> Program:
