@@ -1,0 +1,765 @@
+"""Phase design: signal programs built from a junction's movements.
+
+:func:`layout` reads what a traffic light controls from the network (its movements with their
+turns, the approaches grouped into opposing pairs, pedestrian crossings, the junction's foe and
+response matrices mapped to the light's link indices, and the ITE intergreen needs of every link);
+:func:`build_program` turns it into a fixed-time SUMO program for one of the phasings of
+:data:`PHASINGS`; :func:`design_plan` does it for several lights.
+
+Phasings (a 4-leg junction with opposing pairs A = (A1, A2) and B; an approach without an
+opposite, as the stem of a T or a one-way street, is a pair of its own):
+
+``two_stage``
+    A: every movement of A1 and A2 (lefts permissive ``g`` where SUMO's right of way makes them
+    yield to the opposing through), then B likewise.
+``leading_left``
+    A's lefts protected, then A's throughs and rights with permissive lefts; then B likewise.
+``lead_lag``
+    A1 alone (left, through, right: its left is protected), then the throughs and rights of A1
+    and A2, then A2 alone (its left lags); then B likewise.  Lefts are protected only (no
+    permissive left in the middle stage: that would be the lead–lag "yellow trap").
+``split``
+    every approach alone, all its movements green.
+``left_overlap``
+    both lefts of A protected, then the heavier left (A1, more left lanes) overlapping its own
+    through (A1 alone), then the throughs and rights of A1 and A2 (NEMA dual-ring sequence
+    1+5, 1+6, 2+6); then B likewise.
+
+Every stage is built so that it is safe by construction: two links that conflict (the
+junction's ``foes``) are green together only when SUMO's ``response`` makes one of them yield,
+and that one shows ``g``.  Pedestrian crossings get green in the stages where every conflicting
+vehicle movement is a turn that yields to them (right turns become ``g``); a link that a phasing
+leaves unserved (a left that may not run permissive, a crossing no stage can take) joins the
+first stage that can take it safely, else a stage of its own.
+
+Transitions after each stage (the stage's transition phases in :class:`trafficsim.signals.Stage`):
+
+1. pedestrian clearance: crossings that end show ``u`` (SUMO treats red-yellow as red, so no one
+   starts to cross) while the stage's vehicles keep their green, as long as the crossing's
+   clearance (length / 1.2 m/s) needs beyond the yellow and all-red;
+2. yellow for the vehicle links that end: ITE ``t_r + v / (2 a)``, ``t_r`` = 1.0 s,
+   ``a`` = 3.05 m/s², ``v`` the approach lane's speed, at least 3 s;
+3. all-red: ITE ``(W + L) / v`` with ``W`` the link's path through the junction (its internal
+   lanes) and ``L`` = 6 m, for links whose conflicting links start next; the links about to start
+   show ``u`` (red-yellow: still red in SUMO).
+
+Yellow, all-red and pedestrian clearance are rounded **up to whole seconds** (SUMO's default step is
+1 s, and a phase ends on a step anyway).  A stage's minimum green is the vehicle minimum green, or
+the pedestrian walk time (7 s) when a crossing's green starts in it (the crossing's clearance runs
+in the transition).
+
+Pure module: it reads the network model and never starts SUMO.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from trafficsim.netmodel import Connection, Junction, Network
+from trafficsim.signals import Phase, Program, SignalPlan
+
+#: The phasings :func:`build_program` knows, in the order a design search tries them.
+PHASINGS: tuple[str, ...] = ("two_stage", "leading_left", "lead_lag", "split", "left_overlap")
+
+#: ITE change interval: perception-reaction time [s], deceleration [m/s²], minimum yellow [s].
+PERCEPTION_REACTION_S = 1.0
+DECELERATION_M_S2 = 3.05
+MIN_YELLOW_S = 3.0
+#: ITE red clearance: vehicle length [m].
+VEHICLE_LENGTH_M = 6.0
+#: Pedestrians: minimum walk [s] and walking speed for the clearance [m/s] (MUTCD 4E.06).
+WALK_S = 7.0
+PEDESTRIAN_SPEED_M_S = 1.2
+#: Vehicle minimum green [s] and the cycle of the default equal split [s].
+MIN_GREEN_S = 5.0
+DEFAULT_CYCLE_S = 90.0
+
+_TURNS = {"s": "T", "l": "L", "L": "L", "r": "R", "R": "R", "t": "U"}
+_GREEN = "Gg"
+
+
+# --------------------------------------------------------------------------------------------
+# ITE intergreens
+# --------------------------------------------------------------------------------------------
+def ite_yellow_s(speed_m_s: float) -> float:
+    """ITE yellow change interval ``t_r + v / (2 a)`` on a level approach, at least 3 s [s].
+
+    ``speed_m_s`` is the approach speed [m/s]; ``t_r`` = 1.0 s, ``a`` = 3.05 m/s².
+    50 km/h (13.89 m/s): 1.0 + 13.89 / 6.1 = 3.28 s.
+    """
+    return max(MIN_YELLOW_S, PERCEPTION_REACTION_S + speed_m_s / (2.0 * DECELERATION_M_S2))
+
+
+def ite_all_red_s(clearing_m: float, speed_m_s: float) -> float:
+    """ITE red clearance interval ``(W + L) / v`` [s].
+
+    ``clearing_m`` is the distance W from the stop line through the conflict area [m]
+    (the link's path through the junction), ``L`` = 6 m, ``speed_m_s`` the approach speed [m/s].
+    """
+    return (clearing_m + VEHICLE_LENGTH_M) / max(speed_m_s, 0.1)
+
+
+def pedestrian_clearance_s(length_m: float) -> float:
+    """Time a pedestrian who starts at the end of the walk needs to cross: length / 1.2 m/s [s]."""
+    return length_m / PEDESTRIAN_SPEED_M_S
+
+
+def _ceil_s(x: float) -> float:
+    # (a hair of tolerance: 3.0000000001 s is 3 s, not 4)
+    return float(math.ceil(x - 1e-6)) if x > 0 else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Layout of a junction
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Movement:
+    """Links from one approach edge to one exit edge.
+
+    Attributes
+    ----------
+    from_edge, to_edge
+        Approach and exit edge.
+    turn
+        ``L`` left (also SUMO's partly left), ``T`` through, ``R`` right (also partly right),
+        ``U`` turnaround (from SUMO's connection ``dir``).
+    link_indices
+        The traffic light's link indices of the movement, one per lane-to-lane connection.
+    lanes
+        The approach lanes it uses.
+    speed_m_s
+        Speed limit of its approach lanes (the slowest). [m/s]
+    """
+
+    from_edge: str
+    to_edge: str
+    turn: str
+    link_indices: tuple[int, ...]
+    lanes: tuple[str, ...]
+    speed_m_s: float
+
+
+@dataclass(frozen=True)
+class Approach:
+    """An incoming edge with the heading of its traffic at the stop line.
+
+    ``bearing_deg`` is the direction vehicles drive at the stop line, 0 = north (+y), clockwise
+    [deg]; ``lanes`` the lane count.
+    """
+
+    edge: str
+    bearing_deg: float
+    lanes: int
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A pedestrian crossing controlled by the light.
+
+    Attributes
+    ----------
+    edge
+        SUMO's crossing edge (``:J_c0``).
+    link_indices
+        Link indices that let pedestrians onto it.
+    length_m
+        Walking length. [m]
+    walk_s, clearance_s
+        Minimum walk [s] and the time to cross at 1.2 m/s [s].
+    """
+
+    edge: str
+    link_indices: tuple[int, ...]
+    length_m: float
+    walk_s: float
+    clearance_s: float
+
+
+@dataclass(frozen=True)
+class JunctionLayout:
+    """What a traffic light controls, as phase design needs it.
+
+    Attributes
+    ----------
+    tls_id
+        The tlLogic id.
+    approaches
+        Incoming edges with vehicle movements.
+    pairs
+        Approach edges grouped into opposing pairs (an approach without an opposite alone), the
+        pair with the most lanes first; within a pair the approach with more left-turn lanes first.
+    movements
+        Vehicle movements.
+    crossings
+        Pedestrian crossings.
+    foes
+        Link index → link indices it conflicts with (the junction's ``foes``, symmetric).
+    yields
+        Link index → link indices it must let go first (the junction's ``response``).
+    n_links
+        Length of the light's state strings.
+    yellow_s, all_red_s
+        Vehicle link index → ITE yellow and all-red, unrounded [s].
+    clearance_s
+        Crossing link index → pedestrian clearance [s].
+    names
+        Link index → ``from→to`` (or the crossing) for messages.
+    """
+
+    tls_id: str
+    approaches: tuple[Approach, ...]
+    pairs: tuple[tuple[str, ...], ...]
+    movements: tuple[Movement, ...]
+    crossings: tuple[Crossing, ...]
+    foes: Mapping[int, frozenset[int]]
+    yields: Mapping[int, frozenset[int]]
+    n_links: int
+    yellow_s: Mapping[int, float]
+    all_red_s: Mapping[int, float]
+    clearance_s: Mapping[int, float]
+    names: Mapping[int, str]
+
+    def movement_of(self, link: int) -> Movement | None:
+        """The vehicle movement a link belongs to (None: a crossing or an unused index)."""
+        for m in self.movements:
+            if link in m.link_indices:
+                return m
+        return None
+
+    def conflict(self, i: int, j: int) -> bool:
+        """Links ``i`` and ``j`` conflict (cross, merge or meet in the junction)."""
+        return j in self.foes.get(i, frozenset())
+
+    def yields_to(self, i: int, j: int) -> bool:
+        """SUMO's right of way makes link ``i`` let link ``j`` go first."""
+        return j in self.yields.get(i, frozenset())
+
+    @property
+    def crossing_links(self) -> frozenset[int]:
+        """Link indices of pedestrian crossings."""
+        return frozenset(i for c in self.crossings for i in c.link_indices)
+
+    @property
+    def controlled(self) -> tuple[int, ...]:
+        """Every link index with a movement or a crossing, ascending."""
+        return tuple(sorted({i for m in self.movements for i in m.link_indices}
+                            | self.crossing_links))
+
+
+def layout(net: Network, tls_id: str) -> JunctionLayout:
+    """The layout of traffic light ``tls_id`` of ``net``.
+
+    Raises
+    ------
+    KeyError
+        When the network has no link controlled by ``tls_id``.
+    """
+    conns = net.tl_links(tls_id)
+    if not conns:
+        msg = f"traffic light '{tls_id}' controls no link in {net.path}"
+        raise KeyError(msg)
+    n_links = max(c.link_index for c in conns) + 1
+    for p in net.programs:
+        if p.id == tls_id and p.phases:
+            n_links = max(n_links, max(len(ph.state) for ph in p.phases))
+    internal_next = {f"{c.from_edge}_{c.from_lane}": c.via for c in net.connections
+                     if c.from_edge.startswith(":") and c.via}
+    req = _request_map(net, conns, internal_next)
+    foes, yields = _tl_matrices(net, conns, req)
+    names: dict[int, str] = {}
+    # vehicle movements
+    groups: dict[tuple[str, str], list[Connection]] = {}
+    crossing_groups: dict[str, list[int]] = {}
+    for c in conns:
+        crossing = _crossing_edge(net, c)
+        if crossing is not None:
+            crossing_groups.setdefault(crossing, []).append(c.link_index)
+            names[c.link_index] = f"crossing {crossing}"
+        elif net.edges.get(c.from_edge) is not None and net.edges[c.from_edge].is_normal:
+            groups.setdefault((c.from_edge, c.to_edge), []).append(c)
+            names.setdefault(c.link_index, f"{c.from_edge}→{c.to_edge}")
+    movements = []
+    yellow: dict[int, float] = {}
+    all_red: dict[int, float] = {}
+    for (fe, te), cs in groups.items():
+        speeds = [net.lane(f"{c.from_edge}_{c.from_lane}").speed_m_s for c in cs]
+        turn = _TURNS.get(cs[0].direction, "T")
+        movements.append(Movement(fe, te, turn, tuple(sorted({c.link_index for c in cs})),
+                                  tuple(sorted({f"{c.from_edge}_{c.from_lane}" for c in cs})),
+                                  min(speeds)))
+        for c, v in zip(cs, speeds, strict=True):
+            i = c.link_index
+            yellow[i] = max(yellow.get(i, 0.0), ite_yellow_s(v))
+            all_red[i] = max(all_red.get(i, 0.0),
+                             ite_all_red_s(_clearing_m(net, c, internal_next), v))
+    crossings = []
+    clearance: dict[int, float] = {}
+    for edge, idx in crossing_groups.items():
+        lane = net.edges[edge].lanes[0]
+        cl = pedestrian_clearance_s(lane.length_m)
+        crossings.append(Crossing(edge, tuple(sorted(set(idx))), lane.length_m, WALK_S, cl))
+        for i in idx:
+            clearance[i] = max(clearance.get(i, 0.0), cl)
+    approaches = _approaches(net, movements)
+    pairs = _pairs(approaches, movements)
+    return JunctionLayout(tls_id=tls_id, approaches=approaches, pairs=pairs,
+                          movements=tuple(movements), crossings=tuple(crossings), foes=foes,
+                          yields=yields, n_links=n_links, yellow_s=yellow, all_red_s=all_red,
+                          clearance_s=clearance, names=names)
+
+
+def _junction_of(net: Network, c: Connection) -> str:
+    e = net.edges.get(c.from_edge)
+    if e is not None and e.is_normal:
+        return e.to_junction
+    # internal edges (walking areas, crossings): ':<junction>_<suffix>'
+    return c.from_edge[1:].rsplit("_", 1)[0]
+
+
+def _crossing_edge(net: Network, c: Connection) -> str | None:
+    for eid in (c.to_edge, c.from_edge):
+        e = net.edges.get(eid)
+        if e is not None and e.function == "crossing":
+            return eid
+    return None
+
+
+def _request_map(net: Network, conns: Sequence[Connection], internal_next: Mapping[str, str]
+                 ) -> dict[int, list[tuple[str, int]]]:
+    """Link index → (junction, request index) of each of its connections.
+
+    A junction's request ``k`` belongs to its internal lane ``intLanes[k]``: the connection's
+    ``via`` lane or, for a link with an internal stop (a left turn waiting inside the junction),
+    the lane after it; a crossing's request is the crossing lane.  Without internal lanes the
+    requests follow the incoming lanes in order, each with its connections in file order.
+    """
+    by_lane: dict[str, list[Connection]] = {}
+    for c in net.connections:
+        by_lane.setdefault(f"{c.from_edge}_{c.from_lane}", []).append(c)
+    lane_index: dict[str, dict[str, int]] = {}
+    out: dict[int, list[tuple[str, int]]] = {}
+    for c in conns:
+        jid = _junction_of(net, c)
+        j = net.junctions.get(jid)
+        if j is None:
+            continue
+        if jid not in lane_index:
+            lane_index[jid] = _junction_lanes(j, by_lane)
+        idx = lane_index[jid]
+        cands = []
+        if c.via:
+            lane = c.via
+            for _ in range(4):  # a via chain is at most a few internal lanes long
+                cands.append(lane)
+                if lane not in internal_next:
+                    break
+                lane = internal_next[lane]
+        cands.append(f"{c.to_edge}_{c.to_lane}")
+        cands.append(_conn_key(c))
+        for lane in cands:
+            if lane in idx:
+                out.setdefault(c.link_index, []).append((jid, idx[lane]))
+                break
+    return out
+
+
+def _conn_key(c: Connection) -> str:
+    return f"{c.from_edge}_{c.from_lane}>{c.to_edge}_{c.to_lane}"
+
+
+def _junction_lanes(j: Junction, by_lane: Mapping[str, Sequence[Connection]]) -> dict[str, int]:
+    if j.int_lanes:
+        return {lane: k for k, lane in enumerate(j.int_lanes)}
+    out: dict[str, int] = {}
+    k = 0
+    for lane in j.inc_lanes:
+        for c in by_lane.get(lane, ()):
+            out[_conn_key(c)] = k
+            k += 1
+    return out
+
+
+def _tl_matrices(net: Network, conns: Sequence[Connection],
+                 req: Mapping[int, Sequence[tuple[str, int]]]
+                 ) -> tuple[dict[int, frozenset[int]], dict[int, frozenset[int]]]:
+    back: dict[tuple[str, int], set[int]] = {}
+    for i, rs in req.items():
+        for r in rs:
+            back.setdefault(r, set()).add(i)
+    foes: dict[int, set[int]] = {c.link_index: set() for c in conns}
+    yields: dict[int, set[int]] = {c.link_index: set() for c in conns}
+    for i, rs in req.items():
+        for jid, k in rs:
+            junction = net.junctions[jid]
+            try:
+                f, y = junction.foes(k), junction.yields_to(k)
+            except KeyError:
+                continue
+            for kk in f:
+                for jj in back.get((jid, kk), ()):
+                    if jj != i:
+                        foes[i].add(jj)
+                        foes.setdefault(jj, set()).add(i)  # SUMO's foes are symmetric; be sure
+            for kk in y:
+                yields[i].update(jj for jj in back.get((jid, kk), ()) if jj != i)
+    return ({i: frozenset(s) for i, s in foes.items()},
+            {i: frozenset(s) for i, s in yields.items()})
+
+
+def _clearing_m(net: Network, c: Connection, nxt: Mapping[str, str]) -> float:
+    """Length of a link's path through the junction: its internal lanes [m]."""
+    total = 0.0
+    lane_id = c.via
+    for _ in range(4):
+        if not lane_id:
+            break
+        try:
+            total += net.lane(lane_id).length_m
+        except KeyError:
+            break
+        lane_id = nxt.get(lane_id, "")
+    return total
+
+
+
+def _bearing_deg(net: Network, edge: str) -> float:
+    lanes = net.edges[edge].lanes
+    shape = lanes[0].shape if lanes else ()
+    if len(shape) < 2:
+        return 0.0
+    (x0, y0), (x1, y1) = shape[-2], shape[-1]
+    return math.degrees(math.atan2(x1 - x0, y1 - y0)) % 360.0
+
+
+def _approaches(net: Network, movements: Sequence[Movement]) -> tuple[Approach, ...]:
+    edges = sorted({m.from_edge for m in movements})
+    return tuple(Approach(e, round(_bearing_deg(net, e), 1), len(net.edges[e].lanes))
+                 for e in edges)
+
+
+def _angle(a: float, b: float) -> float:
+    """Angle between two headings, 0…180 [deg]."""
+    d = abs(a - b) % 360.0
+    return min(d, 360.0 - d)
+
+
+def _pairs(approaches: Sequence[Approach], movements: Sequence[Movement]
+           ) -> tuple[tuple[str, ...], ...]:
+    cands = sorted(((_angle(a.bearing_deg, b.bearing_deg), a.edge, b.edge)
+                    for n, a in enumerate(approaches) for b in approaches[n + 1:]
+                    if _angle(a.bearing_deg, b.bearing_deg) >= 135.0), reverse=True)
+    used: set[str] = set()
+    groups: list[tuple[str, ...]] = []
+    for _, a, b in cands:
+        if a not in used and b not in used:
+            used |= {a, b}
+            groups.append((a, b))
+    groups += [(a.edge,) for a in approaches if a.edge not in used]
+    lanes = {a.edge: a.lanes for a in approaches}
+    n_left = {a.edge: sum(len(m.lanes) for m in movements
+                          if m.from_edge == a.edge and m.turn in "LU") for a in approaches}
+    ordered = [tuple(sorted(g, key=lambda e: (-n_left[e], e))) for g in groups]
+    ordered.sort(key=lambda g: (-sum(lanes[e] for e in g), g))
+    return tuple(ordered)
+
+
+# --------------------------------------------------------------------------------------------
+# Stages
+# --------------------------------------------------------------------------------------------
+def applicable(lay: JunctionLayout) -> tuple[str, ...]:
+    """The phasings that make sense at this light, in :data:`PHASINGS` order.
+
+    ``two_stage`` always; ``split`` when some pair has two approaches; the protected-left kinds
+    when some pair has two approaches and one of them a left turn (or turnaround).
+    """
+    two = [g for g in lay.pairs if len(g) == 2]
+    lefts = any(m.turn in "LU" and m.from_edge in g for g in two for m in lay.movements)
+    out = ["two_stage"]
+    if lefts:
+        out += ["leading_left", "lead_lag"]
+    if two:
+        out.append("split")
+    if lefts:
+        out.append("left_overlap")
+    return tuple(k for k in PHASINGS if k in out)
+
+
+# A requested stage: (link, permissive) in admission order.  Protected links come first; a
+# permissive link joins only when it yields to every conflicting link already green.
+_Wish = list[tuple[int, bool]]
+
+
+def _links(lay: JunctionLayout, edges: Iterable[str], turns: str) -> list[int]:
+    es = set(edges)
+    return [i for m in lay.movements if m.from_edge in es and m.turn in turns
+            for i in m.link_indices]
+
+
+def _wishes(lay: JunctionLayout, kind: str) -> list[_Wish]:
+    def prot(links: Iterable[int]) -> _Wish:
+        return [(i, False) for i in links]
+
+    def perm(links: Iterable[int]) -> _Wish:
+        return [(i, True) for i in links]
+
+    out: list[_Wish] = []
+    for g in lay.pairs:
+        has_left = len(g) == 2 and bool(_links(lay, g, "LU"))
+        if kind == "split":
+            out += [prot(_links(lay, [e], "TRLU")) for e in g]
+        elif kind == "two_stage" or not has_left:
+            out.append(prot(_links(lay, g, "TR")) + perm(_links(lay, g, "LU")))
+        elif kind == "leading_left":
+            out.append(prot(_links(lay, g, "LU")))
+            out.append(prot(_links(lay, g, "TR")) + perm(_links(lay, g, "LU")))
+        elif kind == "lead_lag":
+            a1, a2 = g
+            out.append(prot(_links(lay, [a1], "TRLU")))
+            out.append(prot(_links(lay, g, "TR")))
+            out.append(prot(_links(lay, [a2], "TRLU")))
+        elif kind == "left_overlap":
+            a1, _ = g
+            out.append(prot(_links(lay, g, "LU")))
+            out.append(prot(_links(lay, [a1], "TRLU")))
+            out.append(prot(_links(lay, g, "TR")))
+        else:
+            msg = f"unknown phasing {kind!r}; phasings: {', '.join(PHASINGS)}"
+            raise ValueError(msg)
+    return out
+
+
+def _compatible(lay: JunctionLayout, i: int, green: Mapping[int, bool], permissive: bool) -> bool:
+    """Link ``i`` may join the links ``green`` (link → permissive) of a stage."""
+    crossings = lay.crossing_links
+    for j, j_perm in green.items():
+        if not lay.conflict(i, j):
+            continue
+        if i in crossings:
+            # a crossing only beside turns that yield to it (not through traffic, and not a
+            # protected left)
+            m = lay.movement_of(j)
+            if m is None or not lay.yields_to(j, i) or m.turn == "T" or (
+                    m.turn in "LU" and not j_perm):
+                return False
+        elif j in crossings:
+            m = lay.movement_of(i)
+            if m is None or not lay.yields_to(i, j) or m.turn == "T" or (
+                    m.turn in "LU" and not permissive):
+                return False
+        elif permissive:
+            if not lay.yields_to(i, j):
+                return False
+        elif not (lay.yields_to(i, j) or (j_perm and lay.yields_to(j, i))
+                  or lay.yields_to(j, i)):
+            return False
+    return True
+
+
+def _admit(lay: JunctionLayout, wish: _Wish) -> dict[int, bool]:
+    green: dict[int, bool] = {}
+    for i, perm in wish:
+        if i not in green and _compatible(lay, i, green, perm):
+            green[i] = perm
+    return green
+
+
+def stage_greens(lay: JunctionLayout, kind: str) -> list[dict[int, bool]]:
+    """The links green in each stage of a phasing: link → permissive (``g`` wanted).
+
+    Crossings join every stage they fit; links the phasing leaves unserved join the first stage
+    that takes them safely, else stages of their own (appended).
+
+    Raises
+    ------
+    ValueError
+        When ``kind`` is not one of :data:`PHASINGS`.
+    """
+    stages = [s for s in (_admit(lay, w) for w in _wishes(lay, kind)) if s]
+    for st in stages:
+        for c in sorted(lay.crossing_links):
+            if _compatible(lay, c, st, False):
+                st[c] = False
+    served = {i for st in stages for i in st}
+    rest = [i for i in lay.controlled if i not in served]
+    extra: list[dict[int, bool]] = []
+    for i in rest:
+        for st in stages + extra:
+            if _compatible(lay, i, st, False):
+                st[i] = False
+                break
+        else:
+            extra.append({i: False})
+    stages += extra
+    # identical consecutive stages (e.g. a pair without lefts in leading_left) merge
+    out: list[dict[int, bool]] = []
+    for st in stages:
+        if not out or set(out[-1]) != set(st):
+            out.append(st)
+    if len(out) > 1 and set(out[0]) == set(out[-1]):
+        out.pop()
+    return out
+
+
+def _state(lay: JunctionLayout, green: Mapping[int, bool]) -> str:
+    chars = ["r"] * lay.n_links
+    for i in green:
+        yields = any(lay.conflict(i, j) and lay.yields_to(i, j) for j in green)
+        chars[i] = "g" if yields else "G"
+    return "".join(chars)
+
+
+# --------------------------------------------------------------------------------------------
+# Programs
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Boundary:
+    ped_s: float
+    yellow_s: float
+    all_red_s: float
+
+
+def _boundaries(lay: JunctionLayout, states: Sequence[str], min_greens: Sequence[float]
+                ) -> list[_Boundary]:
+    """Pedestrian clearance, yellow and all-red after each stage [s] (whole seconds)."""
+    n = len(states)
+    crossings = lay.crossing_links
+
+    def green(k: int, i: int) -> bool:
+        return states[k % n][i] in _GREEN
+
+    ped = [0.0] * n
+    yel = [0.0] * n
+    ar = [0.0] * n
+    for k in range(n):
+        ending = [i for i in range(lay.n_links) if green(k, i) and not green(k + 1, i)]
+        veh = [i for i in ending if i not in crossings]
+        yel[k] = _ceil_s(max((lay.yellow_s.get(i, MIN_YELLOW_S) for i in veh), default=0.0))
+    # the red time each ending link needs before a conflicting link starts, checked against every
+    # later start until the link is green again; the shortfall goes to the all-red before that
+    # start (or, for a crossing whose foe starts next, to the pedestrian clearance phase)
+    for _ in range(2 * n + 2):
+        changed = False
+        for k in range(n):
+            for i in range(lay.n_links):
+                if not (green(k, i) and not green(k + 1, i)):
+                    continue
+                is_ped = i in crossings
+                need = lay.clearance_s.get(i, 0.0) if is_ped else lay.all_red_s.get(i, 0.0)
+                # time from i's red (crossing: its green end) to the start of stage k + 1
+                t = (ped[k] + yel[k] + ar[k]) if is_ped else ar[k]
+                for m in range(k + 1, k + 1 + n):
+                    if green(m, i):
+                        break
+                    starts = [j for j in range(lay.n_links)
+                              if green(m, j) and not green(m - 1, j) and lay.conflict(i, j)]
+                    if starts and t < need - 1e-9:
+                        short = _ceil_s(need - t)
+                        if is_ped and m == k + 1:
+                            ped[k] += short
+                        else:
+                            ar[(m - 1) % n] += short
+                        t += short
+                        changed = True
+                    t += min_greens[m % n] + ped[m % n] + yel[m % n] + ar[m % n]
+        if not changed:
+            break
+    return [_Boundary(p, y, a) for p, y, a in zip(ped, yel, ar, strict=True)]
+
+
+def _transition_phases(lay: JunctionLayout, cur: str, nxt: str, b: _Boundary,
+                       label: str) -> list[Phase]:
+    crossings = lay.crossing_links
+    ending = {i for i in range(len(cur)) if cur[i] in _GREEN and nxt[i] not in _GREEN}
+    starting = {i for i in range(len(cur)) if cur[i] not in _GREEN and nxt[i] in _GREEN}
+    out = []
+    if b.ped_s > 0:
+        st = "".join("u" if i in ending and i in crossings else c for i, c in enumerate(cur))
+        out.append(Phase(st, b.ped_s, name=f"{label} pedestrian clearance"))
+    if b.yellow_s > 0:
+        st = "".join(("r" if i in crossings else "y") if i in ending else c
+                     for i, c in enumerate(cur))
+        out.append(Phase(st, b.yellow_s, name=f"{label} yellow"))
+    if b.all_red_s > 0:
+        # the links about to start show red-yellow: still red in SUMO, and it keeps the phase a
+        # transition (Program.stages: no 'u' or 'y' in a green phase)
+        st = "".join("r" if i in ending else "u" if i in starting else c
+                     for i, c in enumerate(cur))
+        out.append(Phase(st, b.all_red_s, name=f"{label} all-red"))
+    return out
+
+
+def build_program(lay: JunctionLayout, kind: str, *, green_s: Sequence[float] | None = None,
+                  program_id: str = "ts_design", min_green_s: float = MIN_GREEN_S) -> Program:
+    """A fixed-time program of phasing ``kind`` at the light of ``lay``.
+
+    Parameters
+    ----------
+    lay
+        The light's layout (:func:`layout`).
+    kind
+        One of :data:`PHASINGS` (it need not be :func:`applicable`: it then degrades to fewer
+        stages).
+    green_s
+        Green of each stage [s] (default: the time of a 90 s cycle left after the transitions,
+        split equally, at least each stage's minimum green).  Greens below a stage's minimum
+        green are raised to it.
+    program_id
+        SUMO programID.
+    min_green_s
+        Vehicle minimum green [s]; a stage where a crossing's green starts gets at least the
+        7 s walk.
+
+    Raises
+    ------
+    ValueError
+        When ``kind`` is unknown or ``green_s`` has the wrong length.
+    """
+    greens = stage_greens(lay, kind)
+    if not greens:
+        msg = f"traffic light '{lay.tls_id}' controls no vehicle movement or crossing"
+        raise ValueError(msg)
+    states = [_state(lay, g) for g in greens]
+    n = len(states)
+    crossings = lay.crossing_links
+    mins = []
+    for k in range(n):
+        prev = states[(k - 1) % n]
+        walk = any(states[k][c] in _GREEN and prev[c] not in _GREEN for c in crossings) or (
+            n == 1 and any(states[k][c] in _GREEN for c in crossings))
+        mins.append(max(min_green_s, WALK_S) if walk else min_green_s)
+    bounds = _boundaries(lay, states, mins)
+    inter = sum(b.ped_s + b.yellow_s + b.all_red_s for b in bounds)
+    if green_s is None:
+        each = max((DEFAULT_CYCLE_S - inter) / n, 0.0)
+        g_s = [float(max(round(each), m)) for m in mins]
+    else:
+        if len(green_s) != n:
+            msg = (f"{lay.tls_id}: {kind} has {n} stages here, {len(green_s)} greens were "
+                   "given")
+            raise ValueError(msg)
+        g_s = [max(float(g), m) for g, m in zip(green_s, mins, strict=True)]
+    phases: list[Phase] = []
+    for k in range(n):
+        label = f"{kind} {k + 1}"
+        phases.append(Phase(states[k], g_s[k], name=label))
+        if n > 1:
+            phases += _transition_phases(lay, states[k], states[(k + 1) % n], bounds[k], label)
+    return Program(tls_id=lay.tls_id, phases=tuple(phases), program_id=program_id,
+                   kind="static", min_greens_s=tuple(mins))
+
+
+def design_plan(net: Network, choice: Mapping[str, str], *,
+                program_id: str = "ts_design") -> SignalPlan:
+    """Programs of the phasings ``choice`` (tlLogic id → phasing) for those lights.
+
+    Raises
+    ------
+    KeyError
+        When a light of ``choice`` controls no link of ``net``.
+    ValueError
+        When a phasing is unknown.
+    """
+    return SignalPlan(tuple(build_program(layout(net, t), kind, program_id=program_id)
+                            for t, kind in choice.items()))

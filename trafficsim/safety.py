@@ -1,0 +1,187 @@
+"""Safety of a signal program: conflicting greens, intergreens, minimum greens, pedestrians.
+
+:func:`program_issues` checks one SUMO program against the network it runs on and returns what
+is wrong with it (an empty list: safe):
+
+- **conflicting greens**: two links that conflict (the junction's ``foes``) are never green at
+  once, unless one of them shows a lower-case ``g`` and SUMO's ``response`` makes it yield to
+  the other (SUMO's right of way then handles the conflict: a permissive left, a right turn
+  yielding to a crossing);
+- **yellow**: a vehicle link that loses its green shows yellow for at least the ITE change
+  interval ``1.0 s + v / (2 · 3.05 m/s²)`` (≥ 3 s), ``v`` its approach speed;
+- **all-red**: a link that conflicts with it gets green no earlier than the ITE red clearance
+  ``(W + 6 m) / v`` after the yellow ends (``W`` the link's path through the junction); for a
+  pedestrian crossing, no earlier than its length / 1.2 m/s after the crossing's green ends.  A
+  link that starts with ``g`` and yields to the ending link is exempt: SUMO makes it wait;
+- **minimum greens**: every stage lasts at least its program's minimum green
+  (:attr:`trafficsim.signals.Program.min_greens_s`) and every vehicle link that gets green keeps
+  it at least ``min_green_s``; a crossing keeps its green at least the 7 s walk;
+- **service**: every controlled link gets green at some point of the cycle.
+
+Durations of actuated phases are their ``minDur`` (the shortest the program can run); phase
+skipping (``next``) is not followed.  Messages name the light, the phase index, the links and
+their movements (``from→to``).
+
+Pure module: it reads the network model and never starts SUMO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from trafficsim.netmodel import Network
+from trafficsim.phasing import MIN_GREEN_S, WALK_S, JunctionLayout, layout
+from trafficsim.signals import Phase, Program
+
+_GREEN = "Gg"
+_MOVING = "GgsyY"
+_EPS = 1e-6
+
+
+def _shortest_s(ph: Phase) -> float:
+    return ph.min_dur_s if ph.min_dur_s is not None else ph.duration_s
+
+
+def _green(ch: str) -> bool:
+    return ch in "Ggs"
+
+
+def program_issues(net: Network, program: Program, *,
+                   min_green_s: float = MIN_GREEN_S) -> list[str]:
+    """What makes ``program`` unsafe on ``net`` (empty: nothing).
+
+    Parameters
+    ----------
+    net
+        The network the program runs on.
+    program
+        One traffic light's program.
+    min_green_s
+        Vehicle minimum green [s].
+    """
+    tls = program.tls_id
+    try:
+        lay = layout(net, tls)
+    except KeyError:
+        return [f"{tls}: the network has no link controlled by traffic light '{tls}'"]
+    if not program.phases:
+        return [f"{tls}: the program has no phase"]
+    short = [k for k, ph in enumerate(program.phases) if len(ph.state) < lay.n_links]
+    if short:
+        return [f"{tls}: phase {k} has {len(program.phases[k].state)} signal states for "
+                f"{lay.n_links} links" for k in short]
+    out: list[str] = []
+    out += _conflicts(lay, program)
+    out += _intergreens(lay, program)
+    out += _min_greens(lay, program, min_green_s)
+    return out
+
+
+def _name(lay: JunctionLayout, i: int) -> str:
+    return f"link {i} ({lay.names.get(i, 'unused')})"
+
+
+def _conflicts(lay: JunctionLayout, program: Program) -> list[str]:
+    out = []
+    for k, ph in enumerate(program.phases):
+        s = ph.state
+        green = [i for i in lay.controlled if _green(s[i])]
+        for a, i in enumerate(green):
+            for j in green[a + 1:]:
+                if not lay.conflict(i, j):
+                    continue
+                if (s[i].islower() and lay.yields_to(i, j)) or (
+                        s[j].islower() and lay.yields_to(j, i)):
+                    continue
+                why = ("both have priority ('G')" if s[i].isupper() and s[j].isupper() else
+                       "SUMO's right of way does not make the one with 'g' yield")
+                out.append(f"{lay.tls_id}: phase {k}: {_name(lay, i)} '{s[i]}' and "
+                           f"{_name(lay, j)} '{s[j]}' conflict and are green together; {why}")
+    return out
+
+
+def _intergreens(lay: JunctionLayout, program: Program) -> list[str]:
+    phases = program.phases
+    n = len(phases)
+    crossings = lay.crossing_links
+    out = []
+    for p in range(n):
+        prev, cur = phases[p - 1].state, phases[p].state
+        for i in lay.controlled:
+            if not (_green(prev[i]) and not _green(cur[i])):
+                continue
+            is_ped = i in crossings
+            # yellow run from phase p on
+            yellow = 0.0
+            q = p
+            if not is_ped:
+                while q < p + n and phases[q % n].state[i] in "yY":
+                    yellow += _shortest_s(phases[q % n])
+                    q += 1
+                need_y = lay.yellow_s.get(i, 0.0)
+                if yellow < need_y - _EPS:
+                    out.append(f"{lay.tls_id}: phase {p}: {_name(lay, i)} gets {yellow:g} s of "
+                               f"yellow after its green; ITE needs {need_y:.2f} s")
+            need = lay.clearance_s.get(i, 0.0) if is_ped else lay.all_red_s.get(i, 0.0)
+            what = "pedestrian clearance" if is_ped else "all-red"
+            # time since the crossing's green ended / since the vehicle link's yellow ended
+            t = 0.0 if is_ped else -yellow
+            for r in range(p, p + n):
+                ph = phases[r % n]
+                if _green(ph.state[i]):
+                    break
+                before = phases[(r - 1) % n].state
+                for j in lay.controlled:
+                    if not (_green(ph.state[j]) and not _green(before[j])):
+                        continue
+                    if not lay.conflict(i, j):
+                        continue
+                    if ph.state[j].islower() and lay.yields_to(j, i):
+                        continue  # a permissive start: SUMO makes j wait for i's last users
+                    if t < need - _EPS:
+                        out.append(f"{lay.tls_id}: phase {r % n}: {_name(lay, j)} gets green "
+                                   f"{max(t, 0.0) if not is_ped or t >= 0 else 0.0:g} s after "
+                                   f"{_name(lay, i)} "
+                                   f"{'lost its green' if is_ped else 'turned red'}"
+                                   f"{'' if t >= 0 else ' (during its yellow)'}; "
+                                   f"{what} needs {need:.2f} s")
+                t += _shortest_s(ph)
+    return out
+
+
+def _green_runs(phases: Sequence[Phase], i: int) -> list[tuple[int, float]]:
+    """(first phase, shortest duration [s]) of each run of green phases of link ``i``."""
+    n = len(phases)
+    runs = []
+    for p in range(n):
+        if _green(phases[p].state[i]) and not _green(phases[p - 1].state[i]):
+            total, q = 0.0, p
+            while q < p + n and _green(phases[q % n].state[i]):
+                total += _shortest_s(phases[q % n])
+                q += 1
+            runs.append((p, total))
+    return runs
+
+
+def _min_greens(lay: JunctionLayout, program: Program, min_green_s: float) -> list[str]:
+    out = []
+    phases = program.phases
+    for k, (st, need) in enumerate(zip(program.stages, program.min_greens_s, strict=False)):
+        got = _shortest_s(phases[st.green])
+        if got < need - _EPS:
+            out.append(f"{lay.tls_id}: phase {st.green} (stage {k}) lasts {got:g} s, below its "
+                       f"minimum green {need:g} s")
+    crossings = lay.crossing_links
+    for i in lay.controlled:
+        if not any(_green(ph.state[i]) for ph in phases):
+            out.append(f"{lay.tls_id}: {_name(lay, i)} never gets green")
+            continue
+        if all(_green(ph.state[i]) for ph in phases):
+            continue
+        need = WALK_S if i in crossings else min_green_s
+        what = "walk" if i in crossings else "minimum green"
+        for p, got in _green_runs(phases, i):
+            if got < need - _EPS:
+                out.append(f"{lay.tls_id}: phase {p}: {_name(lay, i)} is green for {got:g} s, "
+                           f"below its {what} {need:g} s")
+    return out
