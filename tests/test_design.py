@@ -17,6 +17,7 @@ from tests.conftest import DATA
 from trafficsim import safety
 from trafficsim.netmodel import read_network
 from trafficsim.optimise import OptimiseSettings, optimise
+from trafficsim.optimise.design import NETWORK, network_phases
 from trafficsim.signals import read_plan_file
 from trafficsim.sumo import run_tool
 
@@ -24,9 +25,10 @@ SCENARIO = DATA / "left_turn_pair.toml"
 
 
 def _settings(**kw: object) -> OptimiseSettings:
-    base: dict[str, object] = {"budget": 12, "seeds": (1, 2), "validate": False,
+    # the phasing phase may take nearly all of the budget: one full pass over both lights
+    base: dict[str, object] = {"budget": 14, "seeds": (1,), "validate": False,
                                "compare_sumo_webster": False, "check_every_s": 100.0,
-                               "design": True}
+                               "design": True, "design_share": 0.9}
     return OptimiseSettings(**(base | kw))  # type: ignore[arg-type]
 
 
@@ -64,13 +66,17 @@ def test_every_generated_program_is_safe_and_the_design_beats_the_start(designed
     doc = json.loads((designed / "optimise.json").read_text())
     net = read_network(designed / "work" / "network" / "net.net.xml")
     start = {p.tls_id: p for p in read_plan_file(designed / "start.add.xml")[0]}
+    generated = 0
     for name in ("signal_plan", "design_fixed", "design_actuated"):
         for prog in read_plan_file(designed / f"{name}.add.xml")[0]:
-            same = [ph.state for ph in prog.phases] == [ph.state
-                                                        for ph in start[prog.tls_id].phases]
-            if not same:  # phases the design generated (not the network's own)
+            # phases the design generated (a light that kept the network's phases keeps its
+            # transitions too: the network's 3 s yellows are short of ITE's 3.28 s here)
+            if not network_phases(prog, start[prog.tls_id]):
+                generated += 1
                 assert safety.program_issues(net, prog) == [], (name, prog.tls_id)
     d = doc["design"]
+    if any(kind != NETWORK for kind in d["choice"].values()):
+        assert generated
     assert set(d["choice"]) == {"J1", "J2"}
     for tls, kind in d["choice"].items():
         assert kind in d["options"][tls]

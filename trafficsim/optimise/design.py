@@ -26,9 +26,11 @@ is simulated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from trafficsim import phasing, safety
 from trafficsim.netmodel import Network
@@ -90,7 +92,7 @@ class DesignSpace:
                 for k in kinds:
                     self._programs[p.tls_id, k] = self._timed(
                         phasing.build_program(lay, k, program_id=self.program_id))
-            except ValueError as exc:
+            except (KeyError, ValueError) as exc:
                 # a light the phasing module cannot describe (a joined cluster, rail…) keeps
                 # its own program; say why in optimise.json
                 self.failures[p.tls_id] = str(exc)
@@ -129,12 +131,13 @@ class DesignSpace:
     def generated_issues(self, plan: SignalPlan) -> list[str]:
         """Safety issues of the programs in ``plan`` whose phases the design generated.
 
-        A light that kept its network program keeps the network's phases; they are the
-        network's, not the design's, and are not judged here.
+        A light that kept its network program keeps the network's phases and transitions (also
+        when coordinated control rotates them); they are the network's, not the design's, and
+        are not judged here.
         """
         out = []
         for p in plan.programs:
-            if self._same_phases(p, self.start[p.tls_id]):
+            if network_phases(p, self.start[p.tls_id]):
                 continue
             out += [f"{p.tls_id}: {msg}" for msg in safety.program_issues(self.net, p)]
         return out
@@ -142,6 +145,13 @@ class DesignSpace:
     @staticmethod
     def _same_phases(a: Program, b: Program) -> bool:
         return [ph.state for ph in a.phases] == [ph.state for ph in b.phases]
+
+
+
+def network_phases(a: Program, b: Program) -> bool:
+    """``a`` runs ``b``'s phases in ``b``'s cyclic order (coordinated control rotates them)."""
+    sa, sb = [ph.state for ph in a.phases], [ph.state for ph in b.phases]
+    return len(sa) == len(sb) and any(sa == sb[k:] + sb[:k] for k in range(len(sb)))
 
 
 @dataclass
@@ -262,10 +272,28 @@ def run_design(search: Search, space: DesignSpace, *, edges: Mapping[str, Any],
             search.restart(act, "actuated", n_fixed + tune_budget)
             run_phase(lambda: tune_vector(search, "actuated"), search)
         base = best_fixed(search, designed)
-        search.restart(CoordinatedEncoding(base, links, edges), "coordinated",
-                       n_fixed + 2 * tune_budget)
+        min_green = max(max(p.min_greens_s) for p in base.programs)
+        search.restart(DesignCoordinatedEncoding(base, links, edges, min_green_s=min_green),
+                       "coordinated", n_fixed + 2 * tune_budget)
         run_phase(lambda: tune_vector(search, "coordinated"), search)
     return outcome, stopped
+
+
+@dataclass(frozen=True)
+class DesignCoordinatedEncoding(CoordinatedEncoding):
+    """Coordinated actuated control whose actuated stages keep the designed minimum greens.
+
+    (A stage where a crossing's walk starts needs 7 s, more than SUMO's 5 s default.)
+    """
+
+    min_green_s: float = 5.0
+
+    def decode(self, x: Sequence[float] | np.ndarray) -> SignalPlan:
+        """As :meth:`CoordinatedEncoding.decode`, with minimum greens ``min_green_s`` [s]."""
+        return self.base.coordinated_actuated(
+            self.links, self.edges, skip=x[2] >= 0.5, extension_s=float(round(x[0])),
+            max_gap_s=round(float(x[1]) * 2) / 2, program_id="coordinated",
+            min_green_s=self.min_green_s)
 
 
 def _actuated_encoding(base: SignalPlan) -> ActuatedEncoding:
