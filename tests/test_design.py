@@ -113,3 +113,31 @@ def test_an_interrupted_design_search_resumes_into_the_same_search(designed: Pat
     whole = json.loads((designed / "optimise.json").read_text())
     assert resumed.doc["best"]["key"] == whole["best"]["key"]
     assert resumed.doc["design"]["choice"] == whole["design"]["choice"]
+
+
+def test_an_unsafe_plan_is_never_simulated_nor_budgeted(tmp_path: Path) -> None:
+    from trafficsim.optimise.journal import Journal
+    from trafficsim.optimise.search import Search
+    from trafficsim.parallel import SerialExecutor
+    from trafficsim.signals import Phase, Program, SignalPlan
+
+    plan = SignalPlan((Program("t", (Phase("Gr", 10.0), Phase("yr", 1.0), Phase("rG", 10.0),
+                                     Phase("ry", 1.0))),))
+    journal = Journal(tmp_path / "journal.jsonl")
+    search = Search(None, OptimiseSettings(), tmp_path, tmp_path, SerialExecutor(),  # type: ignore[arg-type]
+                    journal, (1,), None, tmp_path, limit=5)  # type: ignore[arg-type]
+    search.check = lambda p: ["t: 1 s of yellow"]
+    assert search.run_batch([("k", plan, "design", None)]) == [float("inf")]
+    assert len(journal) == 0 and not search.numbers  # nothing ran, the budget is untouched
+    assert search.rejected == {"k": ["t: 1 s of yellow"]}
+
+
+@pytest.mark.sumo
+def test_the_cli_says_which_phasing_won_per_light(designed: Path) -> None:
+    from trafficsim.cli import format_optimisation
+
+    doc = json.loads((designed / "optimise.json").read_text())
+    text = format_optimisation(doc)
+    assert "phase design" in text
+    for tls, kind in doc["design"]["choice"].items():
+        assert any(line.split()[:2] == [tls, kind] for line in text.splitlines())
