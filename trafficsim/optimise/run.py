@@ -3,7 +3,9 @@
 Phases: the starting plan (with lane counts) and Webster; the global search
 (:func:`~trafficsim.optimise.search.global_search`); the pattern-search polish; with
 ``tune_actuated``, actuated and coordinated control tuning; then SUMO's Webster tool and the
-validation on unseen seeds.
+validation on unseen seeds.  With ``design``, the phases after Webster are those of
+:func:`~trafficsim.optimise.design.run_design` (phasing choice, then timings and control on the
+chosen phases).
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ import numpy as np
 
 from trafficsim.build import build_case, build_plan, prepare_network
 from trafficsim.errors import Issue, ScenarioError
+from trafficsim.measures.signal_plan import CONTROLS
+from trafficsim.netmodel import read_network
+from trafficsim.optimise.design import (
+    DesignOutcome,
+    DesignSpace,
+    best_fixed,
+    fixed_time,
+    run_design,
+)
 from trafficsim.optimise.encoding import ActuatedEncoding, CoordinatedEncoding, Encoding, plan_key
 from trafficsim.optimise.journal import JOURNAL, Journal, JournalEntry
 from trafficsim.optimise.pattern import refine, tune_vector
@@ -230,8 +241,8 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
 class DesignRun:
     """The design search's phasing choice (see :mod:`~trafficsim.optimise.design`)."""
 
-    space: Any
-    outcome: Any
+    space: DesignSpace
+    outcome: DesignOutcome
     stopped: str
     rebuilt: dict[str, Any]
 
@@ -239,9 +250,6 @@ class DesignRun:
 def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[str, Any],
                 edges: dict[str, Any], flows: dict[str, float], tune_budget: int) -> DesignRun:
     """``--design``: choose phasings, time them, tune actuated control on them."""
-    from trafficsim.netmodel import read_network
-    from trafficsim.optimise.design import DesignSpace, fixed_time, run_design
-
     s = search.settings
     # SUMO's own phasing of each light (netconvert --tls.rebuild) is one more alternative
     rebuilt = sumo_rebuilt_actuated(plan_net, search.out)
@@ -267,9 +275,6 @@ def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
     ``design_actuated.add.xml`` (SUMO actuated with its defaults on the same phases) and, when
     SUMO's rebuilt programs fit the unchanged network, ``sumo_rebuilt.add.xml``.
     """
-    from trafficsim.measures.signal_plan import CONTROLS
-    from trafficsim.optimise.design import best_fixed
-
     space, outcome = design.space, design.outcome
     fixed = best_fixed(search, outcome.plan)
     fixed.with_program_id("design_fixed").write(out / "design_fixed.add.xml")
