@@ -32,6 +32,7 @@ from trafficsim.optimise.design import (
     best_fixed,
     fixed_time,
     run_design,
+    with_ite_transitions,
 )
 from trafficsim.optimise.encoding import ActuatedEncoding, CoordinatedEncoding, Encoding, plan_key
 from trafficsim.optimise.journal import JOURNAL, Journal, JournalEntry
@@ -254,12 +255,14 @@ def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[s
     # SUMO's own phasing of each light (netconvert --tls.rebuild) is one more alternative
     rebuilt = sumo_rebuilt_actuated(plan_net, search.out)
     extra: dict[str, dict[str, Program]] = {}
+    net = read_network(plan_net)
     if "file" in rebuilt:
         progs, _ = read_plan_file(search.out / rebuilt["file"])
         for p in progs:
-            extra[p.tls_id] = {"sumo": fixed_time(p)}
-    space = DesignSpace(read_network(plan_net), start, links, flows, s.webster,
-                        program_id=DESIGN_PROGRAM_ID, extra=extra)
+            with contextlib.suppress(KeyError, ValueError):  # not laid out: not an option
+                extra[p.tls_id] = {"sumo": with_ite_transitions(net, fixed_time(p))}
+    space = DesignSpace(net, start, links, flows, s.webster, program_id=DESIGN_PROGRAM_ID,
+                        extra=extra)
     search.check = space.generated_issues  # no generated program runs unless it is safe
     design_limit = max(3, min(round(s.budget * s.design_share), s.budget - 1))
     outcome, stopped = run_design(search, space, edges=edges, design_limit=design_limit,
