@@ -5,7 +5,9 @@ their timings.  A flat vector over (phasing of every light, cycle, splits, offse
 categorical choice per light with continuous timings whose meaning depends on that choice (a
 split of a two-stage program is no split of a four-stage one), so the search is structured:
 
-1. **Phasing** (journal role ``design``): coordinate descent over the lights, heaviest first.
+1. **Phasing** (journal role ``design``): network-wide moves (one phasing at every light that
+   offers it; the best replaces the incumbent if better), then coordinate descent over the
+   lights, heaviest first.
    For one light, each phasing that :func:`trafficsim.phasing.applicable` offers is tried with
    Webster timings from the lane flows measured under the starting plan, the other lights
    keeping their current choice; the best is kept if it beats the incumbent.  Passes repeat
@@ -165,12 +167,15 @@ class DesignOutcome:
     tried
         Light → phasing → objective of the plan that differed from the incumbent only there
         (a lower bound when ``cut``): ``{"objective": …, "cut": …, "key": …}``.
+    everywhere
+        Phasing → objective of the plan with that phasing at every light that offers it.
     """
 
     choice: dict[str, str]
     tried: dict[str, dict[str, dict[str, Any]]]
     plan: SignalPlan
     key: str
+    everywhere: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def choose_phasings(search: Search, space: DesignSpace) -> DesignOutcome:
@@ -183,6 +188,7 @@ def choose_phasings(search: Search, space: DesignSpace) -> DesignOutcome:
     choice = {p.tls_id: NETWORK for p in space.start.programs}
     by_key: dict[str, dict[str, str]] = {}
     tried: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in space.order()}
+    everywhere: dict[str, dict[str, Any]] = {}
 
     def item(ch: dict[str, str]) -> Item:
         plan = space.plan(ch)
@@ -202,6 +208,22 @@ def choose_phasings(search: Search, space: DesignSpace) -> DesignOutcome:
         value = search.run_batch([first])[0]
         for t in tried:
             note(t, NETWORK, first[0])
+        # network-wide moves first: one phasing at every light that offers it (a grid of alike
+        # junctions learns in a handful of plans what light-by-light moves take dozens for)
+        kinds = [k for k in dict.fromkeys(k for ks in space.options.values() for k in ks)
+                 if k != NETWORK]
+        if len(tried) > 2 and kinds:  # (with two lights, light by light costs as much)
+            uniform = [{t: k if k in space.options[t] else NETWORK for t in choice}
+                       for k in kinds]
+            items = [item(ch) for ch in uniform]
+            values = search.run_batch(items, threshold=value)
+            for k, it in zip(kinds, items, strict=True):
+                e = search.journal.entries.get(it[0])
+                if e is not None:
+                    everywhere[k] = {"objective": e.objective, "cut": e.cut, "key": it[0]}
+            j = min(range(len(values)), key=lambda i: values[i])
+            if values[j] < value:
+                choice, value = uniform[j], values[j]
         for _ in range(MAX_PASSES):
             changed = False
             for tls in space.order():
@@ -219,17 +241,18 @@ def choose_phasings(search: Search, space: DesignSpace) -> DesignOutcome:
                 break
     except BudgetReached:
         pass
-    return _outcome(search, space, by_key, tried)
+    return _outcome(search, space, by_key, tried, everywhere)
 
 
 def _outcome(search: Search, space: DesignSpace, by_key: dict[str, dict[str, str]],
-             tried: dict[str, dict[str, dict[str, Any]]]) -> DesignOutcome:
+             tried: dict[str, dict[str, dict[str, Any]]],
+             everywhere: dict[str, dict[str, Any]]) -> DesignOutcome:
     """The best plan the phasing phase evaluated exactly, with its choice."""
     exact = [e for e in search.journal.entries.values()
              if not e.cut and e.key in by_key and e.key in search.numbers]
     best = min(exact, key=lambda e: (e.objective, e.n))
     choice = by_key[best.key]
-    return DesignOutcome(choice, tried, space.plan(choice), best.key)
+    return DesignOutcome(choice, tried, space.plan(choice), best.key, everywhere)
 
 
 def run_design(search: Search, space: DesignSpace, *, edges: Mapping[str, Any],

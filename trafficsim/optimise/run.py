@@ -297,6 +297,7 @@ def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
         "choice": outcome.choice,
         "options": {t: list(k) for t, k in space.options.items()},
         "tried": outcome.tried,
+        "everywhere": outcome.everywhere,
         "not_designed": space.failures,
         "designed_key": outcome.key,
         "winner_control": ("fixed_time" if best is None or best.role in FIXED_ROLES
