@@ -141,3 +141,14 @@ def test_the_cli_says_which_phasing_won_per_light(designed: Path) -> None:
     assert "phase design" in text
     for tls, kind in doc["design"]["choice"].items():
         assert any(line.split()[:2] == [tls, kind] for line in text.splitlines())
+
+
+def test_a_design_share_out_of_range_names_the_flag(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from trafficsim.cli import main
+
+    code = main(["optimise", str(SCENARIO), "--design", "--design-share", "1.5",
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--design-share" in err and "(0, 1)" in err
