@@ -379,6 +379,7 @@ def _index(version: Version) -> NetIndex:
         signal_approaches={t: tuple(sorted(a)) for t, a in approaches.items()},
         edge_speed_m_s=speeds,
         connections=tuple(c.key for c in network.connections if not c.from_edge.startswith(":")),
+        net_file=Path(version[0]),
     )
 
 

@@ -13,24 +13,31 @@ opposite, as the stem of a T or a one-way street, is a pair of its own):
     A: every movement of A1 and A2 (lefts permissive ``g`` where SUMO's right of way makes them
     yield to the opposing through), then B likewise.
 ``leading_left``
-    A's lefts protected, then A's throughs and rights with permissive lefts; then B likewise.
+    A's lefts that have a lane of their own protected, then A's throughs and rights with
+    permissive lefts; then B likewise.
 ``lead_lag``
     A1 alone (left, through, right: its left is protected), then the throughs and rights of A1
-    and A2, then A2 alone (its left lags); then B likewise.  Lefts are protected only (no
-    permissive left in the middle stage: that would be the lead–lag "yellow trap").
+    and A2, then A2 alone (its left lags); then B likewise.  No permissive left in the middle
+    stage (that would be the lead–lag "yellow trap"), except a left that shares its lane with
+    the through.
 ``split``
     every approach alone, all its movements green.
 ``left_overlap``
-    both lefts of A protected, then the heavier left (A1, more left lanes) overlapping its own
-    through (A1 alone), then the throughs and rights of A1 and A2 (NEMA dual-ring sequence
-    1+5, 1+6, 2+6); then B likewise.
+    A's lefts that have a lane of their own protected together, then the heavier one (A1)
+    overlapping its own through (A1 alone), then the throughs and rights of A1 and A2 (the NEMA
+    dual-ring sequence 1+5, 1+6, 2+6); then B likewise.
+
+:func:`applicable` says which make sense at a light; movements that share a lane always run
+together (permissive where they yield), since the first vehicle of a shared lane blocks it.
 
 Every stage is built so that it is safe by construction: two links that conflict (the
 junction's ``foes``) are green together only when SUMO's ``response`` makes one of them yield,
-and that one shows ``g``.  Pedestrian crossings get green in the stages where every conflicting
-vehicle movement is a turn that yields to them (right turns become ``g``); a link that a phasing
-leaves unserved (a left that may not run permissive, a crossing no stage can take) joins the
-first stage that can take it safely, else a stage of its own.
+and that one shows ``g``; two links that must each yield to the other never are (SUMO's "mutual
+conflict", a deadlock).  Pedestrian crossings get green in the stages where every conflicting
+vehicle movement is a turn that yields to them (right turns become ``g``), never beside through
+traffic or a protected left; a link that a phasing leaves unserved (a left that may not run
+permissive, a crossing no stage can take) joins the first stage that can take it safely, else a
+stage of its own.
 
 Transitions after each stage (the stage's transition phases in :class:`trafficsim.signals.Stage`):
 
@@ -40,8 +47,10 @@ Transitions after each stage (the stage's transition phases in :class:`trafficsi
 2. yellow for the vehicle links that end: ITE ``t_r + v / (2 a)``, ``t_r`` = 1.0 s,
    ``a`` = 3.05 m/s², ``v`` the approach lane's speed, at least 3 s;
 3. all-red: ITE ``(W + L) / v`` with ``W`` the link's path through the junction (its internal
-   lanes) and ``L`` = 6 m, for links whose conflicting links start next; the links about to start
-   show ``u`` (red-yellow: still red in SUMO).
+   lanes) and ``L`` = 6 m, when a conflicting link gets green (or priority: ``g`` to ``G``)
+   before the ending link is green again; the links about to start show ``u`` (red-yellow:
+   still red in SUMO; it also keeps the phase a transition for :class:`trafficsim.signals.Program`,
+   whose green phases show neither ``y`` nor ``u``).
 
 Yellow, all-red and pedestrian clearance are rounded **up to whole seconds** (SUMO's default step is
 1 s, and a phase ends on a step anyway).  A stage's minimum green is the vehicle minimum green, or
@@ -55,10 +64,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trafficsim.netmodel import Connection, Junction, Network
-from trafficsim.signals import Phase, Program, SignalPlan
+from trafficsim.signals import Phase, Program, SignalPlan, fit_greens
 
 #: The phasings :func:`build_program` knows, in the order a design search tries them.
 PHASINGS: tuple[str, ...] = ("two_stage", "leading_left", "lead_lag", "split", "left_overlap")
@@ -206,6 +215,8 @@ class JunctionLayout:
         Crossing link index → pedestrian clearance [s].
     names
         Link index → ``from→to`` (or the crossing) for messages.
+    link_lanes
+        Vehicle link index → the approach lanes it leaves from.
     """
 
     tls_id: str
@@ -220,6 +231,7 @@ class JunctionLayout:
     all_red_s: Mapping[int, float]
     clearance_s: Mapping[int, float]
     names: Mapping[int, str]
+    link_lanes: Mapping[int, frozenset[str]]
 
     def movement_of(self, link: int) -> Movement | None:
         """The vehicle movement a link belongs to (None: a crossing or an unused index)."""
@@ -248,15 +260,59 @@ class JunctionLayout:
                             | self.crossing_links))
 
 
+@dataclass(frozen=True)
+class _Links:
+    """Connections of a network indexed once for every light's layout."""
+
+    by_tl: Mapping[str, tuple[Connection, ...]]
+    by_lane: Mapping[str, tuple[Connection, ...]]
+    internal_next: Mapping[str, str]
+
+
+# (a network model is read once per file version and shared; its index and the layouts of its
+# lights are kept for the last few networks: a design search asks for them again and again)
+_CACHE: dict[int, tuple[Network, _Links, dict[str, JunctionLayout]]] = {}
+_CACHE_SIZE = 4
+
+
+def _cached(net: Network) -> tuple[_Links, dict[str, JunctionLayout]]:
+    hit = _CACHE.get(id(net))
+    if hit is not None and hit[0] is net:
+        return hit[1], hit[2]
+    by_tl: dict[str, list[Connection]] = {}
+    by_lane: dict[str, list[Connection]] = {}
+    internal_next: dict[str, str] = {}
+    for c in net.connections:
+        if c.tl:
+            by_tl.setdefault(c.tl, []).append(c)
+        by_lane.setdefault(f"{c.from_edge}_{c.from_lane}", []).append(c)
+        if c.from_edge.startswith(":") and c.via:
+            internal_next[f"{c.from_edge}_{c.from_lane}"] = c.via
+    links = _Links({k: tuple(v) for k, v in by_tl.items()},
+                   {k: tuple(v) for k, v in by_lane.items()}, internal_next)
+    while len(_CACHE) >= _CACHE_SIZE:
+        del _CACHE[next(iter(_CACHE))]
+    layouts: dict[str, JunctionLayout] = {}
+    _CACHE[id(net)] = (net, links, layouts)
+    return links, layouts
+
+
 def layout(net: Network, tls_id: str) -> JunctionLayout:
-    """The layout of traffic light ``tls_id`` of ``net``.
+    """The layout of traffic light ``tls_id`` of ``net`` (cached per network model).
 
     Raises
     ------
     KeyError
         When the network has no link controlled by ``tls_id``.
     """
-    conns = net.tl_links(tls_id)
+    links, layouts = _cached(net)
+    if tls_id not in layouts:
+        layouts[tls_id] = _layout(net, tls_id, links)
+    return layouts[tls_id]
+
+
+def _layout(net: Network, tls_id: str, links: _Links) -> JunctionLayout:
+    conns = links.by_tl.get(tls_id, ())
     if not conns:
         msg = f"traffic light '{tls_id}' controls no link in {net.path}"
         raise KeyError(msg)
@@ -264,9 +320,8 @@ def layout(net: Network, tls_id: str) -> JunctionLayout:
     for p in net.programs:
         if p.id == tls_id and p.phases:
             n_links = max(n_links, max(len(ph.state) for ph in p.phases))
-    internal_next = {f"{c.from_edge}_{c.from_lane}": c.via for c in net.connections
-                     if c.from_edge.startswith(":") and c.via}
-    req = _request_map(net, conns, internal_next)
+    internal_next = links.internal_next
+    req = _request_map(net, conns, internal_next, links.by_lane)
     foes, yields = _tl_matrices(net, conns, req)
     names: dict[int, str] = {}
     # vehicle movements
@@ -281,6 +336,7 @@ def layout(net: Network, tls_id: str) -> JunctionLayout:
             groups.setdefault((c.from_edge, c.to_edge), []).append(c)
             names.setdefault(c.link_index, f"{c.from_edge}→{c.to_edge}")
     movements = []
+    lanes_of: dict[int, set[str]] = {}
     yellow: dict[int, float] = {}
     all_red: dict[int, float] = {}
     for (fe, te), cs in groups.items():
@@ -291,6 +347,7 @@ def layout(net: Network, tls_id: str) -> JunctionLayout:
                                   min(speeds)))
         for c, v in zip(cs, speeds, strict=True):
             i = c.link_index
+            lanes_of.setdefault(i, set()).add(f"{c.from_edge}_{c.from_lane}")
             yellow[i] = max(yellow.get(i, 0.0), ite_yellow_s(v))
             all_red[i] = max(all_red.get(i, 0.0),
                              ite_all_red_s(_clearing_m(net, c, internal_next), v))
@@ -307,7 +364,8 @@ def layout(net: Network, tls_id: str) -> JunctionLayout:
     return JunctionLayout(tls_id=tls_id, approaches=approaches, pairs=pairs,
                           movements=tuple(movements), crossings=tuple(crossings), foes=foes,
                           yields=yields, n_links=n_links, yellow_s=yellow, all_red_s=all_red,
-                          clearance_s=clearance, names=names)
+                          clearance_s=clearance, names=names,
+                          link_lanes={i: frozenset(v) for i, v in lanes_of.items()})
 
 
 def _junction_of(net: Network, c: Connection) -> str:
@@ -326,7 +384,8 @@ def _crossing_edge(net: Network, c: Connection) -> str | None:
     return None
 
 
-def _request_map(net: Network, conns: Sequence[Connection], internal_next: Mapping[str, str]
+def _request_map(net: Network, conns: Sequence[Connection], internal_next: Mapping[str, str],
+                 by_lane: Mapping[str, Sequence[Connection]]
                  ) -> dict[int, list[tuple[str, int]]]:
     """Link index → (junction, request index) of each of its connections.
 
@@ -335,9 +394,6 @@ def _request_map(net: Network, conns: Sequence[Connection], internal_next: Mappi
     the lane after it; a crossing's request is the crossing lane.  Without internal lanes the
     requests follow the incoming lanes in order, each with its connections in file order.
     """
-    by_lane: dict[str, list[Connection]] = {}
-    for c in net.connections:
-        by_lane.setdefault(f"{c.from_edge}_{c.from_lane}", []).append(c)
     lane_index: dict[str, dict[str, int]] = {}
     out: dict[int, list[tuple[str, int]]] = {}
     for c in conns:
@@ -471,23 +527,48 @@ def _pairs(approaches: Sequence[Approach], movements: Sequence[Movement]
 def applicable(lay: JunctionLayout) -> tuple[str, ...]:
     """The phasings that make sense at this light, in :data:`PHASINGS` order.
 
-    ``two_stage`` always; ``split`` when some pair has two approaches; the protected-left kinds
-    when some pair has two approaches and one of them a left turn (or turnaround).
+    ``two_stage`` always; ``split`` when some pair has two approaches; ``lead_lag`` when such a
+    pair has a left turn (or turnaround); ``leading_left`` and ``left_overlap`` when it has a
+    left turn with a lane of its own (a protected left on a lane shared with the through would
+    stop the through traffic behind the first left-turner, and the other way round).
     """
     two = [g for g in lay.pairs if len(g) == 2]
-    lefts = any(m.turn in "LU" and m.from_edge in g for g in two for m in lay.movements)
+    lefts = any(_links(lay, g, "LU") for g in two)
+    own = any(_exclusive_lefts(lay, e) for g in two for e in g)
     out = ["two_stage"]
-    if lefts:
-        out += ["leading_left", "lead_lag"]
     if two:
         out.append("split")
     if lefts:
-        out.append("left_overlap")
+        out.append("lead_lag")
+    if own:
+        out += ["leading_left", "left_overlap"]
     return tuple(k for k in PHASINGS if k in out)
 
 
+def why_not(lay: JunctionLayout, kind: str) -> str | None:
+    """Why phasing ``kind`` does not apply at this light (None: it does)."""
+    if kind not in PHASINGS:
+        return f"{kind!r} is not a phasing; phasings: {', '.join(PHASINGS)}"
+    if kind in applicable(lay):
+        return None
+    if not any(len(g) == 2 for g in lay.pairs):
+        return "no two approaches face each other here"
+    if kind == "lead_lag":
+        return "no approach of an opposing pair has a left turn"
+    return "no left turn of an opposing pair has a lane of its own"
+
+
+def _exclusive_lefts(lay: JunctionLayout, edge: str) -> list[int]:
+    """Left-turn (and turnaround) links of an approach on lanes that carry no other movement."""
+    others: set[str] = set()
+    for i in _links(lay, [edge], "TR"):
+        others |= lay.link_lanes.get(i, frozenset())
+    return [i for i in _links(lay, [edge], "LU") if not lay.link_lanes.get(i, frozenset()) & others]
+
+
 # A requested stage: (link, permissive) in admission order.  Protected links come first; a
-# permissive link joins only when it yields to every conflicting link already green.
+# permissive link joins only where SUMO's right of way lets it (or another permissive link)
+# yield to each conflicting link already green (see _compatible).
 _Wish = list[tuple[int, bool]]
 
 
@@ -512,7 +593,10 @@ def _wishes(lay: JunctionLayout, kind: str) -> list[_Wish]:
         elif kind == "two_stage" or not has_left:
             out.append(prot(_links(lay, g, "TR")) + perm(_links(lay, g, "LU")))
         elif kind == "leading_left":
-            out.append(prot(_links(lay, g, "LU")))
+            # (lefts on shared lanes run permissive with their through)
+            lead = [i for e in g for i in _exclusive_lefts(lay, e)]
+            if lead:
+                out.append(prot(lead))
             out.append(prot(_links(lay, g, "TR")) + perm(_links(lay, g, "LU")))
         elif kind == "lead_lag":
             a1, a2 = g
@@ -520,8 +604,11 @@ def _wishes(lay: JunctionLayout, kind: str) -> list[_Wish]:
             out.append(prot(_links(lay, g, "TR")))
             out.append(prot(_links(lay, [a2], "TRLU")))
         elif kind == "left_overlap":
-            a1, _ = g
-            out.append(prot(_links(lay, g, "LU")))
+            # the overlapping left is the heavier one with a lane of its own
+            a1 = max(g, key=lambda e: (len(_exclusive_lefts(lay, e)), e == g[0]))
+            lead = [i for e in g for i in _exclusive_lefts(lay, e)]
+            if lead:
+                out.append(prot(lead))
             out.append(prot(_links(lay, [a1], "TRLU")))
             out.append(prot(_links(lay, g, "TR")))
         else:
@@ -534,6 +621,8 @@ def _compatible(lay: JunctionLayout, i: int, green: Mapping[int, bool], permissi
     """Link ``i`` may join the links ``green`` (link → permissive) of a stage."""
     crossings = lay.crossing_links
     for j, j_perm in green.items():
+        if lay.yields_to(i, j) and lay.yields_to(j, i):
+            return False  # each would wait for the other: SUMO's "mutual conflict", a deadlock
         if not lay.conflict(i, j):
             continue
         if i in crossings:
@@ -549,10 +638,11 @@ def _compatible(lay: JunctionLayout, i: int, green: Mapping[int, bool], permissi
                     m.turn in "LU" and not permissive):
                 return False
         elif permissive:
-            if not lay.yields_to(i, j):
+            # a permissive link yields; beside another permissive link either may yield (two
+            # opposing permissive lefts: SUMO makes one of them wait)
+            if not (lay.yields_to(i, j) or (j_perm and lay.yields_to(j, i))):
                 return False
-        elif not (lay.yields_to(i, j) or (j_perm and lay.yields_to(j, i))
-                  or lay.yields_to(j, i)):
+        elif not (lay.yields_to(i, j) or lay.yields_to(j, i)):
             return False
     return True
 
@@ -562,6 +652,13 @@ def _admit(lay: JunctionLayout, wish: _Wish) -> dict[int, bool]:
     for i, perm in wish:
         if i not in green and _compatible(lay, i, green, perm):
             green[i] = perm
+    # a lane shared by movements (a through-left lane) is blocked by its first vehicle when only
+    # one of them is green: the others join, permissive, where they can yield
+    if green:
+        lanes = set().union(*(lay.link_lanes.get(i, frozenset()) for i in green))
+        for i in sorted(lay.link_lanes):
+            if i not in green and lay.link_lanes[i] & lanes and _compatible(lay, i, green, True):
+                green[i] = True
     return green
 
 
@@ -636,9 +733,9 @@ def _boundaries(lay: JunctionLayout, states: Sequence[str], min_greens: Sequence
         ending = [i for i in range(lay.n_links) if green(k, i) and not green(k + 1, i)]
         veh = [i for i in ending if i not in crossings]
         yel[k] = _ceil_s(max((lay.yellow_s.get(i, MIN_YELLOW_S) for i in veh), default=0.0))
-    # the red time each ending link needs before a conflicting link starts, checked against every
-    # later start until the link is green again; the shortfall goes to the all-red before that
-    # start (or, for a crossing whose foe starts next, to the pedestrian clearance phase)
+    # the red time each ending link needs before a conflicting link starts (or gains priority,
+    # 'g' to 'G'), checked against every later start until the link is green again; a shortfall
+    # goes to the all-red after the link's own stage (a crossing: its pedestrian clearance)
     for _ in range(2 * n + 2):
         changed = False
         for k in range(n):
@@ -653,19 +750,25 @@ def _boundaries(lay: JunctionLayout, states: Sequence[str], min_greens: Sequence
                     if green(m, i):
                         break
                     starts = [j for j in range(lay.n_links)
-                              if green(m, j) and not green(m - 1, j) and lay.conflict(i, j)]
+                              if _gains(states[(m - 1) % n][j], states[m % n][j])
+                              and lay.conflict(i, j)]
                     if starts and t < need - 1e-9:
                         short = _ceil_s(need - t)
-                        if is_ped and m == k + 1:
+                        if is_ped:
                             ped[k] += short
                         else:
-                            ar[(m - 1) % n] += short
+                            ar[k] += short
                         t += short
                         changed = True
                     t += min_greens[m % n] + ped[m % n] + yel[m % n] + ar[m % n]
         if not changed:
             break
     return [_Boundary(p, y, a) for p, y, a in zip(ped, yel, ar, strict=True)]
+
+
+def _gains(before: str, now: str) -> bool:
+    """A link's state change gives it green, or priority ('g' to 'G')."""
+    return (now in _GREEN and before not in _GREEN) or (before == "g" and now == "G")
 
 
 def _transition_phases(lay: JunctionLayout, cur: str, nxt: str, b: _Boundary,
@@ -683,15 +786,18 @@ def _transition_phases(lay: JunctionLayout, cur: str, nxt: str, b: _Boundary,
         out.append(Phase(st, b.yellow_s, name=f"{label} yellow"))
     if b.all_red_s > 0:
         # the links about to start show red-yellow: still red in SUMO, and it keeps the phase a
-        # transition (Program.stages: no 'u' or 'y' in a green phase)
-        st = "".join("r" if i in ending else "u" if i in starting else c
+        # transition (Program.stages: no 'u' or 'y' in a green phase); when none starts (a link
+        # only gains priority), the ending links show it
+        end = "r" if starting else "u"
+        st = "".join(end if i in ending else "u" if i in starting else c
                      for i, c in enumerate(cur))
         out.append(Phase(st, b.all_red_s, name=f"{label} all-red"))
     return out
 
 
 def build_program(lay: JunctionLayout, kind: str, *, green_s: Sequence[float] | None = None,
-                  program_id: str = "ts_design", min_green_s: float = MIN_GREEN_S) -> Program:
+                  program_id: str = "ts_design", min_green_s: float = MIN_GREEN_S,
+                  cycle_s: float = DEFAULT_CYCLE_S) -> Program:
     """A fixed-time program of phasing ``kind`` at the light of ``lay``.
 
     Parameters
@@ -702,14 +808,16 @@ def build_program(lay: JunctionLayout, kind: str, *, green_s: Sequence[float] | 
         One of :data:`PHASINGS` (it need not be :func:`applicable`: it then degrades to fewer
         stages).
     green_s
-        Green of each stage [s] (default: the time of a 90 s cycle left after the transitions,
-        split equally, at least each stage's minimum green).  Greens below a stage's minimum
-        green are raised to it.
+        Green of each stage [s] (default: the time of a ``cycle_s`` cycle left after the
+        transitions, split equally, at least each stage's minimum green).  Greens below a stage's
+        minimum green are raised to it.
     program_id
         SUMO programID.
     min_green_s
         Vehicle minimum green [s]; a stage where a crossing's green starts gets at least the
         7 s walk.
+    cycle_s
+        Cycle of the default greens [s] (longer when the minimum greens need it).
 
     Raises
     ------
@@ -732,8 +840,8 @@ def build_program(lay: JunctionLayout, kind: str, *, green_s: Sequence[float] | 
     bounds = _boundaries(lay, states, mins)
     inter = sum(b.ped_s + b.yellow_s + b.all_red_s for b in bounds)
     if green_s is None:
-        each = max((DEFAULT_CYCLE_S - inter) / n, 0.0)
-        g_s = [float(max(round(each), m)) for m in mins]
+        total = max(cycle_s - inter, math.ceil(sum(mins)))
+        g_s = fit_greens([total / n] * n, mins, total)
     else:
         if len(green_s) != n:
             msg = (f"{lay.tls_id}: {kind} has {n} stages here, {len(green_s)} greens were "
@@ -763,3 +871,48 @@ def design_plan(net: Network, choice: Mapping[str, str], *,
     """
     return SignalPlan(tuple(build_program(layout(net, t), kind, program_id=program_id)
                             for t, kind in choice.items()))
+
+
+def with_ite_intergreens(lay: JunctionLayout, program: Program, *,
+                         min_green_s: float = MIN_GREEN_S) -> Program:
+    """The program with ITE transitions: its green phases and their order kept.
+
+    The transition phases after each stage are rebuilt as in :func:`build_program` (pedestrian
+    clearance, yellow, all-red, whole seconds), and a stage where a crossing's green starts lasts
+    at least the 7 s walk (its duration and, for actuated phases, its ``minDur``).  It makes a
+    network's own programs, whose transitions netconvert writes with a 3 s yellow and no
+    all-red, meet :func:`trafficsim.safety.program_issues`.
+    """
+    stages = program.stages
+    if not stages or any(len(p.state) < lay.n_links for p in program.phases):
+        return program
+    if len(stages) == 1:
+        # one green phase (e.g. a light for pedestrians the network does not model): nothing
+        # conflicts, only its yellow must be long enough
+        return replace(program, phases=tuple(
+            replace(p, duration_s=max(p.duration_s, _ceil_s(max(
+                lay.yellow_s.get(i, MIN_YELLOW_S) for i, c in enumerate(p.state[:lay.n_links])
+                if c in "yY"))))
+            if "y" in p.state.lower() else p for p in program.phases))
+    greens = [program.phases[s.green] for s in stages]
+    states = [g.state for g in greens]
+    n = len(states)
+    crossings = lay.crossing_links
+    mins = list(program.min_greens_s)
+    for k in range(n):
+        if any(states[k][c] in _GREEN and states[k - 1][c] not in _GREEN for c in crossings):
+            mins[k] = max(mins[k], WALK_S)
+            g = greens[k]
+            greens[k] = replace(g, duration_s=max(g.duration_s, WALK_S),
+                                min_dur_s=None if g.min_dur_s is None else max(g.min_dur_s,
+                                                                               WALK_S),
+                                max_dur_s=None if g.max_dur_s is None else max(g.max_dur_s,
+                                                                               WALK_S))
+    shortest = [g.min_dur_s if g.min_dur_s is not None else g.duration_s for g in greens]
+    bounds = _boundaries(lay, states, [max(m, s) for m, s in zip(mins, shortest, strict=True)])
+    phases: list[Phase] = []
+    for k in range(n):
+        phases.append(greens[k])
+        phases += _transition_phases(lay, states[k], states[(k + 1) % n], bounds[k],
+                                     greens[k].name or f"stage {k + 1}")
+    return replace(program, phases=tuple(phases), min_greens_s=tuple(mins))

@@ -6,13 +6,15 @@ is wrong with it (an empty list: safe):
 - **conflicting greens**: two links that conflict (the junction's ``foes``) are never green at
   once, unless one of them shows a lower-case ``g`` and SUMO's ``response`` makes it yield to
   the other (SUMO's right of way then handles the conflict: a permissive left, a right turn
-  yielding to a crossing);
+  yielding to a crossing); two links that must each yield to the other are never green at once
+  (they would wait for each other: SUMO warns of a "mutual conflict");
 - **yellow**: a vehicle link that loses its green shows yellow for at least the ITE change
   interval ``1.0 s + v / (2 · 3.05 m/s²)`` (≥ 3 s), ``v`` its approach speed;
 - **all-red**: a link that conflicts with it gets green no earlier than the ITE red clearance
   ``(W + 6 m) / v`` after the yellow ends (``W`` the link's path through the junction); for a
   pedestrian crossing, no earlier than its length / 1.2 m/s after the crossing's green ends.  A
-  link that starts with ``g`` and yields to the ending link is exempt: SUMO makes it wait;
+  link that starts with ``g`` and yields to the ending link is exempt (SUMO makes it wait); one
+  that turns from ``g`` to ``G`` gains priority, and needs the all-red like a start;
 - **minimum greens**: every stage lasts at least its program's minimum green
   (:attr:`trafficsim.signals.Program.min_greens_s`) and every vehicle link that gets green keeps
   it at least ``min_green_s``; a crossing keeps its green at least the 7 s walk;
@@ -44,6 +46,11 @@ def _shortest_s(ph: Phase) -> float:
 
 def _green(ch: str) -> bool:
     return ch in "Ggs"
+
+
+def _gains(before: str, now: str) -> bool:
+    """The link gets green, or priority ('g' to 'G': it stops yielding to its foes)."""
+    return (_green(now) and not _green(before)) or (before in "gs" and now == "G")
 
 
 def program_issues(net: Network, program: Program, *,
@@ -88,6 +95,11 @@ def _conflicts(lay: JunctionLayout, program: Program) -> list[str]:
         green = [i for i in lay.controlled if _green(s[i])]
         for a, i in enumerate(green):
             for j in green[a + 1:]:
+                if lay.yields_to(i, j) and lay.yields_to(j, i):
+                    out.append(f"{lay.tls_id}: phase {k}: {_name(lay, i)} '{s[i]}' and "
+                               f"{_name(lay, j)} '{s[j]}' are green together and each must "
+                               "yield to the other (SUMO's 'mutual conflict': a deadlock)")
+                    continue
                 if not lay.conflict(i, j):
                     continue
                 if (s[i].islower() and lay.yields_to(i, j)) or (
@@ -131,20 +143,18 @@ def _intergreens(lay: JunctionLayout, program: Program) -> list[str]:
                 if _green(ph.state[i]):
                     break
                 before = phases[(r - 1) % n].state
-                for j in lay.controlled:
-                    if not (_green(ph.state[j]) and not _green(before[j])):
-                        continue
-                    if not lay.conflict(i, j):
-                        continue
-                    if ph.state[j].islower() and lay.yields_to(j, i):
-                        continue  # a permissive start: SUMO makes j wait for i's last users
-                    if t < need - _EPS:
-                        out.append(f"{lay.tls_id}: phase {r % n}: {_name(lay, j)} gets green "
-                                   f"{max(t, 0.0) if not is_ped or t >= 0 else 0.0:g} s after "
-                                   f"{_name(lay, i)} "
-                                   f"{'lost its green' if is_ped else 'turned red'}"
-                                   f"{'' if t >= 0 else ' (during its yellow)'}; "
-                                   f"{what} needs {need:.2f} s")
+                early = [j for j in lay.controlled
+                         if _gains(before[j], ph.state[j]) and lay.conflict(i, j)
+                         # a permissive start: SUMO makes j wait for i's last users
+                         and not (ph.state[j].islower() and lay.yields_to(j, i))]
+                if early and t < need - _EPS:
+                    when = (f"{max(t, 0.0):g} s after {_name(lay, i)} lost its green" if is_ped
+                            else f"{t:g} s after {_name(lay, i)} turned red" if t >= 0
+                            else f"during the yellow of {_name(lay, i)}")
+                    out.append(f"{lay.tls_id}: phase {r % n}: "
+                               f"{', '.join(_name(lay, j) for j in early)} "
+                               f"{'gets' if len(early) == 1 else 'get'} green {when}; "
+                               f"{what} needs {need:.2f} s")
                 t += _shortest_s(ph)
     return out
 

@@ -67,6 +67,8 @@ class NetIndex:
         Edge id → speed limit of its first lane. [m/s]
     connections
         Lane-to-lane links between (non-internal) edges: (from edge, from lane, to edge, to lane).
+    net_file
+        The network file (for checks that need the full network model; None: not known).
     """
 
     edges: dict[str, int]
@@ -78,6 +80,7 @@ class NetIndex:
     signal_approaches: dict[str, tuple[str, ...]] = field(default_factory=dict)
     edge_speed_m_s: dict[str, float] = field(default_factory=dict)
     connections: tuple[tuple[str, int, str, int], ...] = ()
+    net_file: Path | None = None
 
     def ends(self, edge: str) -> tuple[str, str]:
         """(from junction, to junction) of an edge."""

@@ -1,7 +1,8 @@
 """Signal plans as a measure.
 
 A tuned plan file, SUMO actuated control, Webster timings, or coordinated actuated control on a
-fixed-time plan.
+fixed-time plan; and phase design: programs built from each junction's movements in a chosen
+phasing (:mod:`trafficsim.phasing`), run fixed-time, with Webster timings or actuated.
 
 ::
 
@@ -31,20 +32,53 @@ fixed-time plan.
     max_gap_s = 4
     skip_empty_side = true                       # skip a side stage nobody waits for
 
+    [[plans.designed.measures]]
+    type = "signal_plan"
+    phasing = "leading_left"                     # every light; or per light:
+    # phasing = { J1 = "leading_left", J2 = "split" }
+    control = "fixed"                            # the default with a phasing: equal greens of a
+    cycle_s = 90                                 # cycle_s cycle (at least the minimum greens)
+    # control = "webster" (with flows_veh_h) or "actuated" run the designed stages instead
+
+    [[plans.actuated_ite.measures]]
+    type = "signal_plan"
+    control = "actuated"                         # the network's phases, with their transitions
+    intergreens = "ite"                          # rebuilt: ITE yellow and all-red, 7 s walk
+
+Phasings: ``two_stage``, ``leading_left``, ``lead_lag``, ``split``, ``left_overlap`` (see
+:mod:`trafficsim.phasing`).  A designed program has ITE yellow and all-red times, pedestrian
+walk and clearance, and is checked with :func:`trafficsim.safety.program_issues` before use.
+A phasing must apply at its light (e.g. ``leading_left`` needs a left turn with a lane of its
+own); the string form must apply at every light it covers (``tls`` narrows them).
+
 Programs get a new programID, which SUMO makes the active program of each traffic light.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from trafficsim.measures.base import CaseDraft, Measure, NetIndex
 from trafficsim.measures.registry import register
+from trafficsim.netmodel import Network, NetworkError, read_network
+from trafficsim.phasing import (
+    DEFAULT_CYCLE_S,
+    MIN_GREEN_S,
+    PHASINGS,
+    build_program,
+    layout,
+    why_not,
+    with_ite_intergreens,
+)
+from trafficsim.safety import program_issues
 from trafficsim.signals import (
     SUMO_MAX_DUR_S,
     SUMO_MIN_DUR_S,
+    Link,
+    Program,
     SignalPlan,
     WebsterSettings,
     read_edges,
@@ -55,7 +89,12 @@ from trafficsim.signals import (
 )
 from trafficsim.spec import Fields
 
-CONTROLS = ("file", "actuated", "webster", "coordinated")
+CONTROLS = ("file", "actuated", "webster", "coordinated", "fixed")
+#: Transitions of the network's programs under actuated or Webster control: as the network has
+#: them, or rebuilt with ITE yellow and all-red (:func:`trafficsim.phasing.with_ite_intergreens`).
+INTERGREENS = ("network", "ite")
+#: Controls that run designed phases (``phasing``).
+DESIGN_CONTROLS = ("fixed", "webster", "actuated")
 
 
 @register
@@ -66,7 +105,16 @@ class SignalPlanMeasure(Measure):
     Parameters
     ----------
     control
-        ``file`` (load ``file``), ``actuated``, ``webster`` or ``coordinated``.
+        ``file`` (load ``file``), ``actuated``, ``webster``, ``coordinated``, or ``fixed``
+        (equal greens of the designed stages at ``cycle_s``; the default with a ``phasing``).
+    phasing
+        Designed phases: traffic light → phasing (``*``: every light, or those of ``tls``).
+    cycle_s
+        Fixed-time design: the cycle [s].
+    intergreens
+        ``network`` (the network's transitions, as netconvert wrote them) or ``ite`` (rebuilt
+        with ITE yellow and all-red and checked for safety) under actuated or Webster control
+        of the network's phases; designed programs always have ITE intergreens.
     file
         Plan file with ``<tlLogic>`` programs (and optionally ``<WAUT>`` switching); with
         ``coordinated``, the fixed-time programs it builds on.
@@ -99,6 +147,9 @@ class SignalPlanMeasure(Measure):
     base_programs: tuple[Any, ...] = ()  # coordinated: the fixed-time programs of ``file``
     extension_s: float = 3.0
     skip_empty_side: bool = True
+    phasing: tuple[tuple[str, str], ...] = ()
+    cycle_s: float = DEFAULT_CYCLE_S
+    intergreens: str = "network"
 
     @classmethod
     def parse(cls, f: Fields) -> SignalPlanMeasure:
@@ -108,12 +159,25 @@ class SignalPlanMeasure(Measure):
         problem of the scenario, reported at load time.
         """
         has_file = f.has("file")
-        control = f.str("control", "file" if has_file else "", choices=CONTROLS)
+        phasing = _parse_phasing(f)
+        control = f.str("control", "file" if has_file else "fixed" if f.has("phasing") else "",
+                        choices=CONTROLS)
         if not control:
-            f.error("control", "is missing; give file = \"plan.add.xml\" or control = "
-                               "\"actuated\" / \"webster\"")
+            f.error("control", "is missing; give file = \"plan.add.xml\", control = "
+                               "\"actuated\" / \"webster\", or a phasing")
         tls = tuple(f.str_list("tls", ()))
-        kw: dict[str, object] = {"control": control, "tls": tls}
+        kw: dict[str, object] = {"control": control, "tls": tls, "phasing": phasing}
+        if phasing and control not in DESIGN_CONTROLS:
+            f.error("phasing", f"works with control = {', '.join(map(repr, DESIGN_CONTROLS))}, "
+                               f"not {control!r}")
+        if control == "fixed":
+            if not phasing and f.has("control"):
+                f.error("control", "= \"fixed\" runs designed phases: give a phasing, e.g. "
+                                   "phasing = \"two_stage\"")
+            kw["cycle_s"] = f.float("cycle_s", DEFAULT_CYCLE_S, lo=20.0, hi=300.0, unit=" s")
+        kw["intergreens"] = _parse_intergreens(f, control, bool(phasing))
+        if phasing and tls and any(t != "*" for t, _ in phasing):
+            f.error("tls", "is not used with a phasing table; the table names the lights")
         if control in ("file", "coordinated") and has_file:
             raw = f.str("file")
             if isinstance(raw, str):
@@ -184,7 +248,50 @@ class SignalPlanMeasure(Measure):
         for e, _ in self.flows_veh_h:
             if (msg := net.missing_edge(e)) is not None:
                 out.append((f"flows_veh_h.{e}", msg))
+        out += self._check_phasing(net, known)
         return out
+
+    def _check_phasing(self, net: NetIndex, known: list[str]) -> list[tuple[str, str]]:
+        """Lights of the phasing table in the network, and each phasing applicable at its light."""
+        out = []
+        for t, _ in self.phasing:
+            if t != "*" and t not in net.signals:
+                out.append((f"phasing.{t}", f"traffic light '{t}' is not in the network; "
+                                            f"traffic lights: {', '.join(known) or 'none'}"))
+        if not self.phasing or net.net_file is None or out:
+            return out
+        try:
+            model = read_network(net.net_file)
+        except NetworkError:
+            return out
+        every: list[str] = []  # the string form: one message for all the lights it misses
+        for t, kind in self._choice(model).items():
+            try:
+                reason = why_not(layout(model, t), kind)
+            except KeyError:
+                reason = "it controls no link"
+            if reason is None:
+                continue
+            if self.phasing[0][0] == "*":
+                every.append(f"'{t}' ({reason})")
+            else:
+                out.append((f"phasing.{t}",
+                            f"= {kind!r} does not apply at traffic light '{t}': {reason}"))
+        if every:
+            kind = self.phasing[0][1]
+            out.append(("phasing", f"= {kind!r} does not apply at traffic light(s) "
+                                   f"{', '.join(sorted(every))}; name the lights in a table, "
+                                   f"e.g. phasing = {{ J1 = \"{kind}\", J2 = \"two_stage\" }}"
+                                   ", or narrow them with tls"))
+        return out
+
+    def _choice(self, net: Network) -> dict[str, str]:
+        """Traffic light → phasing of every light the measure designs."""
+        if self.phasing and self.phasing[0][0] == "*":
+            kind = self.phasing[0][1]
+            lights = self.tls or tuple(dict.fromkeys(c.tl for c in net.connections if c.tl))
+            return dict.fromkeys(lights, kind)
+        return dict(self.phasing)
 
     def apply(self, draft: CaseDraft) -> None:
         """Add its traffic-light programs to ``draft``.
@@ -197,6 +304,13 @@ class SignalPlanMeasure(Measure):
         ValueError
             When programs must be derived and the draft has no network file.
         """
+        if self.phasing:
+            if draft.net_file is None:
+                msg = "signal_plan: the network is needed to design programs"
+                raise ValueError(msg)
+            draft.additional.extend(self._designed(read_network(draft.net_file),
+                                                   draft.net_file).elements())
+            return
         if self.control == "file":
             keep = set(self.tls)
             draft.additional.extend(
@@ -210,6 +324,7 @@ class SignalPlanMeasure(Measure):
                 else read_plan(draft.net_file))
         if self.tls:
             plan = SignalPlan(tuple(p for p in plan.programs if p.tls_id in self.tls))
+        model = read_network(draft.net_file) if self.intergreens == "ite" else None
         if self.control == "coordinated":
             plan = plan.coordinated_actuated(
                 read_links(draft.net_file), read_edges(draft.net_file),
@@ -219,17 +334,128 @@ class SignalPlanMeasure(Measure):
             params = {"max-gap": f"{self.max_gap_s:g}"} if self.max_gap_s is not None else {}
             plan = plan.actuated(min_green_s=self.min_green_s, max_green_s=self.max_green_s,
                                  params=params)
+            if model is not None:  # (after: a walk raises its stage's minDur)
+                plan = _ite(model, plan)
         else:
+            if model is not None:  # (before: Webster's lost time is the new intergreen)
+                plan = _ite(model, plan)
             links = read_links(draft.net_file)
-            lanes: dict[str, float] = {}
-            for edge, q in self.flows_veh_h:
-                edge_lanes = sorted({lk.lane_id for ls in links.values() for lk in ls
-                                     if lk.from_edge == edge})
-                for lane in edge_lanes:
-                    lanes[lane] = q / len(edge_lanes)
             settings = WebsterSettings(self.saturation_flow_veh_h, self.lost_time_s)
-            plan, _ = webster_plan(plan, links, lanes, settings)
+            plan, _ = webster_plan(plan, links, self._lane_flows(links), settings)
+        if model is not None:
+            self._check_safe(model, plan, min(self.min_green_s, MIN_GREEN_S))
         draft.additional.extend(plan.elements())
+
+    def _designed(self, net: Network, net_file: Path) -> SignalPlan:
+        """The designed programs, timed by the control, each checked for safety.
+
+        Raises
+        ------
+        ValueError
+            When a program is unsafe (:func:`trafficsim.safety.program_issues`).
+        """
+        programs = []
+        for t, kind in self._choice(net).items():
+            lay = layout(net, t)
+            prog = build_program(lay, kind, program_id="ts_design", cycle_s=self.cycle_s)
+            programs.append(prog)
+        plan = SignalPlan(tuple(programs))
+        min_green = MIN_GREEN_S
+        if self.control == "webster":
+            links = read_links(net_file)
+            settings = WebsterSettings(self.saturation_flow_veh_h, self.lost_time_s)
+            plan, _ = webster_plan(plan, links, self._lane_flows(links), settings,
+                                   program_id="ts_design")
+        elif self.control == "actuated":
+            params = {"max-gap": f"{self.max_gap_s:g}"} if self.max_gap_s is not None else {}
+            plan = SignalPlan(tuple(_actuated(p, self.min_green_s, self.max_green_s, params)
+                                    for p in plan.programs))
+            min_green = min(self.min_green_s, min_green)
+        self._check_safe(net, plan, min_green)
+        return plan
+
+    def _lane_flows(self, links: Mapping[str, Sequence[Link]]) -> dict[str, float]:
+        """Webster: ``flows_veh_h`` spread evenly over each approach's signalised lanes [veh/h]."""
+        lanes: dict[str, float] = {}
+        for edge, q in self.flows_veh_h:
+            edge_lanes = sorted({lk.lane_id for ls in links.values() for lk in ls
+                                 if lk.from_edge == edge})
+            for lane in edge_lanes:
+                lanes[lane] = q / len(edge_lanes)
+        return lanes
+
+    def _check_safe(self, net: Network, plan: SignalPlan, min_green_s: float) -> None:
+        """Raise ValueError naming the light and its issues when a program is unsafe."""
+        choice = self._choice(net) if self.phasing else {}
+        for p in plan.programs:
+            issues = program_issues(net, p, min_green_s=min_green_s)
+            if issues:
+                what = f"designed {choice[p.tls_id]}" if p.tls_id in choice else self.control
+                msg = (f"signal_plan: the {what} program of traffic light '{p.tls_id}' is "
+                       "unsafe:\n  " + "\n  ".join(issues))
+                raise ValueError(msg)
+
+
+def _ite(net: Network, plan: SignalPlan) -> SignalPlan:
+    """Every program with ITE intergreens (:func:`trafficsim.phasing.with_ite_intergreens`)."""
+    return SignalPlan(tuple(with_ite_intergreens(layout(net, p.tls_id), p)
+                            for p in plan.programs))
+
+
+def _parse_intergreens(f: Fields, control: str, phasing: bool) -> str:
+    """``intergreens``: the network's transitions or ITE ones (designed programs: always ITE)."""
+    if not f.has("intergreens"):
+        return "ite" if phasing else "network"
+    value = f.str("intergreens", choices=INTERGREENS)
+    if phasing and value != "ite":
+        f.error("intergreens", "designed programs (phasing) always have ITE intergreens")
+    elif control not in ("actuated", "webster") and not phasing:
+        f.error("intergreens", f"is used with control = \"actuated\" or \"webster\" on the "
+                               f"network's phases, not {control!r}")
+    return str(value) if value in INTERGREENS else "network"
+
+
+def _parse_phasing(f: Fields) -> tuple[tuple[str, str], ...]:
+    """``phasing`` as (light, phasing) pairs; ``("*", kind)`` for every light."""
+    if not f.has("phasing"):
+        return ()
+    raw = f.table["phasing"]
+    if isinstance(raw, str):
+        kind = f.str("phasing", choices=PHASINGS)
+        return (("*", kind),) if kind in PHASINGS else ()
+    if not isinstance(raw, dict):
+        f.error("phasing", f"= {raw!r} is neither a phasing ({', '.join(PHASINGS)}) nor a table "
+                           "light → phasing, e.g. phasing = { J1 = \"split\" }")
+        return ()
+    sub = f.table_("phasing")
+    if sub is None:
+        return ()
+    out = []
+    for t in list(sub.table):
+        kind = sub.str(t, choices=PHASINGS)
+        if kind in PHASINGS:
+            out.append((t, kind))
+    if not sub.table:
+        f.error("phasing", "is an empty table; name lights, e.g. phasing = { J1 = \"split\" }")
+    return tuple(out)
+
+
+def _actuated(program: Program, min_green_s: float, max_green_s: float,
+              params: dict[str, str]) -> Program:
+    """SUMO actuated control of a designed program; each stage keeps its own minimum green.
+
+    (:meth:`~trafficsim.signals.Program.actuated` gives every green one minimum; a stage that
+    serves a crossing needs at least the pedestrian walk.)
+    """
+    act = program.actuated(min_green_s=min_green_s, max_green_s=max_green_s, params=params,
+                           program_id="ts_design")
+    phases = list(act.phases)
+    for st, need in zip(act.stages, program.min_greens_s, strict=True):
+        ph = phases[st.green]
+        lo = max(ph.min_dur_s or 0.0, need)
+        phases[st.green] = replace(ph, min_dur_s=lo, max_dur_s=max(ph.max_dur_s or lo, lo),
+                                   duration_s=max(ph.duration_s, lo))
+    return replace(act, phases=tuple(phases), min_greens_s=program.min_greens_s)
 
 
 def _element_id(xml: str) -> str:
