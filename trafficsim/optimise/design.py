@@ -39,7 +39,7 @@ from trafficsim.netmodel import Network
 from trafficsim.optimise.encoding import ActuatedEncoding, CoordinatedEncoding, Encoding, plan_key
 from trafficsim.optimise.pattern import refine, same_phases, tune_vector
 from trafficsim.optimise.search import BudgetReached, Item, Search, global_search, run_phase
-from trafficsim.signals import Link, Phase, Program, SignalPlan, WebsterSettings, webster_program
+from trafficsim.signals import Link, Program, SignalPlan, WebsterSettings, webster_program
 
 #: The choice "keep the network's own program" at a light.
 NETWORK = "network"
@@ -349,43 +349,20 @@ def _actuated_base(search: Search, space: DesignSpace, designed: SignalPlan) -> 
     return bases[min(range(len(bases)), key=lambda i: (values[i], i))]
 
 
-def with_ite_transitions(net: Network, program: Program, *, name: str = "sumo") -> Program:
+def with_ite_transitions(net: Network, program: Program) -> Program:
     """``program``'s stages (its green phases, in order) with ITE intergreens.
 
     SUMO's rebuilt programs choose good stages but their 3 s yellows and missing all-reds fall
     short of ITE's change and clearance intervals (:mod:`trafficsim.safety`); the transitions
-    are rebuilt as :func:`trafficsim.phasing.build_program` builds them, the greens are kept
-    (raised to the stages' minimum greens).
+    are rebuilt as :func:`trafficsim.phasing.build_program` builds them
+    (:func:`trafficsim.phasing.with_ite_intergreens`).
 
     Raises
     ------
     KeyError, ValueError
-        When the phasing module cannot lay out the light, or its states do not fit it.
+        When the phasing module cannot lay out the light.
     """
-    # (phasing builds transitions for its own stage lists only through private helpers; a
-    # public "program from stage states" there would be the better home for this)
-    lay = phasing.layout(net, program.tls_id)
-    states = [program.phases[st.green].state for st in program.stages]
-    if not states or any(len(st) != lay.n_links for st in states):
-        msg = f"{program.tls_id}: its states do not fit the light's {lay.n_links} links"
-        raise ValueError(msg)
-    n = len(states)
-    crossings = lay.crossing_links
-    mins = []
-    for k in range(n):
-        prev = states[(k - 1) % n]
-        walk = any(states[k][c] in "Gg" and (prev[c] not in "Gg" or n == 1) for c in crossings)
-        mins.append(max(phasing.MIN_GREEN_S, phasing.WALK_S) if walk else phasing.MIN_GREEN_S)
-    bounds = phasing._boundaries(lay, states, mins)
-    phases: list[Phase] = []
-    for k, g in enumerate(program.greens_s):
-        label = f"{name} {k + 1}"
-        phases.append(Phase(states[k], max(g, mins[k]), name=label))
-        if n > 1:
-            phases += phasing._transition_phases(
-                lay, states[k], states[(k + 1) % n], bounds[k], label)
-    return Program(program.tls_id, tuple(phases), program_id=program.program_id,
-                   kind="static", min_greens_s=tuple(mins))
+    return phasing.with_ite_intergreens(phasing.layout(net, program.tls_id), program)
 
 
 def fixed_time(program: Program) -> Program:
