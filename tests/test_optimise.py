@@ -121,6 +121,49 @@ def test_early_cut_never_changes_the_search(cross_sc: Path, tmp_path: Path) -> N
     assert cut.doc["best"]["objective"] < cut.doc["start"]["objective"]
 
 
+def _simulated_s(entries: list[dict], seeds: tuple[int, ...], window_s: float) -> float:
+    """Simulated time the evaluations took: whole seeds, and a cut run up to its cut. [s]"""
+    total = 0.0
+    for e in entries:
+        if e["cut"]:
+            seed, t_s = e["cut_at"]
+            total += seeds.index(seed) * window_s + t_s
+        else:
+            total += len(seeds) * window_s
+    return total
+
+
+@pytest.mark.sumo
+@pytest.mark.slow
+def test_first_population_cut_keeps_the_winner_and_saves_simulation(cross_sc: Path,
+                                                                    tmp_path: Path) -> None:
+    """A hopeless member of DE's first population (search seed 11: 9 s of green for the heavy
+    north-south road, ~88 s mean delay against Webster's 11.5 s) is cut at the objective cap
+    (3x the best reference plan) before its runs end: the same plans in the same order, the
+    same winner with the same objective, less simulated time."""
+    kw = {"rng_seed": 11, "refine_share": 0.0, "budget": 12}
+    full = optimise(cross_sc, out=tmp_path / "full", settings=_settings(early_cut=False, **kw),
+                    workers=2, progress=False)
+    cut = optimise(cross_sc, out=tmp_path / "cut", settings=_settings(**kw), workers=2,
+                   progress=False)
+    jf, jc = _journal(tmp_path / "full"), _journal(tmp_path / "cut")
+    assert [e["key"] for e in jf] == [e["key"] for e in jc]
+    assert full.doc["best"]["key"] == cut.doc["best"]["key"]
+    assert full.doc["best"]["objective"] == cut.doc["best"]["objective"]
+    exact = {e["key"]: e["objective"] for e in jf}
+    ref = min(exact[jf[0]["key"]], exact[jf[1]["key"]])  # starting plan and Webster
+    pop = 5  # DE's first population here (budget 12, two decision variables)
+    first = [e for e in jc[2:2 + pop] if e["cut"]]
+    assert first, "the test needs a first-population candidate past the cap"
+    for e in first:
+        assert exact[e["key"]] > 3 * ref  # it was hopeless: it can never win
+        assert 3 * ref < e["objective"] <= exact[e["key"]] + 1e-9  # cut at the cap, a bound
+        seed, _ = e["cut_at"]
+        assert seed == 1 and len(e["per_seed"]) < 2  # its second seed was never run
+    seeds = (1, 2)
+    assert _simulated_s(jc, seeds, 600) <= _simulated_s(jf, seeds, 600) - 600
+
+
 @pytest.mark.sumo
 @pytest.mark.slow
 def test_pattern_searches_cut_without_changing_a_decision(cross_sc: Path, tmp_path: Path) -> None:
@@ -158,8 +201,8 @@ def test_cli_writes_a_plan_that_sumo_loads_and_a_validation_table(cross_sc: Path
     assert doc["best"]["objective"] == min(exact)
     v = doc["validation"]
     assert v["seeds"] == [11, 12, 13]
-    assert {"start", "webster", "actuated", "optimised"} <= set(v["plans"])
-    for ref in ("start", "webster", "actuated"):
+    assert {"start", "webster", "actuated", "max_pressure", "optimised"} <= set(v["plans"])
+    for ref in ("start", "webster", "actuated", "max_pressure"):
         d = v["optimised_vs"][ref]["mean_delay_s"]
         assert d["ci95"][0] <= d["diff"] <= d["ci95"][1]
     # the convergence picture: its best-so-far line never rises and ends at the best plan

@@ -12,6 +12,9 @@ Layout under the output directory::
     cases/PLAN/seed_N/detectors.add.xml    edge and lane-area detectors for the metric tables
     cases/PLAN/seed_N/trajectories.csv.gz  with trajectories: corridor vehicle positions every
     cases/PLAN/seed_N/tls_states.xml       second and the signals' switches (first seed only)
+    cases/PLAN/seed_N/controllers.json     plans whose signals are driven through TraCI
+                                           (max-pressure): what drives them; such a run is
+                                           repeated by trafficsim, not by `sumo -c` alone
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from trafficsim.control import CONTROLLERS_FILE, CONTROLLERS_NOTE
 from trafficsim.demand import draw_vehicles, write_routes, write_vehicle_table
 from trafficsim.errors import IntegrityError, Issue, ScenarioError
 from trafficsim.measures import CaseDraft, Measure, NetIndex
@@ -33,6 +38,7 @@ from trafficsim.network import (
     fit_programs,
     net_index,
     patch_network,
+    resolve_vias,
     signal_differences,
 )
 from trafficsim.scenario import (
@@ -71,6 +77,9 @@ class Case:
         The ``.sumocfg``.
     net
         The plan's network.
+    controllers
+        JSON specs of the controllers that drive its signals through TraCI
+        (:mod:`trafficsim.control`; also in the case's ``controllers.json``).
     """
 
     plan: str
@@ -80,6 +89,7 @@ class Case:
     timeout_s: float
     measures: tuple[Measure, ...] = ()
     observers: tuple[Measure, ...] = ()
+    controllers: tuple[dict[str, Any], ...] = ()
 
     @property
     def dir(self) -> Path:
@@ -117,14 +127,17 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
         m.apply(draft)
     for o in observers(scenario):
         o.observe(draft)
-    if draft.edge_patches or draft.connection_patches:
+    if draft.edge_patches or draft.connection_patches or draft.waiting_links:
         patch_network(base_net, draft.edge_patches, plan_dir / "net.net.xml",
-                      draft.connection_patches)
-        check_signals(base_net, plan_dir / "net.net.xml", plan.name)
+                      draft.connection_patches, draft.waiting_links)
+        check_signals(base_net, plan_dir / "net.net.xml", plan.name, draft.waiting_links)
         # programs a measure derived from the base network, fitted to the links added here
         draft.additional = fit_programs(base_net, plan_dir / "net.net.xml", draft.additional)
     else:
         shutil.copyfile(base_net, plan_dir / "net.net.xml")
+    # internal lanes that measures name by their connection, numbered as this network numbers them
+    draft.additional = resolve_vias(plan_dir / "net.net.xml", draft.additional)
+    draft.outputs = resolve_vias(plan_dir / "net.net.xml", draft.outputs)
     # Observers of several plans may ask for the same element: write it once.
     body = "\n  ".join(dict.fromkeys(draft.additional))
     (plan_dir / "measures.add.xml").write_text(f"<additional>\n  {body}\n</additional>\n",
@@ -132,19 +145,22 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
     return draft
 
 
-def check_signals(base_net: Path, plan_net: Path, plan: str) -> None:
+def check_signals(base_net: Path, plan_net: Path, plan: str,
+                  waiting: Sequence[tuple[str, str, str]] = ()) -> None:
     """Refuse a plan network whose signal programs differ from the baseline's.
 
     Measures change signals only through the case's additional file (``signal_plan``), never
     through the network, so this holds for every plan: a difference here would mix a
-    signal-timing change into the measure's effect.
+    signal-timing change into the measure's effect.  The one exception is a waiting area
+    (``waiting``: traffic light, from edge, to edge), whose entry and internal stop change the
+    program by design, in exactly the way :func:`trafficsim.network.waiting_area_states` says.
 
     Raises
     ------
     IntegrityError
         Listing the first differences.
     """
-    diffs = signal_differences(base_net, plan_net)
+    diffs = signal_differences(base_net, plan_net, waiting)
     if diffs:
         more = f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else ""
         msg = (f"plan '{plan}': its network ({plan_net}) would run other signal programs than "
@@ -248,8 +264,13 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     cfg = run_dir / "case.sumocfg"
     cfg.write_text(_sumocfg(scenario, seed, routes, adds, options,
                             omit=LEAN_OMITS if lean else ()), encoding="utf-8")
+    if draft.controllers:  # the folder says what drives it: sumo -c alone cannot repeat it
+        (run_dir / CONTROLLERS_FILE).write_text(json.dumps(
+            {"note": CONTROLLERS_NOTE, "controllers": draft.controllers}, indent=2),
+            encoding="utf-8")
     return Case(plan=plan.name, seed=seed, config=cfg, net=net, timeout_s=scenario.timeout_s,
-                measures=plan_measures(scenario, plan), observers=observers(scenario))
+                measures=plan_measures(scenario, plan), observers=observers(scenario),
+                controllers=tuple(draft.controllers))
 
 
 def _rel(p: Path, start: Path) -> str:

@@ -40,7 +40,7 @@ from trafficsim.outputs import RunStatistics, Table, read_csv, read_statistics, 
 from trafficsim.parallel import local_executor, map_tasks
 from trafficsim.scenario import BASELINE, NetFileSpec, Scenario, load_scenario
 from trafficsim.stats import Difference, Estimate, mean_ci, paired_difference
-from trafficsim.sumo import run_sumo, sumo_version
+from trafficsim.sumo import run_sumo, run_sumo_controlled, sumo_version
 from trafficsim.timeseries import run_series
 
 
@@ -126,7 +126,11 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
     time).
     """
     what = f"plan '{case.plan}', seed {case.seed} ({case.config})"
-    run = run_sumo(case.config, seed=case.seed, timeout_s=case.timeout_s, what=what)
+    if case.controllers:  # signals driven through TraCI (max-pressure)
+        run: Any = run_sumo_controlled(case.config, seed=case.seed, timeout_s=case.timeout_s,
+                                       end_s=end_s, controllers=case.controllers, what=what)
+    else:
+        run = run_sumo(case.config, seed=case.seed, timeout_s=case.timeout_s, what=what)
     d = case.dir
     trips, stats, vehicles = read_trip_outputs(d, what)
     try:

@@ -115,6 +115,9 @@ class Connection(NamedTuple):
         SUMO's ``dir``: ``s`` straight, ``l``/``r`` left/right, ``t`` turnaround, …
     state
         SUMO's ``state``: ``M`` major, ``m`` minor, ``o`` signal off, ``=`` all-way stop, …
+    link_index2
+        Index of the signal that controls the link's internal junction stop (SUMO's
+        ``linkIndex2``; -1: none, the stop yields by right of way).
     """
 
     from_edge: str
@@ -126,6 +129,7 @@ class Connection(NamedTuple):
     link_index: int = -1
     direction: str = ""
     state: str = ""
+    link_index2: int = -1
 
     @property
     def key(self) -> tuple[str, int, str, int]:
@@ -383,7 +387,8 @@ def _parse(path: Path) -> Network:
                 conns.append(Connection(
                     a.get("from", ""), int(a.get("fromLane", 0)), a.get("to", ""),
                     int(a.get("toLane", 0)), a.get("via", ""), a.get("tl", ""),
-                    int(a.get("linkIndex", -1)), a.get("dir", ""), a.get("state", "")))
+                    int(a.get("linkIndex", -1)), a.get("dir", ""), a.get("state", ""),
+                    int(a.get("linkIndex2", -1))))
                 el.clear()
             elif tag == "request":
                 a = el.attrib

@@ -15,6 +15,7 @@ import re
 import shutil
 import string
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -93,7 +94,8 @@ def _recipe(spec: CorridorSpec | GridSpec, out_name: str
 
 
 def patch_network(base: Path, edge_patches: list[str], out: Path,
-                  connection_patches: list[str] | None = None) -> Path:
+                  connection_patches: list[str] | None = None,
+                  waiting: Sequence[WaitingLink] = ()) -> Path:
     """Apply plain-XML ``<edge>`` (and ``<connection>``) patches with ``netconvert``; return ``out``.
 
     ``netconvert`` keeps the connections, speeds and geometry of the base network and adds the
@@ -102,6 +104,10 @@ def patch_network(base: Path, edge_patches: list[str], out: Path,
     then differ from the baseline in its signal timing too.  A second pass therefore loads the
     base network's programs, every one of them with its offset and programID, extended to the
     new links (:func:`carry_signals`), so that only what the patches name changes.
+
+    ``waiting`` names movements that get a waiting area inside the junction: their programs
+    change as :func:`waiting_area_states` says, the only change to the baseline's signals a plan
+    network may carry.
     """
     patch = out.with_name("patch.edg.xml")
     patch.write_text("<edges>\n  " + "\n  ".join(edge_patches) + "\n</edges>\n", encoding="utf-8")
@@ -114,7 +120,7 @@ def patch_network(base: Path, edge_patches: list[str], out: Path,
         args[4:4] = ["-x", con.name]
     run_tool("netconvert", args, cwd=out.parent, what="applying the plan's network changes")
     tll = out.with_name("signals.tll.xml")
-    if not carry_signals(base, first, tll):
+    if not carry_signals(base, first, tll, waiting):
         first.replace(out)
         return out
     run_tool("netconvert", ["-s", first.name, "--tllogic-files", tll.name, "-o", out.name,
@@ -165,18 +171,22 @@ def read_signals(net: Path) -> tuple[list[ET.Element], dict[str, dict[LinkKey, i
     """Read a network's signal programs and each traffic light's links.
 
     Returns every ``<tlLogic>`` of the network (all programs, in file order) and, per traffic
-    light, its links: (from edge, from lane, to edge, to lane) → linkIndex.  The elements are
+    light, its links: (from edge, from lane, to edge, to lane) → linkIndex (links that enter
+    the junction; internal stops are reached through their ``linkIndex2``).  The elements are
     fresh copies: callers may change them.
     """
     network = read_network(net)
     links: dict[str, dict[LinkKey, int]] = {}
     for c in network.connections:
-        if c.tl:
+        # (a link from an internal lane is a waiting area's internal stop: its index is the
+        # linkIndex2 of the link that enters the junction, not a link of its own)
+        if c.tl and not c.from_edge.startswith(":"):
             links.setdefault(c.tl, {})[c.key] = c.link_index
     return [p.element() for p in network.programs], links
 
 
-def carry_signals(base: Path, patched: Path, out: Path) -> bool:
+def carry_signals(base: Path, patched: Path, out: Path,
+                  waiting: Sequence[WaitingLink] = ()) -> bool:
     """Write the base network's signal programs, fitted to the patched network's links.
 
     The programs go to ``out`` as a ``netconvert`` tlLogic file; return False when the base
@@ -186,15 +196,20 @@ def carry_signals(base: Path, patched: Path, out: Path) -> bool:
     link (e.g. of an added lane) gets the signal of the base link it was split from: the same
     from-edge → to-edge movement from the nearest lane, else the nearest lane of its from-edge.
 
+    The movements of ``waiting`` get their waiting area (:func:`waiting_area_states`): the
+    file also sets the ``linkIndex2`` of their links.
+
     Raises
     ------
     IntegrityError
-        When a new link has no base link of the same approach to follow.
+        When a new link has no base link of the same approach to follow, or a waiting area's
+        movement cannot have one.
     """
     programs, old_links = read_signals(base)
     if not programs:
         return False
     _, new_links = read_signals(patched)
+    slots = waiting_slots(programs, new_links, waiting)
     parts = []
     for tl in programs:
         tls = tl.get("id", "")
@@ -203,7 +218,13 @@ def carry_signals(base: Path, patched: Path, out: Path) -> bool:
         tl.tail = None
         if new != old:  # (unchanged links: the program as it is, however long its states)
             _remap(tl, _state_map(tls, old, new))
+        for entry, second in slots.get(tls, ()):
+            _add_waiting_area(tl, [new[k] for k in entry], second)
         parts.append("    " + ET.tostring(tl, encoding="unicode").strip())
+    # (the links' second index: netconvert reads it from the tlLogic file's <connection>s)
+    parts += [f'    <connection from="{k[0]}" to="{k[2]}" fromLane="{k[1]}" toLane="{k[3]}" '
+              f'tl="{tls}" linkIndex="{new_links[tls][k]}" linkIndex2="{second}"/>'
+              for tls, movements in slots.items() for entry, second in movements for k in entry]
     out.write_text("<tlLogics>\n" + "\n".join(parts) + "\n</tlLogics>\n", encoding="utf-8")
     return True
 
@@ -212,10 +233,12 @@ def fit_programs(base: Path, plan: Path, elements: list[str]) -> list[str]:
     """Additional-file elements with every ``<tlLogic>`` fitted to the plan network's links.
 
     Programs that measures derive from the base network (``signal_plan``) index its links; on a
-    plan network with added links each state is remapped as in :func:`carry_signals`.
+    plan network with added links each state is remapped as in :func:`carry_signals`, and a
+    plan network's waiting areas (links with a ``linkIndex2``) get their signal as there.
     """
     _, old_links = read_signals(base)
     _, new_links = read_signals(plan)
+    second_of = _second_indices(base, plan)
     out = []
     for text in elements:
         if "<tlLogic" in text:
@@ -228,9 +251,168 @@ def fit_programs(base: Path, plan: Path, elements: list[str]) -> list[str]:
                 if old != new:
                     _remap(tl, _state_map(tls, old, new))
                     changed = True
+                for second, entry in second_of.get(tls, {}).items():
+                    _add_waiting_area(tl, entry, second)
+                    changed = True
             if changed:
                 text = "".join(ET.tostring(el, encoding="unicode") for el in group).strip()
         out.append(text)
+    return out
+
+
+WaitingLink = tuple[str, str, str]  # (traffic light, from edge, to edge) of a waiting area
+
+
+def waiting_area_states(states: Sequence[str], entry: Sequence[int], second: int) -> list[str]:
+    """The phase states of a program in which one movement gets a waiting area in the junction.
+
+    A waiting area lets the movement's vehicles advance past the stop line during the stage
+    before their own green and wait at a second stop inside the junction (SUMO's internal
+    junction stop, whose signal is the link's ``linkIndex2``).  The change to the program:
+
+    * the movement's own green is every phase in which one of its links (``entry``) shows
+      ``G`` (a protected green);
+    * its *preceding stage* is, walking back from the start of each own green, the intergreen
+      phases (any yellow, or no green at all) and the green phase before them;
+    * in the preceding stage the entry links show ``g``: vehicles may pass the stop line,
+      yielding to whatever SUMO's right of way checks there, up to the internal stop.  (Not
+      ``G``: with no phase in which it must yield, ``netconvert`` would drop the internal stop);
+    * the new index ``second`` is the internal stop's signal: ``G`` in the movement's own green,
+      ``g`` in the clearance after it (the phases in which its links show yellow, and the
+      all-red phases that follow), ``r`` otherwise.  Vehicles leave the area only on their
+      own green, and those that crossed the stop line late in it clear the junction in the
+      clearance time, as they would without the area (the internal stop may lie across the
+      cross street's lanes: a car held there would block its next stage).  ``g``: should a
+      conflicting stream already have green then (an overlap), they yield to it.
+
+    Nothing else changes: every other link keeps its signal in every phase.
+
+    Parameters
+    ----------
+    states
+        The program's phase states, in order.
+    entry
+        Signal indices of the movement's links.
+    second
+        Index of the internal stop's signal (at or beyond the end of the states: the states
+        are padded with ``r``).
+
+    Raises
+    ------
+    ValueError
+        When the movement has no protected green, or is green in every phase.
+    """
+    before = preceding_phases(states, entry)
+    own, clearance = _own_and_clearance(states, entry)
+    out = []
+    for p, state in enumerate(states):
+        chars = list(state.ljust(second + 1, "r"))
+        chars[second] = "G" if p in own else ("g" if p in clearance else "r")
+        if p in before:
+            for i in entry:
+                chars[i] = "g"
+        out.append("".join(chars))
+    return out
+
+
+def preceding_phases(states: Sequence[str], entry: Sequence[int]) -> set[int]:
+    """The phases of the stage before a movement's own green (see :func:`waiting_area_states`).
+
+    Raises
+    ------
+    ValueError
+        When the movement has no protected green, or is green in every phase.
+    """
+    n = len(states)
+    own = [any(s[i:i + 1] == "G" for i in entry) for s in states]
+    if not any(own):
+        msg = ("the movement never has a protected green (G); a waiting area needs its own "
+               "stage after a preceding one")
+        raise ValueError(msg)
+    if all(own):
+        msg = "the movement has green in every phase: no stage precedes its green"
+        raise ValueError(msg)
+    before: set[int] = set()
+    for p in range(n):
+        if own[p] and not own[p - 1]:
+            q = (p - 1) % n
+            while not own[q]:
+                before.add(q)
+                if any(c in "Gg" for c in states[q]) and not any(c in "yY" for c in states[q]):
+                    break  # the preceding stage's green: where the walk back ends
+                q = (q - 1) % n
+    return before
+
+
+def _own_and_clearance(states: Sequence[str], entry: Sequence[int]
+                       ) -> tuple[set[int], set[int]]:
+    """The movement's protected-green phases, and the clearance phases after them.
+
+    Clearance: the phases right after its green in which its links show yellow, or no link
+    has green (all-red).
+    """
+    n = len(states)
+    own = {p for p, s in enumerate(states) if any(s[i:i + 1] == "G" for i in entry)}
+    clearance: set[int] = set()
+    for p in own:
+        q = (p + 1) % n
+        while q not in own and (any(states[q][i:i + 1] in ("y", "Y") for i in entry)
+                                or not any(c in "Gg" for c in states[q])):
+            clearance.add(q)
+            q = (q + 1) % n
+    return own, clearance
+
+
+def waiting_slots(programs: Sequence[ET.Element], links: dict[str, dict[LinkKey, int]],
+                  waiting: Sequence[WaitingLink]
+                  ) -> dict[str, list[tuple[list[LinkKey], int]]]:
+    """Per traffic light, each waiting area's links and the new index of its internal stop.
+
+    The new indices follow the longest program state of the light (and its highest link
+    index), one per waiting area in the order given.
+
+    Raises
+    ------
+    IntegrityError
+        When the light does not control the movement.
+    """
+    out: dict[str, list[tuple[list[LinkKey], int]]] = {}
+    for tls, frm, to in waiting:
+        tl_links = links.get(tls, {})
+        entry = sorted(k for k in tl_links if k[0] == frm and k[2] == to)
+        if not entry:
+            msg = (f"traffic light '{tls}' controls no link {frm} → {to}: a waiting area "
+                   "needs a signalised movement")
+            raise IntegrityError(msg)
+        width = max([len(ph.get("state", "")) for p in programs if p.get("id") == tls
+                     for ph in p.iter("phase")] + [max(tl_links.values()) + 1])
+        slots = out.setdefault(tls, [])
+        slots.append((entry, width + len(slots)))
+    return out
+
+
+def _add_waiting_area(tl: ET.Element, entry: list[int], second: int) -> None:
+    """Give one program a waiting area (:func:`waiting_area_states`), in place."""
+    phases = list(tl.iter("phase"))
+    try:
+        states = waiting_area_states([ph.get("state", "") for ph in phases], entry, second)
+    except ValueError as exc:
+        msg = f"traffic light '{tl.get('id')}' program '{tl.get('programID')}': {exc}"
+        raise IntegrityError(msg) from None
+    for ph, state in zip(phases, states, strict=True):
+        ph.set("state", state)
+
+
+def _second_indices(base: Path, plan: Path) -> dict[str, dict[int, list[int]]]:
+    """Links the plan network gave a second signal index that the base network lacks.
+
+    Traffic light → second index → the linkIndex of each link it holds (a waiting area).
+    """
+    had = {(c.tl, c.key) for c in read_network(base).connections if c.link_index2 >= 0}
+    out: dict[str, dict[int, list[int]]] = {}
+    for c in read_network(plan).connections:
+        if c.link_index2 >= 0 and (c.tl, c.key) not in had:
+            out.setdefault(c.tl, {}).setdefault(c.link_index2, []).append(c.link_index)
     return out
 
 
@@ -265,18 +447,70 @@ def _state_map(tls: str, old: dict[LinkKey, int], new: dict[LinkKey, int]) -> li
     return out
 
 
-def signal_differences(base: Path, plan: Path) -> list[str]:
+_VIA = re.compile(r"\{via\|([^|{}]*)\|(\d+)\|([^|{}]*)\|(\d+)\}")
+_VIAS = re.compile(r"\{vias\|([^|{}]*)\}")
+
+
+def resolve_vias(net: Path, elements: list[str]) -> list[str]:
+    """Elements with the internal-lane placeholders of the measures replaced by ``net``'s ids.
+
+    ``{via|FROM|LANE|TO|TOLANE}`` (:func:`~trafficsim.measures.base.via_lane`) becomes the id
+    of that connection's first internal lane; ``{vias|FROM}``
+    (:func:`~trafficsim.measures.base.via_edges`) the ids of the internal edges entered from
+    edge ``FROM``, space-separated.
+
+    Raises
+    ------
+    IntegrityError
+        When a ``via`` placeholder names a connection the network does not have.
+    """
+    if not any("{via" in e for e in elements):
+        return elements
+    conns = read_network(net).connections
+    via = {c.key: c.via for c in conns}
+    entered: dict[str, list[str]] = {}
+    for c in conns:
+        if c.via:
+            entered.setdefault(c.from_edge, []).append(c.via.rsplit("_", 1)[0])
+
+    def lane(m: re.Match[str]) -> str:
+        key = (m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
+        link = f"{key[0]}_{key[1]} → {key[2]}_{key[3]}"
+        if key not in via:
+            msg = (f"{net}: a measure refers to the connection {link}, which the plan's network "
+                   "does not have (another measure of the plan may have removed it)")
+            raise IntegrityError(msg)
+        if not via[key]:
+            msg = (f"{net}: the connection {link} has no internal lane, which a measure needs "
+                   "(the network was built without internal links: rebuild it with netconvert's "
+                   "default --no-internal-links false)")
+            raise IntegrityError(msg)
+        return via[key]
+
+    def edges(m: re.Match[str]) -> str:
+        return " ".join(dict.fromkeys(entered.get(m.group(1), ())))
+
+    return [_VIAS.sub(edges, _VIA.sub(lane, e)) if "{via" in e else e for e in elements]
+
+
+def signal_differences(base: Path, plan: Path, waiting: Sequence[WaitingLink] = ()
+                       ) -> list[str]:
     """How the signal programs of ``plan`` differ from those of ``base`` (empty: they agree).
 
     Every program (traffic light and programID) must be there with the same type, offset and
     phases (durations and the other phase attributes); each link that both networks have must
     show the same signal in every phase, under its linkIndex in each network.  Links that only
     ``plan`` has (an added lane's) are not compared: they carry their own signal.
+
+    ``waiting`` (movements given a waiting area) is the one change allowed: the base programs
+    are compared as :func:`waiting_area_states` changes them, and each such movement's links
+    must hold the new internal-stop signal under their ``linkIndex2``.  A link with a
+    ``linkIndex2`` the base lacks and no waiting area declares is a difference.
     """
     old_programs, old_links = read_signals(base)
     new_programs, new_links = read_signals(plan)
+    out, seconds = _expect_waiting(old_programs, old_links, base, plan, waiting)
     new_by_key = {(p.get("id", ""), p.get("programID", "")): p for p in new_programs}
-    out = []
     for old in old_programs:
         key = (old.get("id", ""), old.get("programID", ""))
         name = f"traffic light '{key[0]}' program '{key[1]}'"
@@ -292,6 +526,7 @@ def signal_differences(base: Path, plan: Path) -> list[str]:
             out.append(f"{name}: {len(old_phases)} phases became {len(new_phases)}")
             continue
         links = [(i, new_links.get(key[0], {}).get(k)) for k, i in old_links.get(key[0], {}).items()]
+        links += seconds.get(key[0], [])
         for n, (a, b) in enumerate(zip(old_phases, new_phases, strict=True)):
             changed = sorted(k for k in {*a.attrib, *b.attrib} - {"state"}
                              if a.get(k) != b.get(k))
@@ -307,6 +542,44 @@ def signal_differences(base: Path, plan: Path) -> list[str]:
     out += [f"traffic light '{t}' starts on program '{active_new.get(t)}' instead of '{p}'"
             for t, p in active_old.items() if active_new.get(t) != p]
     return out
+
+
+def _expect_waiting(old_programs: list[ET.Element], old_links: dict[str, dict[LinkKey, int]],
+                    base: Path, plan: Path, waiting: Sequence[WaitingLink]
+                    ) -> tuple[list[str], dict[str, list[tuple[int, int | None]]]]:
+    """Change the base programs (in place) as the waiting areas ask; pair their new indices.
+
+    Returns the differences found on the way and, per traffic light, (index of the internal
+    stop's signal in the changed base program, the plan's ``linkIndex2`` of the movement).
+    """
+    out: list[str] = []
+    pairs: dict[str, list[tuple[int, int | None]]] = {}
+    try:
+        slots = waiting_slots(old_programs, old_links, waiting)
+        for tl in old_programs:
+            tls = tl.get("id", "")
+            for entry, second in slots.get(tls, ()):
+                _add_waiting_area(tl, [old_links[tls][k] for k in entry], second)
+    except IntegrityError as exc:
+        return [str(exc)], {}
+    had = {c.key for c in read_network(base).connections if c.link_index2 >= 0}
+    declared = {(t, f, to): second for t, movements in slots.items()
+                for entry, second in movements for f, _, to, _ in entry}
+    seconds: dict[tuple[str, str, str], set[int]] = {m: set() for m in declared}
+    for c in read_network(plan).connections:
+        move = (c.tl, c.from_edge, c.to_edge)
+        if move in declared and c.tl:
+            seconds[move].add(c.link_index2)
+        elif c.link_index2 >= 0 and c.key not in had:
+            out.append(f"link {c.from_edge}_{c.from_lane} → {c.to_edge}_{c.to_lane} has a second "
+                       f"signal index ({c.link_index2}) that no waiting area declares")
+    for (tls, frm, to), found in seconds.items():
+        if len(found) != 1 or min(found) < 0:
+            out.append(f"traffic light '{tls}': the waiting area {frm} → {to} needs one "
+                       f"linkIndex2 on all its links; the plan's network has {sorted(found)}")
+            continue
+        pairs.setdefault(tls, []).append((declared[(tls, frm, to)], min(found)))
+    return out, pairs
 
 
 def _col(i: int) -> str:
@@ -379,7 +652,9 @@ def _index(version: Version) -> NetIndex:
         signal_approaches={t: tuple(sorted(a)) for t, a in approaches.items()},
         edge_speed_m_s=speeds,
         connections=tuple(c.key for c in network.connections if not c.from_edge.startswith(":")),
-        net_file=Path(version[0]),
+        directions={c.key: c.direction for c in network.connections
+                    if not c.from_edge.startswith(":")},
+        path=network.path,
     )
 
 

@@ -916,3 +916,30 @@ def with_ite_intergreens(lay: JunctionLayout, program: Program, *,
         phases += _transition_phases(lay, states[k], states[(k + 1) % n], bounds[k],
                                      greens[k].name or f"stage {k + 1}")
     return replace(program, phases=tuple(phases), min_greens_s=tuple(mins))
+
+
+def with_min_greens(designed: Program, derived: Program) -> Program:
+    """``derived`` with each green phase lasting at least its designed stage's minimum green.
+
+    ``derived`` is a control built on ``designed`` (:meth:`~trafficsim.signals.Program.actuated`,
+    :meth:`~trafficsim.signals.Program.coordinated_actuated`), which give every green one
+    minimum; a stage where a crossing's green starts needs the 7 s walk.  Stages are matched by
+    their state (the coordinated program rotates the phases).  Durations, ``minDur`` and
+    ``maxDur`` rise to the minimum where they are below it.
+    """
+    need = {designed.phases[st.green].state: m
+            for st, m in zip(designed.stages, designed.min_greens_s, strict=True)}
+    phases = []
+    for ph in derived.phases:
+        m = need.get(ph.state)
+        if m is None or not ph.is_green:
+            phases.append(ph)
+            continue
+        lo = m if ph.min_dur_s is None else max(ph.min_dur_s, m)
+        phases.append(replace(ph, duration_s=max(ph.duration_s, m),
+                              min_dur_s=None if ph.min_dur_s is None else lo,
+                              max_dur_s=None if ph.max_dur_s is None else max(ph.max_dur_s, lo)))
+    out = replace(derived, phases=tuple(phases), min_greens_s=())
+    mins = tuple(need.get(out.phases[st.green].state, m0)
+                 for st, m0 in zip(out.stages, out.min_greens_s, strict=True))
+    return replace(out, min_greens_s=mins)

@@ -345,6 +345,12 @@ def _signals(f: ResultsFolder) -> list[Block]:
         net = f.net(plan)
         if net is None:
             continue
+        if any((f.dir / "cases" / plan).glob("seed_*/controllers.json")):
+            # its programs only list the stages a controller switches between (max-pressure)
+            blocks.append(f'<p class="note">plan {html.escape(plan)}: signals driven by an '
+                          "adaptive controller (max-pressure) through TraCI; no fixed timing to "
+                          "draw (the time–space diagram shows what they did).</p>")
+            continue
         # the plan's own programs: a signal_plan measure loads them as additional elements
         geo = with_additional_programs(read_net(net), f.dir / "cases" / plan / "measures.add.xml")
         programs = geo.programs
@@ -407,9 +413,14 @@ def _provenance(f: ResultsFolder) -> list[Block]:
     ]
     body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td>"
                    "</tr>" for k, v in rows)
+    driven = sorted({d.parent.parent.name for d in f.dir.glob("cases/*/seed_*/controllers.json")})
+    # max-pressure plans: their signals are switched through TraCI, which sumo -c cannot repeat
+    except_ = (f" (except plans {html.escape(', '.join(driven))}, whose signals trafficsim drives "
+               "through TraCI: <code>trafficsim compare</code> repeats them; see their "
+               "<code>controllers.json</code>)" if driven else "")
     return [f'<table class="prov">{body}</table>'
             '<p class="note">Every run can be repeated bit for bit: <code>sumo -c case.sumocfg'
-            "</code> in <code>cases/PLAN/seed_N/</code> of the results folder.</p>"]
+            f"</code> in <code>cases/PLAN/seed_N/</code> of the results folder{except_}.</p>"]
 
 
 # --------------------------------------------------------------------------------------------

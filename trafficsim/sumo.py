@@ -3,7 +3,9 @@
 Binaries come from the ``eclipse-sumo`` wheel (found with :func:`sumolib.checkBinary`); the child
 gets ``SUMO_HOME`` pointing into the wheel so that SUMO validates its XML inputs, and the user never
 has to set it.  Every run has a wall-clock timeout; SUMO's own error text is surfaced in
-:class:`~trafficsim.errors.SumoError`.
+:class:`~trafficsim.errors.SumoError`.  A run may be stepped through TraCI on its own port
+(:func:`run_sumo_monitored`): to stop it early, or to let controllers of
+:mod:`trafficsim.control` drive its signals (max-pressure).
 
 Every child (``sumo``, ``netconvert``, ``duarouter``, a Python tool) is started by
 :func:`_spawn`: in its own process group, so that a timeout or an interruption kills it with
@@ -19,17 +21,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from trafficsim.control import ControlError, Controller, make_controllers, next_step_s
 from trafficsim.errors import SumoError, SumoTimeout
 
 # SUMO prints this for every CSV output; it is noise, not a warning about the model.
@@ -168,15 +172,21 @@ class MonitoredRun:
 
 
 def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: float,
-                       check_every_s: float, stop: Callable[[float, float], bool],
-                       what: str = "") -> MonitoredRun:
+                       check_every_s: float, stop: Callable[[float, float], bool] | None,
+                       what: str = "", controllers: Sequence[Controller] = ()) -> MonitoredRun:
     """Run ``sumo -c config`` stepping through TraCI, and stop it when ``stop(t, D)`` says so.
 
     Every ``check_every_s`` of simulated time, ``D`` is a lower bound on the total delay
     (time loss + departure delay) that the run's vehicles will have at the end [veh·s]: the
     delay of arrived vehicles, the delay so far of running vehicles, and the wait so far of
     vehicles not yet inserted.  Delays only grow, so ``D`` never overestimates the final total.
-    A run that is not stopped writes exactly the outputs a plain ``sumo -c`` run writes.
+    ``stop`` None: never stop (and no bound is computed).
+
+    ``controllers`` (:mod:`trafficsim.control`) drive signals during the run: each is started at
+    the first step and called again at the first step at or after the time it asks for.
+
+    A run that is not stopped and has no controller writes exactly the outputs a plain
+    ``sumo -c`` run writes.
     """
     import sumolib
     import traci
@@ -217,20 +227,24 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
     try:
         t = float(conn.simulation.getTime())
         begin_s = t
-        stat = "device.tripinfo.vehicleTripStatistics."
+        dt = float(conn.simulation.getDeltaT()) if controllers else 1.0
+        due = [next_step_s(t, c.start(conn, t), dt) for c in controllers]
+        next_check = t + check_every_s if stop is not None else math.inf
         while t < end_s - 1e-9:
             if time.perf_counter() - t0 > timeout_s:
                 msg = f"{label}: sumo exceeded its time limit of {timeout_s:g} s and was stopped"
                 raise SumoTimeout(msg)
-            t = min(t + check_every_s, end_s)
+            t = float(min(next_check, end_s, *due))
             conn.simulationStep(t)
             if t >= end_s:
                 break
-            n = float(conn.simulation.getParameter("", stat + "count"))
-            # the means carry two decimals: take off the rounding so the bound stays a bound
-            arrived = n * (float(conn.simulation.getParameter("", stat + "timeLoss")) - 0.005)
-            arrived += float(conn.simulation.getParameter("", stat + "totalDepartDelay")) - 0.005
-            arrived = max(arrived, 0.0)
+            for i, c in enumerate(controllers):
+                if due[i] <= t + 1e-9:
+                    due[i] = next_step_s(t, c.step(conn, t), dt)
+            if stop is None or t < next_check - 1e-9:
+                continue
+            next_check = t + check_every_s
+            arrived = _arrived_delay(conn)
             bound = max(bound, arrived)
             # Per-vehicle queries cost a round trip each: make them only when even the most
             # each vehicle in the network or waiting to enter could have lost (the whole time
@@ -251,6 +265,9 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
             proc.wait(timeout=10)
         msg = f"{label}: sumo failed under TraCI: {exc}\n  {sumo_errors()}"
         raise SumoError(msg) from None
+    except ControlError as exc:
+        _reap(proc)
+        raise SumoError(f"{label}: {exc}") from None
     except BaseException:  # a timeout or an interruption: stop SUMO now, not at its end
         _reap(proc)
         raise
@@ -261,6 +278,32 @@ def run_sumo_monitored(config: Path, *, seed: int, timeout_s: float, end_s: floa
             proc.wait(timeout=30)
         _reap(proc)
     return MonitoredRun(time.perf_counter() - t0, stopped, bound)
+
+
+def _arrived_delay(conn: Any) -> float:
+    """Total delay (time loss + departure delay) of the vehicles arrived so far [veh·s].
+
+    A lower bound: SUMO's means carry two decimals, taken off so that rounding cannot lift it.
+    """
+    stat = "device.tripinfo.vehicleTripStatistics."
+    n = float(conn.simulation.getParameter("", stat + "count"))
+    arrived = n * (float(conn.simulation.getParameter("", stat + "timeLoss")) - 0.005)
+    arrived += float(conn.simulation.getParameter("", stat + "totalDepartDelay")) - 0.005
+    return max(arrived, 0.0)
+
+
+def run_sumo_controlled(config: Path, *, seed: int, timeout_s: float, end_s: float,
+                        controllers: Sequence[Mapping[str, Any]], what: str = "") -> MonitoredRun:
+    """Run ``sumo -c config`` with signals driven by controllers described by JSON specs.
+
+    The specs are a case's ``controllers.json`` entries (:func:`trafficsim.control.make_controllers`).
+    """
+    try:
+        ctrl = make_controllers(controllers)
+    except ControlError as exc:
+        raise SumoError(f"{what or config}: {exc}") from None
+    return run_sumo_monitored(config, seed=seed, timeout_s=timeout_s, end_s=end_s,
+                              check_every_s=math.inf, stop=None, what=what, controllers=ctrl)
 
 
 def _connect(port: int, proc: subprocess.Popen[str], timeout_s: float = 60.0) -> Any:

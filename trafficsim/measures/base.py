@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from trafficsim.report import ResultsFolder
 
 __all__ = ["CaseDraft", "Measure", "MetricInfo", "NetIndex", "Situation", "StopVisit",
-           "match_metric"]
+           "match_metric", "via_edges", "via_lane"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,13 @@ class NetIndex:
         Edge id → speed limit of its first lane. [m/s]
     connections
         Lane-to-lane links between (non-internal) edges: (from edge, from lane, to edge, to lane).
-    net_file
-        The network file (for checks that need the full network model; None: not known).
+    directions
+        SUMO's direction of each of those links (``s`` straight, ``l``/``L`` left, ``r``/``R``
+        right, ``t`` turnaround).
+    path
+        The network file, for checks that need more than this index (turn directions, signal
+        programs: :func:`trafficsim.netmodel.read_network` reads it, cached); None when the
+        index was built by hand.
     """
 
     edges: dict[str, int]
@@ -80,7 +85,8 @@ class NetIndex:
     signal_approaches: dict[str, tuple[str, ...]] = field(default_factory=dict)
     edge_speed_m_s: dict[str, float] = field(default_factory=dict)
     connections: tuple[tuple[str, int, str, int], ...] = ()
-    net_file: Path | None = None
+    directions: dict[tuple[str, int, str, int], str] = field(default_factory=dict)
+    path: Path | None = None
 
     def ends(self, edge: str) -> tuple[str, str]:
         """(from junction, to junction) of an edge."""
@@ -180,6 +186,19 @@ class CaseDraft:
     net_file
         The base network's file, for measures that read what the index does not hold (e.g. the
         signal programs a ``signal_plan`` measure derives actuated or Webster control from).
+    waiting_links
+        Movements that get a waiting area inside the junction: (traffic light, from edge, to
+        edge).  The network's programs are then changed in exactly one way
+        (:func:`trafficsim.network.waiting_area_states`): the movement's entry also shows green
+        in the preceding stage, and a new signal index (``linkIndex2``) holds the internal stop
+        until the movement's own green.
+    controllers
+        JSON specs of controllers that drive signals during the run through TraCI
+        (:mod:`trafficsim.control`, e.g. max-pressure): a case with any is run stepped by
+        trafficsim, not by plain ``sumo -c``, and its folder says so (``controllers.json``).
+
+    Elements that name internal lanes use the placeholders of :func:`via_lane` and
+    :func:`via_edges`: the plan's network numbers them only when it is built.
     """
 
     edge_patches: list[str] = field(default_factory=list)
@@ -195,6 +214,8 @@ class CaseDraft:
     begin_s: float = 0.0
     end_s: float = 86400.0
     net_file: Path | None = None
+    waiting_links: list[tuple[str, str, str]] = field(default_factory=list)
+    controllers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -241,6 +262,26 @@ def match_metric(declared: Mapping[str, MetricInfo], key: str) -> MetricInfo | N
 def _pattern(pattern: str) -> re.Pattern[str]:
     parts = re.split(r"\{[^}]*\}", pattern)
     return re.compile(".+".join(re.escape(p) for p in parts))
+
+
+def via_lane(from_edge: str, from_lane: int, to_edge: str, to_lane: int) -> str:
+    """A placeholder for the internal (via) lane of a connection, in a draft's elements.
+
+    ``netconvert`` numbers internal lanes when it builds the plan's network, after the measures
+    have written their elements; the case builder replaces each placeholder by the lane's id in
+    the plan's network (:func:`trafficsim.network.resolve_vias`), and refuses a plan whose
+    network lacks the connection.
+    """
+    return f"{{via|{from_edge}|{from_lane}|{to_edge}|{to_lane}}}"
+
+
+def via_edges(from_edge: str) -> str:
+    """A placeholder for the internal edges entered from ``from_edge`` (space-separated ids).
+
+    For outputs that observe every plan: each plan's network has its own connections (an edge
+    without any yields nothing).
+    """
+    return f"{{vias|{from_edge}}}"
 
 
 class Measure(ABC):

@@ -32,13 +32,20 @@ phasing (:mod:`trafficsim.phasing`), run fixed-time, with Webster timings or act
     max_gap_s = 4
     skip_empty_side = true                       # skip a side stage nobody waits for
 
+    [[plans.max_pressure.measures]]
+    type = "signal_plan"
+    control = "max_pressure"                     # max-pressure (Varaiya), driven through TraCI
+    min_green_s = 5                              # on the network's stages; intergreens kept
+    step_s = 5                                   # decide every 5 s once min green has run
+    # max_green_s = 60                           # optional: hand over after 60 s of green
     [[plans.designed.measures]]
     type = "signal_plan"
     phasing = "leading_left"                     # every light; or per light:
     # phasing = { J1 = "leading_left", J2 = "split" }
     control = "fixed"                            # the default with a phasing: equal greens of a
     cycle_s = 90                                 # cycle_s cycle (at least the minimum greens)
-    # control = "webster" (with flows_veh_h) or "actuated" run the designed stages instead
+    # control = "webster" (with flows_veh_h), "actuated" or "coordinated" (on the fixed-time
+    # design at cycle_s) run the designed stages instead
 
     [[plans.actuated_ite.measures]]
     type = "signal_plan"
@@ -52,15 +59,21 @@ A phasing must apply at its light (e.g. ``leading_left`` needs a left turn with 
 own); the string form must apply at every light it covers (``tls`` narrows them).
 
 Programs get a new programID, which SUMO makes the active program of each traffic light.
+
+Max-pressure is external control (:mod:`trafficsim.control`): trafficsim steps the run through
+TraCI in the run's own process; ``sumo -c case.sumocfg`` alone cannot reproduce such a run, and
+the case folder says so (``controllers.json``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trafficsim.control import MaxPressureSettings, max_pressure_program, max_pressure_spec
 from trafficsim.measures.base import CaseDraft, Measure, NetIndex
 from trafficsim.measures.registry import register
 from trafficsim.netmodel import Network, NetworkError, read_network
@@ -72,13 +85,13 @@ from trafficsim.phasing import (
     layout,
     why_not,
     with_ite_intergreens,
+    with_min_greens,
 )
 from trafficsim.safety import program_issues
 from trafficsim.signals import (
     SUMO_MAX_DUR_S,
     SUMO_MIN_DUR_S,
     Link,
-    Program,
     SignalPlan,
     WebsterSettings,
     read_edges,
@@ -89,12 +102,12 @@ from trafficsim.signals import (
 )
 from trafficsim.spec import Fields
 
-CONTROLS = ("file", "actuated", "webster", "coordinated", "fixed")
+CONTROLS = ("file", "actuated", "webster", "coordinated", "max_pressure", "fixed")
 #: Transitions of the network's programs under actuated or Webster control: as the network has
 #: them, or rebuilt with ITE yellow and all-red (:func:`trafficsim.phasing.with_ite_intergreens`).
 INTERGREENS = ("network", "ite")
 #: Controls that run designed phases (``phasing``).
-DESIGN_CONTROLS = ("fixed", "webster", "actuated")
+DESIGN_CONTROLS = ("fixed", "webster", "actuated", "coordinated")
 
 
 @register
@@ -105,12 +118,13 @@ class SignalPlanMeasure(Measure):
     Parameters
     ----------
     control
-        ``file`` (load ``file``), ``actuated``, ``webster``, ``coordinated``, or ``fixed``
-        (equal greens of the designed stages at ``cycle_s``; the default with a ``phasing``).
+        ``file`` (load ``file``), ``actuated``, ``webster``, ``coordinated``, ``max_pressure``,
+        or ``fixed`` (equal greens of the designed stages at ``cycle_s``; the default with a ``phasing``).
     phasing
         Designed phases: traffic light → phasing (``*``: every light, or those of ``tls``).
     cycle_s
-        Fixed-time design: the cycle [s].
+        Fixed-time design (and the base of coordinated control of designed phases): the
+        cycle [s].
     intergreens
         ``network`` (the network's transitions, as netconvert wrote them) or ``ite`` (rebuilt
         with ITE yellow and all-red and checked for safety) under actuated or Webster control
@@ -130,6 +144,10 @@ class SignalPlanMeasure(Measure):
         Webster: approach edge → flow [veh/h], spread evenly over the edge's lanes.
     saturation_flow_veh_h, lost_time_s
         Webster: saturation flow per lane [veh/h], lost time per stage [s] (None: intergreen).
+    step_s
+        Max-pressure: time between decisions once the minimum green has run [s]; its
+        ``min_green_s`` and ``max_green_s`` bound each green [s] (``math.inf``: no maximum,
+        the default in a scenario file; pass it when building the measure in code).
     """
 
     kind = "signal_plan"
@@ -147,6 +165,7 @@ class SignalPlanMeasure(Measure):
     base_programs: tuple[Any, ...] = ()  # coordinated: the fixed-time programs of ``file``
     extension_s: float = 3.0
     skip_empty_side: bool = True
+    step_s: float = 5.0
     phasing: tuple[tuple[str, str], ...] = ()
     cycle_s: float = DEFAULT_CYCLE_S
     intergreens: str = "network"
@@ -170,15 +189,17 @@ class SignalPlanMeasure(Measure):
         if phasing and control not in DESIGN_CONTROLS:
             f.error("phasing", f"works with control = {', '.join(map(repr, DESIGN_CONTROLS))}, "
                                f"not {control!r}")
-        if control == "fixed":
-            if not phasing and f.has("control"):
-                f.error("control", "= \"fixed\" runs designed phases: give a phasing, e.g. "
-                                   "phasing = \"two_stage\"")
+        if control == "fixed" and not phasing and f.has("control"):
+            f.error("control", "= \"fixed\" runs designed phases: give a phasing, e.g. "
+                               "phasing = \"two_stage\"")
+        if control == "fixed" or (phasing and control == "coordinated"):
             kw["cycle_s"] = f.float("cycle_s", DEFAULT_CYCLE_S, lo=20.0, hi=300.0, unit=" s")
+        if phasing and has_file:
+            f.error("file", "is not used with a phasing: the programs are designed")
         kw["intergreens"] = _parse_intergreens(f, control, bool(phasing))
         if phasing and tls and any(t != "*" for t, _ in phasing):
             f.error("tls", "is not used with a phasing table; the table names the lights")
-        if control in ("file", "coordinated") and has_file:
+        if control in ("file", "coordinated") and has_file and not phasing:
             raw = f.str("file")
             if isinstance(raw, str):
                 path = (Path(f.file).parent / raw).resolve()
@@ -216,6 +237,13 @@ class SignalPlanMeasure(Measure):
             kw["max_gap_s"] = f.float("max_gap_s", 4.0, lo=0.1, hi=20.0, unit=" s")
             kw["min_green_s"] = f.float("min_green_s", SUMO_MIN_DUR_S, lo=1.0, hi=120.0, unit=" s")
             kw["skip_empty_side"] = f.bool("skip_empty_side", True)
+        if control == "max_pressure":
+            kw["min_green_s"] = f.float("min_green_s", 5.0, lo=1.0, hi=120.0, unit=" s")
+            kw["step_s"] = f.float("step_s", 5.0, lo=1.0, hi=60.0, unit=" s")
+            kw["max_green_s"] = f.float("max_green_s", math.inf, lo=1.0, hi=600.0, unit=" s")
+            if kw["max_green_s"] < kw["min_green_s"]:  # type: ignore[operator]
+                f.error("max_green_s", f"= {kw['max_green_s']} is below min_green_s = "
+                                       f"{kw['min_green_s']}")
         if control == "webster":
             flows = f.table_("flows_veh_h", required=True)
             pairs = []
@@ -258,10 +286,10 @@ class SignalPlanMeasure(Measure):
             if t != "*" and t not in net.signals:
                 out.append((f"phasing.{t}", f"traffic light '{t}' is not in the network; "
                                             f"traffic lights: {', '.join(known) or 'none'}"))
-        if not self.phasing or net.net_file is None or out:
+        if not self.phasing or net.path is None or out:
             return out
         try:
-            model = read_network(net.net_file)
+            model = read_network(net.path)
         except NetworkError:
             return out
         every: list[str] = []  # the string form: one message for all the lights it misses
@@ -324,6 +352,9 @@ class SignalPlanMeasure(Measure):
                 else read_plan(draft.net_file))
         if self.tls:
             plan = SignalPlan(tuple(p for p in plan.programs if p.tls_id in self.tls))
+        if self.control == "max_pressure":
+            self._apply_max_pressure(draft, plan)
+            return
         model = read_network(draft.net_file) if self.intergreens == "ite" else None
         if self.control == "coordinated":
             plan = plan.coordinated_actuated(
@@ -346,6 +377,20 @@ class SignalPlanMeasure(Measure):
             self._check_safe(model, plan, min(self.min_green_s, MIN_GREEN_S))
         draft.additional.extend(plan.elements())
 
+    def _apply_max_pressure(self, draft: CaseDraft, plan: SignalPlan) -> None:
+        """Max-pressure programs (every stage pair's transition) and the controller's spec."""
+        tables = {}
+        for prog in plan.programs:
+            built = max_pressure_program(prog)
+            if built is None:  # one stage: nothing to choose, the light keeps its program
+                continue
+            program, tables[prog.tls_id] = built
+            draft.additional.append(program.to_xml())
+        if tables:
+            settings = MaxPressureSettings(
+                self.min_green_s, self.step_s,
+                None if math.isinf(self.max_green_s) else self.max_green_s)
+            draft.controllers.append(max_pressure_spec(tables, settings))
     def _designed(self, net: Network, net_file: Path) -> SignalPlan:
         """The designed programs, timed by the control, each checked for safety.
 
@@ -368,8 +413,18 @@ class SignalPlanMeasure(Measure):
                                    program_id="ts_design")
         elif self.control == "actuated":
             params = {"max-gap": f"{self.max_gap_s:g}"} if self.max_gap_s is not None else {}
-            plan = SignalPlan(tuple(_actuated(p, self.min_green_s, self.max_green_s, params)
-                                    for p in plan.programs))
+            plan = SignalPlan(tuple(with_min_greens(p, p.actuated(
+                min_green_s=self.min_green_s, max_green_s=self.max_green_s, params=params,
+                program_id="ts_design")) for p in plan.programs))
+            min_green = min(self.min_green_s, min_green)
+        elif self.control == "coordinated":
+            designed = {p.tls_id: p for p in plan.programs}
+            coord = plan.coordinated_actuated(
+                read_links(net_file), read_edges(net_file), skip=self.skip_empty_side,
+                extension_s=self.extension_s, max_gap_s=self.max_gap_s or 4.0,
+                min_green_s=self.min_green_s, program_id="ts_design")
+            plan = SignalPlan(tuple(with_min_greens(designed[p.tls_id], p)
+                                    for p in coord.programs))
             min_green = min(self.min_green_s, min_green)
         self._check_safe(net, plan, min_green)
         return plan
@@ -438,24 +493,6 @@ def _parse_phasing(f: Fields) -> tuple[tuple[str, str], ...]:
     if not sub.table:
         f.error("phasing", "is an empty table; name lights, e.g. phasing = { J1 = \"split\" }")
     return tuple(out)
-
-
-def _actuated(program: Program, min_green_s: float, max_green_s: float,
-              params: dict[str, str]) -> Program:
-    """SUMO actuated control of a designed program; each stage keeps its own minimum green.
-
-    (:meth:`~trafficsim.signals.Program.actuated` gives every green one minimum; a stage that
-    serves a crossing needs at least the pedestrian walk.)
-    """
-    act = program.actuated(min_green_s=min_green_s, max_green_s=max_green_s, params=params,
-                           program_id="ts_design")
-    phases = list(act.phases)
-    for st, need in zip(act.stages, program.min_greens_s, strict=True):
-        ph = phases[st.green]
-        lo = max(ph.min_dur_s or 0.0, need)
-        phases[st.green] = replace(ph, min_dur_s=lo, max_dur_s=max(ph.max_dur_s or lo, lo),
-                                   duration_s=max(ph.duration_s, lo))
-    return replace(act, phases=tuple(phases), min_greens_s=program.min_greens_s)
 
 
 def _element_id(xml: str) -> str:

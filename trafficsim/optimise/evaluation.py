@@ -24,6 +24,7 @@ import numpy as np
 
 from trafficsim.build import Case, build_case, build_plan
 from trafficsim.compare import read_trip_outputs
+from trafficsim.control import make_controllers
 from trafficsim.measures.signal_plan import SignalPlanMeasure
 from trafficsim.metrics import run_metrics
 from trafficsim.optimise.settings import DEFAULT_STOP_WEIGHT_S
@@ -153,15 +154,17 @@ def _evaluate(task: EvalTask, t0: float) -> EvalResult:
         what = f"plan {task.key[:12]}, seed {seed}"
         factor = _bound_factor(task, i, case)
         rest_lb = _rest_lower_bound(task, i)
-        if math.isfinite(limit) and factor is not None:
+        cut_factor = factor if math.isfinite(limit) else None
+        if cut_factor is not None or case.controllers:  # through TraCI: to cut, to drive signals
             left = limit - partial - rest_lb
+            stop = _exceeds(cut_factor, left) if cut_factor is not None else None
             mon = run_sumo_monitored(case.config, seed=seed, timeout_s=case.timeout_s,
                                      end_s=sc.end_s, check_every_s=task.check_every_s,
-                                     stop=_exceeds(factor, left),
-                                     what=what)
+                                     stop=stop, what=what,
+                                     controllers=make_controllers(case.controllers))
             sumo_wall += mon.wall_s
-            if mon.stopped_at_s is not None:
-                value = (partial + mon.delay_lower_bound_veh_s * factor + rest_lb) / k
+            if mon.stopped_at_s is not None and cut_factor is not None:
+                value = (partial + mon.delay_lower_bound_veh_s * cut_factor + rest_lb) / k
                 return EvalResult(task.key, value, True, per_seed, time.perf_counter() - t0,
                                   sumo_wall, (seed, mon.stopped_at_s))
         else:

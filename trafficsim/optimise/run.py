@@ -24,7 +24,6 @@ import numpy as np
 
 from trafficsim.build import build_case, build_plan, prepare_network
 from trafficsim.errors import Issue, ScenarioError
-from trafficsim.measures.signal_plan import CONTROLS
 from trafficsim.netmodel import read_network
 from trafficsim.optimise.design import (
     DesignOutcome,
@@ -118,6 +117,12 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         # the baseline's network and measures: the programs the search starts from (candidates
         # are built alike, in their own folders, by the workers)
         draft = build_plan(sc, base_spec, base_net, work)
+        if draft.controllers:
+            raise ScenarioError([Issue(sc.source, "plans.baseline", (
+                "its signals are driven by an external controller (control = "
+                "\"max_pressure\"); the optimiser tunes signal programs, so optimise a "
+                "baseline with fixed-time or actuated programs and compare the result with "
+                "max-pressure as a plan"))])
         plan_net = work / "cases" / BASELINE / "net.net.xml"
         adds = [work / "cases" / BASELINE / "measures.add.xml", *sc.additional_files]
         start = read_plan(plan_net, adds)
@@ -289,8 +294,6 @@ def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
     rebuilt = design.rebuilt
     if "file" in rebuilt:
         refs["sumo_rebuilt"] = out / rebuilt["file"]
-    if "max_pressure" in CONTROLS:  # the reference adaptive control, when this build has it
-        refs["max_pressure"] = "max_pressure"
     best = search.best()
     section = {
         "program_id": DESIGN_PROGRAM_ID,

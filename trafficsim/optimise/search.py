@@ -8,6 +8,28 @@ member, whatever its exact value.  A cut trial is returned with its lower bound 
 have taken with the full value: the search visits the same candidates and the winner (the best
 *exact* value, never a cut one) is the same.  Other SciPy methods may accept worse points: they
 never cut.
+
+The first population has no T yet, and a hopeless member of it (a gridlocking plan) would run
+to its end, up to ten times as long as a good plan.  Its lower bound cannot simply stand in for
+its energy: a member's energy decides which trials may replace it later, and a bound below the
+true value would refuse trials the full value accepts.  So DE sees a *capped* objective,
+``min(f, C)`` with ``C = FIRST_POPULATION_CAP × f_ref`` (:data:`FIRST_POPULATION_CAP`), where
+``f_ref`` is the best objective known when DE starts (the starting plan and Webster, evaluated
+first); a plan whose lower bound passes ``C`` has a capped value of exactly ``C``, so it is cut
+there, in the first population and after it (every threshold is ``min(T, C)``).  Each value
+DE receives is then either the exact capped value, or (a trial cut below ``C``) a bound above
+T, which is rejected as its exact value would be and never enters the population.  So the
+population's energies are the same with the cut as without, and with them every use DE makes
+of them (acceptance, the best member that ``best1bin`` mutates around, the convergence test,
+the next threshold): the same plans are proposed in the same order.  The journal keeps the
+exact values (and the bounds of cut plans); the winner, the best exact value, is the same, and
+is never a capped plan: it is at most ``f_ref`` < ``C``.  The cap applies whether or not
+``early_cut`` is on, so that setting never changes a result; it changes DE's view (against
+the uncapped search before it) only of plans more than ``FIRST_POPULATION_CAP`` times worse
+than the best reference plan, which DE treats as equally bad: a trial no worse than ``C``
+replaces such a member (and should every member be capped, DE stops as converged).  Cut
+entries keep the journal's ``cut`` and ``cut_at`` fields; a resumed run recomputes ``C`` from
+the journal.  Throughput (maximised, negative values) is never capped.
 """
 
 from __future__ import annotations
@@ -32,6 +54,12 @@ from trafficsim.signals import SignalPlan, green_wave_offsets, two_way_cycles_s,
 
 #: A plan to evaluate: ``(key, plan, role, decision vector or None)``
 Item = tuple[str, SignalPlan, str, list[float] | None]
+#: DE's objective is capped at this many times the best reference plan's (see the module
+#: docstring).  A plan three times as bad as the starting plan or Webster can never win, and
+#: only guides DE through a region it should leave; a gridlocking plan's delay grows faster
+#: than linearly with time, so its bound passes 3x early in the run (2x would cut it little
+#: sooner, and would flatten DE's view of merely poor plans).
+FIRST_POPULATION_CAP = 3.0
 
 
 class BudgetReached(Exception):
@@ -69,6 +97,7 @@ class Search:
     #: Safety check of a plan before it is simulated (issues; empty: safe), see ``run_batch``
     check: Callable[[SignalPlan], list[str]] | None = None
     rejected: dict[str, list[str]] = field(default_factory=dict)  # key → its safety issues
+    cap: float = math.inf  # DE's objective cap C (see the module docstring)
 
     def restart(self, encoding: Any, role: str, limit: int) -> None:
         """Set up a new search phase (fresh DE bookkeeping) on the same journal."""
@@ -191,8 +220,13 @@ class Search:
         return out
 
     def mapper(self, _func: Callable[..., float], xs: Sequence[Sequence[float]]) -> list[float]:
-        """SciPy's ``workers=`` map: a DE generation evaluated in parallel, cut by threshold."""
-        values = self.run_batch(self._candidates(list(xs)), threshold=self.threshold)
+        """SciPy's ``workers=`` map: a DE generation evaluated in parallel, cut by threshold.
+
+        DE sees each value capped at :attr:`cap` (the first population is cut there too).
+        """
+        values = self.run_batch(self._candidates(list(xs)),
+                                threshold=min(self.threshold, self.cap))
+        values = [min(v, self.cap) for v in values]
         self.calls += 1
         if self.calls == 1:
             self.threshold = max(values)  # the initial population's worst energy
@@ -268,6 +302,7 @@ def global_search(search: Search, start: SignalPlan, webster: SignalPlan,
     x_start = np.clip(enc.encode(start), lo, hi)
     x_web = np.clip(enc.encode(web_common, common), lo, hi)  # Webster's offsets: all 0
     if s.method == "differential_evolution":
+        search.cap = objective_cap(search)
         init = initial_population(enc, x_start, [x_web], s.budget, s.rng_seed, wave=x_wave,
                                   coordinated=coordinated)
         so.differential_evolution(
@@ -284,6 +319,18 @@ def global_search(search: Search, start: SignalPlan, webster: SignalPlan,
                     options={"maxfev": 10 * s.budget, "xatol": 0.5, "fatol": 0.01})
 
 
+def objective_cap(search: Search) -> float:
+    """DE's objective cap: :data:`FIRST_POPULATION_CAP` × the best exact value so far.
+
+    The best of the reference plans evaluated before DE (the starting plan and Webster); no cap
+    (inf) for throughput, or when that value is not positive.
+    """
+    best = search.best()
+    if search.settings.objective == "throughput_veh" or best is None or best.objective <= 0:
+        return math.inf
+    return FIRST_POPULATION_CAP * float(best.objective)
+
+
 def initial_population(enc: Encoding, x_start: np.ndarray, anchors: Sequence[np.ndarray],
                        budget: int, rng_seed: int, *, wave: np.ndarray | None = None,
                        coordinated: Sequence[np.ndarray] = ()) -> np.ndarray:
@@ -294,10 +341,11 @@ def initial_population(enc: Encoding, x_start: np.ndarray, anchors: Sequence[np.
     rest of the population is split between the anchors' neighbourhoods and a Latin hypercube
     over the whole box for diversity.
 
-    Uniform random plans alone gridlock a busy arterial (every bad plan is slow to simulate and,
-    being in the first population, cannot be cut), so most of the population starts near a
-    sensible plan: cycle and splits perturbed, offsets near the green wave or, around plain
-    Webster, drawn at random.  Size: about a sixth of the budget, between 5 and 40.
+    Uniform random plans alone gridlock a busy arterial (every bad plan is slow to simulate, and
+    in the first population it is cut only once it is hopeless, at the objective cap), so most
+    of the population starts near a sensible plan: cycle and splits perturbed, offsets near the
+    green wave or, around plain Webster, drawn at random.  Size: about a sixth of the budget,
+    between 5 and 40.
     """
     from scipy.stats import qmc
 

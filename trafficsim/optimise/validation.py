@@ -1,13 +1,15 @@
 """Validation of the winner on seeds the search never used.
 
-The winner runs against the starting plan, Webster, SUMO's ``actuated`` control and SUMO's own
-Webster tool, with paired confidence intervals.
+The winner runs against the starting plan, Webster, SUMO's ``actuated`` control, max-pressure
+control (:mod:`trafficsim.control`, the adaptive research baseline) and SUMO's own Webster tool,
+with paired confidence intervals.
 
 The plans run through :func:`trafficsim.compare.compare`, as any other plans do.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -103,7 +105,7 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
     """Run the optimised plan and the references on unseen seeds and compare them, paired.
 
     ``references`` adds reference plans by name: a plan file (:class:`~pathlib.Path`) or a
-    ``signal_plan`` control (``"max_pressure"``); the optimised plan is compared with each.
+    ``signal_plan`` control (e.g. ``"actuated"``); the optimised plan is compared with each.
     """
     from trafficsim.compare import compare
 
@@ -117,6 +119,9 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
     plans = {BASELINE: base,
              "webster": PlanSpec("webster", (*base.measures, measure("file", out / "webster.add.xml"))),
              "actuated": PlanSpec("actuated", (*base.measures, measure("actuated"))),
+             # the adaptive yardstick, with the measure's defaults (min green 5 s, no max)
+             "max_pressure": PlanSpec("max_pressure", (*base.measures, SignalPlanMeasure(
+                 control="max_pressure", max_green_s=math.inf))),
              "optimised": PlanSpec("optimised", (*base.measures,
                                                  measure("file", out / "signal_plan.add.xml")))}
     if tune_actuated and (out / "actuated_tuned.add.xml").is_file():
@@ -150,8 +155,8 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
         row["objective"] = _est(mean_ci(obj(p)))
         row["warnings"] = [w for r in result.runs if r.plan == p for w in r.health.warnings]
         table["plans"][label] = row
-    refs = [p for p in plans if p in (BASELINE, "webster", "actuated", "sumo_webster",
-                                      *(references or {}))]
+    refs = [p for p in plans if p in (BASELINE, "webster", "actuated", "max_pressure",
+                                      "sumo_webster", *(references or {}))]
     for cand in ("optimised", "fixed_time", "coordinated"):
         if cand not in plans:
             continue
