@@ -7,8 +7,8 @@ flows), SUMO's ``tlsCycleAdaptation.py`` and SUMO ``actuated`` control, paired o
 Targets (issue 4): at least 15% less mean delay than the better of static and Webster, and no
 worse than actuated.
 
-    python benchmarks/optimise_quality.py [--budget 80] [--workers 2] [--only arterial,grid,sumocfg]
-                                          [--tune-actuated] [--resume]
+    python benchmarks/optimise_quality.py [--budget 80] [--workers 2] [--only arterial,grid,sumocfg,lucas4x4]
+                                          [--tune-actuated] [--design] [--resume]
 
 Writes ``benchmarks/results/optimise_quality.json`` and prints a table.  Each scenario's search
 stays under ``benchmarks/results/optimise_<name>/`` (``--resume`` continues an interrupted one).
@@ -30,6 +30,7 @@ SCENARIOS = {
     "arterial": (HERE / "scenarios" / "arterial_peak_hour.toml", None),
     "grid": (HERE / "scenarios" / "grid_peak_hour.toml", None),
     "sumocfg": (SHARED / "single-intersection" / "single-intersection.sumocfg", 3600.0),
+    "lucas4x4": (SHARED / "4x4-Lucas" / "4x4.sumocfg", 3600.0),
 }
 
 
@@ -72,6 +73,11 @@ def summarise(doc: dict) -> dict:
         "webster_cycle_s": {t: p["cycle_s"] for t, p in doc["webster"]["plan"].items()},
         "sumo_tool_cycle_s": {t: p["cycle_s"] for t, p in
                               doc.get("tls_cycle_adaptation", {}).get("programs", {}).items()},
+        **({"design_choice": doc["design"]["choice"],
+            "design_winner_control": doc["design"]["winner_control"],
+            **{f"vs_{ref}": vs[ref]["mean_delay_s"]
+               for ref in ("design_actuated", "sumo_rebuilt", "max_pressure") if ref in vs}}
+           if doc.get("design") else {}),
     }
 
 
@@ -79,14 +85,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=int, default=80)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", default=",".join(SCENARIOS))
+    ap.add_argument("--only", default="arterial,grid,sumocfg")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--tune-actuated", action="store_true",
                     help="also tune actuated control (budget/4 more evaluations)")
+    ap.add_argument("--design", action="store_true",
+                    help="optimise --design (phasings too); results in "
+                         "optimise_quality_design.json")
     args = ap.parse_args()
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
-    path = results_dir / "optimise_quality.json"
+    tag = "_design" if args.design else ""
+    path = results_dir / f"optimise_quality{tag}.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
     for name in args.only.split(","):
         scenario, end = SCENARIOS[name]
@@ -95,10 +105,11 @@ def main() -> None:
             continue
         sc = ts.load_scenario(scenario, end_s=end)
         t0 = time.perf_counter()
-        res = optimise(sc, out=results_dir / f"optimise_{name}", workers=args.workers,
+        res = optimise(sc, out=results_dir / f"optimise_{name}{tag}", workers=args.workers,
                        settings=OptimiseSettings(budget=args.budget, seeds=(1, 2, 3),
                                                  validate_seeds=(101, 102, 103, 104, 105),
-                                                 tune_actuated=args.tune_actuated),
+                                                 tune_actuated=args.tune_actuated,
+                                                 design=args.design),
                        resume=args.resume)
         results[name] = {"scenario": str(scenario), "end_s": sc.end_s, "budget": args.budget,
                          "workers": args.workers, "tune_actuated": args.tune_actuated, **summarise(res.doc),

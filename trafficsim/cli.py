@@ -198,6 +198,12 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     op.add_argument("--refine-share", type=float, default=0.4,
                     help="share of the budget kept for the pattern search around the best plan "
                          "after the global search (0: none)")
+    op.add_argument("--design", action="store_true",
+                    help="also choose each light's phasing (two-stage, leading left, lead-lag, "
+                         "split, left overlap) before timing it; implies --tune-actuated on "
+                         "the designed phases; writes programID ts_design")
+    op.add_argument("--design-share", type=float, default=0.5,
+                    help="with --design: share of the budget the phasing choice may use")
     op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
     op.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -317,7 +323,7 @@ def _optimise(args: argparse.Namespace) -> int:
         validate_seeds=tuple(args.validate_seeds) if args.validate_seeds else None,
         rng_seed=args.rng_seed, stop_weight_s=args.stop_weight_s, early_cut=not args.no_cut,
         validate=not args.no_validate, tune_actuated=args.tune_actuated,
-        refine_share=args.refine_share)
+        refine_share=args.refine_share, design=args.design, design_share=args.design_share)
     if args.resume and not (out / "journal.jsonl").is_file():
         # (a typo in --out would otherwise silently start a long search from nothing)
         print(f"note: {out} holds no journal to resume; starting a new search", file=sys.stderr)
@@ -413,6 +419,8 @@ def format_optimisation(doc: dict[str, Any]) -> str:
         greens = "/".join(_fmt(g, 0) for g in p["greens_s"])
         lines.append(f"  {tls:<12} cycle {_fmt(p['cycle_s'], 0):>4} s  greens {greens} s  "
                      f"offset {_fmt(p['offset_s'], 0)} s")
+    if doc.get("design"):
+        lines += ["", *_design_lines(doc["design"])]
     v = doc.get("validation")
     if v:
         seeds = ",".join(map(str, v["seeds"]))
@@ -432,6 +440,20 @@ def format_optimisation(doc: dict[str, Any]) -> str:
             lines.append(f"  {ref:<14} {d['diff']:+8.2f} s [{_fmt(d['ci95'][0], 2)}, "
                          f"{_fmt(d['ci95'][1], 2)}]  {_fmt(d['pct'], 1)}%")
     return "\n".join(lines)
+
+
+def _design_lines(d: dict[str, Any]) -> list[str]:
+    """Per light: the phasing that won and the objective of each alternative tried."""
+    lines = [f"phase design (winner: {d['winner_control']} control on the designed phases):"]
+    for tls, kind in d["choice"].items():
+        tried = d["tried"].get(tls, {})
+        alts = ", ".join(f"{k} {_fmt(v['objective'], 2)}{' (cut)' if v.get('cut') else ''}"
+                         if v.get("objective") is not None else f"{k} unsafe"
+                         for k, v in tried.items() if k != kind)
+        why = d["not_designed"].get(tls)
+        lines.append(f"  {tls:<12} {kind}" + (f"  (vs {alts})" if alts else "")
+                     + (f"  (kept: {why})" if why else ""))
+    return lines
 
 
 def _report(folder: Path) -> int:

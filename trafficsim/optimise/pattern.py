@@ -70,7 +70,9 @@ def neighbours(plan: SignalPlan, enc: Encoding, green_s: float, offset_s: float,
     return moves
 
 
-def refine(search: Search, enc: Encoding) -> None:
+def refine(search: Search, enc: Encoding, *,
+           roles: Sequence[str] = ("start", "webster", "candidate"),
+           structure: SignalPlan | None = None) -> None:
     """Polish the best fixed-time plan by a pattern search in seconds.
 
     DE's ``polish`` (L-BFGS-B) is useless here: plans are rounded to whole seconds, so the
@@ -81,9 +83,15 @@ def refine(search: Search, enc: Encoding) -> None:
     corridor this is where per-light splits and offsets get fitted, which DE's few generations
     in a ten-dimensional box seldom reach.  Deterministic given the objective values (the batch
     does not depend on the number of workers), so ``--resume`` replays it from the journal.
+
+    The pattern search starts from the best plan of ``roles`` (with ``structure``: the best of
+    those with the same phases as ``structure``, e.g. the designed ones).
     """
-    best = search.best(("start", "webster", "candidate"))
-    assert best is not None  # the starting plan at least
+    exact = [e for e in search.journal.entries.values()
+             if not e.cut and e.key in search.plans and e.role in roles
+             and (structure is None or same_phases(search.plans[e.key], structure))]
+    assert exact  # the starting plan at least
+    best = min(exact, key=lambda e: (e.objective, e.n))
 
     def moves(plan: SignalPlan, level: int, last: Any) -> list[Move]:
         return [(m, q, q, None) for m, q in neighbours(plan, enc, *REFINE_STEPS_S[level],
@@ -91,6 +99,13 @@ def refine(search: Search, enc: Encoding) -> None:
 
     pattern_search(search, search.plans[best.key], best.objective, moves, len(REFINE_STEPS_S),
                    "refine")
+
+
+def same_phases(a: SignalPlan, b: SignalPlan) -> bool:
+    """Same lights with the same phase states in the same order."""
+    return a.tls_ids == b.tls_ids and all(
+        [ph.state for ph in p.phases] == [ph.state for ph in b[p.tls_id].phases]
+        for p in a.programs)
 
 
 def pattern_search(search: Search, state: Any, value: float,

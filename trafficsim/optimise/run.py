@@ -3,7 +3,9 @@
 Phases: the starting plan (with lane counts) and Webster; the global search
 (:func:`~trafficsim.optimise.search.global_search`); the pattern-search polish; with
 ``tune_actuated``, actuated and coordinated control tuning; then SUMO's Webster tool and the
-validation on unseen seeds.
+validation on unseen seeds.  With ``design``, the phases after Webster are those of
+:func:`~trafficsim.optimise.design.run_design` (phasing choice, then timings and control on the
+chosen phases).
 """
 
 from __future__ import annotations
@@ -22,18 +24,38 @@ import numpy as np
 
 from trafficsim.build import build_case, build_plan, prepare_network
 from trafficsim.errors import Issue, ScenarioError
+from trafficsim.netmodel import read_network
+from trafficsim.optimise.design import (
+    DesignOutcome,
+    DesignSpace,
+    best_fixed,
+    fixed_time,
+    run_design,
+    with_ite_transitions,
+)
 from trafficsim.optimise.encoding import ActuatedEncoding, CoordinatedEncoding, Encoding, plan_key
 from trafficsim.optimise.journal import JOURNAL, Journal, JournalEntry
 from trafficsim.optimise.pattern import refine, tune_vector
 from trafficsim.optimise.search import Search, global_search, run_phase
 from trafficsim.optimise.settings import FIXED_ROLES, OptimiseSettings, check_settings
-from trafficsim.optimise.validation import sumo_webster, validate
+from trafficsim.optimise.validation import sumo_rebuilt_actuated, sumo_webster, validate
 from trafficsim.outdir import holding_out
 from trafficsim.parallel import Progress, cpu_count, dask_executor, local_executor
 from trafficsim.scenario import BASELINE, Scenario, load_scenario
-from trafficsim.signals import PROGRAM_ID, SignalPlan, read_edges, read_links, read_plan, webster_plan
+from trafficsim.signals import (
+    PROGRAM_ID,
+    Program,
+    SignalPlan,
+    read_edges,
+    read_links,
+    read_plan,
+    read_plan_file,
+    webster_plan,
+)
 
 STATE = "optimise-state.json"
+#: programID of the plans ``--design`` writes
+DESIGN_PROGRAM_ID = "ts_design"
 
 
 @dataclass(frozen=True)
@@ -111,7 +133,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         journal = Journal(out / JOURNAL)
         search = Search(sc, s, out, work, ex, journal, seeds, base_spec, base_net,
                         limit=s.budget)
-        tune_budget = max(10, s.budget // 4) if s.tune_actuated else 0
+        tune_budget = max(10, s.budget // 4) if s.tune_actuated or s.design else 0
         total = s.budget + 2 * tune_budget
         search.progress = Progress(total, "optimise", enabled=progress,
                                    initial=min(len(journal), total), unit="plan")
@@ -119,6 +141,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         edges = read_edges(plan_net)
         stopped = "budget"
         webster = None
+        design: DesignRun | None = None
         try:
             # 1. the starting plan (with lane counts for Webster), 2. Webster
             key0 = plan_key(start)
@@ -130,16 +153,21 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             webster, _ = webster_plan(start, links, flows, s.webster)
             search.run_batch([(plan_key(webster), webster, "webster", None)])
             # 3. the search
+            if s.design:
+                design = _run_design(search, plan_net, start, links, edges, flows,
+                                     tune_budget)
+                stopped = design.stopped
             n_refine = max(0, min(round(s.budget * s.refine_share), s.budget - 3))
-            search.restart(Encoding(start, s.min_cycle_s, s.max_cycle_s), "candidate",
-                           s.budget - n_refine)
-            stopped = run_phase(lambda: global_search(search, start, webster, links, edges,
-                                                      flows), search)
-            if n_refine:
+            if design is None:
+                search.restart(Encoding(start, s.min_cycle_s, s.max_cycle_s), "candidate",
+                               s.budget - n_refine)
+                stopped = run_phase(lambda: global_search(search, start, webster, links, edges,
+                                                          flows), search)
+            if n_refine and design is None:
                 enc = search.encoding
                 search.restart(enc, "refine", s.budget)
                 stopped = run_phase(lambda: refine(search, enc), search)
-            if tune_budget:
+            if tune_budget and design is None:
                 # each phase has its own budget (the coordinated one also what the actuated
                 # tuning left), whether or not the fixed-time search used all of its own
                 n_fixed = len(search.numbers)  # evaluations so far (also when resumed)
@@ -159,7 +187,8 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         t_best = search.best(("actuated",))
         c_best = search.best(("coordinated",))
         assert best is not None and fixed is not None and webster is not None
-        best_plan = search.plans[best.key].with_program_id(PROGRAM_ID)
+        best_plan = search.plans[best.key].with_program_id(DESIGN_PROGRAM_ID if s.design
+                                                           else PROGRAM_ID)
         best_plan.write(out / "signal_plan.add.xml")
         webster.write(out / "webster.add.xml")
         start.write(out / "start.add.xml")
@@ -198,16 +227,88 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             "history": sorted((_history_row(e) for e in journal.entries.values()),
                               key=lambda h: h["n"]),
         }
+        references: dict[str, Path | str] = {}
+        if design is not None:
+            doc["design"], references = _design_outputs(design, search, plan_net, out)
         if s.compare_sumo_webster:
             first = build_case(sc, base_spec, draft, seeds[0], work)
             doc["tls_cycle_adaptation"] = sumo_webster(sc, first.dir, plan_net, start, s, out)
         if s.validate:
             doc["validation"] = validate(sc, base_spec, vseeds, out, s, ex, progress,
-                                         tune_actuated=s.tune_actuated)
+                                         tune_actuated=s.tune_actuated or s.design,
+                                         references=references)
         doc["wall_s"] = round(time.perf_counter() - t_start, 2)
     (out / "optimise.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False),
                                        encoding="utf-8")
     return OptimiseResult(doc, best_plan, out)
+
+
+@dataclass
+class DesignRun:
+    """The design search's phasing choice (see :mod:`~trafficsim.optimise.design`)."""
+
+    space: DesignSpace
+    outcome: DesignOutcome
+    stopped: str
+    rebuilt: dict[str, Any]
+
+
+def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[str, Any],
+                edges: dict[str, Any], flows: dict[str, float], tune_budget: int) -> DesignRun:
+    """``--design``: choose phasings, time them, tune actuated control on them."""
+    s = search.settings
+    # SUMO's own phasing of each light (netconvert --tls.rebuild) is one more alternative
+    rebuilt = sumo_rebuilt_actuated(plan_net, search.out)
+    extra: dict[str, dict[str, Program]] = {}
+    net = read_network(plan_net)
+    if "file" in rebuilt:
+        progs, _ = read_plan_file(search.out / rebuilt["file"])
+        for p in progs:
+            with contextlib.suppress(KeyError, ValueError):  # not laid out: not an option
+                extra[p.tls_id] = {"sumo": with_ite_transitions(net, fixed_time(p))}
+    space = DesignSpace(net, start, links, flows, s.webster, program_id=DESIGN_PROGRAM_ID,
+                        extra=extra)
+    search.check = space.generated_issues  # no generated program runs unless it is safe
+    design_limit = max(3, min(round(s.budget * s.design_share), s.budget - 1))
+    outcome, stopped = run_design(search, space, edges=edges, design_limit=design_limit,
+                                  fixed_limit=s.budget, tune_budget=tune_budget)
+    return DesignRun(space, outcome, stopped, rebuilt)
+
+
+def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
+                    out: Path) -> tuple[dict[str, Any], dict[str, Path | str]]:
+    """The ``design`` section of ``optimise.json`` and the reference plans of the validation.
+
+    Written: ``design_fixed.add.xml`` (the best fixed-time plan on the designed phases),
+    ``design_actuated.add.xml`` (SUMO actuated with its defaults on the same phases) and, when
+    SUMO's rebuilt programs fit the unchanged network, ``sumo_rebuilt.add.xml``.
+    """
+    space, outcome = design.space, design.outcome
+    fixed = best_fixed(search, outcome.plan)
+    fixed.with_program_id("design_fixed").write(out / "design_fixed.add.xml")
+    min_green = max(max(p.min_greens_s) for p in fixed.programs)
+    fixed.actuated(min_green_s=max(min_green, 5.0), program_id="design_actuated").write(
+        out / "design_actuated.add.xml")
+    refs: dict[str, Path | str] = {"design_fixed": out / "design_fixed.add.xml",
+                                   "design_actuated": out / "design_actuated.add.xml"}
+    rebuilt = design.rebuilt
+    if "file" in rebuilt:
+        refs["sumo_rebuilt"] = out / rebuilt["file"]
+    best = search.best()
+    section = {
+        "program_id": DESIGN_PROGRAM_ID,
+        "choice": outcome.choice,
+        "options": {t: list(k) for t, k in space.options.items()},
+        "tried": outcome.tried,
+        "everywhere": outcome.everywhere,
+        "not_designed": space.failures,
+        "designed_key": outcome.key,
+        "winner_control": ("fixed_time" if best is None or best.role in FIXED_ROLES
+                           else best.role),
+        "unsafe_rejected": dict(search.rejected),
+        "sumo_rebuilt": rebuilt,
+    }
+    return section, refs
 
 
 def _history_row(e: JournalEntry) -> dict[str, Any]:
@@ -238,12 +339,15 @@ def _state(sc: Scenario, s: OptimiseSettings, seeds: tuple[int, ...]) -> dict[st
     from trafficsim.compare import scenario_sha256
     from trafficsim.sumo import sumo_version
 
-    return {"scenario_file": str(sc.source), "end_s": sc.end_s, "objective": s.objective,
+    state = {"scenario_file": str(sc.source), "end_s": sc.end_s, "objective": s.objective,
             "method": s.method, "seeds": list(seeds), "rng_seed": s.rng_seed,
             "stop_weight_s": s.stop_weight_s, "min_cycle_s": s.min_cycle_s,
             "max_cycle_s": s.max_cycle_s, "early_cut": s.early_cut,
             "refine_share": s.refine_share, "scenario_sha256": scenario_sha256(sc),
             "sumo_version": sumo_version(), "trafficsim_version": __version__}
+    if s.design:  # (only then: a journal of a run without it resumes as before)
+        state |= {"design": True, "design_share": s.design_share}
+    return state
 
 
 def _check_resume(out: Path, state: dict[str, Any], resume: bool, sc: Scenario) -> None:

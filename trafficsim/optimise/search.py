@@ -94,6 +94,9 @@ class Search:
     numbers: dict[str, int] = field(default_factory=dict)  # key → evaluation number
     role: str = "candidate"
     limit: int = 0  # evaluations allowed in total so far (the budget, + actuated tuning)
+    #: Safety check of a plan before it is simulated (issues; empty: safe), see ``run_batch``
+    check: Callable[[SignalPlan], list[str]] | None = None
+    rejected: dict[str, list[str]] = field(default_factory=dict)  # key → its safety issues
     cap: float = math.inf  # DE's objective cap C (see the module docstring)
 
     def restart(self, encoding: Any, role: str, limit: int) -> None:
@@ -130,8 +133,23 @@ class Search:
                   threshold: float = math.inf, lane_output: bool = False) -> list[float]:
         """Evaluate (key, plan, role, x) items not yet in the journal; return all objectives.
 
-        Raises BudgetReached after recording the evaluations that fit in the budget.
+        Raises BudgetReached after recording the evaluations that fit in the budget.  With a
+        ``check``, a plan with safety issues is never simulated: it is recorded in ``rejected``
+        (not in the journal, nor in the budget) and its objective is infinite.
         """
+        if self.check is not None:
+            for key, plan, _, _ in items:
+                if key not in self.numbers and key not in self.rejected:
+                    issues = self.check(plan)
+                    if issues:
+                        self.rejected[key] = issues
+            unsafe = [it for it in items if it[0] in self.rejected]
+            if unsafe:
+                safe = [it for it in items if it[0] not in self.rejected]
+                values = iter(self.run_batch(safe, threshold=threshold, lane_output=lane_output)
+                              if safe else [])
+                self.proposed |= {it[0] for it in unsafe}
+                return [math.inf if it[0] in self.rejected else next(values) for it in items]
         # Evaluation numbers follow the order of proposal, whether a plan is run now or was run
         # before an interruption (parallel runs finish out of order, so an interrupted batch
         # may have holes): a resumed run numbers, budgets and breaks ties as the first did.

@@ -11,8 +11,9 @@ from trafficsim.signals import WebsterSettings
 OBJECTIVES = ("mean_delay_s", "person_delay_s", "performance_index_s", "throughput_veh")
 METHODS = ("differential_evolution", "dual_annealing", "direct", "nelder_mead")
 DEFAULT_STOP_WEIGHT_S = 15.0
-#: Journal roles of fixed-time plans (the others: tuned ``actuated`` and ``coordinated`` control)
-FIXED_ROLES = ("start", "webster", "candidate", "refine")
+#: Journal roles of fixed-time plans (the others: tuned ``actuated`` and ``coordinated`` control);
+#: ``design`` is the phasing choice of ``--design``
+FIXED_ROLES = ("start", "webster", "design", "candidate", "refine")
 
 
 @dataclass
@@ -46,6 +47,11 @@ class OptimiseSettings:
         Share of the budget kept for the pattern search around the best plan.
     validate, compare_sumo_webster
         Run the validation on unseen seeds; run SUMO's ``tlsCycleAdaptation.py`` too.
+    design
+        Also choose each light's phasing (:mod:`~trafficsim.optimise.design`); implies the
+        actuated and coordinated tuning, on the designed phases.
+    design_share
+        With ``design``: share of the budget the phasing choice may use at most.
     """
 
     budget: int = 40
@@ -64,6 +70,8 @@ class OptimiseSettings:
     refine_share: float = 0.4
     validate: bool = True
     compare_sumo_webster: bool = True
+    design: bool = False
+    design_share: float = 0.5
 
 
 def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
@@ -86,6 +94,9 @@ def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
     if not 0.0 <= s.refine_share < 1.0:
         problems.append(("--refine-share", f"= {s.refine_share}; expected a fraction of the "
                                            "budget in [0, 1)"))
+    if not 0.0 < s.design_share < 1.0:
+        problems.append(("--design-share", f"= {s.design_share}; expected a fraction of the "
+                                           "budget in (0, 1)"))
     if problems:
         raise ScenarioError([Issue(sc.source, f, m) for f, m in problems])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
@@ -19,10 +20,11 @@ from typing import Any
 
 from trafficsim.errors import SumoError
 from trafficsim.measures.signal_plan import SignalPlanMeasure
+from trafficsim.netmodel import read_network
 from trafficsim.optimise.evaluation import objective_value
 from trafficsim.optimise.settings import OptimiseSettings
 from trafficsim.scenario import BASELINE, PlanSpec, Scenario
-from trafficsim.signals import SignalPlan, parse_programs, read_plan_file
+from trafficsim.signals import SignalPlan, parse_programs, program_of, read_plan_file
 from trafficsim.stats import Estimate, mean_ci, paired_difference
 from trafficsim.sumo import run_python_tool, run_tool
 from trafficsim.sumocfg import read_sumocfg
@@ -64,10 +66,47 @@ def sumo_webster(sc: Scenario, case_dir: Path, net: Path, start: SignalPlan,
                          for p in progs}}
 
 
+def sumo_rebuilt_actuated(net: Path, out: Path, *,
+                          program_id: str = "sumo_rebuilt") -> dict[str, Any]:
+    """SUMO's own actuated programs, rebuilt by ``netconvert --tls.rebuild`` on the same network.
+
+    SUMO chooses the phases itself (protected left phases where it finds left-turn lanes,
+    ``--tls.default-type actuated``).  The rebuilt programs are written to
+    ``sumo_rebuilt.add.xml`` under a new programID, for the *unchanged* network, and that only
+    when every signal link keeps its traffic light and link index (a program addresses links by
+    index); otherwise the reason is returned instead of a file.
+    """
+    d = out / "work" / "sumo_rebuilt"
+    d.mkdir(parents=True, exist_ok=True)
+    rebuilt = d / "rebuilt.net.xml"
+    try:
+        run_tool("netconvert", ["-s", str(net), "--tls.rebuild", "true",
+                                "--tls.default-type", "actuated", "-o", str(rebuilt),
+                                "--no-warnings", "true"], cwd=d, what="rebuilding the lights")
+    except SumoError as exc:
+        return {"error": str(exc)}
+    old, new = read_network(net), read_network(rebuilt)
+    before = {c.key: (c.tl, c.link_index) for c in old.connections if c.tl}
+    after = {c.key: (c.tl, c.link_index) for c in new.connections if c.tl}
+    if before != after:
+        moved = sorted(set(before.items()) ^ set(after.items()))[:3]
+        return {"error": "netconvert --tls.rebuild changed the signal links (e.g. "
+                         f"{moved}); its programs do not fit the unchanged network"}
+    progs = [program_of(p) for p in new.programs]
+    plan = SignalPlan(tuple(p for p in progs if any(ph.is_green for ph in p.phases)))
+    plan.with_program_id(program_id).write(out / "sumo_rebuilt.add.xml")
+    return {"file": "sumo_rebuilt.add.xml", "programs": plan.to_dict()}
+
+
 def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
              s: OptimiseSettings, executor: Executor, progress: bool, *,
-             tune_actuated: bool = False) -> dict[str, Any]:
-    """Run the optimised plan and the references on unseen seeds and compare them, paired."""
+             tune_actuated: bool = False,
+             references: Mapping[str, Path | str] | None = None) -> dict[str, Any]:
+    """Run the optimised plan and the references on unseen seeds and compare them, paired.
+
+    ``references`` adds reference plans by name: a plan file (:class:`~pathlib.Path`) or a
+    ``signal_plan`` control (e.g. ``"actuated"``); the optimised plan is compared with each.
+    """
     from trafficsim.compare import compare
 
     def measure(control: str, file: Path | None = None) -> SignalPlanMeasure:
@@ -96,6 +135,9 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
     if (out / "tls_cycle_adaptation.add.xml").is_file():
         plans["sumo_webster"] = PlanSpec("sumo_webster", (
             *base.measures, measure("file", out / "tls_cycle_adaptation.add.xml")))
+    for name, ref in (references or {}).items():
+        m = measure("file", ref) if isinstance(ref, Path) else measure(ref)
+        plans[name] = PlanSpec(name, (*base.measures, m))
     vsc = replace(sc, plans=plans)
     result = compare(vsc, seeds=seeds, out=out / "validation", executor=executor,
                      progress=progress)
@@ -114,7 +156,7 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
         row["warnings"] = [w for r in result.runs if r.plan == p for w in r.health.warnings]
         table["plans"][label] = row
     refs = [p for p in plans if p in (BASELINE, "webster", "actuated", "max_pressure",
-                                      "sumo_webster")]
+                                      "sumo_webster", *(references or {}))]
     for cand in ("optimised", "fixed_time", "coordinated"):
         if cand not in plans:
             continue
