@@ -150,6 +150,9 @@ class StopVisit:
 class CaseDraft:
     """Native SUMO elements that the measures of one plan add to a case.
 
+    Elements that name internal lanes use the placeholders of :func:`via_lane` and
+    :func:`via_edges`: the plan's network numbers them only when it is built.
+
     Attributes
     ----------
     edge_patches
@@ -196,9 +199,6 @@ class CaseDraft:
         JSON specs of controllers that drive signals during the run through TraCI
         (:mod:`trafficsim.control`, e.g. max-pressure): a case with any is run stepped by
         trafficsim, not by plain ``sumo -c``, and its folder says so (``controllers.json``).
-
-    Elements that name internal lanes use the placeholders of :func:`via_lane` and
-    :func:`via_edges`: the plan's network numbers them only when it is built.
     """
 
     edge_patches: list[str] = field(default_factory=list)
