@@ -177,6 +177,11 @@ BAD = [
      "plans.pocket.measures[0].pocket_m", "before the pocket"),
     ('edge = "W_J1"\nlanes = ["L", "TR"]', 'edge = "W_J9"\nlanes = ["L", "TR"]',
      "plans.remark.measures[0].edge", "edge 'W_J9' is not in the network"),
+    # two measures re-marking one approach would overwrite each other's connection patches
+    ('lanes = ["L", "TR"]\n', 'lanes = ["L", "TR"]\n[[plans.remark.measures]]\n'
+     'type = "variable_lane"\nedge = "W_J1"\nlane_from_median = 0\n'
+     'schedule = [{from = "07:00", to = "07:10", movement = "L"}]\n',
+     "plans.remark.measures[1].edge", "measures[0] of this plan already re-marks"),
 ]
 
 

@@ -963,9 +963,18 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
         issues += [Issue(src, fld, msg)
                    for fld, msg in sit.check(net, scenario.begin_s, scenario.end_s)]
     for pname, plan in scenario.plans.items():
+        marked: dict[str, int] = {}
         for j, m in enumerate(plan.measures):
             for fld, msg in m.check(net, scenario.begin_s, scenario.end_s):
                 issues.append(Issue(src, f"plans.{pname}.measures[{j}].{fld}", msg))
+            for edge in m.remarks:
+                if edge in marked:
+                    issues.append(Issue(
+                        src, f"plans.{pname}.measures[{j}].edge",
+                        f"= {edge!r}: measures[{marked[edge]}] of this plan already re-marks "
+                        "this approach's lanes; one lane_use or variable_lane per approach in a "
+                        "plan (their connection patches would overwrite each other)"))
+                marked.setdefault(edge, j)
     return issues
 
 

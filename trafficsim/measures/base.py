@@ -340,6 +340,15 @@ class Measure(ABC):
         """
         return self.kind
 
+    @property
+    def remarks(self) -> tuple[str, ...]:
+        """Approach edges whose lane marking (which lane serves which movement) it rewrites.
+
+        Two measures of one plan that rewrite one approach's marking would patch the same
+        connections in an order-dependent way, so a plan may hold only one of them per edge.
+        """
+        return ()
+
     def metrics(self, run_dir: Path) -> dict[str, float]:
         """Measure-specific metrics read from a finished run's outputs (e.g. violations).
 

@@ -188,6 +188,11 @@ class LaneUse(Measure):
 
     # -- SUMO elements ------------------------------------------------------------------------
     @property
+    def remarks(self) -> tuple[str, ...]:
+        """The approach whose lane marking it rewrites."""
+        return (self.edge,)
+
+    @property
     def label(self) -> str:
         """``lane_use_`` and a tag of the edge and the marking."""
         return f"lane_use_{self._tag}"

@@ -353,6 +353,11 @@ class VariableLane(Measure):
 
     # -- SUMO elements ---------------------------------------------------------------------------
     @property
+    def remarks(self) -> tuple[str, ...]:
+        """The approach whose lane marking it rewrites."""
+        return (self.edge,)
+
+    @property
     def label(self) -> str:
         """``varlane_`` and a tag of the edge and lane: one label per variable lane."""
         return f"varlane_{self._tag}"
