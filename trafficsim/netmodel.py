@@ -98,6 +98,10 @@ class Edge:
         return self.lanes[0].length_m if self.lanes else 0.0
 
 
+#: SUMO's connection ``dir`` → movement letter: T (through), L (left), R (right), U (u-turn).
+TURN_OF_DIRECTION = {"s": "T", "l": "L", "L": "L", "r": "R", "R": "R", "t": "U"}
+
+
 class Connection(NamedTuple):
     """A link from a lane of one edge to a lane of another (SUMO ``<connection>``).
 

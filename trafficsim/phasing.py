@@ -66,7 +66,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from trafficsim.netmodel import Connection, Junction, Network
+from trafficsim.netmodel import TURN_OF_DIRECTION, Connection, Junction, Network
 from trafficsim.signals import Phase, Program, SignalPlan, fit_greens
 
 #: The phasings :func:`build_program` knows, in the order a design search tries them.
@@ -85,7 +85,6 @@ PEDESTRIAN_SPEED_M_S = 1.2
 MIN_GREEN_S = 5.0
 DEFAULT_CYCLE_S = 90.0
 
-_TURNS = {"s": "T", "l": "L", "L": "L", "r": "R", "R": "R", "t": "U"}
 _GREEN = "Gg"
 
 
@@ -341,7 +340,7 @@ def _layout(net: Network, tls_id: str, links: _Links) -> JunctionLayout:
     all_red: dict[int, float] = {}
     for (fe, te), cs in groups.items():
         speeds = [net.lane(f"{c.from_edge}_{c.from_lane}").speed_m_s for c in cs]
-        turn = _TURNS.get(cs[0].direction, "T")
+        turn = TURN_OF_DIRECTION.get(cs[0].direction, "T")
         movements.append(Movement(fe, te, turn, tuple(sorted({c.link_index for c in cs})),
                                   tuple(sorted({f"{c.from_edge}_{c.from_lane}" for c in cs})),
                                   min(speeds)))

@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from trafficsim.netmodel import Network, read_network
+from trafficsim.netmodel import TURN_OF_DIRECTION, Network, read_network
 
-#: SUMO's ``dir`` of a connection → the movement letter of lane-use markings.
-LETTER_OF_DIR = {"s": "T", "l": "L", "L": "L", "r": "R", "R": "R", "t": "U"}
+#: Movement letter → its name in messages.
 LETTER_NAMES = {"L": "left", "T": "through", "R": "right", "U": "u-turn"}
 
 VEHROUTE_FILE = "vehroutes.xml"
@@ -55,7 +54,7 @@ def movements(network: Network, edge: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for c in network.connections:
         if c.from_edge == edge and c.from_lane in lanes and not c.to_edge.startswith(":"):
-            out.setdefault(c.to_edge, LETTER_OF_DIR.get(c.direction, "T"))
+            out.setdefault(c.to_edge, TURN_OF_DIRECTION.get(c.direction, "T"))
     return out
 
 

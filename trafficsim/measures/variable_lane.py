@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from trafficsim.measures.base import CaseDraft, Measure, MetricInfo, NetIndex, via_edges, via_lane
 from trafficsim.measures.lanes import Window, closing_rerouter, tag
 from trafficsim.measures.registry import register
-from trafficsim.netmodel import read_network
+from trafficsim.netmodel import TURN_OF_DIRECTION, read_network
 from trafficsim.outputs import read_meandata
 from trafficsim.spec import Fields, clock, window_issues
 from trafficsim.sumocfg import read_sumocfg
@@ -58,7 +58,8 @@ if TYPE_CHECKING:
 LETTERS = "LTR"
 WORDS = {"L": "left", "T": "through", "R": "right"}
 #: SUMO's link directions as movement letters (turnarounds have none).
-_DIRECTION = {"l": "L", "L": "L", "s": "T", "r": "R", "R": "R"}
+# a variable lane serves left, through and right movements (no u-turns)
+_DIRECTION = {d: t for d, t in TURN_OF_DIRECTION.items() if t != "U"}
 CLEARANCE = "C"
 DEFAULT_PERIOD = "default"
 
