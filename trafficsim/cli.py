@@ -204,6 +204,14 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                          "the designed phases; writes programID ts_design")
     op.add_argument("--design-share", type=float, default=0.5,
                     help="with --design: share of the budget the phasing choice may use")
+    op.add_argument("--design-lanes", action="store_true",
+                    help="also re-mark approaches with heavy left turns (lane_use: an own "
+                         "left lane, a left pocket; waiting_area where the network's programs "
+                         "protect the left), each tried with the light's phasings re-designed; "
+                         "implies --design; writes network.net.xml, signal_plan.add.xml for "
+                         "it and design.toml (the winning plan as measures)")
+    op.add_argument("--lanes-share", type=float, default=0.3,
+                    help="with --design-lanes: share of the budget the lane search may use")
     op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
     op.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -323,7 +331,9 @@ def _optimise(args: argparse.Namespace) -> int:
         validate_seeds=tuple(args.validate_seeds) if args.validate_seeds else None,
         rng_seed=args.rng_seed, stop_weight_s=args.stop_weight_s, early_cut=not args.no_cut,
         validate=not args.no_validate, tune_actuated=args.tune_actuated,
-        refine_share=args.refine_share, design=args.design, design_share=args.design_share)
+        refine_share=args.refine_share, design=args.design or args.design_lanes,
+        design_share=args.design_share, design_lanes=args.design_lanes,
+        lanes_share=args.lanes_share)
     if args.resume and not (out / "journal.jsonl").is_file():
         # (a typo in --out would otherwise silently start a long search from nothing)
         print(f"note: {out} holds no journal to resume; starting a new search", file=sys.stderr)
@@ -453,6 +463,14 @@ def _design_lines(d: dict[str, Any]) -> list[str]:
         why = d["not_designed"].get(tls)
         lines.append(f"  {tls:<12} {kind}" + (f"  (vs {alts})" if alts else "")
                      + (f"  (kept: {why})" if why else ""))
+    lanes = d.get("lanes")
+    if lanes:
+        lines.append("lane use (objective with the light's best phasing; the bar to beat):")
+        for c in lanes["candidates"]:
+            lines.append(f"  {c['approach']:<12} {c['name']:<20} {_fmt(c.get('objective'), 2)}"
+                         f" (bar {_fmt(c.get('bar'), 2)})  {c.get('decision', '')}")
+        if not lanes["candidates"]:
+            lines.append("  no approach's turning volumes call for a re-marking")
     return lines
 
 

@@ -423,6 +423,15 @@ def _remap(tl: ET.Element, remap: list[int]) -> None:
         phase.set("state", "".join(state[i] if 0 <= i < len(state) else "r" for i in remap))
 
 
+def state_map(tls: str, old: dict[LinkKey, int], new: dict[LinkKey, int]) -> list[int]:
+    """Each linkIndex of a patched network → the base linkIndex whose signal it shows.
+
+    As the network builder fits the base programs (:func:`carry_signals`); see
+    :func:`_state_map`.
+    """
+    return _state_map(tls, old, new)
+
+
 def _state_map(tls: str, old: dict[LinkKey, int], new: dict[LinkKey, int]) -> list[int]:
     """Map each linkIndex of the patched network to the base linkIndex whose signal it shows.
 

@@ -28,7 +28,7 @@ is simulated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -53,6 +53,10 @@ MAX_PASSES = 3
 #: seeds' noise of the incumbent is no finding (seen on the 3×3 grid: one light took SUMO's
 #: stages for 0.5% on the search seeds, and actuated control on them ran 7% worse unseen).
 MIN_GAIN = 0.01
+
+
+#: A phase after the phasing choice: its outcome → the outcome and space the timings build on.
+AfterPhasing = Callable[["DesignOutcome"], tuple["DesignOutcome", "DesignSpace"]]
 
 
 @dataclass
@@ -195,7 +199,7 @@ def choose_phasings(search: Search, space: DesignSpace) -> DesignOutcome:
 
     def item(ch: dict[str, str]) -> Item:
         plan = space.plan(ch)
-        return (plan_key(plan), plan, search.role, None)
+        return (search.key(plan), plan, search.role, None)
 
     def note(tls: str, kind: str, key: str) -> None:
         e = search.journal.entries.get(key)
@@ -262,7 +266,8 @@ def _outcome(space: DesignSpace, choice: Mapping[str, str],
 
 
 def run_design(search: Search, space: DesignSpace, *, edges: Mapping[str, Any],
-               design_limit: int, fixed_limit: int, tune_budget: int) -> tuple[DesignOutcome, str]:
+               design_limit: int, fixed_limit: int, tune_budget: int,
+               after_phasing: AfterPhasing | None = None) -> tuple[DesignOutcome, str]:
     """Run all phases of the design search on one :class:`Search`.
 
     Returns the phasing choice and why the fixed-time search stopped.
@@ -274,18 +279,25 @@ def run_design(search: Search, space: DesignSpace, *, edges: Mapping[str, Any],
         search (the start and Webster plans included).
     tune_budget
         Evaluations of the actuated and of the coordinated tuning each.
+    after_phasing
+        A phase between the phasing choice and the timings (``--design-lanes``: lane use,
+        :mod:`~trafficsim.optimise.lanes`): given the phasing outcome, it returns the outcome
+        and space the timings build on (plans still indexed by ``space``'s links).
     """
     s = search.settings
     search.restart(search.encoding, DESIGN_ROLE, design_limit)
     outcome = choose_phasings(search, space)
-    designed = outcome.plan
     links = dict(space.links)
+    flows = dict(space.flows)
+    if after_phasing is not None:
+        outcome, space = after_phasing(outcome)
+    designed = outcome.plan
     n_refine = max(0, min(round((fixed_limit - len(search.numbers)) * s.refine_share),
                           fixed_limit - len(search.numbers) - 1))
     enc = Encoding(designed, s.min_cycle_s, s.max_cycle_s)
     search.restart(enc, "candidate", fixed_limit - n_refine)
     stopped = run_phase(lambda: global_search(search, designed, designed, links, dict(edges),
-                                              dict(space.flows)), search)
+                                              flows), search)
     if n_refine:
         enc2 = search.encoding
         search.restart(enc2, "refine", fixed_limit)
@@ -349,7 +361,7 @@ def _actuated_base(search: Search, space: DesignSpace, designed: SignalPlan) -> 
         enc = _actuated_encoding(b)
         x0 = enc.default()
         plan = enc.decode(x0)
-        items.append((plan_key(plan), plan, "actuated", [float(v) for v in x0]))
+        items.append((search.key(plan), plan, "actuated", [float(v) for v in x0]))
     values = search.run_batch(items)
     return bases[min(range(len(bases)), key=lambda i: (values[i], i))]
 
@@ -382,6 +394,7 @@ def best_fixed(search: Search, designed: SignalPlan) -> SignalPlan:
     """The best fixed-time plan evaluated on the designed phases."""
     exact = [e for e in search.journal.entries.values()
              if not e.cut and e.key in search.plans and e.role in DESIGN_FIXED_ROLES
+             and search.layout_of.get(e.key, "") == search.layout
              and same_phases(search.plans[e.key], designed)]
     if not exact:
         return designed

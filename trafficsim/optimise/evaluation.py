@@ -35,7 +35,9 @@ from trafficsim.sumo import run_sumo, run_sumo_monitored
 
 #: Lane data of the starting plan's runs: arrivals per lane for Webster (see read_lane_flows).
 LANE_FLOWS_FILE = "lanes.csv"
-LANE_FLOWS_OUTPUT = f'<laneData id="lanes" file="{LANE_FLOWS_FILE}" excludeEmpty="true"/>'
+#: (internal lanes too: each link's own lane counts its movement, for ``--design-lanes``)
+LANE_FLOWS_OUTPUT = (f'<laneData id="lanes" file="{LANE_FLOWS_FILE}" excludeEmpty="true" '
+                     'withInternal="true"/>')
 
 
 def candidate_plan(base: PlanSpec, key: str, plan: SignalPlan, plan_file: Path) -> PlanSpec:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from trafficsim.optimise.encoding import Encoding, plan_key
+from trafficsim.optimise.encoding import Encoding
 from trafficsim.optimise.search import Search
 from trafficsim.signals import SignalPlan
 
@@ -130,7 +130,7 @@ def pattern_search(search: Search, state: Any, value: float,
             chunk = cands[k:k + REFINE_BATCH]
             # a neighbour is taken only if it beats the incumbent, so one already known to be
             # worse may be cut short (its lower bound > value): the same decisions as uncut
-            values = search.run_batch([(plan_key(q), q, role, x) for _, _, q, x in chunk],
+            values = search.run_batch([(search.key(q), q, role, x) for _, _, q, x in chunk],
                                       threshold=value)
             j = int(np.argmin(values))
             if values[j] < value:
@@ -152,7 +152,7 @@ def tune_vector(search: Search, role: str) -> None:
     enc = search.encoding
     x0 = enc.default()
     plan0 = enc.decode(x0)
-    value = search.run_batch([(plan_key(plan0), plan0, role, [float(v) for v in x0])])[0]
+    value = search.run_batch([(search.key(plan0), plan0, role, [float(v) for v in x0])])[0]
 
     def moves(x: np.ndarray, level: int, last: Any) -> list[Move]:
         out: list[Move] = []

@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,10 @@ import numpy as np
 
 from trafficsim.build import build_case, build_plan, prepare_network
 from trafficsim.errors import Issue, ScenarioError
+from trafficsim.measures.base import Measure
 from trafficsim.netmodel import read_network
 from trafficsim.optimise.design import (
+    DESIGN_ROLE,
     DesignOutcome,
     DesignSpace,
     best_fixed,
@@ -35,13 +37,14 @@ from trafficsim.optimise.design import (
 )
 from trafficsim.optimise.encoding import ActuatedEncoding, CoordinatedEncoding, Encoding, plan_key
 from trafficsim.optimise.journal import JOURNAL, Journal, JournalEntry
+from trafficsim.optimise.lanes import LaneOutcome, LaneSearch, search_lanes, write_lane_outputs
 from trafficsim.optimise.pattern import refine, tune_vector
 from trafficsim.optimise.search import Search, global_search, run_phase
 from trafficsim.optimise.settings import FIXED_ROLES, OptimiseSettings, check_settings
 from trafficsim.optimise.validation import sumo_rebuilt_actuated, sumo_webster, validate
 from trafficsim.outdir import holding_out
 from trafficsim.parallel import Progress, cpu_count, dask_executor, local_executor
-from trafficsim.scenario import BASELINE, Scenario, load_scenario
+from trafficsim.scenario import BASELINE, PlanSpec, Scenario, load_scenario
 from trafficsim.signals import (
     PROGRAM_ID,
     Program,
@@ -54,6 +57,9 @@ from trafficsim.signals import (
 )
 
 STATE = "optimise-state.json"
+#: ``--design-lanes``: the winner's programs indexed by the baseline network's links (the file
+#: ``design.toml``'s signal_plan names; the network builder fits them to the patched network)
+LANES_PLAN_FILE = "design_signal_plan.add.xml"
 #: programID of the plans ``--design`` writes
 DESIGN_PROGRAM_ID = "ts_design"
 
@@ -96,6 +102,8 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         Continue the run recorded in ``out`` (journal entries are not re-run).
     """
     s = settings or OptimiseSettings()
+    if s.design_lanes and not s.design:
+        s = replace(s, design=True)  # (--design-lanes implies --design)
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     check_settings(sc, s)
     out = Path(out).resolve()  # SUMO resolves relative paths against each config's folder
@@ -189,7 +197,13 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         assert best is not None and fixed is not None and webster is not None
         best_plan = search.plans[best.key].with_program_id(DESIGN_PROGRAM_ID if s.design
                                                            else PROGRAM_ID)
-        best_plan.write(out / "signal_plan.add.xml")
+        if design is not None and design.lanes is not None:
+            # baseline-indexed (design.toml's file); signal_plan.add.xml: on network.net.xml
+            best_plan.write(out / LANES_PLAN_FILE)
+            lane_doc, lane_refs, on_layout = _lane_outputs(design, search, best.key, best_plan,
+                                                          sc, base_spec, base_net, out)
+        else:
+            best_plan.write(out / "signal_plan.add.xml")
         webster.write(out / "webster.add.xml")
         start.write(out / "start.add.xml")
         actuated = start.actuated()
@@ -228,15 +242,23 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
                               key=lambda h: h["n"]),
         }
         references: dict[str, Path | str] = {}
+        layouts: dict[str, tuple[Measure, ...]] = {}
         if design is not None:
             doc["design"], references = _design_outputs(design, search, plan_net, out)
+            if design.lanes is not None:
+                doc["design"]["lanes"] = lane_doc
+                references |= lane_refs
+                layouts = on_layout(fixed.key, t_best.key if t_best else None,
+                                    c_best.key if c_best else None)
         if s.compare_sumo_webster:
             first = build_case(sc, base_spec, draft, seeds[0], work)
             doc["tls_cycle_adaptation"] = sumo_webster(sc, first.dir, plan_net, start, s, out)
         if s.validate:
-            doc["validation"] = validate(sc, base_spec, vseeds, out, s, ex, progress,
-                                         tune_actuated=s.tune_actuated or s.design,
-                                         references=references)
+            doc["validation"] = validate(
+                sc, base_spec, vseeds, out, s, ex, progress,
+                tune_actuated=s.tune_actuated or s.design, references=references,
+                plan_measures=layouts,
+                optimised_file=(out / LANES_PLAN_FILE if layouts else None))
         doc["wall_s"] = round(time.perf_counter() - t_start, 2)
     (out / "optimise.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False),
                                        encoding="utf-8")
@@ -251,6 +273,8 @@ class DesignRun:
     outcome: DesignOutcome
     stopped: str
     rebuilt: dict[str, Any]
+    lanes: LaneOutcome | None = None
+    lane_search: LaneSearch | None = None
 
 
 def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[str, Any],
@@ -270,9 +294,23 @@ def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[s
                         extra=extra)
     search.check = space.generated_issues  # no generated program runs unless it is safe
     design_limit = max(3, min(round(s.budget * s.design_share), s.budget - 1))
+    lanes: list[LaneOutcome] = []
+    ctx = LaneSearch(search, search.base, search.base_net, start, flows)
+
+    def after_phasing(outcome: DesignOutcome) -> tuple[DesignOutcome, DesignSpace]:
+        # the lane search's own budget, after what the phasing choice used
+        limit = min(len(search.numbers) + max(2, round(s.budget * s.lanes_share)),
+                    s.budget - 1)
+        search.restart(search.encoding, DESIGN_ROLE, limit)
+        value = search.journal.entries[outcome.key].objective
+        res = search_lanes(ctx, space, outcome, value)
+        lanes.append(res)
+        return res.outcome, res.layout.space
+
     outcome, stopped = run_design(search, space, edges=edges, design_limit=design_limit,
-                                  fixed_limit=s.budget, tune_budget=tune_budget)
-    return DesignRun(space, outcome, stopped, rebuilt)
+                                  fixed_limit=s.budget, tune_budget=tune_budget,
+                                  after_phasing=after_phasing if s.design_lanes else None)
+    return DesignRun(space, outcome, stopped, rebuilt, lanes[0] if lanes else None, ctx)
 
 
 def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
@@ -311,6 +349,47 @@ def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
     return section, refs
 
 
+def _lane_outputs(design: DesignRun, search: Search, best_key: str, best_plan: SignalPlan,
+                  sc: Scenario, base_spec: PlanSpec, base_net: Path, out: Path
+                  ) -> tuple[dict[str, Any], dict[str, Path | str], Any]:
+    """``--design-lanes``: the patched network, its programs, ``design.toml``, the section.
+
+    Returns the ``design.lanes`` section, the reference plans of the validation (the best
+    plan on the unchanged network: the signals-only design) and a function that tells the
+    lane measures each validated plan runs with.
+    """
+    assert design.lanes is not None and design.lane_search is not None
+    ctx, lanes = design.lane_search, design.lanes
+    layout_of = search.layout_of
+
+    def measures(key: str | None) -> tuple[Measure, ...]:
+        lay = ctx.layouts.get(layout_of.get(key or "", ""))
+        return lay.measures if lay is not None else ()
+
+    won = measures(best_key)
+    section = lanes.to_dict() | write_lane_outputs(sc, base_spec, base_net, out, won,
+                                                    best_plan, LANES_PLAN_FILE)
+    refs: dict[str, Path | str] = {}
+    signals_only = [e for e in search.journal.entries.values()
+                    if not e.cut and e.key in search.plans and not layout_of.get(e.key, "")]
+    if signals_only:
+        e = min(signals_only, key=lambda e: (e.objective, e.n))
+        search.plans[e.key].with_program_id("design_signals").write(
+            out / "design_signals.add.xml")
+        refs["design_signals"] = out / "design_signals.add.xml"
+        section["signals_only"] = {"key": e.key, "role": e.role, "objective": e.objective}
+    section["winner_on_lanes"] = bool(won)
+
+    def on_layout(fixed: str, tuned: str | None, coordinated: str | None
+                  ) -> dict[str, tuple[Measure, ...]]:
+        return {"optimised": won, "fixed_time": measures(fixed),
+                "actuated_tuned": measures(tuned), "coordinated": measures(coordinated),
+                "design_fixed": lanes.layout.measures, "design_actuated": lanes.layout.measures,
+                "design_signals": ()}
+
+    return section, refs, on_layout
+
+
 def _history_row(e: JournalEntry) -> dict[str, Any]:
     """One evaluation in ``optimise.json``'s history."""
     d = e.to_dict()
@@ -347,6 +426,8 @@ def _state(sc: Scenario, s: OptimiseSettings, seeds: tuple[int, ...]) -> dict[st
             "sumo_version": sumo_version(), "trafficsim_version": __version__}
     if s.design:  # (only then: a journal of a run without it resumes as before)
         state |= {"design": True, "design_share": s.design_share}
+    if s.design_lanes:
+        state |= {"design_lanes": True, "lanes_share": s.lanes_share}
     return state
 
 

@@ -34,6 +34,7 @@ the journal.  Throughput (maximised, negative values) is never capped.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -98,6 +99,16 @@ class Search:
     check: Callable[[SignalPlan], list[str]] | None = None
     rejected: dict[str, list[str]] = field(default_factory=dict)  # key → its safety issues
     cap: float = math.inf  # DE's objective cap C (see the module docstring)
+    #: Lane layout the plans now proposed run on (``--design-lanes``; "": the baseline's
+    #: network): part of each plan's key, so one program on two layouts are two plans
+    layout: str = ""
+    layout_of: dict[str, str] = field(default_factory=dict)  # key → layout it ran on
+
+    def key(self, plan: SignalPlan) -> str:
+        """The journal key of ``plan`` on the current :attr:`layout`."""
+        if not self.layout:
+            return plan_key(plan)
+        return hashlib.sha256(f"{self.layout}\n{plan.key()}".encode()).hexdigest()[:16]
 
     def restart(self, encoding: Any, role: str, limit: int) -> None:
         """Set up a new search phase (fresh DE bookkeeping) on the same journal."""
@@ -156,6 +167,7 @@ class Search:
         fresh_keys: list[str] = []
         for key, plan, _, _ in items:
             self.plans[key] = plan
+            self.layout_of.setdefault(key, self.layout)
             if key not in self.numbers and key not in fresh_keys:
                 fresh_keys.append(key)
         room = self.limit - len(self.numbers)
@@ -216,7 +228,7 @@ class Search:
         out: list[Item] = []
         for x in xs:
             plan = self.encoding.decode(x)
-            out.append((plan_key(plan), plan, self.role, [float(v) for v in x]))
+            out.append((self.key(plan), plan, self.role, [float(v) for v in x]))
         return out
 
     def mapper(self, _func: Callable[..., float], xs: Sequence[Sequence[float]]) -> list[float]:

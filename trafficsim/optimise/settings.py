@@ -52,6 +52,12 @@ class OptimiseSettings:
         actuated and coordinated tuning, on the designed phases.
     design_share
         With ``design``: share of the budget the phasing choice may use at most.
+    design_lanes
+        Also re-mark approaches with heavy left turns (lane use, waiting areas;
+        :mod:`~trafficsim.optimise.lanes`); implies ``design``.
+    lanes_share
+        With ``design_lanes``: share of the budget the lane search may use at most (after
+        the phasing choice).
     """
 
     budget: int = 40
@@ -72,6 +78,8 @@ class OptimiseSettings:
     compare_sumo_webster: bool = True
     design: bool = False
     design_share: float = 0.5
+    design_lanes: bool = False
+    lanes_share: float = 0.3
 
 
 def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
@@ -97,6 +105,9 @@ def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
     if not 0.0 < s.design_share < 1.0:
         problems.append(("--design-share", f"= {s.design_share}; expected a fraction of the "
                                            "budget in (0, 1)"))
+    if not 0.0 < s.lanes_share < 1.0:
+        problems.append(("--lanes-share", f"= {s.lanes_share}; expected a fraction of the "
+                                          "budget in (0, 1)"))
     if problems:
         raise ScenarioError([Issue(sc.source, f, m) for f, m in problems])
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from trafficsim.errors import SumoError
+from trafficsim.measures.base import Measure
 from trafficsim.measures.signal_plan import SignalPlanMeasure
 from trafficsim.netmodel import read_network
 from trafficsim.optimise.evaluation import objective_value
@@ -101,11 +102,16 @@ def sumo_rebuilt_actuated(net: Path, out: Path, *,
 def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
              s: OptimiseSettings, executor: Executor, progress: bool, *,
              tune_actuated: bool = False,
-             references: Mapping[str, Path | str] | None = None) -> dict[str, Any]:
+             references: Mapping[str, Path | str] | None = None,
+             plan_measures: Mapping[str, Sequence[Measure]] | None = None,
+             optimised_file: Path | None = None) -> dict[str, Any]:
     """Run the optimised plan and the references on unseen seeds and compare them, paired.
 
     ``references`` adds reference plans by name: a plan file (:class:`~pathlib.Path`) or a
     ``signal_plan`` control (e.g. ``"actuated"``); the optimised plan is compared with each.
+    ``plan_measures`` adds measures (``--design-lanes``: lane use) to the plans it names,
+    before their signal plan; ``optimised_file`` replaces ``signal_plan.add.xml`` as the
+    optimised plan's programs.
     """
     from trafficsim.compare import compare
 
@@ -122,8 +128,8 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
              # the adaptive yardstick, with the measure's defaults (min green 5 s, no max)
              "max_pressure": PlanSpec("max_pressure", (*base.measures, SignalPlanMeasure(
                  control="max_pressure", max_green_s=math.inf))),
-             "optimised": PlanSpec("optimised", (*base.measures,
-                                                 measure("file", out / "signal_plan.add.xml")))}
+             "optimised": PlanSpec("optimised", (*base.measures, measure(
+                 "file", optimised_file or out / "signal_plan.add.xml")))}
     if tune_actuated and (out / "actuated_tuned.add.xml").is_file():
         plans["actuated_tuned"] = PlanSpec("actuated_tuned", (
             *base.measures, measure("file", out / "actuated_tuned.add.xml")))
@@ -138,6 +144,10 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
     for name, ref in (references or {}).items():
         m = measure("file", ref) if isinstance(ref, Path) else measure(ref)
         plans[name] = PlanSpec(name, (*base.measures, m))
+    for name, added in (plan_measures or {}).items():
+        if name in plans and added:
+            *before, last = plans[name].measures
+            plans[name] = PlanSpec(name, (*before, *added, last))
     vsc = replace(sc, plans=plans)
     result = compare(vsc, seeds=seeds, out=out / "validation", executor=executor,
                      progress=progress)
