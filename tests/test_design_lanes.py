@@ -1,0 +1,181 @@
+"""``optimise --design-lanes`` on a real junction with a heavy left turn.
+
+Re-markings are proposed where the turning volumes call for them and nowhere else; the plan
+the search writes as ``design.toml`` validates when pasted into the scenario and ``compare``
+runs it; the patched ``network.net.xml`` loads in a bare ``sumo`` with its
+``signal_plan.add.xml``; an interrupted lane search resumes without re-running anything.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA
+from trafficsim.build import prepare_network
+from trafficsim.cli import main
+from trafficsim.compare import compare
+from trafficsim.measures.lane_use import LaneUse
+from trafficsim.netmodel import read_network
+from trafficsim.optimise import OptimiseSettings, optimise
+from trafficsim.optimise.lanes import MIN_LEFT_VEH_H, propose, survey, write_lane_outputs
+from trafficsim.scenario import BASELINE, load_scenario
+from trafficsim.signals import read_plan
+from trafficsim.sumo import run_tool
+
+SCENARIO = DATA / "heavy_left.toml"
+
+
+def _flows(net_path: Path, per_movement: dict[tuple[str, str], float]) -> dict[str, float]:
+    """Counts on the junction's internal lanes as the starting plan's runs give them. [veh/h]"""
+    net = read_network(net_path)
+    links: dict[tuple[str, str], list[str]] = {}
+    for c in net.connections:
+        if c.tl and c.via and not c.from_edge.startswith(":"):
+            links.setdefault((c.from_edge, c.to_edge), []).append(c.via)
+    out: dict[str, float] = {}
+    for move, q in per_movement.items():
+        for via in links[move]:
+            out[via] = q / len(links[move])
+    return out
+
+
+@pytest.mark.sumo
+def test_a_heavy_left_gets_re_markings_balanced_turns_none(tmp_path: Path) -> None:
+    sc = load_scenario(SCENARIO)
+    net_path, _ = prepare_network(sc, tmp_path)
+    net = read_network(net_path)
+    heavy = _flows(net_path, {("W_J1", "J1_E"): 550, ("W_J1", "J1_N1"): 300,
+                              ("E_J1", "J1_W"): 500, ("N1_J1", "J1_S1"): 150})
+    cands, skipped = propose(net, survey(net, heavy), sc, net_path)
+    # the west approach only: its left turn shares the median lane with the through traffic
+    assert {c.approach for c in cands} == {"W_J1"}
+    marks = {c.name: c.measures[0] for c in cands}
+    assert {"left_lane", "left_pocket"} <= set(marks)
+    own, pocket = marks["left_lane"], marks["left_pocket"]
+    assert isinstance(own, LaneUse) and isinstance(pocket, LaneUse)
+    assert own.lanes == ("L", "TR") and own.pocket_m is None
+    assert pocket.lanes == ("L", "T", "TR") and pocket.pocket_m == 60
+    # SUMO's programs here let the left turn go permissively: no waiting area, and why
+    assert "protected green" in skipped["W_J1:waiting_area:J1_N1"]
+    assert "no call" in skipped["E_J1"]
+    # balanced turning volumes: below the left-turn lane warrant, nothing is proposed
+    balanced = _flows(net_path, {("W_J1", "J1_E"): 550, ("W_J1", "J1_N1"): 60,
+                                 ("W_J1", "J1_S1"): 60, ("E_J1", "J1_W"): 500})
+    assert 60 < MIN_LEFT_VEH_H
+    cands, skipped = propose(net, survey(net, balanced), sc, net_path)
+    assert cands == []
+    assert "no call" in skipped["W_J1"]
+
+
+def _paste(scenario: Path, design_toml: Path) -> Path:
+    text = scenario.read_text() + "\n" + design_toml.read_text()
+    scenario.write_text(text)
+    return scenario
+
+
+@pytest.mark.sumo
+def test_a_written_lane_plan_validates_runs_and_loads_in_bare_sumo(tmp_path: Path) -> None:
+    scenario = tmp_path / "heavy_left.toml"
+    shutil.copyfile(SCENARIO, scenario)
+    sc = load_scenario(scenario)
+    base_net, _ = prepare_network(sc, tmp_path / "work")
+    out = tmp_path / "out"
+    out.mkdir()
+    plan = read_plan(base_net).with_program_id("ts_design")
+    plan.write(out / "design_signal_plan.add.xml")
+    pocket = LaneUse("W_J1", ("L", "T", "TR"), pocket_m=60.0)
+    files = write_lane_outputs(sc, sc.plan(BASELINE), base_net, out, (pocket,), plan,
+                               "design_signal_plan.add.xml")
+    assert set(files["files"]) == {"network", "signal_plan", "design_toml", "plan_file"}
+    # the patched network: the pocket's lane and the left turn from it alone
+    net = read_network(out / "network.net.xml")
+    assert len(net.edges["W_J1"].lanes) == 3
+    lefts = {c.from_lane for c in net.connections if c.from_edge == "W_J1"
+             and c.to_edge == "J1_N1"}
+    assert lefts == {2}
+    # pasted into the scenario, the plan validates, and compare runs it with every vehicle
+    # of the demand accounted for (no route lost its lane)
+    _paste(scenario, out / "design.toml")
+    assert main(["validate", str(scenario)]) == 0
+    res = compare(load_scenario(scenario), plans=["designed"], seeds=[1],
+                  out=tmp_path / "cmp", progress=False, workers=1)
+    base, des = res.run(BASELINE, 1).metrics, res.run("designed", 1).metrics
+    assert des["teleports"] == 0
+    assert (des["throughput_veh"] + des["unfinished_veh"]
+            == base["throughput_veh"] + base["unfinished_veh"])
+    # bare sumo: the patched network with its programs, which become the active ones
+    (tmp_path / "save.add.xml").write_text(
+        '<additional><timedEvent type="SaveTLSStates" source="J1" dest="tls.xml"/>'
+        "</additional>")
+    run_tool("sumo", ["-n", str(out / "network.net.xml"),
+                      "-a", f"{out / 'signal_plan.add.xml'},save.add.xml",
+                      "-e", "120", "--no-step-log", "true"], cwd=tmp_path)
+    states = ET.parse(tmp_path / "tls.xml").getroot()
+    assert {e.get("programID") for e in states} == {"ts_design"}
+    n_links = 1 + max(c.link_index for c in net.connections if c.tl == "J1")
+    assert {len(e.get("state", "")) for e in states} == {n_links}
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("dlanes")
+    scenario = d / "heavy_left.toml"
+    shutil.copyfile(SCENARIO, scenario)
+    out = d / "out"
+    optimise(scenario, out=out, settings=_settings(), workers=2, progress=False)
+    return scenario, out
+
+
+def _settings() -> OptimiseSettings:
+    return OptimiseSettings(budget=14, seeds=(1,), validate_seeds=(101, 102),
+                            compare_sumo_webster=False, check_every_s=100.0,
+                            design_lanes=True, lanes_share=0.5)
+
+
+@pytest.mark.sumo
+@pytest.mark.slow
+def test_the_lane_search_tries_the_heavy_left_and_writes_its_winner(
+        searched: tuple[Path, Path], tmp_path: Path) -> None:
+    scenario, out = searched
+    doc = json.loads((out / "optimise.json").read_text())
+    lanes = doc["design"]["lanes"]
+    tried = lanes["candidates"]
+    assert tried and {c["approach"] for c in tried} == {"W_J1"}
+    assert {c["measures"][0]["type"] for c in tried} == {"lane_use"}
+    kept = [c for c in tried if c["decision"] == "kept"]
+    assert len(kept) <= 1  # one re-marking per approach
+    for c in kept:  # kept only if it beat the incumbent by the margin
+        assert c["objective"] < c["bar"]
+    layout = lanes["layout"]
+    assert layout == (kept[0]["measures"] if kept else [])
+    toml = (out / "design.toml").read_text()
+    assert ('type = "lane_use"' in toml) == (lanes["winner_on_lanes"] and bool(layout))
+    # the validation ran the winner (on its lanes) against the baseline and the signals alone
+    vs = doc["validation"]["optimised_vs"]
+    assert {"start", "design_signals"} <= set(vs)
+    # pasted into the scenario, the plan validates
+    pasted = tmp_path / "heavy_left.toml"
+    shutil.copyfile(scenario, pasted)
+    text = toml.replace('file = "out/', f'file = "{out.as_posix()}/')
+    pasted.write_text(pasted.read_text() + "\n" + text)
+    assert main(["validate", str(pasted)]) == 0
+
+
+@pytest.mark.sumo
+@pytest.mark.slow
+def test_a_resumed_lane_search_re_runs_nothing(searched: tuple[Path, Path]) -> None:
+    scenario, out = searched
+    before = json.loads((out / "optimise.json").read_text())
+    n = len((out / "journal.jsonl").read_text().splitlines())
+    s = _settings()
+    s.validate = False
+    optimise(scenario, out=out, settings=s, workers=2, progress=False, resume=True)
+    after = json.loads((out / "optimise.json").read_text())
+    assert len((out / "journal.jsonl").read_text().splitlines()) == n
+    assert after["best"]["key"] == before["best"]["key"]
+    assert after["design"]["lanes"]["candidates"] == before["design"]["lanes"]["candidates"]
