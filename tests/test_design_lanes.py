@@ -66,7 +66,7 @@ def test_a_heavy_left_gets_re_markings_balanced_turns_none(tmp_path: Path) -> No
     # balanced turning volumes: below the left-turn lane warrant, nothing is proposed
     balanced = _flows(net_path, {("W_J1", "J1_E"): 550, ("W_J1", "J1_N1"): 60,
                                  ("W_J1", "J1_S1"): 60, ("E_J1", "J1_W"): 500})
-    assert 60 < MIN_LEFT_VEH_H
+    assert MIN_LEFT_VEH_H > 60
     cands, skipped = propose(net, survey(net, balanced), sc, net_path)
     assert cands == []
     assert "no call" in skipped["W_J1"]

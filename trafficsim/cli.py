@@ -341,6 +341,9 @@ def _optimise(args: argparse.Namespace) -> int:
                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet)
     print(format_optimisation(result.doc))
     print(f"\nwrote {out / 'signal_plan.add.xml'} and {out / 'optimise.json'}")
+    if args.design_lanes:
+        print(f"wrote {out / 'design.toml'} (the plan as measures, to paste into the scenario) "
+              f"and {out / 'network.net.xml'} (its network, for {out / 'signal_plan.add.xml'})")
     warnings = [w for p in result.doc.get("validation", {}).get("plans", {}).values()
                 for w in p.get("warnings", [])]
     for w in warnings[:10]:
