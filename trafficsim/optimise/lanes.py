@@ -17,11 +17,12 @@ the approaches whose turning volumes call for it:
    its measure's validation (:meth:`~trafficsim.measures.base.Measure.check`).
 3. **Search** (:func:`search_lanes`): approaches heaviest left turn first; for each candidate
    the patched network is built as a plan with those measures would be built
-   (:func:`trafficsim.build.build_plan`), the incumbent's programs run on it (lane counts
-   measured), then every phasing of the affected light is re-designed on the patched network
-   (Webster timings from its lane counts).  The best of an approach's candidates replaces the
-   incumbent only when it beats it by :data:`~trafficsim.optimise.design.MIN_GAIN` on the
-   same seeds (common random numbers); one re-marking per approach.
+   (:func:`trafficsim.build.build_plan`) and the incumbent's programs run on it (lane counts
+   measured), all candidates of the approach in one batch; on the best of them every phasing
+   of the affected light is re-designed on the patched network (Webster timings from its lane
+   counts).  The approach's best plan replaces the incumbent only when it beats it by
+   :data:`~trafficsim.optimise.design.MIN_GAIN` on the same seeds (common random numbers);
+   one re-marking per approach.
 
 Signal programs stay indexed by the *baseline's* links throughout (the journal, the timing
 search, the plan files of ``design.toml``): the network builder fits such programs to a plan's
@@ -448,8 +449,11 @@ def search_lanes(ctx: LaneSearch, space0: DesignSpace, outcome0: DesignOutcome,
                  value0: float) -> LaneOutcome:
     """The lane search (module docstring), from the phasing choice ``outcome0``.
 
-    On return the search is left on the winning layout (``ctx.enter``), so the timing and
-    control phases run on it.  ``search.role`` should be the design role.
+    Per approach, heaviest left turn first: every candidate runs the incumbent's programs
+    (one batch); the light's phasings are then designed again on the best of them.  The best
+    plan of the approach replaces the incumbent if it beats it by the margin.  On return the
+    search is left on the winning layout (``ctx.enter``), so the timing and control phases run
+    on it.  ``search.role`` should be the design role.
     """
     s = ctx.search
     net0 = read_network(ctx.base_net)
@@ -459,40 +463,26 @@ def search_lanes(ctx: LaneSearch, space0: DesignSpace, outcome0: DesignOutcome,
     ctx.layouts[""] = inc
     plan, value, choice = outcome0.plan, value0, dict(outcome0.choice)
     tried: list[dict[str, Any]] = []
-    out_of_budget = False
     try:
         for edge in dict.fromkeys(c.approach for c in candidates):
-            best: tuple[float, Layout, SignalPlan, dict[str, str]] | None = None
-            best_row: dict[str, Any] = {}
-            rows = []
-            for c in (c for c in candidates if c.approach == edge):
-                row: dict[str, Any] = {"approach": edge, "tls": c.tls, "name": c.name,
-                                       "measures": [measure_dict(m) for m in c.measures]}
-                rows.append(row)
-                tried.append(row)
-                try:
-                    got = _try(ctx, inc, plan, choice, value, c, row)
-                except BudgetReached:
-                    out_of_budget = True
-                    break
-                if got is not None and (best is None or got[0] < best[0]):
-                    best, best_row = got[:4], row
-                if got is not None and got[4]:
-                    out_of_budget = True
-                    break
-            bar = _bar(value)
+            cands = [c for c in candidates if c.approach == edge]
+            rows = [{"approach": edge, "tls": c.tls, "name": c.name,
+                     "measures": [measure_dict(m) for m in c.measures], "bar": _bar(value)}
+                    for c in cands]
+            tried += rows
+            got = _approach(ctx, inc, plan, choice, value, cands, rows)
             for r in rows:
-                r["bar"] = bar
                 r.setdefault("decision", "no gain")
-            if best is not None and best[0] < bar:
-                value, inc, plan, choice = best
-                best_row["decision"] = "kept"
+            if got is not None and got[0] < _bar(value):
+                k = got[4]
+                value, inc, plan, choice = got[:4]
+                rows[k]["decision"] = "kept"
                 for r in rows:
-                    if r is not best_row and r["decision"] == "no gain":
+                    if r is not rows[k] and r["decision"] == "no gain":
                         r["decision"] = "beaten"
             ctx.enter(inc)
-            if out_of_budget:
-                break
+            if got is not None and got[5]:
+                break  # the budget ran out
     except BudgetReached:
         pass
     for r in tried:
@@ -503,68 +493,106 @@ def search_lanes(ctx: LaneSearch, space0: DesignSpace, outcome0: DesignOutcome,
                           "measures": [measure_dict(m) for m in c.measures],
                           "decision": "not tried (budget)"})
     ctx.enter(inc)
-    s.check = inc.space.generated_issues
     out = DesignOutcome(choice, outcome0.tried, plan, s.key(plan), outcome0.everywhere)
     return LaneOutcome(inc, out, value, ctx.layouts, approaches, tried, skipped)
 
 
-def _try(ctx: LaneSearch, inc: Layout, plan: SignalPlan, choice: dict[str, str], value: float,
-         c: Candidate, row: dict[str, Any]
-         ) -> tuple[float, Layout, SignalPlan, dict[str, str], bool] | None:
-    """One candidate: the incumbent's programs on it, then each phasing of its light."""
+Found = tuple[float, "Layout", SignalPlan, dict[str, str], int, bool]
+
+
+def _approach(ctx: LaneSearch, inc: Layout, plan: SignalPlan, choice: dict[str, str],
+              value: float, cands: list[Candidate], rows: list[dict[str, Any]]
+              ) -> Found | None:
+    """One approach's candidates tried against the incumbent.
+
+    Returns the best plan found: its objective, layout, programs, phasing choice, the index of
+    its candidate, and whether the budget ran out.
+
+    Raises
+    ------
+    BudgetReached
+        When not one candidate could be run.
+    """
     s = ctx.search
-    measures = (*inc.measures, *c.measures)
-    try:
-        ctx.build(measures)
-    except (ScenarioError, IntegrityError, SumoError, ValueError, KeyError) as exc:
-        row |= {"decision": "error", "error": str(exc)}
+    # 1. every candidate with the incumbent's programs, as the network builder carries them
+    # (they ran safely before, and the builder checks the carrying); this counts its lanes too
+    items: list[Item] = []
+    which: list[int] = []
+    for k, (c, row) in enumerate(zip(cands, rows, strict=True)):
+        measures = (*inc.measures, *c.measures)
+        try:
+            ctx.build(measures)
+        except (ScenarioError, IntegrityError, SumoError, ValueError, KeyError) as exc:
+            row |= {"decision": "error", "error": str(exc)}
+            continue
+        tag = layout_tag(measures)
+        key = s.key(plan, tag)
+        s.layout_of.setdefault(key, tag)
+        s.bases[key] = PlanSpec(BASELINE, (*ctx.base.measures, *measures))
+        row["layout"] = tag
+        items.append((key, plan, s.role, None))
+        which.append(k)
+    if not items:
         return None
-    first = Layout(layout_tag(measures), measures, inc.space)
-    ctx.enter(first)
-    row["layout"] = first.tag
-    # 1. the incumbent's programs carried over as the network builder carries them (and the
-    # layout's lane counts); they ran safely before, and the builder checks the carrying
-    s.check = None
-    key = s.key(plan)
-    carried = s.run_batch([(key, plan, s.role, None)], lane_output=True)[0]
-    row["objective_carried"] = carried
-    e = s.journal.entries.get(key)
-    flows = dict(e.lane_flows_veh_h) if e is not None else {}
-    # 2. the light's phasings re-designed on the patched network, Webster-timed on its counts
-    lay = ctx.layout(measures, inc.space, flows)
+    check, s.check = s.check, None
+    try:
+        values = s.run_batch(items, lane_output=True)
+        out_of_budget = False
+    except BudgetReached:
+        values = [_exact(s, it[0]) for it in items]
+        out_of_budget = True
+    finally:
+        s.check = check
+    for k, it, v in zip(which, items, values, strict=True):
+        rows[k]["objective_carried"] = _entry(s, it[0])["objective"]
+        rows[k]["objective"] = v if v < math.inf else None
+        rows[k]["phasing"] = "carried"
+    ran = [(v, k, it[0]) for v, k, it in zip(values, which, items, strict=True)
+           if v < math.inf]
+    if not ran:
+        raise BudgetReached
+    v_best, k_best, key = min(ran)
+    c = cands[k_best]
+    measures = (*inc.measures, *c.measures)
+    e = s.journal.entries[key]
+    lay = ctx.layout(measures, inc.space, dict(e.lane_flows_veh_h))
+    found: Found = (v_best, lay, plan, choice, k_best, out_of_budget)
+    if out_of_budget:
+        return found
+    # 2. the light's phasings designed again on the best candidate's network, Webster-timed on
+    # its counts; the rest keep their choice
     ctx.enter(lay)
     kinds = lay.space.options.get(c.tls, ())
     chs = [choice | {c.tls: k} for k in kinds]
-    items: list[Item] = []
+    items = []
     for ch in chs:
         # (a light's choice this layout does not offer, e.g. SUMO's phases now alike the
         # network's, falls back to the network's phases)
         ch.update({t: NETWORK for t, k in ch.items() if k not in lay.space.options.get(t, ())})
         p = lay.space.plan(ch)
         items.append((s.key(p), p, s.role, None))
-    out_of_budget = False
+    row = rows[k_best]
     try:
         values = s.run_batch(items, threshold=_bar(value))
     except BudgetReached:
         # (the plans that fit in the budget still count: an exact value is a value)
+        values = [_exact(s, it[0]) for it in items]
         out_of_budget = True
-        values = []
-        for key, _, _, _ in items:
-            e = s.journal.entries.get(key)
-            values.append(e.objective if e is not None and not e.cut else math.inf)
+        row["budget"] = "reached while trying the phasings"
     finally:
         row["phasings"] = {k: _entry(s, it[0]) for k, it in zip(kinds, items, strict=True)}
-    best_v, best_p, best_ch = carried, plan, choice
     for v, it, ch in zip(values, items, chs, strict=True):
-        if v < best_v:
-            best_v, best_p, best_ch = v, it[1], ch
-    row["objective"] = best_v
-    row["phasing"] = best_ch.get(c.tls)
-    if best_p is plan:
-        row["phasing"] = "carried"
-    if out_of_budget:
-        row["budget"] = "reached while trying the phasings"
-    return best_v, lay, best_p, best_ch, out_of_budget
+        if v < found[0]:
+            found = (v, lay, it[1], ch, k_best, out_of_budget)
+            row["objective"], row["phasing"] = v, ch[c.tls]
+    v, lay_, p_, ch_, k_, _ = found
+    return v, lay_, p_, ch_, k_, out_of_budget
+
+
+def _exact(s: Search, key: str) -> float:
+    """A plan's exact objective if the journal has it, else infinity."""
+    e = s.journal.entries.get(key)
+    return e.objective if e is not None and not e.cut else math.inf
 
 
 def _entry(s: Search, key: str) -> dict[str, Any]:

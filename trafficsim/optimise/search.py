@@ -103,12 +103,15 @@ class Search:
     #: network): part of each plan's key, so one program on two layouts are two plans
     layout: str = ""
     layout_of: dict[str, str] = field(default_factory=dict)  # key → layout it ran on
+    #: key → the plan it builds on, for plans proposed on another layout than :attr:`base`'s
+    bases: dict[str, PlanSpec] = field(default_factory=dict)
 
-    def key(self, plan: SignalPlan) -> str:
-        """The journal key of ``plan`` on the current :attr:`layout`."""
-        if not self.layout:
+    def key(self, plan: SignalPlan, layout: str | None = None) -> str:
+        """The journal key of ``plan`` on ``layout`` (default: the current :attr:`layout`)."""
+        layout = self.layout if layout is None else layout
+        if not layout:
             return plan_key(plan)
-        return hashlib.sha256(f"{self.layout}\n{plan.key()}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"{layout}\n{plan.key()}".encode()).hexdigest()[:16]
 
     def restart(self, encoding: Any, role: str, limit: int) -> None:
         """Set up a new search phase (fresh DE bookkeeping) on the same journal."""
@@ -133,7 +136,8 @@ class Search:
         plan_file = plan.write(plan_dir / f"{key}.add.xml")
         s = self.settings
         return EvalTask(key=key, scenario=self.sc,
-                        plan=candidate_plan(self.base, key, plan, plan_file),
+                        plan=candidate_plan(self.bases.get(key, self.base), key, plan,
+                                            plan_file),
                         base_net=self.base_net, seeds=self.seeds, root=self.work / "evals" / key,
                         objective=s.objective, stop_weight_s=s.stop_weight_s,
                         threshold=threshold if s.early_cut else math.inf,
