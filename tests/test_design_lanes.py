@@ -72,6 +72,30 @@ def test_a_heavy_left_gets_re_markings_balanced_turns_none(tmp_path: Path) -> No
     assert "no call" in skipped["W_J1"]
 
 
+@pytest.mark.sumo
+def test_a_protected_heavy_left_gets_a_waiting_area_and_no_re_marking(tmp_path: Path) -> None:
+    from tests.test_waiting_area import SCENARIO as WAITING
+    from tests.test_waiting_area import build_junction
+
+    build_junction(tmp_path)
+    (tmp_path / "waiting.toml").write_text(WAITING)
+    sc = load_scenario(tmp_path / "waiting.toml")
+    net_path, _ = prepare_network(sc, tmp_path / "work")
+    net = read_network(net_path)
+    flows = _flows(net_path, {("W_C", "C_N"): 250, ("W_C", "C_E"): 600, ("E_C", "C_W"): 700,
+                              ("E_C", "C_S"): 150, ("N_C", "C_S"): 300})
+    cands, skipped = propose(net, survey(net, flows), sc, net_path)
+    # both arterial lefts have a lane of their own and a protected stage after the through
+    # stage: each is offered a waiting area, and no re-marking (a third of the lanes for a
+    # left turn that is less than a third of the flow)
+    assert {(c.approach, c.name) for c in cands} == {("W_C", "waiting_area:C_N"),
+                                                     ("E_C", "waiting_area:C_S")}
+    assert [c.approach for c in cands] == ["W_C", "E_C"]  # heaviest left first
+    assert "no call for a re-marking" in skipped["W_C"]
+    # the side road's left is permissive: no left flow here, nothing offered
+    assert "no call" in skipped["N_C"]
+
+
 def _paste(scenario: Path, design_toml: Path) -> Path:
     text = scenario.read_text() + "\n" + design_toml.read_text()
     scenario.write_text(text)

@@ -12,8 +12,9 @@ the approaches whose turning volumes call for it:
    :data:`SHARE_RATIO` times the share of the lanes it may use, is offered ``lane_use``
    re-markings: the median lane for the left turn only (``left_lane``), a left-turn pocket
    (``left_pocket``) and, from :data:`DUAL_LEFT_VEH_H`, a pocket and the median lane
-   (``dual_left``).  A ``waiting_area`` for the left turn is offered where the measure's own
-   validation accepts it (the network's programs protect the left).  Each candidate must pass
+   (``dual_left``).  A left turn of at least :data:`MIN_LEFT_VEH_H` is offered a
+   ``waiting_area`` where the measure's own validation accepts it (the network's programs
+   give it a protected green after another stage).  Each candidate must pass
    its measure's validation (:meth:`~trafficsim.measures.base.Measure.check`).
 3. **Search** (:func:`search_lanes`): approaches heaviest left turn first; for each candidate
    the patched network is built as a plan with those measures would be built
@@ -189,14 +190,16 @@ def propose(net: Network, approaches: Sequence[Approach], sc: Scenario, base_net
     out: list[Candidate] = []
     skipped: dict[str, str] = {}
     for a in sorted(approaches, key=lambda a: (-a.left_veh_h, a.edge)):
-        why = heavy_left(a)
-        if why is None:
-            skipped[a.edge] = (f"left turn {a.left_veh_h:.0f} veh/h, "
-                               f"{a.left_share:.0%} of the flow on "
-                               f"{a.left_lane_share:.0%} of the lanes: no call for a re-marking")
+        if a.left_veh_h < MIN_LEFT_VEH_H:
+            skipped[a.edge] = (f"left turn {a.left_veh_h:.0f} veh/h (< {MIN_LEFT_VEH_H:g}): "
+                               "no call for a re-marking or a waiting area")
             continue
         found = []
-        for name, m in _markings(a):
+        if heavy_left(a) is None:
+            skipped[a.edge] = (f"left turn {a.left_veh_h:.0f} veh/h, {a.left_share:.0%} of "
+                               f"the flow on {a.left_lane_share:.0%} of the lanes, "
+                               f"{a.own_left_lanes} of its own: no call for a re-marking")
+        for name, m in _markings(a) if heavy_left(a) is not None else ():
             issues = m.check(index, sc.begin_s, sc.end_s)
             if issues:
                 skipped[f"{a.edge}:{name}"] = "; ".join(f"{f}: {msg}" for f, msg in issues)
@@ -319,23 +322,34 @@ class LaneSpace(DesignSpace):
 
     def generated_issues(self, plan: SignalPlan) -> list[str]:
         """Safety issues on the patched network, lost signals, waiting areas it cannot take."""
+        out = waiting_issues(plan, self.waiting, self.base_entry)
         if self.maps is None:
-            return super().generated_issues(plan)
-        out = []
+            return out + super().generated_issues(plan)
         fwd = SignalPlan(tuple(self.maps.to_plan(p) for p in plan.programs))
         out += super().generated_issues(fwd)
         for p in fwd.programs:
             _, lost = self.maps.to_base(p)
             out += [f"{p.tls_id}: {msg}" for msg in dict.fromkeys(lost)]
-        for wa in self.waiting:
-            entry = self.base_entry.get((wa.tls, wa.from_edge, wa.to_edge), [])
-            try:
-                prog = plan[wa.tls]
-                states = [ph.state for ph in prog.phases]
-                waiting_area_states(states, entry, max(map(len, states)))
-            except (KeyError, ValueError) as exc:
-                out.append(f"{wa.tls}: waiting area {wa.from_edge} → {wa.to_edge}: {exc}")
         return out
+
+
+def waiting_issues(plan: SignalPlan, waiting: Sequence[WaitingArea],
+                   entry: Mapping[tuple[str, str, str], list[int]]) -> list[str]:
+    """Why ``plan``'s programs (baseline-indexed) cannot take the waiting areas ``waiting``.
+
+    ``entry``: the baseline link indices of each waiting area's movement.  A waiting area
+    needs a protected green of its movement after another stage
+    (:func:`trafficsim.network.waiting_area_states`).
+    """
+    out = []
+    for wa in waiting:
+        links = entry.get((wa.tls, wa.from_edge, wa.to_edge), [])
+        try:
+            states = [ph.state for ph in plan[wa.tls].phases]
+            waiting_area_states(states, links, max(map(len, states)))
+        except (KeyError, ValueError) as exc:
+            out.append(f"{wa.tls}: waiting area {wa.from_edge} → {wa.to_edge}: {exc}")
+    return out
 
 
 # -- the search --------------------------------------------------------------------------------
@@ -416,6 +430,14 @@ class LaneSearch:
                        self.base_net, root)
         return net
 
+    def waiting_entry(self, waiting: Sequence[WaitingArea]
+                      ) -> dict[tuple[str, str, str], list[int]]:
+        """The baseline link indices of each waiting area's movement."""
+        _, old = read_signals(self.base_net)
+        return {(wa.tls, wa.from_edge, wa.to_edge): sorted(
+                    i for k, i in old.get(wa.tls, {}).items()
+                    if k[0] == wa.from_edge and k[2] == wa.to_edge) for wa in waiting}
+
     def enter(self, lay: Layout) -> None:
         """Make ``lay`` the layout of the plans the search proposes."""
         s = self.search
@@ -429,12 +451,7 @@ class LaneSearch:
         """A layout of ``measures`` with its design space (lane counts ``flows`` on it)."""
         net_path = self.build(measures)
         waiting = tuple(m for m in measures if isinstance(m, WaitingArea))
-        entry = {}
-        _, old = read_signals(self.base_net)
-        for wa in waiting:
-            entry[wa.tls, wa.from_edge, wa.to_edge] = sorted(
-                i for k, i in old.get(wa.tls, {}).items()
-                if k[0] == wa.from_edge and k[2] == wa.to_edge)
+        entry = self.waiting_entry(waiting)
         maps = LinkMaps.of(self.base_net, net_path) if net_path != self.base_net else None
         start = read_plan(net_path).with_program_id("start")
         extra = {t: {k: maps.to_plan(p) if maps else p for k, p in progs.items()}
@@ -524,6 +541,12 @@ def _approach(ctx: LaneSearch, inc: Layout, plan: SignalPlan, choice: dict[str, 
             ctx.build(measures)
         except (ScenarioError, IntegrityError, SumoError, ValueError, KeyError) as exc:
             row |= {"decision": "error", "error": str(exc)}
+            continue
+        # (a waiting area needs the incumbent's program to protect its movement already: the
+        # builder could not give the carried program one)
+        waiting = tuple(m for m in measures if isinstance(m, WaitingArea))
+        if waiting and (why := waiting_issues(plan, waiting, ctx.waiting_entry(waiting))):
+            row |= {"decision": "error", "error": "; ".join(why)}
             continue
         tag = layout_tag(measures)
         key = s.key(plan, tag)
