@@ -243,8 +243,8 @@ class LinkMaps:
     """How a patched network's signal links relate to the baseline's, per light.
 
     ``forward[tls][j]``: the baseline link index whose signal patched link ``j`` shows (as
-    :func:`trafficsim.network.fit_programs` fits a baseline program); ``base_links`` and
-    ``new_links``: each network's links.
+    :func:`trafficsim.network.fit_programs` fits a baseline program); ``base_links``: the
+    baseline's links, (from edge, from lane, to edge, to lane) → link index, per light.
     """
 
     forward: dict[str, list[int]]
