@@ -46,7 +46,9 @@ NETWORK = "network"
 #: Journal role of the phasing choice.
 DESIGN_ROLE = "design"
 #: Roles of fixed-time plans on the designed phases.
-DESIGN_FIXED_ROLES = (DESIGN_ROLE, "webster", "candidate", "refine")
+#: Journal role of the lane search (``--design-lanes``, :mod:`~trafficsim.optimise.lanes`).
+LANES_ROLE = "lanes"
+DESIGN_FIXED_ROLES = (DESIGN_ROLE, LANES_ROLE, "webster", "candidate", "refine")
 #: Passes of the coordinate descent at most (a pass that changes nothing ends it earlier).
 MAX_PASSES = 3
 #: Share by which a phasing must beat the incumbent to replace it.  A new phasing within the

@@ -470,7 +470,7 @@ def search_lanes(ctx: LaneSearch, space0: DesignSpace, outcome0: DesignOutcome,
     (one batch); the light's phasings are then designed again on the best of them.  The best
     plan of the approach replaces the incumbent if it beats it by the margin.  On return the
     search is left on the winning layout (``ctx.enter``), so the timing and control phases run
-    on it.  ``search.role`` should be the design role.
+    on it.  ``search.role`` should be :data:`~trafficsim.optimise.design.LANES_ROLE`.
     """
     s = ctx.search
     net0 = read_network(ctx.base_net)

@@ -27,7 +27,7 @@ from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures.base import Measure
 from trafficsim.netmodel import read_network
 from trafficsim.optimise.design import (
-    DESIGN_ROLE,
+    LANES_ROLE,
     DesignOutcome,
     DesignSpace,
     best_fixed,
@@ -301,7 +301,7 @@ def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[s
         # the lane search's own budget, after what the phasing choice used
         limit = min(len(search.numbers) + max(2, round(s.budget * s.lanes_share)),
                     s.budget - 1)
-        search.restart(search.encoding, DESIGN_ROLE, limit)
+        search.restart(search.encoding, LANES_ROLE, limit)
         value = search.journal.entries[outcome.key].objective
         res = search_lanes(ctx, space, outcome, value)
         lanes.append(res)

@@ -12,8 +12,8 @@ OBJECTIVES = ("mean_delay_s", "person_delay_s", "performance_index_s", "throughp
 METHODS = ("differential_evolution", "dual_annealing", "direct", "nelder_mead")
 DEFAULT_STOP_WEIGHT_S = 15.0
 #: Journal roles of fixed-time plans (the others: tuned ``actuated`` and ``coordinated`` control);
-#: ``design`` is the phasing choice of ``--design``
-FIXED_ROLES = ("start", "webster", "design", "candidate", "refine")
+#: ``design`` is the phasing choice of ``--design``, ``lanes`` the lane search of ``--design-lanes``
+FIXED_ROLES = ("start", "webster", "design", "lanes", "candidate", "refine")
 
 
 @dataclass
