@@ -292,7 +292,8 @@ def netconvert_args(osm: Path, out_name: str, bbox: BBox | None = None,
     * ``--no-turnarounds.tls``: no U-turns at signals (they would get green with the through
       movement), as for generated networks;
     * ``--output.street-names``, ``--output.original-names``: names for reports, and the OSM
-      way ids of every edge, so that the import can say which ways were dropped.
+      way ids of every edge, so that the import can say which ways were dropped;
+      ``--aggregate-warnings -1``: every warning listed, so that each one is counted.
     """
     args = ["--osm-files", str(osm), "--type-files", str(typemap_path()),
             "--keep-edges.by-vclass", "passenger",
@@ -303,7 +304,8 @@ def netconvert_args(osm: Path, out_name: str, bbox: BBox | None = None,
             "--osm.turn-lanes", "true",
             "--remove-edges.isolated", "true", "--keep-edges.components", "1",
             "--no-turnarounds.tls", "true",
-            "--output.street-names", "true", "--output.original-names", "true"]
+            "--output.street-names", "true", "--output.original-names", "true",
+            "--aggregate-warnings", "-1"]
     if keep is not None:
         args += ["--keep-edges.by-type", ",".join(f"highway.{k}" for k in keep)]
     if bbox is not None:
@@ -326,8 +328,8 @@ class ImportSummary:
     signals
         Traffic lights (controllers) of the network.
     osm_signal_nodes
-        Nodes tagged ``highway=traffic_signals`` among the imported roads' nodes (several
-        usually make one controller: one per approach, joined).
+        Nodes tagged ``highway=traffic_signals`` on the imported roads (inside the bounding
+        box); several usually make one controller (one node per approach, joined).
     edges
         Directed edges.
     road_km
@@ -504,9 +506,15 @@ _ORIG = re.compile(r'<param key="origId" value="([^"]*)"')
 _WARN_IDS = re.compile(r"'[^']*'|\"[^\"]*\"|[-#:\w.]*\d[-#:\w.]*")
 
 
-def _way_of_edge(edge_id: str) -> str:
-    """The OSM way id an imported edge id comes from (``-123#2`` → ``123``)."""
-    return edge_id.lstrip("-").split("#", 1)[0]
+def _way_of_edge(edge_id: str, ways: set[str] | dict[str, OsmWay]) -> str:
+    """The OSM way id an imported edge id comes from (``-123#2`` → ``123``).
+
+    Way ids may be negative themselves (files edited offline): ``--5#1`` is way ``-5`` reversed.
+    """
+    base = edge_id.split("#", 1)[0]
+    if base not in ways and base.startswith("-") and base[1:] in ways:
+        return base[1:]
+    return base
 
 
 def _summarise(osm: Path, scan: OsmScan, ways: WaySort, net: Network, warnings: Sequence[str],
@@ -518,10 +526,12 @@ def _summarise(osm: Path, scan: OsmScan, ways: WaySort, net: Network, warnings: 
     # a two-way street is two edges, "X" and "-X": count its length once
     road_m = sum(v for k, v in lengths.items() if not (k.startswith("-") and k[1:] in ids))
     lane_m = sum(ln.length_m for e in edges for ln in e.lanes)
+    by_id = {w.id: w for w in scan.ways}
     kept_ways = set(_ORIG.findall(net.path.read_text(encoding="utf-8")))
-    kept_ways = {w for v in kept_ways for w in v.split()} | {_way_of_edge(i) for i in ids}
-    isolated = {_way_of_edge(m.group(1)) for w in warnings
-                if (m := re.search(r"without junctions: (\S+?)\.?$", w))}
+    kept_ways = {w for v in kept_ways for w in v.split()} | {_way_of_edge(i, by_id) for i in ids}
+    isolated = {_way_of_edge(e, by_id) for w in warnings
+                if (m := re.search(r"without junctions: (\S+?)\.?$", w))
+                for e in m.group(1).split(",")}
     lost = [w for w in ways.roads if w not in kept_ways]
     groups = {
         "not_for_cars": list(ways.not_for_cars), "unknown_class": list(ways.unknown_class),
@@ -529,8 +539,8 @@ def _summarise(osm: Path, scan: OsmScan, ways: WaySort, net: Network, warnings: 
         "isolated": [w for w in lost if w in isolated],
         "disconnected": [w for w in lost if w not in isolated],
     }
-    by_id = {w.id: w for w in scan.ways}
-    used_nodes = {n for w in ways.roads if w in kept_ways and w in by_id for n in by_id[w].nodes}
+    used_nodes = {n for w in ways.roads if w in kept_ways and w in by_id for n in by_id[w].nodes
+                  if bbox is None or _inside(scan.nodes.get(n), bbox)}
     kinds = Counter(_WARN_IDS.sub("…", w.removeprefix("Warning: ")).strip() for w in warnings)
     return ImportSummary(
         osm=osm.name, osm_sha256=file_sha256(osm), bbox=bbox, keep=keep,
