@@ -253,7 +253,7 @@ def test_scenario_with_no_roads_in_its_box(tmp_path: Path) -> None:
 def test_lust_district(tmp_path: Path) -> None:
     if not LUST.is_file():
         pytest.skip(f"LuST data not present at {LUST}")
-    box = (6.105, 49.595, 6.125, 49.615)  # ~1.4 × 2.2 km around the old town and the station
+    box = (6.105, 49.595, 6.125, 49.615)  # a district of ~1.4 × 2.2 km
     summary = osm.import_osm(LUST, tmp_path, bbox=box)
     # 34 OSM signal nodes lie in the box; several of them belong to one intersection
     assert summary.osm_signal_nodes == 34
