@@ -265,3 +265,14 @@ def test_lust_district(tmp_path: Path) -> None:
     assert len({p.id for p in net.programs}) == summary.signals
     assert all(j.type != "internal" for j in net.junctions.values()
                if j.id in {p.id for p in net.programs})
+
+
+@pytest.mark.sumo
+def test_only_isolated_roads_left_is_an_error(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The primary road alone is one street between two dead ends: netconvert removes it as
+    isolated, and the import says so instead of writing an empty network."""
+    assert main(["import-osm", str(TINY), "--keep", "primary", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {TINY.resolve()}: no road is left after the import" in err
+    assert "Traceback" not in err
