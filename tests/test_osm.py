@@ -200,7 +200,7 @@ def test_not_an_osm_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], con
                             "some of: motorway"),
     (["--keep", "primary,footway"], "'footway' is an OSM highway class that is not open to cars"),
     (["--keep", ","], "--keep: is empty"),
-    (["--keep", "motorway"], "has no roads of the classes motorway, motorway_link"),
+    (["--keep", "motorway"], "keep: the file has no roads of the classes motorway, motorway_link"),
 ])
 def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                      expect: str) -> None:
@@ -233,16 +233,21 @@ def test_bad_scenario_osm_fields(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert f"{toml}: {field}" in err and expect in err and "Traceback" not in err
 
 
-def test_scenario_with_no_roads_in_its_box(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("bbox", "keep", "field", "expect"), [
+    ((7.0, 50.0, 7.1, 50.1), None, "network.bbox", "no roads for cars inside the bounding box"),
+    (None, ("motorway",), "network.keep", "no roads of the classes motorway"),
+])
+def test_scenario_with_no_roads_left(tmp_path: Path, bbox: osm.BBox | None,
+                                     keep: tuple[str, ...] | None, field: str,
+                                     expect: str) -> None:
     """Found when the network is built (before netconvert): a ScenarioError naming the field."""
     from trafficsim.network import build_network
 
     shutil.copy(TINY, tmp_path / "city.osm")
-    spec = OsmSpec(tmp_path / "city.osm", (7.0, 50.0, 7.1, 50.1), None)
     with pytest.raises(ScenarioError) as exc:
-        build_network(spec, tmp_path / "net")
+        build_network(OsmSpec(tmp_path / "city.osm", bbox, keep), tmp_path / "net")
     (issue,) = exc.value.issues
-    assert issue.field == "network.bbox" and "no roads for cars" in issue.message
+    assert issue.field == field and expect in issue.message
 
 
 # --------------------------------------------------------------------------------------------

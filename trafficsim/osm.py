@@ -460,8 +460,7 @@ def import_osm(osm: Path, out_dir: Path, bbox: BBox | None = None,
     scan = scan_osm(osm)
     ways = sort_ways(scan, bbox, keep_t)
     if not ways.roads:
-        raise OsmError(osm, "bbox" if bbox and (ways.outside_bbox or not scan.ways) else "",
-                       _no_roads(scan, ways, bbox, keep_t))
+        raise OsmError(osm, *_no_roads(scan, ways, bbox, keep_t))
     out_dir.mkdir(parents=True, exist_ok=True)
     args = netconvert_args(osm, NET_FILE, bbox, keep_t)
     run = run_tool("netconvert", args, cwd=out_dir, timeout_s=timeout_s,
@@ -479,16 +478,15 @@ def import_osm(osm: Path, out_dir: Path, bbox: BBox | None = None,
 
 
 def _no_roads(scan: OsmScan, ways: WaySort, bbox: BBox | None,
-              keep: Sequence[str] | None) -> str:
-    """Why no way can become a road, and where the file's roads are."""
+              keep: Sequence[str] | None) -> tuple[str, str]:
+    """Which option (``bbox``, ``keep`` or none: the file) leaves no road, and why."""
     if not scan.ways:
-        return "has no ways with a highway tag; expected an OSM extract with streets"
-    found = len(scan.ways) - len(ways.not_for_cars) - len(ways.unknown_class)
-    if found == 0:
-        return (f"has {len(scan.ways)} highway ways but none open to cars (footways, "
-                "cycleways, …); expected streets")
+        return "", "has no ways with a highway tag; expected an OSM extract with streets"
+    if not len(scan.ways) - len(ways.not_for_cars) - len(ways.unknown_class):
+        return "", (f"has {len(scan.ways)} highway ways but none open to cars (footways, "
+                    "cycleways, …); expected streets")
     if keep is not None and not ways.outside_bbox:
-        return f"has no roads of the classes {', '.join(keep)}; expected some of them"
+        return "keep", f"the file has no roads of the classes {', '.join(keep)}; expected some"
     pts = [scan.nodes[n] for w in scan.ways for n in w.nodes if n in scan.nodes]
     lon = (min(p[0] for p in pts), max(p[0] for p in pts)) if pts else (math.nan, math.nan)
     lat = (min(p[1] for p in pts), max(p[1] for p in pts)) if pts else (math.nan, math.nan)
@@ -497,9 +495,9 @@ def _no_roads(scan: OsmScan, ways: WaySort, bbox: BBox | None,
         bbox[1] <= p[0] <= bbox[3] and bbox[0] <= p[1] <= bbox[2] for p in pts)
     hint = " (the box holds them with latitude and longitude swapped: W,S,E,N is " \
            "lon,lat,lon,lat)" if swapped else ""
-    return (f"no roads for cars inside the bounding box {box}; the file's roads span "
-            f"{lon[0]:.5f},{lat[0]:.5f},{lon[1]:.5f},{lat[1]:.5f} (W,S,E,N): expected a box "
-            f"that overlaps them{hint}")
+    return "bbox", (f"no roads for cars inside the bounding box {box}; the file's roads span "
+                    f"{lon[0]:.5f},{lat[0]:.5f},{lon[1]:.5f},{lat[1]:.5f} (W,S,E,N): expected "
+                    f"a box that overlaps them{hint}")
 
 
 _ORIG = re.compile(r'<param key="origId" value="([^"]*)"')
