@@ -281,3 +281,4 @@ def test_only_isolated_roads_left_is_an_error(tmp_path: Path,
     err = capsys.readouterr().err
     assert f"error: {TINY.resolve()}: no road is left after the import" in err
     assert "Traceback" not in err
+    assert not (tmp_path / osm.NET_FILE).exists()

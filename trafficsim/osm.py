@@ -227,6 +227,8 @@ def scan_osm(path: Path) -> OsmScan:
     except StopIteration:
         raise OsmError(path, "", f"is empty; {want}") from None
     except ET.ParseError as exc:
+        if path.suffix.lower() == ".pbf":
+            want += "; convert a .pbf first, e.g. osmium cat city.osm.pbf -o city.osm"
         raise OsmError(path, "", f"is not valid XML ({exc}); {want}") from None
     except OSError as exc:
         raise OsmError(path, "", f"cannot be read ({exc.strerror or exc}); {want}") from None
@@ -467,6 +469,7 @@ def import_osm(osm: Path, out_dir: Path, bbox: BBox | None = None,
                    what=f"importing {osm.name}")
     net = read_network(out_dir / NET_FILE)
     if not any(True for _ in net.normal_edges()):
+        (out_dir / NET_FILE).unlink()  # (an empty network must not be mistaken for a result)
         raise OsmError(osm, "bbox" if bbox else "",
                        "no road is left after the import (every road found is isolated); "
                        "expected a connected street network" + (" inside the bounding box"
