@@ -282,3 +282,19 @@ def test_only_isolated_roads_left_is_an_error(tmp_path: Path,
     assert f"error: {TINY.resolve()}: no road is left after the import" in err
     assert "Traceback" not in err
     assert not (tmp_path / osm.NET_FILE).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.sumo
+def test_lust_half_city_keeps_its_89_signals(tmp_path: Path) -> None:
+    """The LuST data set documents 89 traffic lights in this half of the city: the import's
+    signal options (guessed from the OSM signal nodes, joined) find exactly those."""
+    if not LUST.is_file():
+        pytest.skip(f"LuST data not present at {LUST}")
+    summary = osm.import_osm(LUST, tmp_path)
+    assert summary.signals == 89
+    assert summary.osm_signal_nodes == 109  # one node per approach at some intersections
+    assert 900 <= summary.junctions <= 1000 and 200 < summary.road_km < 260
+    # nothing of a car's network is lost except small cut-off pieces
+    assert set(summary.dropped) <= {"isolated", "disconnected"}
+    assert sum(summary.dropped.values()) < 0.05 * summary.edges
