@@ -177,6 +177,9 @@ def test_scenario_osm_is_imported_once_and_cached(tmp_path: Path,
     ('<osm version="0.6"><node id="1" lat="1" lon="1"/><node id="2" lat="1.001" lon="1"/>'
      '<way id="5"><nd ref="1"/><nd ref="2"/><tag k="highway" v="footway"/></way></osm>',
      "none open to cars"),
+    ('<osm version="0.6"><node id="1" lat="1" lon="1"/>'
+     '<way id="5"><nd ref="1"/><nd ref="9"/><tag k="highway" v="primary"/></way></osm>',
+     "the nodes they are drawn through are not in the file"),
 ])
 def test_not_an_osm_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
                          expect: str) -> None:

@@ -248,6 +248,7 @@ class WaySort:
     unknown_class: tuple[str, ...]
     class_left_out: tuple[str, ...]
     outside_bbox: tuple[str, ...]
+    missing_nodes: tuple[str, ...] = ()
 
 
 def sort_ways(scan: OsmScan, bbox: BBox | None, keep: Sequence[str] | None) -> WaySort:
@@ -260,6 +261,8 @@ def sort_ways(scan: OsmScan, bbox: BBox | None, keep: Sequence[str] | None) -> W
             kind = "unknown_class"
         elif not cars:
             kind = "not_for_cars"
+        elif sum(n in scan.nodes for n in w.nodes) < 2:
+            kind = "missing_nodes"  # (an extract cut without its ways' nodes)
         elif keep is not None and w.highway not in keep:
             kind = "class_left_out"
         elif bbox is not None and not any(_inside(scan.nodes.get(n), bbox) for n in w.nodes):
@@ -411,6 +414,8 @@ class ImportSummary:
 REASONS = {
     "not_for_cars": "not open to cars (footways, cycleways, paths, steps, construction)",
     "unknown_class": "a highway class SUMO's type map does not import (e.g. proposed, platform)",
+    "missing_nodes": "fewer than two of its nodes are in the file (an extract cut without "
+                     "the nodes of its ways)",
     "class_left_out": "highway class not in --keep",
     "outside_bbox": "outside the bounding box",
     "isolated": "isolated (a road that reaches no junction)",
@@ -488,6 +493,9 @@ def _no_roads(scan: OsmScan, ways: WaySort, bbox: BBox | None,
     if not len(scan.ways) - len(ways.not_for_cars) - len(ways.unknown_class):
         return "", (f"has {len(scan.ways)} highway ways but none open to cars (footways, "
                     "cycleways, …); expected streets")
+    if len(ways.missing_nodes) == len(scan.ways) - len(ways.not_for_cars) - len(ways.unknown_class):
+        return "", ("has roads, but the nodes they are drawn through are not in the file; "
+                    "expected a complete extract (ways with their nodes)")
     if keep is not None and not ways.outside_bbox:
         return "keep", f"the file has no roads of the classes {', '.join(keep)}; expected some"
     pts = [scan.nodes[n] for w in scan.ways for n in w.nodes if n in scan.nodes]
@@ -536,6 +544,7 @@ def _summarise(osm: Path, scan: OsmScan, ways: WaySort, net: Network, warnings: 
     lost = [w for w in ways.roads if w not in kept_ways]
     groups = {
         "not_for_cars": list(ways.not_for_cars), "unknown_class": list(ways.unknown_class),
+        "missing_nodes": list(ways.missing_nodes),
         "class_left_out": list(ways.class_left_out), "outside_bbox": list(ways.outside_bbox),
         "isolated": [w for w in lost if w in isolated],
         "disconnected": [w for w in lost if w not in isolated],
