@@ -1,4 +1,4 @@
-"""Command line: ``trafficsim run | compare | validate | report | regress | sweep-clearance``.
+"""Command line: ``trafficsim run | compare | validate | report | regress | sweep-clearance | import-osm``.
 
 Exit codes: 0 success; 1 SUMO failed or timed out, or a file could not be written during the
 run; 2 bad scenario or arguments (``--out`` is checked before any work);
@@ -93,6 +93,17 @@ def _parser() -> argparse.ArgumentParser:
                     help="clearance times [min], e.g. 0,5,10,20,30 (0 = no crash is always added)")
     sw.add_argument("--incident", help="incident id (needed when the scenario has several)")
     _optimise_parser(sub)
+    osm = sub.add_parser("import-osm", help="import an OpenStreetMap file: a SUMO network and a "
+                                            "starter scenario")
+    osm.add_argument("osm", type=Path, metavar="FILE.osm", help="OpenStreetMap XML file")
+    osm.add_argument("--bbox", help="keep only roads within W,S,E,N (degrees), e.g. "
+                                    "6.10,49.59,6.14,49.62")
+    osm.add_argument("--keep", help="comma-separated OSM highway classes to keep, e.g. "
+                                    "primary,secondary,tertiary,residential (default: every "
+                                    "road open to cars; _link roads come with their class)")
+    osm.add_argument("--out", type=Path, required=True,
+                     help="folder for network.net.xml, scenario.toml and import.json")
+    osm.add_argument("--json", action="store_true", help="print import.json on stdout")
     return p
 
 
@@ -263,7 +274,29 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sweep_clearance(args)
     if args.command in ("optimise", "optimize"):
         return _optimise(args)
+    if args.command == "import-osm":
+        return _import_osm(args)
     return _simulate(args)
+
+
+def _import_osm(args: argparse.Namespace) -> int:
+    from trafficsim import osm
+
+    try:
+        bbox = osm.parse_bbox(args.bbox) if args.bbox is not None else None
+        keep = osm.parse_keep(args.keep) if args.keep is not None else None
+        summary = osm.import_osm(args.osm, args.out, bbox, keep)
+    except osm.OsmError as exc:
+        raise UsageError(str(exc)) from None
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in args.osm.stem) or "imported"
+    scenario = osm.write_starter(args.out, summary, name)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+        return 0
+    print(summary.format())
+    print(f"\nwrote {args.out / osm.NET_FILE}, {scenario} (placeholder demand: edit it) and "
+          f"{args.out / osm.JSON_FILE}")
+    return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
