@@ -445,11 +445,21 @@ class DayPlan:
 
     periods: tuple[tuple[float, SignalPlan], ...]
 
-    def to_additional(self, waut_id: str = "trafficsim_tod") -> str:
+    def to_additional(self, waut_id: str = "trafficsim_tod", *, procedure: str = "",
+                      synchron: bool = False) -> str:
         """Return an additional file with every period's programs and the WAUT that switches them.
 
         The programs get programIDs ``tod0``, ``tod1``, …; the one WAUT switches all their
-        traffic lights at the period starts.
+        traffic lights at the period starts.  ``refTime`` is the first period's start and SUMO
+        counts the ``wautSwitch`` times from it, so they are written relative to it.
+
+        Parameters
+        ----------
+        waut_id
+            Id of the ``<WAUT>``.
+        procedure, synchron
+            SUMO's switching procedure of each ``<wautJunction>`` (``""``: immediate,
+            ``"GSP"``, ``"Stretch"``) and its ``synchron`` flag.
 
         Raises
         ------
@@ -464,12 +474,14 @@ class DayPlan:
             lines += plan.with_program_id(f"tod{i}").elements()
         t0 = self.periods[0][0]
         lines.append(f'  <WAUT id={quoteattr(waut_id)} refTime="{_num(t0)}" startProg="tod0">')
-        lines += [f'    <wautSwitch time="{_num(t)}" to="tod{i}"/>'
+        lines += [f'    <wautSwitch time="{_num(t - t0)}" to="tod{i}"/>'
                   for i, (t, _) in enumerate(self.periods) if i > 0]
         lines.append("  </WAUT>")
         tls = sorted({t for _, plan in self.periods for t in plan.tls_ids})
+        how = (f" procedure={quoteattr(procedure)}" if procedure else "") + (
+            ' synchron="true"' if synchron else "")
         # wautJunction's junctionID is the tlLogic id (SUMO's attribute name predates joined TLS)
-        lines += [f"  <wautJunction wautID={quoteattr(waut_id)} junctionID={quoteattr(t)}/>"
+        lines += [f"  <wautJunction wautID={quoteattr(waut_id)} junctionID={quoteattr(t)}{how}/>"
                   for t in tls]
         lines.append("</additional>\n")
         return "\n".join(lines)
