@@ -146,6 +146,11 @@ def test_tiny_periods_run_writes_one_day_plan_that_bare_sumo_switches(tmp_path: 
         assert first["program_id"] == "tod0" and second["program_id"] == "tod1"
         assert 7 * H + 600 <= second["begin_s"] <= 7 * H + 600 + 150
     assert p["per_period"][1]["warm_started"]  # from period 0's winner
+    # the report: the section, both periods' timing diagrams and the program log
+    assert main(["report", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    sec = page[page.index("Time-of-day plans"):]
+    assert sec.count("<img") >= 3 and "tod1" in sec
     # --resume re-runs no evaluation: every period's journal is replayed
     sizes = [len((out / "periods" / f"p{i}" / "journal.jsonl").read_text().splitlines())
              for i in range(2)]
