@@ -127,6 +127,21 @@ def test_waut_switches_programs_at_the_breakpoints_and_resynchronises(tmp_path: 
 
 
 @pytest.mark.sumo
+def test_actuated_programs_switch_immediately(tmp_path: Path) -> None:
+    """GSP would wait forever for an actuated program's switching point: such a light gets
+    SUMO's immediate switch, and SUMO's log shows it at the breakpoint."""
+    net = build_net("cross", tmp_path)
+    static = read_plan(net)
+    act = static.actuated()
+    plan = tmp_path / "day.add.xml"
+    plan.write_text(day_plan_xml([(0.0, static), (300.0, act)]), encoding="utf-8")
+    junction = ET.parse(plan).getroot().find("wautJunction")
+    assert junction is not None and junction.get("procedure") is None
+    log = switch_log(net, plan, 0.0, 600.0, tmp_path / "log")["ctrl"]
+    assert [(r["program_id"], r["begin_s"]) for r in log] == [("tod0", 0.0), ("tod1", 300.0)]
+
+
+@pytest.mark.sumo
 @pytest.mark.slow  # three optimiser runs and a resume: ~12 s on an idle core, 27 s under load
 def test_tiny_periods_run_writes_one_day_plan_that_bare_sumo_switches(tmp_path: Path) -> None:
     out = tmp_path / "o"

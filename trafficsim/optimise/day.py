@@ -17,7 +17,9 @@ offset, so the new period's coordination holds after at most one old and one new
 lights counting their offsets from the same time 0.  No light jumps into the middle of a
 phase (SUMO's default, immediate switch, may cut a green straight into a conflicting one), and
 the old program ends with its last intergreen.  The ``Stretch`` procedure needs stretch areas
-declared per program and fails without them.
+declared per program and fails without them.  A light whose programs are actuated (a
+``--tune-actuated`` or ``--design`` winner) switches immediately: GSP waits for a cycle position
+an actuated program never reports, so it would never switch (``periods.procedure_by_light``).
 
 The day plan is validated on unseen seeds over the whole window against the single plan, the
 baseline and actuated control, paired; SUMO's own record of the programs it ran
@@ -163,6 +165,7 @@ def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str 
                 "breakpoints_s": [b for b, _ in windows[1:]],
                 "breakpoints": [clock(b) for b, _ in windows[1:]],
                 "procedure": PROCEDURE, "synchron": True, "waut_ref_time_s": windows[0][0],
+                "procedure_by_light": procedures(out / "signal_plan.add.xml"),
                 "per_period": results,
                 "single": {"folder": "single", "evaluations": single.doc["evaluations"],
                            "objective": single.doc["best"]["objective"],
@@ -210,6 +213,13 @@ def switch_log(net: Path, plan_file: Path, begin_s: float, end_s: float,
             at += sum(float(ph.get("duration", 0)) for ph in tl.iter("phase"))
         out[t] = rows
     return out
+
+
+def procedures(plan_file: Path) -> dict[str, str]:
+    """Per tlLogic id: the WAUT switching procedure written for it (``immediate`` when none)."""
+    root = ET.parse(plan_file).getroot()
+    return {j.get("junctionID", ""): j.get("procedure") or "immediate"
+            for j in root.iter("wautJunction")}
 
 
 def check_switches(log: dict[str, list[dict[str, Any]]], windows: list[Window],
