@@ -352,10 +352,11 @@ class SignalPlanMeasure(Measure):
                 else read_plan(draft.net_file))
         if self.tls:
             plan = SignalPlan(tuple(p for p in plan.programs if p.tls_id in self.tls))
-        if self.control == "max_pressure":
-            self._apply_max_pressure(draft, plan)
-            return
         model = read_network(draft.net_file) if self.intergreens == "ite" else None
+        if self.control == "max_pressure":
+            # (ITE: the stages' own transitions rebuilt; the controller derives the others)
+            self._apply_max_pressure(draft, plan if model is None else _ite(model, plan))
+            return
         if self.control == "coordinated":
             plan = plan.coordinated_actuated(
                 read_links(draft.net_file), read_edges(draft.net_file),
@@ -464,9 +465,9 @@ def _parse_intergreens(f: Fields, control: str, phasing: bool) -> str:
     value = f.str("intergreens", choices=INTERGREENS)
     if phasing and value != "ite":
         f.error("intergreens", "designed programs (phasing) always have ITE intergreens")
-    elif control not in ("actuated", "webster") and not phasing:
-        f.error("intergreens", f"is used with control = \"actuated\" or \"webster\" on the "
-                               f"network's phases, not {control!r}")
+    elif control not in ("actuated", "webster", "max_pressure") and not phasing:
+        f.error("intergreens", f"is used with control = \"actuated\", \"webster\" or "
+                               f"\"max_pressure\" on the network's phases, not {control!r}")
     return str(value) if value in INTERGREENS else "network"
 
 
