@@ -153,3 +153,17 @@ def test_the_design_search_tunes_skipping_on_designed_stages_only(net_file: Path
     assert sum(len(ph.next) == 3 for ph in skipping["t"].phases) == 4
     assert space.generated_issues(skipping) == []
     assert not isinstance(_actuated_encoding(space.plan({}), space), SkippingEncoding)
+
+
+def test_skip_stages_without_designed_phases_names_the_field(net_file: Path,
+                                                             tmp_path: Path) -> None:
+    from trafficsim.errors import ScenarioError
+
+    text = SCENARIO.split("[plans.fixed_sequence]")[0] + (
+        '[plans.p]\n[[plans.p.measures]]\ntype = "signal_plan"\ncontrol = "actuated"\n'
+        'skip_stages = true\n')
+    (tmp_path / "sc.toml").write_text(text)
+    with pytest.raises(ScenarioError) as err:
+        ts.load_scenario(tmp_path / "sc.toml")
+    assert "plans.p.measures[0].skip_stages" in str(err.value)
+    assert "phasing" in str(err.value)
