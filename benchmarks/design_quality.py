@@ -5,7 +5,9 @@ the unseen seeds (default 101..105; the search and Webster's calibration use 1, 
 
 - ``baseline`` (shipped static), ``webster``, ``actuated`` (same phases), ``rebuilt_actuated``
   (SUMO's ``netconvert --tls.rebuild --tls.default-type actuated``);
-- ``max_pressure`` when ``signal_plan`` offers ``control = "max_pressure"``;
+- ``max_pressure`` when ``signal_plan`` offers ``control = "max_pressure"`` (on the network's
+  transitions), and ``max_pressure_ite`` (ITE intergreens, as designed programs have them; not in
+  the target ratio);
 - ``designed``: the winner of ``trafficsim optimise NAME.toml --design`` (search seeds 1, 2, 3)
   when the command has that flag; otherwise skipped with a message.
 
