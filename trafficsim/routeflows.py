@@ -213,7 +213,7 @@ def passes(route: Sequence[str], loc: CountLocation) -> int | None:
 # --------------------------------------------------------------------------------------------
 # The fit
 # --------------------------------------------------------------------------------------------
-def _bins(counts: Sequence[Count]) -> list[float]:
+def bins(counts: Sequence[Count]) -> list[float]:
     """Boundaries of the elementary time bins formed by every count interval [s]."""
     return sorted({t for c in counts for t in (c.begin_s, c.end_s)})
 
@@ -269,21 +269,12 @@ def _incidence(counts: Sequence[Count], cands: Sequence[tuple[str, ...]]
 def _fit_group(counts: Sequence[Count], cands: Sequence[tuple[str, ...]], net: NetIndex,
                vclass: str | None) -> tuple[list[RouteFlow], list[float], list[Flag]]:
     used, hits = _incidence(counts, cands)
-    bounds = _bins(counts)
+    bounds = bins(counts)
     nb = len(bounds) - 1
-    col = {r: j for j, r in enumerate(used)}
     nr = len(used)
     nx = nr * nb
     m = len(counts)
-    rows, cols = [], []
-    for k, c in enumerate(counts):
-        b0 = bounds.index(c.begin_s)
-        b1 = bounds.index(c.end_s)
-        for r, _ in hits[c.location.name]:
-            for b in range(b0, b1):
-                rows.append(k)
-                cols.append(col[r] * nb + b)
-    a_x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(m, nx))
+    a_x = _design(counts, used, hits, bounds)
     obs = np.array([c.count for c in counts])
     w = 1.0 / np.sqrt(np.maximum(obs, 1.0))
     # x, then under- and over-shoot per count: A x + u - v = c, minimise w·(u + v) + eps·Σx
@@ -293,17 +284,51 @@ def _fit_group(counts: Sequence[Count], cands: Sequence[tuple[str, ...]], net: N
     cost = np.concatenate([np.full(nx, eps), w, w])
     res = linprog(cost, A_eq=a_eq, b_eq=obs, bounds=(0, None), method="highs")
     x = res.x[:nx] if res.status == 0 else np.zeros(nx)
-    fitted = a_x @ x if nx else np.zeros(m)
-    flows = _to_flows(x.reshape(nr, nb) if nx else np.zeros((0, nb)), used, cands, bounds,
-                      counts, hits, net, vclass)
-    flags = _flags(counts, fitted, hits, cands, vclass)
+    return settle(counts, cands, {r: x[j * nb:(j + 1) * nb] for j, r in enumerate(used)},
+                  net, vclass)
+
+
+def _design(counts: Sequence[Count], used: Sequence[int],
+            hits: dict[str, list[tuple[int, int]]], bounds: Sequence[float]) -> sparse.csr_matrix:
+    """Count × (route, bin) incidence: 1 where the route's vehicles of a bin pass the count."""
+    nb = len(bounds) - 1
+    col = {r: j for j, r in enumerate(used)}
+    rows, cols = [], []
+    for k, c in enumerate(counts):
+        b0 = bounds.index(c.begin_s)
+        b1 = bounds.index(c.end_s)
+        for r, _ in hits[c.location.name]:
+            if r not in col:
+                continue
+            for b in range(b0, b1):
+                rows.append(k)
+                cols.append(col[r] * nb + b)
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                             shape=(len(counts), len(used) * nb))
+
+
+def settle(counts: Sequence[Count], cands: Sequence[tuple[str, ...]],
+           vehicles: dict[int, np.ndarray], net: NetIndex, vclass: str | None
+           ) -> tuple[list[RouteFlow], list[float], list[Flag]]:
+    """Route flows, fitted counts and flags of vehicles per candidate route and time bin.
+
+    ``vehicles`` maps a candidate's index to its vehicles per elementary bin (see
+    :func:`fit_route_flows`), whichever method found them.
+    """
+    _, hits = _incidence(counts, cands)
+    bounds = bins(counts)
+    used = sorted(vehicles)
+    nb = len(bounds) - 1
+    x = np.concatenate([vehicles[r] for r in used]) if used else np.zeros(0)
+    fitted = _design(counts, used, hits, bounds) @ x if used else np.zeros(len(counts))
+    flows = _to_flows(x.reshape(len(used), nb), used, cands, bounds, hits, net, vclass)
+    flags = _flags(counts, fitted, hits, vclass)
     return flows, [float(v) for v in fitted], flags
 
 
 def _to_flows(x: np.ndarray, used: Sequence[int], cands: Sequence[tuple[str, ...]],
-              bounds: Sequence[float], counts: Sequence[Count],
-              hits: dict[str, list[tuple[int, int]]], net: NetIndex, vclass: str | None
-              ) -> list[RouteFlow]:
+              bounds: Sequence[float], hits: dict[str, list[tuple[int, int]]], net: NetIndex,
+              vclass: str | None) -> list[RouteFlow]:
     """Route flows of the fitted vehicles.
 
     Departures move earlier by the free-flow time from the route's start to its count
@@ -330,7 +355,7 @@ def _to_flows(x: np.ndarray, used: Sequence[int], cands: Sequence[tuple[str, ...
 
 
 def _flags(counts: Sequence[Count], fitted: np.ndarray, hits: dict[str, list[tuple[int, int]]],
-           cands: Sequence[tuple[str, ...]], vclass: str | None) -> list[Flag]:
+           vclass: str | None) -> list[Flag]:
     """Locations whose counts the fit misses, with the counts they conflict with."""
     bad: dict[str, list[str]] = {}
     for k, c in enumerate(counts):
