@@ -41,7 +41,7 @@ WORK = HERE / "results" / "calibration_work"
 OUT = HERE / "results" / "calibration.json"
 TRUTH_SEED = 12345
 NETWORKS = ("grid4x4", "rand")
-METHODS = ("lp", "routesampler")
+METHODS = ("lp", "routesampler", "routesampler_minveh")
 HEAD = """name = "{name}"
 [simulation]
 begin = "07:00"

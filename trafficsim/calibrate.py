@@ -47,7 +47,9 @@ GEH_OK = 5.0
 #: Share of location-hours with GEH < 5 that accepts a calibration (FHWA, UK DMRB). [-]
 ACCEPT_SHARE = 0.85
 VEHROUTES = "vehroutes.xml"
-METHODS = ("lp", "routesampler")
+#: Route-flow fits: our linear program, SUMO's routeSampler (``--optimize full``), and
+#: routeSampler also told to prefer routes through several counts (``--minimize-vehicles 0.5``).
+METHODS = ("lp", "routesampler", "routesampler_minveh")
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,13 +317,23 @@ def simulate_passages(sc: Scenario, work: Path, seeds: Sequence[int], *,
 # --------------------------------------------------------------------------------------------
 def fit_counts(counts: Sequence[Count], net: NetIndex, *, method: str = "lp",
                work: Path | None = None, seed: int = 1) -> Fit:
-    """Fit route flows with our linear program (``lp``) or SUMO's ``routeSampler``."""
+    """Fit route flows with our linear program or SUMO's ``routeSampler`` (see :data:`METHODS`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown method.
+    """
+    if method not in METHODS:
+        msg = f"method = {method!r}; expected one of {', '.join(METHODS)}"
+        raise ValueError(msg)
     if method == "lp":
         return fit_route_flows(counts, net)
     from trafficsim.sampler import fit_with_route_sampler
 
     return fit_with_route_sampler(counts, net, candidate_routes(net), work or Path(),
-                                  seed=seed)
+                                  seed=seed,
+                                  minimize_vehicles=0.5 if method.endswith("minveh") else None)
 
 
 def calibrate(scenario: str | Path, counts_file: Path, out: Path, *,
@@ -343,7 +355,8 @@ def calibrate(scenario: str | Path, counts_file: Path, out: Path, *,
     seeds
         Seeds of the check runs (default: the scenario's).
     method
-        ``lp`` (our fit) or ``routesampler`` (SUMO's ``routeSampler.py``).
+        ``lp`` (our fit), ``routesampler`` or ``routesampler_minveh`` (SUMO's
+        ``routeSampler.py``; see :data:`METHODS`).
 
     Returns
     -------

@@ -107,8 +107,9 @@ def _calibrate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
                      help="writes calibrated.toml, route_flows.csv and calibration.json here")
     cal.add_argument("--travel-times", type=Path,
                      help="travel-time targets CSV: from_edge,to_edge,begin,end,seconds")
-    cal.add_argument("--method", choices=("lp", "routesampler"), default="lp",
-                     help="route-flow fit: our linear program (default) or SUMO's routeSampler")
+    cal.add_argument("--method", choices=("lp", "routesampler", "routesampler_minveh"),
+                     default="lp", help="route-flow fit: our linear program (default) or SUMO's "
+                                        "routeSampler (_minveh: --minimize-vehicles 0.5)")
     cal.add_argument("--seeds", type=_seeds, help="seeds of the check runs (default: the "
                                                   "scenario's)")
     cal.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")

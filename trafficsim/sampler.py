@@ -71,7 +71,8 @@ def read_sampled(path: Path) -> list[tuple[tuple[str, ...], float]]:
 
 def fit_with_route_sampler(counts: Sequence[Count], net: NetIndex,
                            cands: Sequence[tuple[str, ...]], work: Path, *, seed: int = 1,
-                           optimize: str = "full") -> Fit:
+                           optimize: str = "full", minimize_vehicles: float | None = None
+                           ) -> Fit:
     """Fit route flows with ``routeSampler.py`` (per vehicle kind, like our fit).
 
     Parameters
@@ -88,6 +89,9 @@ def fit_with_route_sampler(counts: Sequence[Count], net: NetIndex,
         routeSampler's random seed.
     optimize
         Its ``--optimize`` level (``full``: a linear program after sampling).
+    minimize_vehicles
+        Its ``--minimize-vehicles`` factor in [0, 1) (prefer routes through several count
+        locations); None: its default.
     """
     from trafficsim.sumo import run_python_tool
 
@@ -107,6 +111,8 @@ def fit_with_route_sampler(counts: Sequence[Count], net: NetIndex,
         out = gdir / "sampled.rou.xml"
         args = ["-r", str(routes), "-d", str(edge_file), "-o", str(out), "--seed", str(seed),
                 "--optimize", optimize]
+        if minimize_vehicles is not None:
+            args += ["--minimize-vehicles", f"{minimize_vehicles:g}"]
         if any(c.location.is_turn for c in sub):
             args += ["-t", str(turn_file)]
         run_python_tool("routeSampler.py", args, cwd=gdir, what="fitting counts (routeSampler)")
@@ -124,4 +130,5 @@ def fit_with_route_sampler(counts: Sequence[Count], net: NetIndex,
         flags += fg
         for i, v in zip(idx, fl, strict=True):
             fitted[i] = v
-    return Fit(tuple(flows), tuple(fitted), tuple(flags), len(cands), method="routesampler")
+    method = "routesampler" if minimize_vehicles is None else "routesampler_minveh"
+    return Fit(tuple(flows), tuple(fitted), tuple(flags), len(cands), method=method)

@@ -623,8 +623,9 @@ def _demand(dem: Fields, begin: Any, end: Any, *, shortened: bool = False) -> De
                               profile=prof, mix=fmix))
     stops = _stop_demand(dem, profiles, n_bins, begin, bin_min, ids, shortened=shortened)
     # route flows fitted to counts, or given as a file: the vehicles need no OD flows then
-    counts = _existing(dem, "counts", dem.file) if dem.has("counts") else None
-    route_flows = _existing(dem, "route_flows", dem.file) if dem.has("route_flows") else None
+    counts = _existing(dem, "counts", Path(dem.file)) if dem.has("counts") else None
+    route_flows = (_existing(dem, "route_flows", Path(dem.file)) if dem.has("route_flows")
+                   else None)
     if counts is not None and route_flows is not None:
         dem.error("route_flows", "is given with counts; expected one of them (counts are "
                                  "fitted into route flows)")
