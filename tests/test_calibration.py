@@ -152,3 +152,14 @@ def test_cli_names_line_and_column_of_a_bad_count(calibrated, tmp_path: Path,
                  str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"{bad}: line 2, column 'count'" in err and "Traceback" not in err
+
+
+def test_validate_checks_a_scenarios_counts(calibrated, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "counts.csv").write_text("location,begin,end,count\nA0B0,07:00,07:15,5\n"
+                                         "A0B0,07:10,07:20,5\nA0C0,07:00,07:15,5\n")
+    (tmp_path / "s.toml").write_text(HEAD.format(demand='counts = "counts.csv"'))
+    assert main(["validate", str(tmp_path / "s.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "counts.csv: line 4, column 'location': 'A0C0' is neither" in err
+    assert "counts.csv: line 3, column 'begin': interval 07:10–07:20 of 'A0B0' overlaps" in err

@@ -119,3 +119,16 @@ def test_counts_no_route_flow_can_meet_are_flagged_with_a_reason(tmp_path: Path)
     assert set(flagged) <= {"a", "b"} and flagged
     reason = " ".join(flagged.values())
     assert "consistent" in reason and ("counts at a" in reason or "counts at b" in reason)
+
+
+def test_route_flow_file_must_be_a_connected_route(tmp_path: Path) -> None:
+    from trafficsim.routeflows import read_route_flows
+
+    f = tmp_path / "route_flows.csv"
+    f.write_text("id,begin,end,veh_per_hour,vclass,edges\nr1,25200,26100,100,,a c\n"
+                 "r2,25200,26100,-5,,a b c\n")
+    with pytest.raises(CountsError) as exc:
+        read_route_flows(f, NET)
+    fields = [i.field for i in exc.value.issues]
+    assert fields == ["line 2, column 'edges'", "line 3, column 'veh_per_hour'"]
+    assert "no connection leads from 'a' to 'c'" in exc.value.issues[0].message

@@ -37,6 +37,7 @@ from trafficsim.counts import (
     read_counts,
     read_travel_times,
 )
+from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures import NetIndex
 from trafficsim.routeflows import Fit, candidate_routes, fit_route_flows, write_route_flows
 from trafficsim.scenario import BASELINE, Scenario, load_scenario
@@ -366,6 +367,10 @@ def calibrate(scenario: str | Path, counts_file: Path, out: Path, *,
     from trafficsim.build import prepare_network
 
     sc = load_scenario(scenario)
+    if Path(sc.source).suffix != ".toml":
+        raise ScenarioError([Issue(sc.source, "", "calibrate needs a .toml scenario (it writes a "
+                                                  "calibrated copy of it); import the .sumocfg "
+                                                  "with [network] sumocfg = ... in one")])
     out.mkdir(parents=True, exist_ok=True)
     _, net = prepare_network(sc, out / "runs" / "fit")
     detectors = detector_edges(sc.additional_files)

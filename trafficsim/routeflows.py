@@ -450,8 +450,8 @@ def read_route_flows(path: Path, net: NetIndex | None = None) -> tuple[RouteFlow
         elif net is not None:
             if missing := [x for x in edges if x not in net.edges]:
                 error(n, "edges", f"'{missing[0]}' is not an edge of the network")
-            elif gap := next((i for i in range(len(edges) - 1)
-                              if edges[i + 1] not in succ.get(edges[i], ())), None):
+            elif (gap := next((i for i in range(len(edges) - 1)
+                               if edges[i + 1] not in succ.get(edges[i], ())), None)) is not None:
                 error(n, "edges", f"no connection leads from '{edges[gap]}' to "
                                   f"'{edges[gap + 1]}'; expected a connected route")
         if b is not None and e is not None and e > b and isinstance(vph, float) and edges:
