@@ -255,15 +255,22 @@ def fit_route_flows(counts: Sequence[Count], net: NetIndex,
 
 def _incidence(counts: Sequence[Count], cands: Sequence[tuple[str, ...]]
                ) -> tuple[list[int], dict[str, list[tuple[int, int]]]]:
-    """Routes that pass a count location, and location → [(route, edge index)]."""
+    """Routes that pass a count location, and location → [(route, edge index)].
+
+    One pass over the routes' edges with a lookup per edge (a city has many candidates).
+    """
     locs = {c.location.name: c.location for c in counts}
+    by_edge: dict[str, list[CountLocation]] = {}
+    for loc in locs.values():
+        by_edge.setdefault(loc.edges[-1], []).append(loc)
     hits: dict[str, list[tuple[int, int]]] = {n: [] for n in locs}
     used: set[int] = set()
     for r, route in enumerate(cands):
-        for n, loc in locs.items():
-            k = passes(route, loc)
-            if k is not None:
-                hits[n].append((r, k))
+        for k, e in enumerate(route):
+            for loc in by_edge.get(e, ()):
+                if loc.is_turn and (k == 0 or route[k - 1] != loc.edges[0]):
+                    continue
+                hits[loc.name].append((r, k))
                 used.add(r)
     return sorted(used), hits
 

@@ -9,7 +9,8 @@ TOML layout (see ``scenarios/`` for complete examples)::
     [simulation]     begin = "07:00", end = "09:00", seeds = [1, 2, 3]
     [network.corridor] / [network.grid] / [network] file = "x.net.xml" / [network] sumocfg = "x.sumocfg"
     [demand]         bin_minutes, [demand.mix], [demand.occupancy], [demand.profiles], [[demand.flows]],
-                     [[demand.stops]] (drop-offs / visits that stop at the kerb)
+                     [[demand.stops]] (drop-offs / visits that stop at the kerb),
+                     counts = "counts.csv" / route_flows = "route_flows.csv" (demand from counts)
     [plans.NAME]     description, [[plans.NAME.measures]] type = "speed_limit", ...
 """
 
