@@ -66,7 +66,9 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, in
     truth = simulate_passages(load_scenario(d / "truth.toml"), d / "truth", [99])[0]
     total = write_counts(truth, ENTRIES + INNER, 7 * 3600, 7.5 * 3600, 900, d / "counts.csv")
     (d / "cal.toml").write_text(HEAD.format(demand='counts = "counts.csv"'))
-    doc = calibrate(d / "cal.toml", d / "counts.csv", d / "out")
+    (d / "tt.csv").write_text("from_edge,to_edge,begin,end,seconds\n"
+                              "left0A0,B1right1,07:00,07:30,60\n")
+    doc = calibrate(d / "cal.toml", d / "counts.csv", d / "out", travel_times=d / "tt.csv")
     return d, doc, truth.vehicles, total
 
 
@@ -96,6 +98,15 @@ def test_calibration_json_has_the_summary_and_simulated_counts(calibrated) -> No
     assert {"location", "begin", "end", "observed", "simulated"} <= set(row)
     # simulated counts are measured in the runs, not copied from the fit: they differ somewhere
     assert any(r["simulated"] != r["fitted"] for r in doc["intervals"])
+
+
+def test_travel_times_are_measured_from_the_simulated_trips(calibrated) -> None:
+    _, doc, _, _ = calibrated
+    (tt,) = doc["travel_times"]
+    assert tt["trips"] > 20
+    # the 200 m fringe edge and two 150 m blocks at 50 km/h at the least, and not a jam
+    assert (200 + 2 * 150) / (50 / 3.6) <= tt["simulated_s"] < 150
+    assert tt["error_pct"] == pytest.approx(100 * (tt["simulated_s"] - 60) / 60, abs=0.1)
 
 
 def test_calibrated_scenario_keeps_plans_and_compares(calibrated, tmp_path: Path) -> None:
