@@ -132,3 +132,16 @@ def test_route_flow_file_must_be_a_connected_route(tmp_path: Path) -> None:
     fields = [i.field for i in exc.value.issues]
     assert fields == ["line 2, column 'edges'", "line 3, column 'veh_per_hour'"]
     assert "no connection leads from 'a' to 'c'" in exc.value.issues[0].message
+
+
+def test_a_cached_fit_is_the_fresh_fit_bit_for_bit(tmp_path: Path) -> None:
+    from trafficsim.routeflows import read_route_flows, write_route_flows
+
+    f = tmp_path / "counts.csv"
+    f.write_text("location,begin,end,count\na,07:00,07:15,7\nc,07:00,07:15,13\n"
+                 "a,07:15,07:30,11\nc,07:15,07:30,12\n")
+    fit = fit_route_flows(read_counts(f, NET, BEGIN, END), NET)
+    write_route_flows(fit.flows, tmp_path / "rf.csv")
+    assert read_route_flows(tmp_path / "rf.csv", NET) == fit.flows
+    # departures are shifted earlier by the free-flow time to the count locations
+    assert {fl.begin_s for fl in fit.flows} - {BEGIN, BEGIN + 900}

@@ -403,8 +403,16 @@ def write_route_flows(flows: Iterable[RouteFlow], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(ROUTE_FLOW_COLUMNS)
-        w.writerows((f.id, f"{f.begin_s:g}", f"{f.end_s:g}", f"{f.veh_per_hour:.4f}",
+        w.writerows((f.id, _num_text(f.begin_s), _num_text(f.end_s), f"{f.veh_per_hour:.4f}",
                      f.vclass or "", " ".join(f.edges)) for f in flows)
+
+
+def _num_text(x: float) -> str:
+    """Seconds with the two decimals the fit keeps.
+
+    Read back, they are the same float: a cached fit draws exactly the vehicles a fresh one does.
+    """
+    return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def read_route_flows(path: Path, net: NetIndex | None = None) -> tuple[RouteFlow, ...]:
