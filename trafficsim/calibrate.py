@@ -215,7 +215,7 @@ def calibrated_document(source: Path, out_dir: Path, route_flows: str) -> dict[s
     def moved(p: str) -> str:
         return os.path.relpath((source.parent / p).resolve(), out_dir.resolve())
 
-    for key in ("file", "sumocfg"):
+    for key in ("file", "sumocfg", "osm"):
         if isinstance(net.get(key), str):
             net[key] = moved(net[key])
     for key in ("routes", "additional"):

@@ -162,7 +162,8 @@ def metric_bars(result: Any, metrics: Sequence[str] = BAR_METRICS,
 
 
 def time_series(rows: Any, metrics: Sequence[str] = SERIES_METRICS,
-                plans: Sequence[str] | None = None) -> Figure:
+                plans: Sequence[str] | None = None, *,
+                marks: Sequence[tuple[float, str]] = ()) -> Figure:
     """Time series per plan in 5-minute bins: the mean over seeds and its 95% CI band.
 
     Parameters
@@ -174,6 +175,8 @@ def time_series(rows: Any, metrics: Sequence[str] = SERIES_METRICS,
         Columns to draw, one panel each.
     plans
         Plans to show (default: all, in first-seen order).
+    marks
+        (time [s], label) drawn as vertical lines, e.g. a day plan's program switches.
     """
     if hasattr(rows, "series_rows"):
         rows = rows.series_rows()
@@ -202,6 +205,11 @@ def time_series(rows: Any, metrics: Sequence[str] = SERIES_METRICS,
                 ax.fill_between(mid, lo, hi, color=colors[p], alpha=0.18, linewidth=0)
         ax.set_ylabel(_label(m), fontsize=9)
         ax.grid(alpha=0.3)
+        for t_mark, _ in marks:
+            ax.axvline(t_mark, color="0.3", linestyle="--", linewidth=0.9)
+    for t_mark, label in marks:
+        axes[0].annotate(label, (t_mark, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                         ha="left", va="bottom", color="0.3")
     axes[0].legend(fontsize=8, ncol=min(4, len(plans)), loc="upper left")
     times = [float(r["bin_begin_s"]) for r in rows]
     if times:
@@ -381,6 +389,48 @@ def signal_timing(net: str | Path | NetGeometry, corridors: Sequence[Sequence[st
     if lay:
         fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncol=3,
                    frameon=False)
+    return fig
+
+
+def day_plan_timeline(switch_log: Mapping[str, Sequence[Mapping[str, Any]]],
+                      begin_s: float, end_s: float,
+                      breakpoints_s: Sequence[float] = ()) -> Figure:
+    """Which program each light ran when, from SUMO's own program log (one row per light).
+
+    Parameters
+    ----------
+    switch_log
+        tlLogic id → [{"program_id", "begin_s"}] in the order SUMO ran them (``optimise.json``'s
+        ``periods.switch_log``).
+    begin_s, end_s
+        The window. [s]
+    breakpoints_s
+        The scheduled switches, drawn as dashed lines: a light reaches the new program at
+        most one cycle later (GSP finishes the running cycle). [s]
+    """
+    lights = sorted(switch_log)
+    progs = sorted({str(r["program_id"]) for rows in switch_log.values() for r in rows})
+    palette = ("#9ecae1", "#fdae6b", "#a1d99b", "#bcbddc", "#fc9272", "#d9d9d9")
+    color = {p: palette[i % len(palette)] for i, p in enumerate(progs)}
+    fig = Figure(figsize=(9, 0.9 + 0.45 * max(len(lights), 1)), layout="constrained")
+    ax = fig.subplots()
+    for row, light in enumerate(lights):
+        rows = list(switch_log[light])
+        for k, r in enumerate(rows):
+            a = float(r["begin_s"])
+            b = float(rows[k + 1]["begin_s"]) if k + 1 < len(rows) else end_s
+            ax.broken_barh([(a, b - a)], (-row - 0.35, 0.7),
+                           facecolors=color[str(r["program_id"])], edgecolors="white")
+            if b - a > 0.04 * (end_s - begin_s):
+                ax.text((a + b) / 2, -row, str(r["program_id"]), ha="center", va="center",
+                        fontsize=8)
+    for t in breakpoints_s:
+        ax.axvline(t, color="0.3", linestyle="--", linewidth=0.9)
+    ax.set_yticks([-i for i in range(len(lights))], lights, fontsize=8)
+    ax.set_xlim(begin_s, end_s)
+    _time_axis(ax, begin_s, end_s)
+    ax.set_title("Program active, from SUMO's own log (SaveTLSProgram); dashed: scheduled "
+                 "switches", fontsize=10)
     return fig
 
 

@@ -335,6 +335,67 @@ def _calibration(f: ResultsFolder) -> list[Block]:
     return blocks
 
 
+@section("Time-of-day plans", 16)
+def _periods(f: ResultsFolder) -> list[Block]:
+    """A ``--periods`` run: periods, timings, the programs SUMO ran, the switches in the series.
+
+    Each period's timing diagram, which program each light ran when (SUMO's own log) and the
+    whole-day validation series with the switches marked.
+    """
+    from dataclasses import replace as _replace
+
+    from trafficsim.netgeom import read_net
+    from trafficsim.signals import read_plan_file
+
+    opt = f.doc.get("optimise") or {}
+    p = opt.get("periods")
+    if not isinstance(p, dict) or not p.get("per_period"):
+        return []
+    def cycles(r: dict[str, Any]) -> str:
+        plan = (r.get("best") or {}).get("plan") or {}
+        return ", ".join(sorted({_fmt(v.get("cycle_s"), 0) for v in plan.values()}))
+
+    rows = "".join(
+        f"<tr><th>{html.escape(str(r['program_id']))}</th><td>{html.escape(str(r['clock']))}"
+        f"</td><td>{_fmt((r.get('best') or {}).get('objective'), 2)}</td><td>"
+        f"{html.escape(cycles(r))}</td></tr>" for r in p["per_period"])
+    vs = ((opt.get("validation") or {}).get("day_plan_vs") or {})
+    cmp = "".join(
+        f"<tr><th>{html.escape(ref)}</th><td>{_fmt(d['mean_delay_s'].get('diff'))} <small>"
+        f"[{_fmt(d['mean_delay_s']['ci95'][0])}, {_fmt(d['mean_delay_s']['ci95'][1])}] "
+        f"{_fmt(d['mean_delay_s'].get('pct'))}%</small></td></tr>" for ref, d in vs.items())
+    blocks: list[Block] = [
+        f"<p>{len(p['per_period'])} periods ({html.escape(str(p.get('rule', '')))}); switched "
+        f"by a WAUT, procedure {html.escape(str(p.get('procedure', '')))}.</p>",
+        '<table class="num"><thead><tr><th>program</th><th>period</th><th>objective</th>'
+        f"<th>cycle [s]</th></tr></thead><tbody>{rows}</tbody></table>"]
+    if cmp:
+        blocks.append('<table class="num"><thead><tr><th>day plan vs</th><th>Δ mean delay '
+                      "[s] (whole day)<br><small>paired diff [95% CI], %</small></th></tr>"
+                      f"</thead><tbody>{cmp}</tbody></table>")
+    net = f.dir / "single" / "work" / "cases" / "baseline" / "net.net.xml"
+    plan_file = f.dir / "signal_plan.add.xml"
+    if net.is_file() and plan_file.is_file():
+        geo = read_net(net)
+        progs, _ = read_plan_file(plan_file)
+        for r in p["per_period"]:
+            mine = {q.tls_id: q for q in progs if q.program_id == r["program_id"]}
+            if mine:
+                fig = plots.signal_timing(_replace(geo, programs=mine))
+                fig.suptitle(f"{r['program_id']}: {r['clock']}", fontsize=10)
+                blocks.append(fig)
+    window = opt.get("window") or {}
+    if p.get("switch_log") and window:
+        blocks.append(plots.day_plan_timeline(p["switch_log"], float(window["begin_s"]),
+                                              float(window["end_s"]),
+                                              p.get("breakpoints_s", [])))
+    series = _rows(f.dir / "validation" / "timeseries.csv")
+    if series:
+        marks = [(float(t), f"→ tod{i + 1}") for i, t in enumerate(p.get("breakpoints_s", []))]
+        blocks.append(plots.time_series(series, marks=marks))
+    return blocks
+
+
 @section("Signalised junctions: level of service", 20)
 def _los(f: ResultsFolder) -> list[Block]:
     if not f.junctions:

@@ -8,6 +8,7 @@ TOML layout (see ``scenarios/`` for complete examples)::
     name = "arterial_am_peak"
     [simulation]     begin = "07:00", end = "09:00", seeds = [1, 2, 3]
     [network.corridor] / [network.grid] / [network] file = "x.net.xml" / [network] sumocfg = "x.sumocfg"
+                     / [network] osm = "x.osm" (optional bbox = [W, S, E, N], keep = ["primary", ...])
     [demand]         bin_minutes, [demand.mix], [demand.occupancy], [demand.profiles], [[demand.flows]],
                      [[demand.stops]] (drop-offs / visits that stop at the kerb),
                      counts = "counts.csv" / route_flows = "route_flows.csv" (demand from counts)
@@ -80,7 +81,26 @@ class NetFileSpec:
     path: Path
 
 
-NetworkSpec = CorridorSpec | GridSpec | NetFileSpec
+@dataclass(frozen=True)
+class OsmSpec:
+    """A network imported from an OpenStreetMap file (:func:`trafficsim.osm.import_osm`).
+
+    Parameters
+    ----------
+    path
+        The ``.osm`` file.
+    bbox
+        Keep only roads within (W, S, E, N) [°]; None: the whole file.
+    keep
+        OSM highway classes kept (their ``_link`` roads included); None: every road for cars.
+    """
+
+    path: Path
+    bbox: tuple[float, float, float, float] | None = None
+    keep: tuple[str, ...] | None = None
+
+
+NetworkSpec = CorridorSpec | GridSpec | NetFileSpec | OsmSpec
 
 
 @dataclass(frozen=True)
@@ -476,11 +496,12 @@ def _network(top: Fields, path: Path, issues: list[Issue]
     placeholder = NetFileSpec(Path("missing.net.xml"))
     if net is None:
         return placeholder, (), (), None, None
-    kinds = [k for k in ("corridor", "grid", "file", "sumocfg") if k in net.table]
+    kinds = [k for k in ("corridor", "grid", "file", "sumocfg", "osm") if k in net.table]
     if len(kinds) != 1:
         found = f"found {', '.join(kinds)}" if kinds else "found none"
         issues.append(Issue(path, "network", "needs exactly one of [network.corridor], "
-                                              f"[network.grid], file = ..., sumocfg = ...; {found}"))
+                                              "[network.grid], file = ..., sumocfg = ..., "
+                                              f"osm = ...; {found}"))
     routes: tuple[Path, ...] = ()
     adds: tuple[Path, ...] = ()
     window = None
@@ -519,6 +540,8 @@ def _network(top: Fields, path: Path, issues: list[Issue]
             cfg_net, routes, adds, window = _read_sumocfg(cfg, issues)
             spec = NetFileSpec(cfg_net)
             cfg_file = cfg
+    if net.has("osm"):
+        spec = _osm_spec(net, path)
     net.str_list("routes", ())  # type checks; each path is resolved below
     net.str_list("additional", ())
     extra_routes = tuple(_existing(net, "routes", path, i, xml=())
@@ -527,6 +550,27 @@ def _network(top: Fields, path: Path, issues: list[Issue]
                        for i in _str_indices(net, "additional"))
     net.done()
     return spec, routes + extra_routes, adds + extra_adds, window, cfg_file
+
+
+def _osm_spec(net: Fields, path: Path) -> OsmSpec:
+    """``[network] osm = "x.osm"`` with its optional ``bbox`` and ``keep``."""
+    from trafficsim.osm import OsmError, parse_bbox, parse_keep
+
+    osm = _existing(net, "osm", path, xml=("osm",))
+    bbox = keep = None
+    if net.has("bbox"):
+        try:
+            raw = net.table["bbox"]
+            bbox = parse_bbox(raw if isinstance(raw, (str, list)) else [raw], "")
+        except OsmError as exc:
+            net.error("bbox", f"= {net.table['bbox']!r}: {exc.message}")
+    if net.has("keep"):
+        classes = net.str_list("keep")
+        try:
+            keep = parse_keep(classes, "")
+        except OsmError as exc:
+            net.error("keep", f"= {list(classes)!r}: {exc.message}")
+    return OsmSpec(osm, bbox, keep)
 
 
 #: Root elements of a SUMO network and of a SUMO configuration.
