@@ -104,7 +104,28 @@ def _parser() -> argparse.ArgumentParser:
     osm.add_argument("--out", type=Path, required=True,
                      help="folder for network.net.xml, scenario.toml and import.json")
     osm.add_argument("--json", action="store_true", help="print import.json on stdout")
+    _calibrate_parser(sub)
     return p
+
+
+def _calibrate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cal = sub.add_parser("calibrate", help="fit the demand to traffic counts and check the fit "
+                                           "in SUMO (GEH per location-hour)")
+    cal.add_argument("scenario", type=Path, help="scenario .toml (network, window, mix, plans)")
+    cal.add_argument("--counts", type=Path, required=True,
+                     help="counts CSV: location,begin,end,count[,vclass]")
+    cal.add_argument("--out", type=Path, required=True,
+                     help="writes calibrated.toml, route_flows.csv and calibration.json here")
+    cal.add_argument("--travel-times", type=Path,
+                     help="travel-time targets CSV: from_edge,to_edge,begin,end,seconds")
+    cal.add_argument("--method", choices=("lp", "routesampler", "routesampler_minveh"),
+                     default="lp", help="route-flow fit: our linear program (default) or SUMO's "
+                                        "routeSampler (_minveh: --minimize-vehicles 0.5)")
+    cal.add_argument("--seeds", type=_seeds, help="seeds of the check runs (default: the "
+                                                  "scenario's)")
+    cal.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
+    cal.add_argument("--json", action="store_true", help="print calibration.json on stdout")
+    cal.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def _workers(text: str) -> int:
@@ -279,9 +300,57 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sweep_clearance(args)
     if args.command in ("optimise", "optimize"):
         return _optimise(args)
+    if args.command == "calibrate":
+        return _calibrate(args)
     if args.command == "import-osm":
         return _import_osm(args)
     return _simulate(args)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from trafficsim.calibrate import calibrate
+    from trafficsim.counts import CountsError
+
+    for flag, path in (("--counts", args.counts), ("--travel-times", args.travel_times)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{flag} {path}: file not found; expected a CSV file")
+    try:
+        doc = calibrate(args.scenario, args.counts, args.out, travel_times=args.travel_times,
+                        seeds=args.seeds, workers=args.workers, method=args.method,
+                        progress=not args.quiet)
+    except CountsError as exc:
+        print(f"error: invalid counts\n{exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(doc, indent=2, allow_nan=False))
+        return 0
+    print(format_calibration(doc))
+    print(f"\nwrote {args.out / 'calibrated.toml'}, {args.out / 'route_flows.csv'} and "
+          f"{args.out / 'calibration.json'}")
+    return 0
+
+
+def format_calibration(doc: dict[str, Any]) -> str:
+    """The summary of a ``calibration.json`` as text: fit, criterion, flags, worst hours."""
+    s = doc["summary"]
+    verdict = "accepted" if s["accepted"] else "NOT accepted"
+    lines = [f"calibration ({doc['method']}): GEH < 5 on {s['geh_lt5_share']:.0%} of "
+             f"{s['location_hours']} location-hours at {s['locations']} locations — {verdict} "
+             f"({doc['criterion']})",
+             f"  R² {_fmt(s['r2'], 3)}, RMSE {_fmt(s['rmse_pct'])} %, vehicles {s['vehicles']:g} "
+             f"per run (fitted {s['vehicles_fitted']:g})"]
+    worst = sorted(doc["location_hours"], key=lambda h: -h["geh"])[:5]
+    if worst and worst[0]["geh"] >= 5:
+        lines.append("  worst location-hours:")
+        lines += [f"    {h['location']} {h['hour']}: observed {h['observed_veh_h']:g}, "
+                  f"simulated {h['simulated_veh_h']:g} veh/h, GEH {h['geh']:.1f}"
+                  for h in worst if h["geh"] >= 5]
+    for f in doc["flagged"]:
+        lines.append(f"  flagged {f['location']}: {f['reason']}")
+    for t in doc.get("travel_times", []):
+        lines.append(f"  travel time {t['from_edge']} → {t['to_edge']} {t['begin']}–{t['end']}: "
+                     f"observed {t['observed_s']:g} s, simulated {_fmt(t['simulated_s'])} s")
+    return "\n".join(lines)
 
 
 def _import_osm(args: argparse.Namespace) -> int:

@@ -739,6 +739,56 @@ def optimiser_convergence(doc: Mapping[str, Any]) -> Figure:
     return fig
 
 
+def calibration_fit(doc: Mapping[str, Any]) -> Figure:
+    """Calibration against counts: observed vs simulated hourly volumes, and the GEH histogram.
+
+    The left panel has the 1:1 line and the band where GEH < 5; the right one a histogram of
+    the GEH of every location-hour with the acceptance threshold 5.
+
+    Parameters
+    ----------
+    doc
+        ``calibration.json`` as written by ``trafficsim calibrate --out DIR``.
+    """
+    hours = doc.get("location_hours") or []
+    if not hours:
+        msg = "calibration.json has no location-hours"
+        raise ValueError(msg)
+    obs = np.array([h["observed_veh_h"] for h in hours], dtype=float)
+    sim = np.array([h["simulated_veh_h"] for h in hours], dtype=float)
+    g = np.array([h["geh"] for h in hours], dtype=float)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2)
+    top = max(float(obs.max()), float(sim.max()), 1.0) * 1.05
+    line = np.linspace(0.0, top, 200)
+    # GEH = 5 where (M - C)² = 12.5 (M + C): M = C + 6.25 ± sqrt(6.25² + 25 C)
+    band = np.sqrt(6.25 ** 2 + 25.0 * line)
+    ax.fill_between(line, np.maximum(line + 6.25 - band, 0), line + 6.25 + band,
+                    color="#2ca02c", alpha=0.12, label="GEH < 5")
+    ax.plot(line, line, color="#444", lw=1.0, label="1:1")
+    ok = g < 5
+    ax.scatter(obs[ok], sim[ok], s=14, color="#1f77b4", label="location-hour, GEH < 5")
+    ax.scatter(obs[~ok], sim[~ok], s=18, color="#d62728", marker="x", label="GEH ≥ 5")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("observed [veh/h]")
+    ax.set_ylabel("simulated, mean over seeds [veh/h]")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
+    edges = np.arange(0.0, max(10.0, float(np.ceil(g.max()))) + 0.5, 0.5)
+    ax2.hist(g, bins=edges, color="#1f77b4")
+    ax2.axvline(5.0, color="#d62728", ls="--", lw=1.2, label="GEH = 5")
+    ax2.set_xlabel("GEH of the hourly volume [-]")
+    ax2.set_ylabel("location-hours")
+    ax2.legend(fontsize=7)
+    ax2.grid(axis="y", alpha=0.3)
+    s = doc.get("summary", {})
+    fig.suptitle(f"calibration ({doc.get('method', '')}): GEH < 5 on "
+                 f"{100 * s.get('geh_lt5_share', 0):.0f}% of {len(hours)} location-hours",
+                 fontsize=11)
+    return fig
+
+
 # --------------------------------------------------------------------------------------------
 # Trajectories
 # --------------------------------------------------------------------------------------------

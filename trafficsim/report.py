@@ -36,6 +36,8 @@ from trafficsim.spec import clock
 REPORT_NAME = "report.html"
 #: What ``trafficsim optimise --out DIR`` writes (see trafficsim.optimise).
 OPTIMISE_JSON = "optimise.json"
+#: What ``trafficsim calibrate --out DIR`` writes (see trafficsim.calibrate).
+CALIBRATION_JSON = "calibration.json"
 
 
 class ReportError(ValueError):
@@ -120,6 +122,8 @@ def load_folder(path: str | Path) -> ResultsFolder:
     mj = d / "metrics.json"
     if not mj.is_file() and (d / OPTIMISE_JSON).is_file():
         return ResultsFolder(dir=d, doc=_optimise_doc(d / OPTIMISE_JSON))
+    if not mj.is_file() and (d / CALIBRATION_JSON).is_file():
+        return ResultsFolder(dir=d, doc=_calibration_doc(d / CALIBRATION_JSON))
     if not mj.is_file():
         msg = (f"{d}: no metrics.json here; expected a folder written by "
                "'trafficsim compare --out DIR', 'trafficsim run --out DIR' or "
@@ -138,6 +142,23 @@ def load_folder(path: str | Path) -> ResultsFolder:
     return ResultsFolder(dir=d, doc=doc, runs=_rows(d / "runs.csv"),
                          edges=_rows(d / "edges.csv"), junctions=_rows(d / "junctions.csv"),
                          series=_rows(d / "timeseries.csv"))
+
+
+def _calibration_doc(path: Path) -> dict[str, Any]:
+    """A results document from ``calibration.json`` alone.
+
+    It has no plans; the whole file goes under ``calibration``.
+    """
+    try:
+        cal = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # not JSON, or not UTF-8
+        msg = f"{path}: is not valid JSON ({exc})"
+        raise ReportError(msg) from None
+    if not isinstance(cal, dict) or not isinstance(cal.get("summary"), dict):
+        msg = f"{path}: summary: missing; expected the calibration.json of 'trafficsim calibrate'"
+        raise ReportError(msg)
+    return {"scenario": cal.get("scenario", ""), "seeds": cal.get("seeds", []), "plans": {},
+            "vs_baseline": {}, "health": {}, "calibration": cal}
 
 
 def _optimise_doc(path: Path) -> dict[str, Any]:
@@ -216,6 +237,8 @@ def _digits(metric: str) -> int:
 def _comparison(f: ResultsFolder) -> list[Block]:
     doc = f.doc
     plans = f.plans
+    if not plans:  # a folder of `calibrate` alone: nothing compared
+        return []
     vs = doc.get("vs_baseline", {})
     others = [p for p in plans if p in vs]
     head = "".join(f"<th>{html.escape(p)}<br><small>mean [95% CI]</small></th>" for p in plans)
@@ -279,6 +302,37 @@ def _optimisation(f: ResultsFolder) -> list[Block]:
             '<p class="note">Search on the search seeds; the validation re-runs each plan on '
             "seeds the search never saw. <code>signal_plan.add.xml</code> in the folder holds "
             "the optimised programs.</p>"]
+
+
+@section("Calibration against counts", 12)
+def _calibration(f: ResultsFolder) -> list[Block]:
+    cal = f.doc.get("calibration")
+    if cal is None and (f.dir / CALIBRATION_JSON).is_file():
+        cal = json.loads((f.dir / CALIBRATION_JSON).read_text(encoding="utf-8"))
+    if not cal or not cal.get("location_hours"):
+        return []
+    s = cal["summary"]
+    verdict = "accepted" if s.get("accepted") else "<b>not accepted</b>"
+    head = (f"<p>Route flows fitted by <code>{html.escape(str(cal.get('method', '')))}</code>; "
+            f"simulated counts are the mean over seeds {html.escape(str(cal.get('seeds')))} of "
+            f"SUMO runs. GEH &lt; 5 on {100 * s['geh_lt5_share']:.0f}% of "
+            f"{s.get('location_hours')} location-hours at {s['locations']} locations: "
+            f"{verdict} ({html.escape(str(cal.get('criterion', '')))}). R² {_fmt(s.get('r2'), 3)}, "
+            f"RMSE {_fmt(s.get('rmse_pct'))}%, {_fmt(s.get('vehicles'), 0)} vehicles per run "
+            f"(fitted {_fmt(s.get('vehicles_fitted'), 0)}).</p>")
+    worst = sorted(cal["location_hours"], key=lambda h: -h["geh"])[:10]
+    rows = "".join(f"<tr><th>{html.escape(h['location'])}</th><td>{html.escape(h['hour'])}</td>"
+                   f"<td>{_fmt(h['observed_veh_h'], 0)}</td><td>{_fmt(h['simulated_veh_h'], 0)}"
+                   f"</td><td>{_fmt(h['geh'], 2)}</td></tr>" for h in worst)
+    table = ('<table class="num"><thead><tr><th>worst locations</th><th>hour</th>'
+             "<th>observed [veh/h]</th><th>simulated [veh/h]</th><th>GEH</th></tr></thead>"
+             f"<tbody>{rows}</tbody></table>")
+    flags = "".join(f"<li><b>{html.escape(fl['location'])}</b>: {html.escape(fl['reason'])}</li>"
+                    for fl in cal.get("flagged", []))
+    blocks: list[Block] = [head, plots.calibration_fit(cal), table]
+    if flags:
+        blocks.append(f"<p>Counts no route flows can reproduce:</p><ul>{flags}</ul>")
+    return blocks
 
 
 @section("Time-of-day plans", 16)
