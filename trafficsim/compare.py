@@ -38,7 +38,7 @@ from trafficsim.metrics import (
 from trafficsim.outdir import out_dir_lock
 from trafficsim.outputs import RunStatistics, Table, read_csv, read_statistics, read_vehicle_table
 from trafficsim.parallel import local_executor, map_tasks
-from trafficsim.scenario import BASELINE, NetFileSpec, Scenario, load_scenario
+from trafficsim.scenario import BASELINE, NetFileSpec, OsmSpec, Scenario, load_scenario
 from trafficsim.stats import Difference, Estimate, mean_ci, paired_difference
 from trafficsim.sumo import run_sumo, run_sumo_controlled, sumo_version
 from trafficsim.timeseries import run_series
@@ -280,7 +280,7 @@ def scenario_sha256(sc: Scenario) -> str:
     networks are fully described by the scenario file itself.
     """
     files = [sc.source]
-    if isinstance(sc.network, NetFileSpec):
+    if isinstance(sc.network, NetFileSpec | OsmSpec):
         files.append(sc.network.path)
     files += [*sc.route_files, *sc.additional_files]
     h = hashlib.sha256()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from trafficsim.errors import Issue, ScenarioError
 from trafficsim.scenario import Scenario
-from trafficsim.signals import WebsterSettings
+from trafficsim.signals import SignalPlan, WebsterSettings
 
 OBJECTIVES = ("mean_delay_s", "person_delay_s", "performance_index_s", "throughput_veh")
 METHODS = ("differential_evolution", "dual_annealing", "direct", "nelder_mead")
@@ -58,6 +58,10 @@ class OptimiseSettings:
     lanes_share
         With ``design_lanes``: share of the budget the lane search may use at most (after
         the phasing choice).
+    warm_start
+        A plan to seed the search with (DE's first population), e.g. the neighbouring
+        period's winner (``--periods``); ignored when its programs do not fit the starting
+        plan's phases.
     """
 
     budget: int = 40
@@ -80,6 +84,7 @@ class OptimiseSettings:
     design_share: float = 0.5
     design_lanes: bool = False
     lanes_share: float = 0.3
+    warm_start: SignalPlan | None = None
 
 
 def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
