@@ -32,6 +32,7 @@ from trafficsim.metrics import (
     group_metrics,
     is_improvement,
     junction_table,
+    kept_out,
     run_health,
     run_metrics,
 )
@@ -140,7 +141,8 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
         msg = f"{what}: SUMO finished but its outputs could not be read: {exc}"
         raise SumoError(msg) from exc
     metrics = run_metrics(trips, vehicles, stats, end_s)
-    health = run_health(stats, summary, int(metrics["not_inserted_veh"]))
+    health = run_health(stats, summary, int(metrics["not_inserted_veh"]),
+                        blocked=kept_out(trips, vehicles, stats, end_s))
     metrics.update(merge_measure_metrics([(m.label, m.metrics(d)) for m in case.measures]))
     # yardsticks: measures of several plans observe the same one in every run (e.g. two HOV
     # plans on the same road), so one value per key
