@@ -93,3 +93,23 @@ def test_a_scheduler_without_workers_is_an_error_not_a_hang(monkeypatch: pytest.
             pytest.raises(UsageError, match="no worker joined the scheduler within 1 s"), \
             parallel.dask_executor(empty.scheduler_address, shared=tmp_path):
         pass
+
+
+def _die() -> None:
+    import os
+
+    os._exit(1)  # as the kernel's OOM killer would end a worker
+
+
+@pytest.mark.slow  # (the nanny restarts the dead worker before the cluster can close)
+def test_a_worker_that_dies_is_a_clear_error(tmp_path: Path) -> None:
+    import dask
+
+    from trafficsim.errors import SumoError
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                     dashboard_address=":0") as c, \
+            pytest.raises(SumoError, match="died"), \
+            parallel.dask_executor(c.scheduler_address, shared=tmp_path) as ex:
+        ex.submit(_die).result()

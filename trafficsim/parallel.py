@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from trafficsim.errors import Issue, ScenarioError, UsageError
+from trafficsim.errors import Issue, ScenarioError, SumoError, UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -146,9 +146,11 @@ def dask_executor(address: str, *, shared: Path | None = None,
     UsageError
         No scheduler answers at ``address``, no worker joins it, or a worker cannot see
         ``shared`` or one of ``inputs``.
+    SumoError
+        Workers died running a task (Dask's ``KilledWorker``).
     """
     try:  # optional: only `--scheduler` needs Dask, so the base install stays lean
-        from distributed import Client
+        from distributed import Client, KilledWorker
     except ImportError:
         raise ScenarioError([Issue("--scheduler", "", (
             f"a Dask scheduler ({address}) needs Dask, which is not installed; "
@@ -165,6 +167,10 @@ def dask_executor(address: str, *, shared: Path | None = None,
         if shared is not None:
             check_workers_see(client, address, shared, inputs)
         yield client.get_executor(pure=False)
+    except KilledWorker as exc:  # Dask gave up on a task after its workers died repeatedly
+        msg = (f"--scheduler {address}: the workers running {exc.task} died (out of memory? a "
+               "city-scale SUMO run needs a few hundred MB; see the workers' logs)")
+        raise SumoError(msg) from None
     finally:
         client.close()
 
