@@ -260,8 +260,11 @@ def main() -> None:
     doc["machine"] = {"cores": os.cpu_count(), "note": "shared with other jobs; see the load "
                       "average recorded with each step"}
     for name in [s for s in args.steps.split(",") if s]:
+        # this checkout's trafficsim, in the step and in the Dask workers it starts
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(HERE.parent), os.environ.get("PYTHONPATH")) if p)}
         proc = subprocess.run([sys.executable, __file__, "--step", name], capture_output=True,
-                              text=True, check=False)
+                              text=True, check=False, env=env)
         if proc.returncode != 0:
             print(f"{name}: failed\n{proc.stderr[-3000:]}", file=sys.stderr)
             continue
