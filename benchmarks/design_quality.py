@@ -5,7 +5,9 @@ the unseen seeds (default 101..105; the search and Webster's calibration use 1, 
 
 - ``baseline`` (shipped static), ``webster``, ``actuated`` (same phases), ``rebuilt_actuated``
   (SUMO's ``netconvert --tls.rebuild --tls.default-type actuated``);
-- ``max_pressure`` when ``signal_plan`` offers ``control = "max_pressure"``;
+- ``max_pressure`` when ``signal_plan`` offers ``control = "max_pressure"`` (on the network's
+  transitions), and ``max_pressure_ite`` (ITE intergreens, as designed programs have them; not in
+  the target ratio);
 - ``designed``: the winner of ``trafficsim optimise NAME.toml --design`` (search seeds 1, 2, 3)
   when the command has that flag; otherwise skipped with a message.
 
@@ -76,6 +78,11 @@ def extra_plans(design_file: Path | None) -> str:
         text += ('\n[plans.max_pressure]\ndescription = "Max-pressure control (trafficsim)"\n'
                  '[[plans.max_pressure.measures]]\ntype = "signal_plan"\n'
                  'control = "max_pressure"\n')
+        # the same with ITE intergreens, as the designed programs have them (a fairness check:
+        # the network's transitions have a 3 s yellow and no all-red)
+        text += ('\n[plans.max_pressure_ite]\ndescription = "Max-pressure control, ITE '
+                 'intergreens"\n[[plans.max_pressure_ite.measures]]\ntype = "signal_plan"\n'
+                 'control = "max_pressure"\nintergreens = "ite"\n')
     if design_file is not None:
         text += ('\n[plans.designed]\ndescription = "trafficsim optimise --design"\n'
                  '[[plans.designed.measures]]\ntype = "signal_plan"\n'
@@ -234,7 +241,8 @@ def _print_plan(plan: str, v: dict[str, Any]) -> None:
 
 def print_table(results: dict[str, Any]) -> None:
     """Mean delay per control with its 95% interval, and the two target ratios."""
-    cols = ["baseline", "webster", "actuated", "rebuilt_actuated", "max_pressure", "designed"]
+    cols = ["baseline", "webster", "actuated", "rebuilt_actuated", "max_pressure",
+            "max_pressure_ite", "designed"]
     print("\nmean delay [s] on the unseen seeds, 95% CI; ratios: designed / better static "
           f"(≤ {TARGET_STATIC}), designed / best adaptive (≤ {TARGET_ADAPTIVE})")
     print(f"{'network':14s} " + " ".join(f"{c:>20s}" for c in cols) + f" {'ratio static':>14s}"

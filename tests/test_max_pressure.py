@@ -269,3 +269,26 @@ control = "max_pressure"
     with pytest.raises(ScenarioError) as err:
         optimise(sc, out=tmp_path / "opt", progress=False)
     assert "plans.baseline" in str(err.value) and "max_pressure" in str(err.value)
+
+
+
+@pytest.mark.sumo
+def test_ite_intergreens_lengthen_every_transition(shared_data: Path, tmp_path: Path) -> None:
+    """intergreens = "ite": every yellow of the max-pressure program, derived transitions
+    included, lasts at least the ITE yellow of its links (the network has 2 s), transitions
+    have all-red phases, and SUMO runs the program."""
+    from trafficsim.netmodel import read_network
+    from trafficsim.phasing import layout
+
+    sc = ts.load_scenario(_write_scenario(tmp_path, shared_data, PLANS + 'intergreens = "ite"\n'),
+                          end_s=300)
+    ts.simulate(sc, "max_pressure", seeds=[1], out=tmp_path / "out", progress=False)
+    program = ET.parse(tmp_path / "out/cases/max_pressure/measures.add.xml").getroot()
+    phases = [(ph.get("state", ""), float(ph.get("duration", 0))) for ph in program.iter("phase")]
+    lay = layout(read_network(tmp_path / "net.net.xml"), "t")
+    yellows = [(s, d) for s, d in phases if "y" in s]
+    assert len(yellows) >= 12  # one per ordered pair of the four stages
+    for state, d in yellows:
+        assert all(d >= lay.yellow_s[k] - 1e-9 for k, c in enumerate(state) if c == "y")
+        assert d > 2.0
+    assert any(d > 0 and not any(c in "Ggy" for c in s) for s, d in phases)

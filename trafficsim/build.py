@@ -41,6 +41,7 @@ from trafficsim.network import (
     resolve_vias,
     signal_differences,
 )
+from trafficsim.routeflows import demand_route_flows
 from trafficsim.scenario import (
     NetFileSpec,
     PlanSpec,
@@ -233,7 +234,11 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     if scenario.demand is not None:
         # SUMO's last step is end - step_length: a later departure could never be inserted.
         last_depart = scenario.end_s - scenario.step_length_s
-        vehicles = draw_vehicles(scenario.demand, index, scenario.begin_s, last_depart, seed)
+        # route flows (fitted to counts: on the base network, once, cached) are the same in
+        # every plan, like the OD flows
+        rflows = demand_route_flows(scenario, out_dir / "network" / "net.net.xml")
+        vehicles = draw_vehicles(scenario.demand, index, scenario.begin_s, last_depart, seed,
+                                 rflows)
         write_routes(vehicles, run_dir / "routes.rou.xml", draft.vtype_attrs, draft.vtypes,
                      draft.retype, draft.stop_rules)
         write_vehicle_table(vehicles, run_dir / "vehicles.csv")

@@ -1,4 +1,4 @@
-"""Command line: ``trafficsim run | compare | validate | report | regress | sweep-clearance``.
+"""Command line: ``trafficsim run | compare | validate | report | regress | sweep-clearance | import-osm``.
 
 Exit codes: 0 success; 1 SUMO failed or timed out, or a file could not be written during the
 run; 2 bad scenario or arguments (``--out`` is checked before any work);
@@ -95,7 +95,39 @@ def _parser() -> argparse.ArgumentParser:
                     help="clearance times [min], e.g. 0,5,10,20,30 (0 = no crash is always added)")
     sw.add_argument("--incident", help="incident id (needed when the scenario has several)")
     _optimise_parser(sub)
+    osm = sub.add_parser("import-osm", help="import an OpenStreetMap file: a SUMO network and a "
+                                            "starter scenario")
+    osm.add_argument("osm", type=Path, metavar="FILE.osm", help="OpenStreetMap XML file")
+    osm.add_argument("--bbox", help="keep only roads within W,S,E,N (degrees), e.g. "
+                                    "6.10,49.59,6.14,49.62")
+    osm.add_argument("--keep", help="comma-separated OSM highway classes to keep, e.g. "
+                                    "primary,secondary,tertiary,residential (default: every "
+                                    "road open to cars; _link roads come with their class)")
+    osm.add_argument("--out", type=Path, required=True,
+                     help="folder for network.net.xml, scenario.toml and import.json")
+    osm.add_argument("--json", action="store_true", help="print import.json on stdout")
+    _calibrate_parser(sub)
     return p
+
+
+def _calibrate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cal = sub.add_parser("calibrate", help="fit the demand to traffic counts and check the fit "
+                                           "in SUMO (GEH per location-hour)")
+    cal.add_argument("scenario", type=Path, help="scenario .toml (network, window, mix, plans)")
+    cal.add_argument("--counts", type=Path, required=True,
+                     help="counts CSV: location,begin,end,count[,vclass]")
+    cal.add_argument("--out", type=Path, required=True,
+                     help="writes calibrated.toml, route_flows.csv and calibration.json here")
+    cal.add_argument("--travel-times", type=Path,
+                     help="travel-time targets CSV: from_edge,to_edge,begin,end,seconds")
+    cal.add_argument("--method", choices=("lp", "routesampler", "routesampler_minveh"),
+                     default="lp", help="route-flow fit: our linear program (default) or SUMO's "
+                                        "routeSampler (_minveh: --minimize-vehicles 0.5)")
+    cal.add_argument("--seeds", type=_seeds, help="seeds of the check runs (default: the "
+                                                  "scenario's)")
+    cal.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
+    cal.add_argument("--json", action="store_true", help="print calibration.json on stdout")
+    cal.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def _workers(text: str) -> int:
@@ -207,6 +239,11 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     op.add_argument("--design-share", type=float, default=0.5,
                     help="with --design: share of the budget the phasing choice may use")
     op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
+    op.add_argument("--periods", metavar="auto|HH:MM-HH:MM,...",
+                    help="time-of-day plans: one plan per period (auto: found from the demand "
+                         "profile, tidal lane switches forced), switched by a WAUT in one "
+                         "signal_plan.add.xml; validated over the whole day against the best "
+                         "single plan; --budget is per period")
     op.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -265,7 +302,77 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sweep_clearance(args)
     if args.command in ("optimise", "optimize"):
         return _optimise(args)
+    if args.command == "calibrate":
+        return _calibrate(args)
+    if args.command == "import-osm":
+        return _import_osm(args)
     return _simulate(args)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from trafficsim.calibrate import calibrate
+    from trafficsim.counts import CountsError
+
+    for flag, path in (("--counts", args.counts), ("--travel-times", args.travel_times)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{flag} {path}: file not found; expected a CSV file")
+    try:
+        doc = calibrate(args.scenario, args.counts, args.out, travel_times=args.travel_times,
+                        seeds=args.seeds, workers=args.workers, method=args.method,
+                        progress=not args.quiet)
+    except CountsError as exc:
+        print(f"error: invalid counts\n{exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(doc, indent=2, allow_nan=False))
+        return 0
+    print(format_calibration(doc))
+    print(f"\nwrote {args.out / 'calibrated.toml'}, {args.out / 'route_flows.csv'} and "
+          f"{args.out / 'calibration.json'}")
+    return 0
+
+
+def format_calibration(doc: dict[str, Any]) -> str:
+    """The summary of a ``calibration.json`` as text: fit, criterion, flags, worst hours."""
+    s = doc["summary"]
+    verdict = "accepted" if s["accepted"] else "NOT accepted"
+    lines = [f"calibration ({doc['method']}): GEH < 5 on {s['geh_lt5_share']:.0%} of "
+             f"{s['location_hours']} location-hours at {s['locations']} locations — {verdict} "
+             f"({doc['criterion']})",
+             f"  R² {_fmt(s['r2'], 3)}, RMSE {_fmt(s['rmse_pct'])} %, vehicles {s['vehicles']:g} "
+             f"per run (fitted {s['vehicles_fitted']:g})"]
+    worst = sorted(doc["location_hours"], key=lambda h: -h["geh"])[:5]
+    if worst and worst[0]["geh"] >= 5:
+        lines.append("  worst location-hours:")
+        lines += [f"    {h['location']} {h['hour']}: observed {h['observed_veh_h']:g}, "
+                  f"simulated {h['simulated_veh_h']:g} veh/h, GEH {h['geh']:.1f}"
+                  for h in worst if h["geh"] >= 5]
+    for f in doc["flagged"]:
+        lines.append(f"  flagged {f['location']}: {f['reason']}")
+    for t in doc.get("travel_times", []):
+        lines.append(f"  travel time {t['from_edge']} → {t['to_edge']} {t['begin']}–{t['end']}: "
+                     f"observed {t['observed_s']:g} s, simulated {_fmt(t['simulated_s'])} s")
+    return "\n".join(lines)
+
+
+def _import_osm(args: argparse.Namespace) -> int:
+    from trafficsim import osm
+
+    try:
+        bbox = osm.parse_bbox(args.bbox) if args.bbox is not None else None
+        keep = osm.parse_keep(args.keep) if args.keep is not None else None
+        summary = osm.import_osm(args.osm, args.out, bbox, keep)
+    except osm.OsmError as exc:
+        raise UsageError(str(exc)) from None
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in args.osm.stem) or "imported"
+    scenario = osm.write_starter(args.out, summary, name)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+        return 0
+    print(summary.format())
+    print(f"\nwrote {args.out / osm.NET_FILE}, {scenario} (placeholder demand: edit it) and "
+          f"{args.out / osm.JSON_FILE}")
+    return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -328,6 +435,8 @@ def _optimise(args: argparse.Namespace) -> int:
         rng_seed=args.rng_seed, stop_weight_s=args.stop_weight_s, early_cut=not args.no_cut,
         validate=not args.no_validate, tune_actuated=args.tune_actuated,
         refine_share=args.refine_share, design=args.design, design_share=args.design_share)
+    if args.periods is not None:
+        return _optimise_periods(args, sc, out, settings)
     if args.resume and not (out / "journal.jsonl").is_file():
         # (a typo in --out would otherwise silently start a long search from nothing)
         print(f"note: {out} holds no journal to resume; starting a new search", file=sys.stderr)
@@ -340,6 +449,47 @@ def _optimise(args: argparse.Namespace) -> int:
     for w in warnings[:10]:
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+def _optimise_periods(args: argparse.Namespace, sc: Any, out: Path, settings: Any) -> int:
+    from trafficsim.optimise.day import optimise_periods
+
+    result = optimise_periods(sc, args.periods, out=out, settings=settings,
+                              workers=args.workers, scheduler=args.scheduler,
+                              resume=args.resume, progress=not args.quiet)
+    print(format_periods(result.doc))
+    print(f"\nwrote {out / 'signal_plan.add.xml'} (day plan), {out / 'single.add.xml'} and "
+          f"{out / 'optimise.json'}")
+    return 0
+
+
+def format_periods(doc: dict[str, Any]) -> str:
+    """Plain-text summary of a ``--periods`` run: the periods, their winners, the validation."""
+    p = doc["periods"]
+    lines = [f"{doc['scenario']}: {len(p['per_period'])} periods ({p['rule']}), "
+             f"switched by WAUT procedure {p['procedure']}"]
+    for r in p["per_period"]:
+        plan = r["best"]["plan"]
+        cycles = sorted({round(v["cycle_s"]) for v in plan.values()})
+        lines.append(f"  {r['program_id']:<5} {r['clock']:<13} objective "
+                     f"{_fmt(r['best']['objective'], 2):>8}  cycle "
+                     f"{'/'.join(map(str, cycles))} s  ({r['evaluations']} plans)")
+    lines.append(f"  single plan (whole window): objective {_fmt(p['single']['objective'], 2)}")
+    if not p["switch_check"]["ok"]:
+        lines += [f"  switch problem: {m}" for m in p["switch_check"]["problems"]]
+    v = doc.get("validation")
+    if v:
+        lines += ["", f"whole-day validation on unseen seeds {','.join(map(str, v['seeds']))}:"]
+        for name, row in v["plans"].items():
+            d = row["mean_delay_s"]
+            lines.append(f"  {name:<10} mean delay {_fmt(d['mean'], 2):>8} s "
+                         f"[{_fmt(d['ci95'][0], 2)}, {_fmt(d['ci95'][1], 2)}]")
+        lines.append("day plan vs (paired; mean delay):")
+        for ref, row in v["day_plan_vs"].items():
+            d = row["mean_delay_s"]
+            lines.append(f"  {ref:<10} {d['diff']:+8.2f} s [{_fmt(d['ci95'][0], 2)}, "
+                         f"{_fmt(d['ci95'][1], 2)}]  {_fmt(d['pct'], 1)}%")
+    return "\n".join(lines)
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:

@@ -39,7 +39,7 @@ from trafficsim.metrics import (
 from trafficsim.outdir import out_dir_lock
 from trafficsim.outputs import RunStatistics, Table, read_csv, read_statistics, read_vehicle_table
 from trafficsim.parallel import dask_executor, local_executor, map_tasks
-from trafficsim.scenario import BASELINE, NetFileSpec, Scenario, load_scenario
+from trafficsim.scenario import BASELINE, NetFileSpec, OsmSpec, Scenario, load_scenario
 from trafficsim.stats import Difference, Estimate, mean_ci, paired_difference
 from trafficsim.sumo import run_sumo, run_sumo_controlled, sumo_version
 from trafficsim.timeseries import run_series
@@ -276,9 +276,9 @@ class Comparison:
 
 
 def scenario_files(sc: Scenario) -> list[Path]:
-    """The scenario file and every file it names (network file, routes, additional files)."""
+    """The scenario file and every file it names (network or OSM file, routes, additional)."""
     files = [sc.source]
-    if isinstance(sc.network, NetFileSpec):
+    if isinstance(sc.network, NetFileSpec | OsmSpec):
         files.append(sc.network.path)
     return [*files, *sc.route_files, *sc.additional_files]
 

@@ -18,6 +18,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from trafficsim.measures import NetIndex, StopVisit
+from trafficsim.routeflows import RouteFlow
 from trafficsim.scenario import DemandSpec, StopDemandSpec, net_endpoint
 from trafficsim.vtypes import VTYPES
 
@@ -40,6 +41,9 @@ class Vehicle:
         Persons on board. [persons]
     stop
         Its wish to stop at a kerb on the way (drop-off, visit), if any.
+    route
+        Its edges, when its route is given (route flows fitted to counts); None: SUMO routes
+        it from origin to destination on insertion.
     """
 
     id: str
@@ -49,11 +53,16 @@ class Vehicle:
     destination: str
     occupancy: int
     stop: StopVisit | None = None
+    route: tuple[str, ...] | None = None
 
 
 def draw_vehicles(demand: DemandSpec, net: NetIndex, begin_s: float, end_s: float,
-                  seed: int) -> list[Vehicle]:
+                  seed: int, route_flows: Sequence[RouteFlow] = ()) -> list[Vehicle]:
     """Draw the vehicles of one seed: Poisson arrivals per profile bin, kinds and occupancy.
+
+    ``route_flows`` (fitted to counts, or read from a route-flow file) add vehicles on given
+    routes, drawn the same way: Poisson numbers around each flow's mean, each flow with its own
+    random stream.
 
     Returns
     -------
@@ -85,6 +94,8 @@ def draw_vehicles(demand: DemandSpec, net: NetIndex, begin_s: float, end_s: floa
                 k += 1
     for si, st in enumerate(demand.stops):
         vehicles += _draw_stoppers(st, si, demand, net, begin_s, end_s, seed)
+    for ri, rf in enumerate(route_flows):
+        vehicles += _draw_route_flow(rf, ri, demand, begin_s, end_s, seed)
     vehicles.sort(key=lambda v: (v.depart_s, v.id))
     return vehicles
 
@@ -103,6 +114,29 @@ def _arrivals(rng: np.random.Generator, veh_per_hour: float, profile: Sequence[f
             return
         n = int(rng.poisson(veh_per_hour * mult * (t1 - t0) / 3600.0))
         yield n, np.sort(rng.uniform(t0, t1, n))
+
+
+def _draw_route_flow(rf: RouteFlow, index: int, demand: DemandSpec, begin_s: float,
+                     end_s: float, seed: int) -> list[Vehicle]:
+    """Poisson vehicles of one route flow in its interval, kinds from the mix (or its class)."""
+    # Own stream per route flow, apart from the OD flows' and the stoppers' streams.
+    rng = np.random.default_rng([seed, 104729, index])
+    t0, t1 = max(rf.begin_s, begin_s), min(rf.end_s, end_s)
+    if t1 <= t0:
+        return []
+    n = int(rng.poisson(rf.veh_per_hour * (t1 - t0) / 3600.0))
+    departs = np.sort(rng.uniform(t0, t1, n))
+    mix = ((rf.vclass, 1.0),) if rf.vclass else demand.mix
+    kinds = rng.choice(len(mix), size=n, p=np.array([p for _, p in mix]))
+    occ = rng.choice(np.array([k for k, _ in demand.occupancy]), size=n,
+                     p=np.array([p for _, p in demand.occupancy]))
+    out = []
+    for k, (t, ki, o) in enumerate(zip(departs, kinds, occ, strict=True)):
+        kind = mix[ki][0]
+        persons = int(o) if kind == "car" else (demand.bus_occupancy if kind == "bus" else 1)
+        out.append(Vehicle(f"{rf.id}.{k}", kind, round(float(t), 2), rf.edges[0], rf.edges[-1],
+                           persons, route=rf.edges))
+    return out
 
 
 def _draw_stoppers(st: StopDemandSpec, index: int, demand: DemandSpec, net: NetIndex,
@@ -205,6 +239,11 @@ def write_routes(vehicles: Sequence[Vehicle], path: Path,
         return lane_stop(visit)
 
     for v in vehicles:
+        if v.route is not None:  # a given route (fitted to counts): the vehicle keeps it
+            lines.append(f'  <vehicle id="{v.id}" type="{vtype(v)}" depart="{v.depart_s:.2f}" '
+                         f'departLane="best" departSpeed="max" personNumber="{v.occupancy}">'
+                         f'<route edges="{" ".join(v.route)}"/></vehicle>')
+            continue
         trip = (f'  <trip id="{v.id}" type="{vtype(v)}" depart="{v.depart_s:.2f}" '
                 f'from="{v.origin}" to="{v.destination}" departLane="best" departSpeed="max" '
                 f'personNumber="{v.occupancy}"')

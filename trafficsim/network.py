@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from trafficsim.errors import IntegrityError
+from trafficsim.errors import IntegrityError, Issue, ScenarioError
 from trafficsim.measures import NetIndex
 from trafficsim.netmodel import Version, network_at, network_version, read_network
-from trafficsim.scenario import CorridorSpec, GridSpec, NetFileSpec, NetworkSpec
+from trafficsim.scenario import CorridorSpec, GridSpec, NetFileSpec, NetworkSpec, OsmSpec
 from trafficsim.sumo import run_tool, sumo_version
 
 # Options shared by every generated network: no U-turns at signals (they would get green with
@@ -51,6 +51,8 @@ def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
     if isinstance(spec, NetFileSpec):
         shutil.copyfile(spec.path, net)
         return net
+    if isinstance(spec, OsmSpec):
+        return _build_osm(spec, out_dir, net)
     tool, args, files = _recipe(spec, net.name)
     for name, text in files.items():
         (out_dir / name).write_text(text, encoding="utf-8")
@@ -70,6 +72,46 @@ def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
             tmp.replace(cached)  # atomic: parallel builders never see a half-written file
         except OSError:
             pass  # a read-only home only costs the cache
+    return net
+
+
+def _build_osm(spec: OsmSpec, out_dir: Path, net: Path) -> Path:
+    """Import ``spec``'s OSM file into ``net`` (and ``import.json`` beside it), cached.
+
+    The cache key is the OSM file's content, the import options and the SUMO version: an
+    edited file or another bounding box imports again.
+    """
+    from trafficsim import osm
+
+    cache = _cache_dir()
+    cached = None
+    if cache is not None and spec.path.is_file():
+        recipe = repr((osm.IMPORT_VERSION, osm.file_sha256(spec.path), spec.bbox, spec.keep,
+                       sumo_version()))
+        key = hashlib.sha256(recipe.encode()).hexdigest()[:24]
+        cached = cache / "networks" / f"osm-{key}"
+        if (cached / osm.NET_FILE).is_file() and (cached / osm.JSON_FILE).is_file():
+            shutil.copyfile(cached / osm.NET_FILE, net)
+            shutil.copyfile(cached / osm.JSON_FILE, out_dir / osm.JSON_FILE)
+            return net
+    work = out_dir / "osm-import"
+    try:
+        osm.import_osm(spec.path, work, spec.bbox, spec.keep)
+    except osm.OsmError as exc:
+        field = f"network.{exc.field}" if exc.field in ("bbox", "keep") else "network.osm"
+        raise ScenarioError([Issue(spec.path, field, exc.message)]) from None
+    shutil.copyfile(work / osm.NET_FILE, net)
+    shutil.copyfile(work / osm.JSON_FILE, out_dir / osm.JSON_FILE)
+    if cached is not None:
+        try:
+            tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+            tmp.mkdir(parents=True, exist_ok=True)
+            for name in (osm.NET_FILE, osm.JSON_FILE):
+                shutil.copyfile(work / name, tmp / name)
+            tmp.replace(cached)  # atomic: parallel builders never see a half-written entry
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # a read-only home (or a racing twin)
+    shutil.rmtree(work, ignore_errors=True)
     return net
 
 

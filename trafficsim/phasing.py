@@ -942,3 +942,84 @@ def with_min_greens(designed: Program, derived: Program) -> Program:
     mins = tuple(need.get(out.phases[st.green].state, m0)
                  for st, m0 in zip(out.stages, out.min_greens_s, strict=True))
     return replace(out, min_greens_s=mins)
+
+
+def _shortest_s(ph: Phase) -> float:
+    """How long a phase lasts at least: its ``minDur`` if actuated [s]."""
+    return ph.duration_s if ph.min_dur_s is None else ph.min_dur_s
+
+
+def with_skipping(lay: JunctionLayout, program: Program) -> Program:
+    """An actuated ``program`` whose stages without demand are skipped.
+
+    SUMO's actuated control runs a fixed sequence of stages, and serves each for at least its
+    ``minDur`` even when nobody waits there.  Here every green phase lists, in ``next``, the
+    transitions to each other stage: first SUMO's choice when no detector shows demand, the next
+    stage that serves a link no other stage serves (so a leading left that also runs
+    permissive beside its through is only entered on demand, and no movement waits for a
+    detector to be served), then the others in cycle order.  When its
+    green ends, SUMO takes the transition to the stage whose detectors show the most demand
+    (``MSActuatedTrafficLightLogic::decideNextPhase``): a protected left or a minor approach
+    nobody waits at is passed over.
+
+    The direct transitions are built as :func:`build_program` builds them, for the two stages
+    they join (pedestrian clearance, ITE yellow and all-red, whole seconds); they follow the
+    program's phases, each ending with ``next`` = its target green.  Programs of fewer than
+    three stages are returned unchanged (there is no stage to pass over).
+    :func:`trafficsim.safety.program_issues` checks every sequence of stages such a program can
+    run.
+    """
+    stages = program.stages
+    n = len(stages)
+    if n < 3 or any(len(p.state) < lay.n_links for p in program.phases):
+        return program
+    src = [replace(p, next=()) for p in program.phases]
+    greens = [s.green for s in stages]
+    states = [src[g].state for g in greens]
+    mins = [_shortest_s(src[g]) for g in greens]
+
+    # a stage whose every green link is green in another stage too (a leading left that also
+    # runs permissive beside its through) only adds protection: without demand anywhere, SUMO
+    # takes the first candidate, so such a stage comes first only when no other can
+    def green(k: int) -> set[int]:
+        return {i for i, c in enumerate(states[k]) if c in _GREEN}
+
+    extra = [bool(green(k) - set().union(*(green(j) for j in range(n) if j != k)))
+             for k in range(n)]
+    # phase order: each green, then its transitions, those to stages that serve a link of their
+    # own first.  (SUMO credits the demand of a stage to the candidate that reaches it in the
+    # least transition time, the lower phase index on a tie; a stage that only adds protection
+    # passes on to its superset without a transition, so the path through it must not win the
+    # superset's demand from the direct transition)
+    phases: list[Phase] = []
+    green_at: list[int] = []
+    starts: list[dict[int, int | None]] = []  # per stage: target stage → first phase (None:
+    ends: list[tuple[int, int]] = []  # (last phase of a transition, target stage)
+    for a, st in enumerate(stages):
+        green_at.append(len(phases))
+        phases.append(src[greens[a]])
+        start: dict[int, int | None] = {}
+        order = sorted(((a + step) % n for step in range(1, n)), key=lambda b: not extra[b])
+        for b in order:
+            if b == (a + 1) % n:
+                chain = [src[t] for t in st.transitions]
+            else:
+                bound = _boundaries(lay, [states[a], states[b]], [mins[a], mins[b]])[0]
+                chain = _transition_phases(lay, states[a], states[b], bound,
+                                           f"{src[greens[a]].name or f'stage {a + 1}'} to "
+                                           f"{src[greens[b]].name or f'stage {b + 1}'}")
+            start[b] = len(phases) if chain else None
+            if chain:
+                phases += chain
+                ends.append((len(phases) - 1, b))
+        starts.append(start)
+    # (None: the target green follows at once)
+    for i, b in ends:
+        phases[i] = replace(phases[i], next=(green_at[b],))
+    for a in range(n):
+        order = [(a + step) % n for step in range(1, n)]
+        default = next((b for b in order if extra[b]), order[0])
+        cands = [default] + [b for b in order if b != default]
+        nxt = tuple(s if (s := starts[a][b]) is not None else green_at[b] for b in cands)
+        phases[green_at[a]] = replace(phases[green_at[a]], next=nxt)
+    return replace(program, phases=tuple(phases))

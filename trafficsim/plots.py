@@ -162,7 +162,8 @@ def metric_bars(result: Any, metrics: Sequence[str] = BAR_METRICS,
 
 
 def time_series(rows: Any, metrics: Sequence[str] = SERIES_METRICS,
-                plans: Sequence[str] | None = None) -> Figure:
+                plans: Sequence[str] | None = None, *,
+                marks: Sequence[tuple[float, str]] = ()) -> Figure:
     """Time series per plan in 5-minute bins: the mean over seeds and its 95% CI band.
 
     Parameters
@@ -174,6 +175,8 @@ def time_series(rows: Any, metrics: Sequence[str] = SERIES_METRICS,
         Columns to draw, one panel each.
     plans
         Plans to show (default: all, in first-seen order).
+    marks
+        (time [s], label) drawn as vertical lines, e.g. a day plan's program switches.
     """
     if hasattr(rows, "series_rows"):
         rows = rows.series_rows()
@@ -202,6 +205,11 @@ def time_series(rows: Any, metrics: Sequence[str] = SERIES_METRICS,
                 ax.fill_between(mid, lo, hi, color=colors[p], alpha=0.18, linewidth=0)
         ax.set_ylabel(_label(m), fontsize=9)
         ax.grid(alpha=0.3)
+        for t_mark, _ in marks:
+            ax.axvline(t_mark, color="0.3", linestyle="--", linewidth=0.9)
+    for t_mark, label in marks:
+        axes[0].annotate(label, (t_mark, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                         ha="left", va="bottom", color="0.3")
     axes[0].legend(fontsize=8, ncol=min(4, len(plans)), loc="upper left")
     times = [float(r["bin_begin_s"]) for r in rows]
     if times:
@@ -381,6 +389,48 @@ def signal_timing(net: str | Path | NetGeometry, corridors: Sequence[Sequence[st
     if lay:
         fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncol=3,
                    frameon=False)
+    return fig
+
+
+def day_plan_timeline(switch_log: Mapping[str, Sequence[Mapping[str, Any]]],
+                      begin_s: float, end_s: float,
+                      breakpoints_s: Sequence[float] = ()) -> Figure:
+    """Which program each light ran when, from SUMO's own program log (one row per light).
+
+    Parameters
+    ----------
+    switch_log
+        tlLogic id → [{"program_id", "begin_s"}] in the order SUMO ran them (``optimise.json``'s
+        ``periods.switch_log``).
+    begin_s, end_s
+        The window. [s]
+    breakpoints_s
+        The scheduled switches, drawn as dashed lines: a light reaches the new program at
+        most one cycle later (GSP finishes the running cycle). [s]
+    """
+    lights = sorted(switch_log)
+    progs = sorted({str(r["program_id"]) for rows in switch_log.values() for r in rows})
+    palette = ("#9ecae1", "#fdae6b", "#a1d99b", "#bcbddc", "#fc9272", "#d9d9d9")
+    color = {p: palette[i % len(palette)] for i, p in enumerate(progs)}
+    fig = Figure(figsize=(9, 0.9 + 0.45 * max(len(lights), 1)), layout="constrained")
+    ax = fig.subplots()
+    for row, light in enumerate(lights):
+        rows = list(switch_log[light])
+        for k, r in enumerate(rows):
+            a = float(r["begin_s"])
+            b = float(rows[k + 1]["begin_s"]) if k + 1 < len(rows) else end_s
+            ax.broken_barh([(a, b - a)], (-row - 0.35, 0.7),
+                           facecolors=color[str(r["program_id"])], edgecolors="white")
+            if b - a > 0.04 * (end_s - begin_s):
+                ax.text((a + b) / 2, -row, str(r["program_id"]), ha="center", va="center",
+                        fontsize=8)
+    for t in breakpoints_s:
+        ax.axvline(t, color="0.3", linestyle="--", linewidth=0.9)
+    ax.set_yticks([-i for i in range(len(lights))], lights, fontsize=8)
+    ax.set_xlim(begin_s, end_s)
+    _time_axis(ax, begin_s, end_s)
+    ax.set_title("Program active, from SUMO's own log (SaveTLSProgram); dashed: scheduled "
+                 "switches", fontsize=10)
     return fig
 
 
@@ -686,6 +736,56 @@ def optimiser_convergence(doc: Mapping[str, Any]) -> Figure:
                       fontsize=10)
         ax2.grid(axis="y", alpha=0.3)
     fig.suptitle(f"{doc.get('scenario', '')}: signal optimisation", fontsize=11)
+    return fig
+
+
+def calibration_fit(doc: Mapping[str, Any]) -> Figure:
+    """Calibration against counts: observed vs simulated hourly volumes, and the GEH histogram.
+
+    The left panel has the 1:1 line and the band where GEH < 5; the right one a histogram of
+    the GEH of every location-hour with the acceptance threshold 5.
+
+    Parameters
+    ----------
+    doc
+        ``calibration.json`` as written by ``trafficsim calibrate --out DIR``.
+    """
+    hours = doc.get("location_hours") or []
+    if not hours:
+        msg = "calibration.json has no location-hours"
+        raise ValueError(msg)
+    obs = np.array([h["observed_veh_h"] for h in hours], dtype=float)
+    sim = np.array([h["simulated_veh_h"] for h in hours], dtype=float)
+    g = np.array([h["geh"] for h in hours], dtype=float)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2)
+    top = max(float(obs.max()), float(sim.max()), 1.0) * 1.05
+    line = np.linspace(0.0, top, 200)
+    # GEH = 5 where (M - C)² = 12.5 (M + C): M = C + 6.25 ± sqrt(6.25² + 25 C)
+    band = np.sqrt(6.25 ** 2 + 25.0 * line)
+    ax.fill_between(line, np.maximum(line + 6.25 - band, 0), line + 6.25 + band,
+                    color="#2ca02c", alpha=0.12, label="GEH < 5")
+    ax.plot(line, line, color="#444", lw=1.0, label="1:1")
+    ok = g < 5
+    ax.scatter(obs[ok], sim[ok], s=14, color="#1f77b4", label="location-hour, GEH < 5")
+    ax.scatter(obs[~ok], sim[~ok], s=18, color="#d62728", marker="x", label="GEH ≥ 5")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("observed [veh/h]")
+    ax.set_ylabel("simulated, mean over seeds [veh/h]")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
+    edges = np.arange(0.0, max(10.0, float(np.ceil(g.max()))) + 0.5, 0.5)
+    ax2.hist(g, bins=edges, color="#1f77b4")
+    ax2.axvline(5.0, color="#d62728", ls="--", lw=1.2, label="GEH = 5")
+    ax2.set_xlabel("GEH of the hourly volume [-]")
+    ax2.set_ylabel("location-hours")
+    ax2.legend(fontsize=7)
+    ax2.grid(axis="y", alpha=0.3)
+    s = doc.get("summary", {})
+    fig.suptitle(f"calibration ({doc.get('method', '')}): GEH < 5 on "
+                 f"{100 * s.get('geh_lt5_share', 0):.0f}% of {len(hours)} location-hours",
+                 fontsize=11)
     return fig
 
 

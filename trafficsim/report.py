@@ -36,6 +36,8 @@ from trafficsim.spec import clock
 REPORT_NAME = "report.html"
 #: What ``trafficsim optimise --out DIR`` writes (see trafficsim.optimise).
 OPTIMISE_JSON = "optimise.json"
+#: What ``trafficsim calibrate --out DIR`` writes (see trafficsim.calibrate).
+CALIBRATION_JSON = "calibration.json"
 
 
 class ReportError(ValueError):
@@ -120,6 +122,8 @@ def load_folder(path: str | Path) -> ResultsFolder:
     mj = d / "metrics.json"
     if not mj.is_file() and (d / OPTIMISE_JSON).is_file():
         return ResultsFolder(dir=d, doc=_optimise_doc(d / OPTIMISE_JSON))
+    if not mj.is_file() and (d / CALIBRATION_JSON).is_file():
+        return ResultsFolder(dir=d, doc=_calibration_doc(d / CALIBRATION_JSON))
     if not mj.is_file():
         msg = (f"{d}: no metrics.json here; expected a folder written by "
                "'trafficsim compare --out DIR', 'trafficsim run --out DIR' or "
@@ -138,6 +142,23 @@ def load_folder(path: str | Path) -> ResultsFolder:
     return ResultsFolder(dir=d, doc=doc, runs=_rows(d / "runs.csv"),
                          edges=_rows(d / "edges.csv"), junctions=_rows(d / "junctions.csv"),
                          series=_rows(d / "timeseries.csv"))
+
+
+def _calibration_doc(path: Path) -> dict[str, Any]:
+    """A results document from ``calibration.json`` alone.
+
+    It has no plans; the whole file goes under ``calibration``.
+    """
+    try:
+        cal = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # not JSON, or not UTF-8
+        msg = f"{path}: is not valid JSON ({exc})"
+        raise ReportError(msg) from None
+    if not isinstance(cal, dict) or not isinstance(cal.get("summary"), dict):
+        msg = f"{path}: summary: missing; expected the calibration.json of 'trafficsim calibrate'"
+        raise ReportError(msg)
+    return {"scenario": cal.get("scenario", ""), "seeds": cal.get("seeds", []), "plans": {},
+            "vs_baseline": {}, "health": {}, "calibration": cal}
 
 
 def _optimise_doc(path: Path) -> dict[str, Any]:
@@ -216,6 +237,8 @@ def _digits(metric: str) -> int:
 def _comparison(f: ResultsFolder) -> list[Block]:
     doc = f.doc
     plans = f.plans
+    if not plans:  # a folder of `calibrate` alone: nothing compared
+        return []
     vs = doc.get("vs_baseline", {})
     others = [p for p in plans if p in vs]
     head = "".join(f"<th>{html.escape(p)}<br><small>mean [95% CI]</small></th>" for p in plans)
@@ -279,6 +302,98 @@ def _optimisation(f: ResultsFolder) -> list[Block]:
             '<p class="note">Search on the search seeds; the validation re-runs each plan on '
             "seeds the search never saw. <code>signal_plan.add.xml</code> in the folder holds "
             "the optimised programs.</p>"]
+
+
+@section("Calibration against counts", 12)
+def _calibration(f: ResultsFolder) -> list[Block]:
+    cal = f.doc.get("calibration")
+    if cal is None and (f.dir / CALIBRATION_JSON).is_file():
+        cal = json.loads((f.dir / CALIBRATION_JSON).read_text(encoding="utf-8"))
+    if not cal or not cal.get("location_hours"):
+        return []
+    s = cal["summary"]
+    verdict = "accepted" if s.get("accepted") else "<b>not accepted</b>"
+    head = (f"<p>Route flows fitted by <code>{html.escape(str(cal.get('method', '')))}</code>; "
+            f"simulated counts are the mean over seeds {html.escape(str(cal.get('seeds')))} of "
+            f"SUMO runs. GEH &lt; 5 on {100 * s['geh_lt5_share']:.0f}% of "
+            f"{s.get('location_hours')} location-hours at {s['locations']} locations: "
+            f"{verdict} ({html.escape(str(cal.get('criterion', '')))}). R² {_fmt(s.get('r2'), 3)}, "
+            f"RMSE {_fmt(s.get('rmse_pct'))}%, {_fmt(s.get('vehicles'), 0)} vehicles per run "
+            f"(fitted {_fmt(s.get('vehicles_fitted'), 0)}).</p>")
+    worst = sorted(cal["location_hours"], key=lambda h: -h["geh"])[:10]
+    rows = "".join(f"<tr><th>{html.escape(h['location'])}</th><td>{html.escape(h['hour'])}</td>"
+                   f"<td>{_fmt(h['observed_veh_h'], 0)}</td><td>{_fmt(h['simulated_veh_h'], 0)}"
+                   f"</td><td>{_fmt(h['geh'], 2)}</td></tr>" for h in worst)
+    table = ('<table class="num"><thead><tr><th>worst locations</th><th>hour</th>'
+             "<th>observed [veh/h]</th><th>simulated [veh/h]</th><th>GEH</th></tr></thead>"
+             f"<tbody>{rows}</tbody></table>")
+    flags = "".join(f"<li><b>{html.escape(fl['location'])}</b>: {html.escape(fl['reason'])}</li>"
+                    for fl in cal.get("flagged", []))
+    blocks: list[Block] = [head, plots.calibration_fit(cal), table]
+    if flags:
+        blocks.append(f"<p>Counts no route flows can reproduce:</p><ul>{flags}</ul>")
+    return blocks
+
+
+@section("Time-of-day plans", 16)
+def _periods(f: ResultsFolder) -> list[Block]:
+    """A ``--periods`` run: periods, timings, the programs SUMO ran, the switches in the series.
+
+    Each period's timing diagram, which program each light ran when (SUMO's own log) and the
+    whole-day validation series with the switches marked.
+    """
+    from dataclasses import replace as _replace
+
+    from trafficsim.netgeom import read_net
+    from trafficsim.signals import read_plan_file
+
+    opt = f.doc.get("optimise") or {}
+    p = opt.get("periods")
+    if not isinstance(p, dict) or not p.get("per_period"):
+        return []
+    def cycles(r: dict[str, Any]) -> str:
+        plan = (r.get("best") or {}).get("plan") or {}
+        return ", ".join(sorted({_fmt(v.get("cycle_s"), 0) for v in plan.values()}))
+
+    rows = "".join(
+        f"<tr><th>{html.escape(str(r['program_id']))}</th><td>{html.escape(str(r['clock']))}"
+        f"</td><td>{_fmt((r.get('best') or {}).get('objective'), 2)}</td><td>"
+        f"{html.escape(cycles(r))}</td></tr>" for r in p["per_period"])
+    vs = ((opt.get("validation") or {}).get("day_plan_vs") or {})
+    cmp = "".join(
+        f"<tr><th>{html.escape(ref)}</th><td>{_fmt(d['mean_delay_s'].get('diff'))} <small>"
+        f"[{_fmt(d['mean_delay_s']['ci95'][0])}, {_fmt(d['mean_delay_s']['ci95'][1])}] "
+        f"{_fmt(d['mean_delay_s'].get('pct'))}%</small></td></tr>" for ref, d in vs.items())
+    blocks: list[Block] = [
+        f"<p>{len(p['per_period'])} periods ({html.escape(str(p.get('rule', '')))}); switched "
+        f"by a WAUT, procedure {html.escape(str(p.get('procedure', '')))}.</p>",
+        '<table class="num"><thead><tr><th>program</th><th>period</th><th>objective</th>'
+        f"<th>cycle [s]</th></tr></thead><tbody>{rows}</tbody></table>"]
+    if cmp:
+        blocks.append('<table class="num"><thead><tr><th>day plan vs</th><th>Δ mean delay '
+                      "[s] (whole day)<br><small>paired diff [95% CI], %</small></th></tr>"
+                      f"</thead><tbody>{cmp}</tbody></table>")
+    net = f.dir / "single" / "work" / "cases" / "baseline" / "net.net.xml"
+    plan_file = f.dir / "signal_plan.add.xml"
+    if net.is_file() and plan_file.is_file():
+        geo = read_net(net)
+        progs, _ = read_plan_file(plan_file)
+        for r in p["per_period"]:
+            mine = {q.tls_id: q for q in progs if q.program_id == r["program_id"]}
+            if mine:
+                fig = plots.signal_timing(_replace(geo, programs=mine))
+                fig.suptitle(f"{r['program_id']}: {r['clock']}", fontsize=10)
+                blocks.append(fig)
+    window = opt.get("window") or {}
+    if p.get("switch_log") and window:
+        blocks.append(plots.day_plan_timeline(p["switch_log"], float(window["begin_s"]),
+                                              float(window["end_s"]),
+                                              p.get("breakpoints_s", [])))
+    series = _rows(f.dir / "validation" / "timeseries.csv")
+    if series:
+        marks = [(float(t), f"→ tod{i + 1}") for i, t in enumerate(p.get("breakpoints_s", []))]
+        blocks.append(plots.time_series(series, marks=marks))
+    return blocks
 
 
 @section("Signalised junctions: level of service", 20)

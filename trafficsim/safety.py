@@ -20,8 +20,11 @@ is wrong with it (an empty list: safe):
   it at least ``min_green_s``; a crossing keeps its green at least the 7 s walk;
 - **service**: every controlled link gets green at some point of the cycle.
 
-Durations of actuated phases are their ``minDur`` (the shortest the program can run); phase
-skipping (``next``) is not followed.  Messages name the light, the phase index, the links and
+Durations of actuated phases are their ``minDur`` (the shortest the program can run).  A
+program whose green phases may be followed by more than one stage (phase skipping, ``next``
+with several targets, :func:`trafficsim.phasing.with_skipping`) is checked along every cycle of
+distinct stages it can run, each as a program of its own (messages name the path).
+Messages name the light, the phase index, the links and
 their movements (``from→to``).
 
 Pure module: it reads the network model and never starts SUMO.
@@ -30,6 +33,7 @@ Pure module: it reads the network model and never starts SUMO.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from trafficsim.netmodel import Network
 from trafficsim.phasing import MIN_GREEN_S, WALK_S, JunctionLayout, layout
@@ -77,10 +81,77 @@ def program_issues(net: Network, program: Program, *,
     if short:
         return [f"{tls}: phase {k} has {len(program.phases[k].state)} signal states for "
                 f"{lay.n_links} links" for k in short]
+    paths = _paths(program)
+    if paths:
+        # (a path that skips a stage leaves its links red: service is the whole program's)
+        found = [f"{tls}: {_name(lay, i)} never gets green" for i in lay.controlled
+                 if not any(_green(ph.state[i]) for ph in program.phases)]
+        for names, path in paths:
+            for msg in _issues(lay, path, min_green_s, service=False):
+                msg = f"{msg} (stages {names})"
+                if msg not in found:
+                    found.append(msg)
+        return found
+    return _issues(lay, program, min_green_s)
+
+
+def _issues(lay: JunctionLayout, program: Program, min_green_s: float, *,
+            service: bool = True) -> list[str]:
     out: list[str] = []
     out += _conflicts(lay, program)
     out += _intergreens(lay, program)
-    out += _min_greens(lay, program, min_green_s)
+    out += _min_greens(lay, program, min_green_s, service=service)
+    return out
+
+
+def _target(phases: Sequence[Phase], start: int) -> tuple[int, list[int]]:
+    """The green phase SUMO reaches from phase ``start``, and the transition phases on the way."""
+    n = len(phases)
+    chain: list[int] = []
+    i = start
+    while not phases[i].is_green and len(chain) <= n:
+        chain.append(i)
+        i = phases[i].next[0] if phases[i].next else (i + 1) % n
+    return i, chain
+
+
+def _paths(program: Program) -> list[tuple[str, Program]]:
+    """Each cycle of distinct stages a skipping program can run, as a program of its own.
+
+    Empty when every green has one successor stage (the program runs in its phase order).
+    """
+    phases = program.phases
+    n = len(phases)
+    greens = [i for i, p in enumerate(phases) if p.is_green]
+    succ: dict[int, dict[int, list[int]]] = {}
+    for g in greens:
+        for c in phases[g].next or ((g + 1) % n,):
+            target, chain = _target(phases, c)
+            if target != g and phases[target].is_green:
+                succ.setdefault(g, {}).setdefault(target, chain)
+    if all(len(v) <= 1 for v in succ.values()):
+        return []
+    mins = dict(zip((st.green for st in program.stages), program.min_greens_s, strict=False))
+    cycles: list[list[int]] = []
+
+    def walk(path: list[int]) -> None:
+        for t in succ.get(path[-1], {}):
+            if t == path[0] and len(path) > 1:
+                cycles.append(list(path))
+            elif t not in path and t > path[0]:  # each cycle once, from its lowest green
+                walk([*path, t])
+
+    for g in greens:
+        walk([g])
+    out = []
+    for cyc in cycles:
+        ph: list[Phase] = []
+        for k, g in enumerate(cyc):
+            ph.append(replace(phases[g], next=()))
+            ph += [replace(phases[t], next=()) for t in succ[g][cyc[(k + 1) % len(cyc)]]]
+        path = replace(program, phases=tuple(ph),
+                       min_greens_s=tuple(mins.get(g, 0.0) for g in cyc))
+        out.append(("→".join(str(greens.index(g)) for g in cyc), path))
     return out
 
 
@@ -173,7 +244,8 @@ def _green_runs(phases: Sequence[Phase], i: int) -> list[tuple[int, float]]:
     return runs
 
 
-def _min_greens(lay: JunctionLayout, program: Program, min_green_s: float) -> list[str]:
+def _min_greens(lay: JunctionLayout, program: Program, min_green_s: float, *,
+                service: bool = True) -> list[str]:
     out = []
     phases = program.phases
     for k, (st, need) in enumerate(zip(program.stages, program.min_greens_s, strict=False)):
@@ -184,7 +256,8 @@ def _min_greens(lay: JunctionLayout, program: Program, min_green_s: float) -> li
     crossings = lay.crossing_links
     for i in lay.controlled:
         if not any(_green(ph.state[i]) for ph in phases):
-            out.append(f"{lay.tls_id}: {_name(lay, i)} never gets green")
+            if service:
+                out.append(f"{lay.tls_id}: {_name(lay, i)} never gets green")
             continue
         if all(_green(ph.state[i]) for ph in phases):
             continue

@@ -8,8 +8,10 @@ TOML layout (see ``scenarios/`` for complete examples)::
     name = "arterial_am_peak"
     [simulation]     begin = "07:00", end = "09:00", seeds = [1, 2, 3]
     [network.corridor] / [network.grid] / [network] file = "x.net.xml" / [network] sumocfg = "x.sumocfg"
+                     / [network] osm = "x.osm" (optional bbox = [W, S, E, N], keep = ["primary", ...])
     [demand]         bin_minutes, [demand.mix], [demand.occupancy], [demand.profiles], [[demand.flows]],
-                     [[demand.stops]] (drop-offs / visits that stop at the kerb)
+                     [[demand.stops]] (drop-offs / visits that stop at the kerb),
+                     counts = "counts.csv" / route_flows = "route_flows.csv" (demand from counts)
     [plans.NAME]     description, [[plans.NAME.measures]] type = "speed_limit", ...
 """
 
@@ -79,7 +81,26 @@ class NetFileSpec:
     path: Path
 
 
-NetworkSpec = CorridorSpec | GridSpec | NetFileSpec
+@dataclass(frozen=True)
+class OsmSpec:
+    """A network imported from an OpenStreetMap file (:func:`trafficsim.osm.import_osm`).
+
+    Parameters
+    ----------
+    path
+        The ``.osm`` file.
+    bbox
+        Keep only roads within (W, S, E, N) [°]; None: the whole file.
+    keep
+        OSM highway classes kept (their ``_link`` roads included); None: every road for cars.
+    """
+
+    path: Path
+    bbox: tuple[float, float, float, float] | None = None
+    keep: tuple[str, ...] | None = None
+
+
+NetworkSpec = CorridorSpec | GridSpec | NetFileSpec | OsmSpec
 
 
 @dataclass(frozen=True)
@@ -170,6 +191,12 @@ class DemandSpec:
         Persons per bus. [persons]
     stops
         Kerb-stop demand (drop-offs, visits).
+    counts
+        Traffic counts (``[demand] counts``) the vehicles' route flows are fitted to
+        (:mod:`trafficsim.routeflows`), or None.
+    route_flows
+        A route-flow file (``[demand] route_flows``, e.g. written by ``trafficsim calibrate``),
+        or None.
     """
 
     bin_s: float
@@ -178,6 +205,8 @@ class DemandSpec:
     occupancy: tuple[tuple[int, float], ...] = ((1, 1.0),)
     bus_occupancy: int = 30
     stops: tuple[StopDemandSpec, ...] = ()
+    counts: Path | None = None
+    route_flows: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -467,11 +496,12 @@ def _network(top: Fields, path: Path, issues: list[Issue]
     placeholder = NetFileSpec(Path("missing.net.xml"))
     if net is None:
         return placeholder, (), (), None, None
-    kinds = [k for k in ("corridor", "grid", "file", "sumocfg") if k in net.table]
+    kinds = [k for k in ("corridor", "grid", "file", "sumocfg", "osm") if k in net.table]
     if len(kinds) != 1:
         found = f"found {', '.join(kinds)}" if kinds else "found none"
         issues.append(Issue(path, "network", "needs exactly one of [network.corridor], "
-                                              f"[network.grid], file = ..., sumocfg = ...; {found}"))
+                                              "[network.grid], file = ..., sumocfg = ..., "
+                                              f"osm = ...; {found}"))
     routes: tuple[Path, ...] = ()
     adds: tuple[Path, ...] = ()
     window = None
@@ -510,6 +540,8 @@ def _network(top: Fields, path: Path, issues: list[Issue]
             cfg_net, routes, adds, window = _read_sumocfg(cfg, issues)
             spec = NetFileSpec(cfg_net)
             cfg_file = cfg
+    if net.has("osm"):
+        spec = _osm_spec(net, path)
     net.str_list("routes", ())  # type checks; each path is resolved below
     net.str_list("additional", ())
     extra_routes = tuple(_existing(net, "routes", path, i, xml=())
@@ -518,6 +550,27 @@ def _network(top: Fields, path: Path, issues: list[Issue]
                        for i in _str_indices(net, "additional"))
     net.done()
     return spec, routes + extra_routes, adds + extra_adds, window, cfg_file
+
+
+def _osm_spec(net: Fields, path: Path) -> OsmSpec:
+    """``[network] osm = "x.osm"`` with its optional ``bbox`` and ``keep``."""
+    from trafficsim.osm import OsmError, parse_bbox, parse_keep
+
+    osm = _existing(net, "osm", path, xml=("osm",))
+    bbox = keep = None
+    if net.has("bbox"):
+        try:
+            raw = net.table["bbox"]
+            bbox = parse_bbox(raw if isinstance(raw, (str, list)) else [raw], "")
+        except OsmError as exc:
+            net.error("bbox", f"= {net.table['bbox']!r}: {exc.message}")
+    if net.has("keep"):
+        classes = net.str_list("keep")
+        try:
+            keep = parse_keep(classes, "")
+        except OsmError as exc:
+            net.error("keep", f"= {list(classes)!r}: {exc.message}")
+    return OsmSpec(osm, bbox, keep)
 
 
 #: Root elements of a SUMO network and of a SUMO configuration.
@@ -614,11 +667,20 @@ def _demand(dem: Fields, begin: Any, end: Any, *, shortened: bool = False) -> De
         flows.append(FlowSpec(id=fid, origin=origin, destination=dest, veh_per_hour=vph,
                               profile=prof, mix=fmix))
     stops = _stop_demand(dem, profiles, n_bins, begin, bin_min, ids, shortened=shortened)
-    if not flows and not stops:
-        dem.error("flows", "is empty; expected at least one [[demand.flows]] entry")
+    # route flows fitted to counts, or given as a file: the vehicles need no OD flows then
+    counts = _existing(dem, "counts", Path(dem.file)) if dem.has("counts") else None
+    route_flows = (_existing(dem, "route_flows", Path(dem.file)) if dem.has("route_flows")
+                   else None)
+    if counts is not None and route_flows is not None:
+        dem.error("route_flows", "is given with counts; expected one of them (counts are "
+                                 "fitted into route flows)")
+    if not flows and not stops and counts is None and route_flows is None:
+        dem.error("flows", "is empty; expected at least one [[demand.flows]] entry (or "
+                           "[demand] counts / route_flows)")
     dem.done()
     return DemandSpec(bin_s=bin_s, flows=tuple(flows), mix=mix, occupancy=occ,
-                      bus_occupancy=bus_occ, stops=tuple(stops))
+                      bus_occupancy=bus_occ, stops=tuple(stops), counts=counts,
+                      route_flows=route_flows)
 
 
 def _flow_profile(f: Fields, profiles: dict[str, tuple[float, ...]], n_bins: int, begin: Any,
@@ -959,6 +1021,7 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
         for i, st in enumerate(scenario.demand.stops):
             for fld, msg in _stop_issues(st, net):
                 issues.append(Issue(src, f"demand.stops[{i}].{fld}", msg))
+        issues += _route_flow_issues(scenario, net)
     for sit in scenario.situations:
         issues += [Issue(src, fld, msg)
                    for fld, msg in sit.check(net, scenario.begin_s, scenario.end_s)]
@@ -976,6 +1039,23 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
                         "plan (their connection patches would overwrite each other)"))
                 marked.setdefault(edge, j)
     return issues
+
+
+def _route_flow_issues(scenario: Scenario, net: NetIndex) -> list[Issue]:
+    """Problems of the counts or route-flow file, each naming its line and column."""
+    from trafficsim.counts import CountsError, detector_edges, read_counts
+    from trafficsim.routeflows import read_route_flows
+
+    demand = scenario.demand
+    try:
+        if demand is not None and demand.counts is not None:
+            read_counts(demand.counts, net, scenario.begin_s, scenario.end_s,
+                        detectors=detector_edges(scenario.additional_files))
+        if demand is not None and demand.route_flows is not None:
+            read_route_flows(demand.route_flows, net)
+    except CountsError as exc:
+        return list(exc.issues)
+    return []
 
 
 def plan_measures(scenario: Scenario, plan: PlanSpec) -> tuple[Measure, ...]:

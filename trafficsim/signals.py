@@ -16,6 +16,7 @@ Pure module: it reads and writes files but never starts SUMO.
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -445,11 +446,22 @@ class DayPlan:
 
     periods: tuple[tuple[float, SignalPlan], ...]
 
-    def to_additional(self, waut_id: str = "trafficsim_tod") -> str:
+    def to_additional(self, waut_id: str = "trafficsim_tod", *, procedure: str = "",
+                      synchron: bool = False) -> str:
         """Return an additional file with every period's programs and the WAUT that switches them.
 
         The programs get programIDs ``tod0``, ``tod1``, …; the one WAUT switches all their
-        traffic lights at the period starts.
+        traffic lights at the period starts.  ``refTime`` is the first period's start and SUMO
+        counts the ``wautSwitch`` times from it, so they are written relative to it.
+
+        Parameters
+        ----------
+        waut_id
+            Id of the ``<WAUT>``.
+        procedure, synchron
+            SUMO's switching procedure of each ``<wautJunction>`` (``""``: immediate,
+            ``"GSP"``, ``"Stretch"``) and its ``synchron`` flag.  A light with an actuated
+            program switches immediately (GSP would never find its switching point).
 
         Raises
         ------
@@ -460,19 +472,45 @@ class DayPlan:
             msg = "a day plan needs at least one period"
             raise ValueError(msg)
         lines = ["<additional>"]
+        seen: set[str] = set()
         for i, (_, plan) in enumerate(self.periods):
-            lines += plan.with_program_id(f"tod{i}").elements()
+            for el in plan.with_program_id(f"tod{i}").elements():
+                # detectors (skip, coordinated actuated) are named after their lane: periods
+                # share them, and SUMO refuses a detector declared twice
+                lines += [ln for ln in el.split("\n") if not _repeated(ln, seen)]
         t0 = self.periods[0][0]
         lines.append(f'  <WAUT id={quoteattr(waut_id)} refTime="{_num(t0)}" startProg="tod0">')
-        lines += [f'    <wautSwitch time="{_num(t)}" to="tod{i}"/>'
+        lines += [f'    <wautSwitch time="{_num(t - t0)}" to="tod{i}"/>'
                   for i, (t, _) in enumerate(self.periods) if i > 0]
         lines.append("  </WAUT>")
         tls = sorted({t for _, plan in self.periods for t in plan.tls_ids})
+
+        def how(tls_id: str) -> str:
+            # GSP waits for a static program's cycle position, which an actuated program never
+            # reports: such a light would never switch, so its switches are immediate
+            static = all(p.kind == "static" for _, plan in self.periods for p in plan.programs
+                         if p.tls_id == tls_id)
+            if not procedure or (procedure == "GSP" and not static):
+                return ""
+            return f" procedure={quoteattr(procedure)}" + (' synchron="true"' if synchron else "")
+
         # wautJunction's junctionID is the tlLogic id (SUMO's attribute name predates joined TLS)
-        lines += [f"  <wautJunction wautID={quoteattr(waut_id)} junctionID={quoteattr(t)}/>"
-                  for t in tls]
+        lines += [f"  <wautJunction wautID={quoteattr(waut_id)} junctionID={quoteattr(t)}"
+                  f"{how(t)}/>" for t in tls]
         lines.append("</additional>\n")
         return "\n".join(lines)
+
+
+def _repeated(line: str, seen: set[str]) -> bool:
+    """Whether ``line`` declares a detector whose id is in ``seen`` (else: record it)."""
+    m = re.match(r'\s*<(laneAreaDetector|inductionLoop|e1Detector|e2Detector)\s.*?\bid="([^"]+)"',
+                 line)
+    if m is None:
+        return False
+    if m.group(2) in seen:
+        return True
+    seen.add(m.group(2))
+    return False
 
 
 # --------------------------------------------------------------------------------------------

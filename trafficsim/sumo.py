@@ -78,7 +78,13 @@ def sumo_version() -> str:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "SUMO_HOME": sumo_home()}
+    env = {**os.environ, "SUMO_HOME": sumo_home()}
+    # The wheel ships PROJ's database but its PROJ does not find it unaided: netconvert then
+    # prints "Cannot find proj.db" on every OSM import (the projection itself is unchanged).
+    proj = Path(sumo_home()) / "data" / "proj"
+    if "PROJ_LIB" not in env and (proj / "proj.db").is_file():
+        env["PROJ_LIB"] = str(proj)
+    return env
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ from trafficsim.phasing import (
     why_not,
     with_ite_intergreens,
     with_min_greens,
+    with_skipping,
 )
 from trafficsim.safety import program_issues
 from trafficsim.signals import (
@@ -169,6 +170,7 @@ class SignalPlanMeasure(Measure):
     phasing: tuple[tuple[str, str], ...] = ()
     cycle_s: float = DEFAULT_CYCLE_S
     intergreens: str = "network"
+    skip_stages: bool = False
 
     @classmethod
     def parse(cls, f: Fields) -> SignalPlanMeasure:
@@ -232,6 +234,12 @@ class SignalPlanMeasure(Measure):
             if kw["max_green_s"] < kw["min_green_s"]:  # type: ignore[operator]
                 f.error("max_green_s", f"= {kw['max_green_s']} is below min_green_s = "
                                        f"{kw['min_green_s']}")
+            kw["skip_stages"] = f.bool("skip_stages", False)
+            if kw["skip_stages"] and not phasing:
+                f.error("skip_stages", "works with designed phases: give a phasing, e.g. "
+                                       "phasing = \"leading_left\"")
+        elif f.has("skip_stages"):
+            f.error("skip_stages", f"is used with control = \"actuated\", not {control!r}")
         if control == "coordinated":
             kw["extension_s"] = f.float("extension_s", 3.0, lo=0.0, hi=60.0, unit=" s")
             kw["max_gap_s"] = f.float("max_gap_s", 4.0, lo=0.1, hi=20.0, unit=" s")
@@ -352,10 +360,11 @@ class SignalPlanMeasure(Measure):
                 else read_plan(draft.net_file))
         if self.tls:
             plan = SignalPlan(tuple(p for p in plan.programs if p.tls_id in self.tls))
-        if self.control == "max_pressure":
-            self._apply_max_pressure(draft, plan)
-            return
         model = read_network(draft.net_file) if self.intergreens == "ite" else None
+        if self.control == "max_pressure":
+            # (ITE: the stages' own transitions rebuilt; the controller derives the others)
+            self._apply_max_pressure(draft, plan if model is None else _ite(model, plan))
+            return
         if self.control == "coordinated":
             plan = plan.coordinated_actuated(
                 read_links(draft.net_file), read_edges(draft.net_file),
@@ -416,6 +425,9 @@ class SignalPlanMeasure(Measure):
             plan = SignalPlan(tuple(with_min_greens(p, p.actuated(
                 min_green_s=self.min_green_s, max_green_s=self.max_green_s, params=params,
                 program_id="ts_design")) for p in plan.programs))
+            if self.skip_stages:
+                plan = SignalPlan(tuple(with_skipping(layout(net, p.tls_id), p)
+                                        for p in plan.programs))
             min_green = min(self.min_green_s, min_green)
         elif self.control == "coordinated":
             designed = {p.tls_id: p for p in plan.programs}
@@ -464,9 +476,9 @@ def _parse_intergreens(f: Fields, control: str, phasing: bool) -> str:
     value = f.str("intergreens", choices=INTERGREENS)
     if phasing and value != "ite":
         f.error("intergreens", "designed programs (phasing) always have ITE intergreens")
-    elif control not in ("actuated", "webster") and not phasing:
-        f.error("intergreens", f"is used with control = \"actuated\" or \"webster\" on the "
-                               f"network's phases, not {control!r}")
+    elif control not in ("actuated", "webster", "max_pressure") and not phasing:
+        f.error("intergreens", f"is used with control = \"actuated\", \"webster\" or "
+                               f"\"max_pressure\" on the network's phases, not {control!r}")
     return str(value) if value in INTERGREENS else "network"
 
 

@@ -297,7 +297,7 @@ def run_design(search: Search, space: DesignSpace, *, edges: Mapping[str, Any],
         holder: list[SignalPlan] = []
         run_phase(lambda: holder.append(_actuated_base(search, space, designed)), search)
         if holder:
-            act = _actuated_encoding(holder[0])
+            act = _actuated_encoding(holder[0], space)
             search.restart(act, "actuated", n_fixed + tune_budget)
             run_phase(lambda: tune_vector(search, "actuated"), search)
         base = best_fixed(search, designed)
@@ -325,11 +325,47 @@ class DesignCoordinatedEncoding(CoordinatedEncoding):
             min_green_s=self.min_green_s)
 
 
-def _actuated_encoding(base: SignalPlan) -> ActuatedEncoding:
-    """Shared actuated parameters on ``base``'s phases; the minimum greens hold as minDur."""
+def _actuated_encoding(base: SignalPlan, space: DesignSpace | None = None) -> ActuatedEncoding:
+    """Shared actuated parameters on ``base``'s phases; the minimum greens hold as minDur.
+
+    With ``space``, and a light of three or more designed stages in ``base``, a fourth
+    coordinate says whether stages without demand are skipped (:class:`SkippingEncoding`).
+    """
     min_green = max(max(p.min_greens_s) for p in base.programs)
-    return replace(ActuatedEncoding(base),
-                   bounds=((max(min_green, 3.0), 15.0), (20.0, 90.0), (1.0, 6.0)))
+    bounds = ((max(min_green, 3.0), 15.0), (20.0, 90.0), (1.0, 6.0))
+    if space is not None and any(len(p.stages) >= 3 and not network_phases(
+            p, space.start[p.tls_id]) for p in base.programs):
+        return SkippingEncoding(base, bounds=(*bounds, (0.0, 1.0)),
+                                steps=((2.0, 15.0, 1.0, 1.0), (1.0, 5.0, 0.5, 1.0)),
+                                order=(3, 2, 0, 1), space=space)
+    return replace(ActuatedEncoding(base), bounds=bounds)
+
+
+@dataclass(frozen=True)
+class SkippingEncoding(ActuatedEncoding):
+    """Actuated control, and whether designed stages without demand are skipped.
+
+    The vector is ``[min green [s], max green [s], max gap [s], skip]``; with ``skip >= 0.5``
+    every light of three or more designed stages gets :func:`trafficsim.phasing.with_skipping`
+    (lights that keep the network's phases keep its fixed sequence).  The search starts without
+    skipping and tries it first.
+    """
+
+    space: DesignSpace | None = None
+
+    def decode(self, x: Sequence[float] | np.ndarray) -> SignalPlan:
+        """As :meth:`ActuatedEncoding.decode`, then skipping when ``x[3] >= 0.5``."""
+        plan = super().decode(x)
+        if x[3] < 0.5 or self.space is None:
+            return plan
+        sp = self.space
+        return SignalPlan(tuple(
+            phasing.with_skipping(phasing.layout(sp.net, p.tls_id), p)
+            if not network_phases(p, sp.start[p.tls_id]) else p for p in plan.programs))
+
+    def default(self) -> np.ndarray:
+        """SUMO's defaults, no skipping."""
+        return np.array([5.0, 50.0, 3.0, 0.0])
 
 
 def _actuated_base(search: Search, space: DesignSpace, designed: SignalPlan) -> SignalPlan:

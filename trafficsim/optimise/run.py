@@ -209,7 +209,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             "window": {"begin_s": sc.begin_s, "end_s": sc.end_s},
             "early_cut": s.early_cut, "stop_weight_s": s.stop_weight_s,
             "cut_evaluations": sum(1 for e in journal.entries.values() if e.cut),
-            "search_wall_s": round(search_s, 2),
+            "search_wall_s": round(search_s, 2), "warm_start": search.warm_used,
             "best": {"key": best.key, "role": best.role, "objective": best.objective,
                      "eval": best.n, "plan": best_plan.to_dict()},
             "start": {"objective": journal.entries[plan_key(start)].objective,
@@ -390,7 +390,8 @@ def _check_resume(out: Path, state: dict[str, Any], resume: bool, sc: Scenario) 
 
 @contextlib.contextmanager
 def _executor(workers: int | None, scheduler: str | None, executor: Executor | None,
-              out: Path, inputs: Sequence[Path]) -> Iterator[Executor]:
+              out: Path | None = None, inputs: Sequence[Path] = ()) -> Iterator[Executor]:
+    """The executor of a search; on a Dask cluster, checked to see ``out`` and ``inputs``."""
     if executor is not None:
         yield executor
     elif scheduler:

@@ -98,6 +98,7 @@ class Search:
     check: Callable[[SignalPlan], list[str]] | None = None
     rejected: dict[str, list[str]] = field(default_factory=dict)  # key → its safety issues
     cap: float = math.inf  # DE's objective cap C (see the module docstring)
+    warm_used: bool = False  # settings.warm_start seeded DE's first population
 
     def restart(self, encoding: Any, role: str, limit: int) -> None:
         """Set up a new search phase (fresh DE bookkeeping) on the same journal."""
@@ -258,7 +259,8 @@ def global_search(search: Search, start: SignalPlan, webster: SignalPlan,
                   links: dict[str, Any], edges: dict[str, Any], flows: dict[str, float]) -> None:
     """The fixed-time search with ``search.settings.method`` over ``search.encoding``.
 
-    It is warm started from the starting plan, Webster and (several lights) the green waves.
+    It is warm started from the starting plan, Webster, (several lights) the green waves and
+    ``settings.warm_start`` when it fits the starting plan's phases.
 
     Parameters
     ----------
@@ -301,9 +303,14 @@ def global_search(search: Search, start: SignalPlan, webster: SignalPlan,
                 coordinated.append(np.clip(x, lo, hi))
     x_start = np.clip(enc.encode(start), lo, hi)
     x_web = np.clip(enc.encode(web_common, common), lo, hi)  # Webster's offsets: all 0
+    anchors = [x_web]
+    warm = s.warm_start
+    if warm is not None and _fits(warm, start):
+        anchors.append(np.clip(enc.encode(warm), lo, hi))
+        search.warm_used = True
     if s.method == "differential_evolution":
         search.cap = objective_cap(search)
-        init = initial_population(enc, x_start, [x_web], s.budget, s.rng_seed, wave=x_wave,
+        init = initial_population(enc, x_start, anchors, s.budget, s.rng_seed, wave=x_wave,
                                   coordinated=coordinated)
         so.differential_evolution(
             lambda x: 0.0, bounds, init=init, workers=search.mapper, updating="deferred",
@@ -317,6 +324,14 @@ def global_search(search: Search, start: SignalPlan, webster: SignalPlan,
     else:  # nelder_mead
         so.minimize(search.single, x_start, method="Nelder-Mead", bounds=bounds,
                     options={"maxfev": 10 * s.budget, "xatol": 0.5, "fatol": 0.01})
+
+
+def _fits(plan: SignalPlan, start: SignalPlan) -> bool:
+    """Whether ``plan`` times the same lights with the same stages as ``start``."""
+    try:
+        return all(len(plan[p.tls_id].stages) == len(p.stages) for p in start.programs)
+    except (KeyError, ValueError):
+        return False
 
 
 def objective_cap(search: Search) -> float:

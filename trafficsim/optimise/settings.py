@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from trafficsim.errors import Issue, ScenarioError
 from trafficsim.scenario import Scenario
-from trafficsim.signals import WebsterSettings
+from trafficsim.signals import SignalPlan, WebsterSettings
 
 OBJECTIVES = ("mean_delay_s", "person_delay_s", "performance_index_s", "throughput_veh")
 METHODS = ("differential_evolution", "dual_annealing", "direct", "nelder_mead")
@@ -52,6 +52,10 @@ class OptimiseSettings:
         actuated and coordinated tuning, on the designed phases.
     design_share
         With ``design``: share of the budget the phasing choice may use at most.
+    warm_start
+        A plan to seed the search with (DE's first population), e.g. the neighbouring
+        period's winner (``--periods``); ignored when its programs do not fit the starting
+        plan's phases.
     """
 
     budget: int = 40
@@ -72,6 +76,7 @@ class OptimiseSettings:
     compare_sumo_webster: bool = True
     design: bool = False
     design_share: float = 0.5
+    warm_start: SignalPlan | None = None
 
 
 def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
