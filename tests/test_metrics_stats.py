@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from trafficsim.metrics import level_of_service, run_health, run_metrics
+from trafficsim.metrics import kept_out, level_of_service, run_health, run_metrics
 from trafficsim.outputs import RunStatistics
 from trafficsim.stats import mean_ci, paired_difference
 
@@ -110,3 +110,27 @@ def test_metrics_of_several_measures_are_kept_apart_only_when_they_are_per_insta
     freight = merge_measure_metrics([("freight", {"general_delay_s": 7.0}),
                                      ("freight", {"general_delay_s": 7.0})])
     assert freight == {"general_delay_s": 7.0}
+
+
+def test_only_vehicles_kept_out_long_are_a_blocked_entry() -> None:
+    """A city always has vehicles that wanted to leave in the window's last seconds: counted as
+    not inserted, but not warned about; one kept out for minutes is."""
+    trips = {"id": np.array(["a"], dtype=object), "timeLoss": np.array([5.0]),
+             "departDelay": np.array([0.0]), "arrival": np.array([50.0]),
+             "duration": np.array([50.0]), "waitingTime": np.array([0.0]),
+             "waitingCount": np.array([0.0])}
+    flat = {"time": np.array([0.0, 60.0]), "arrived": np.array([0.0, 1.0]),
+            "running": np.array([1.0, 0.0]), "halting": np.array([0.0, 0.0])}
+
+    def health(last_depart_s: float):
+        vehicles = {"id": np.array(["a", "b"], dtype=object),
+                    "depart_s": np.array([0.0, last_depart_s]), "occupancy": np.ones(2)}
+        m = run_metrics(trips, vehicles, stats(), end_s=1000.0)
+        return m, run_health(stats(), flat, int(m["not_inserted_veh"]),
+                             blocked=kept_out(trips, vehicles, stats(), 1000.0))
+
+    m, h = health(988.6)  # 11.4 s before the end, as seen in the LuST city run
+    assert m["not_inserted_veh"] == 1 and h.not_inserted == 1 and h.ok
+    m, h = health(700.0)
+    assert h.warnings == ("1 vehicle(s) never entered the network (1 waited more than 60 s "
+                          "for a gap: an entry is blocked)",)

@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         sp.add_argument("--end", type=_end, help="override the simulation end [s]")
         sp.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
+        sp.add_argument("--scheduler", help="run on a Dask cluster: the scheduler's address, e.g. "
+                                            "tcp://10.0.0.5:8786 (workers must see --out)")
         sp.add_argument("--quiet", action="store_true", help="no progress output")
         sp.add_argument("--strict", action="store_true",
                         help="exit 3 when a run had teleports, gridlock or vehicles left out")
@@ -387,7 +389,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
     sc = load_scenario(args.scenario, end_s=args.end)
     kw = {"seeds": args.seeds, "out": args.out, "workers": args.workers,
-          "progress": not args.quiet, "trajectories": args.corridor or args.trajectories}
+          "scheduler": args.scheduler, "progress": not args.quiet,
+          "trajectories": args.corridor or args.trajectories}
     if args.command == "run":
         result = simulate(sc, args.plan, **kw)
     else:
@@ -412,7 +415,8 @@ def _sweep_clearance(args: argparse.Namespace) -> int:
 
     sc = load_scenario(args.scenario, end_s=args.end)
     sweep = clearance_sweep(sc, args.minutes, incident=args.incident, seeds=args.seeds,
-                            out=args.out, workers=args.workers, progress=not args.quiet)
+                            out=args.out, workers=args.workers, progress=not args.quiet,
+                            scheduler=args.scheduler)
     warnings = sweep.comparison.warnings()
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -32,12 +32,13 @@ from trafficsim.metrics import (
     group_metrics,
     is_improvement,
     junction_table,
+    kept_out,
     run_health,
     run_metrics,
 )
 from trafficsim.outdir import out_dir_lock
 from trafficsim.outputs import RunStatistics, Table, read_csv, read_statistics, read_vehicle_table
-from trafficsim.parallel import local_executor, map_tasks
+from trafficsim.parallel import dask_executor, local_executor, map_tasks
 from trafficsim.scenario import BASELINE, NetFileSpec, OsmSpec, Scenario, load_scenario
 from trafficsim.stats import Difference, Estimate, mean_ci, paired_difference
 from trafficsim.sumo import run_sumo, run_sumo_controlled, sumo_version
@@ -140,7 +141,8 @@ def execute_case(case: Case, end_s: float, approaches: dict[str, tuple[str, ...]
         msg = f"{what}: SUMO finished but its outputs could not be read: {exc}"
         raise SumoError(msg) from exc
     metrics = run_metrics(trips, vehicles, stats, end_s)
-    health = run_health(stats, summary, int(metrics["not_inserted_veh"]))
+    health = run_health(stats, summary, int(metrics["not_inserted_veh"]),
+                        blocked=kept_out(trips, vehicles, stats, end_s))
     metrics.update(merge_measure_metrics([(m.label, m.metrics(d)) for m in case.measures]))
     # yardsticks: measures of several plans observe the same one in every run (e.g. two HOV
     # plans on the same road), so one value per key
@@ -273,16 +275,21 @@ class Comparison:
         part.replace(out / "metrics.json")
 
 
+def scenario_files(sc: Scenario) -> list[Path]:
+    """The scenario file and every file it names (network or OSM file, routes, additional)."""
+    files = [sc.source]
+    if isinstance(sc.network, NetFileSpec | OsmSpec):
+        files.append(sc.network.path)
+    return [*files, *sc.route_files, *sc.additional_files]
+
+
 def scenario_sha256(sc: Scenario) -> str:
     """SHA-256 of the scenario file and every file it names (network file, routes, additional).
 
     It identifies the inputs of a result (report provenance, regression baselines); generated
     networks are fully described by the scenario file itself.
     """
-    files = [sc.source]
-    if isinstance(sc.network, NetFileSpec | OsmSpec):
-        files.append(sc.network.path)
-    files += [*sc.route_files, *sc.additional_files]
+    files = scenario_files(sc)
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode() + b"\0")
@@ -322,7 +329,8 @@ def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 def compare(scenario: Scenario | str | Path, *, plans: Sequence[str] | None = None,
             seeds: Sequence[int] | None = None, out: str | Path | None = None,
             workers: int | None = None, executor: Executor | None = None,
-            progress: bool = True, trajectories: bool | Sequence[str] = False) -> Comparison:
+            progress: bool = True, trajectories: bool | Sequence[str] = False,
+            scheduler: str | None = None) -> Comparison:
     """Run plans × seeds with common random numbers and compare each plan with the baseline.
 
     Parameters
@@ -345,31 +353,42 @@ def compare(scenario: Scenario | str | Path, *, plans: Sequence[str] | None = No
     trajectories
         Record vehicle trajectories and signal switches on the first seed of each plan:
         True for the main corridor (both directions), or a chain of edge ids.
+    scheduler
+        Address of a Dask scheduler (``tcp://host:8786``) whose workers run the cases instead
+        of the local pool.  The workers must see ``out`` and the scenario's files at the same
+        paths (a shared file system); this is checked before any run starts.  The results
+        are those of a local run, bit for bit.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     names = [BASELINE, *[p for p in (plans or sc.plans) if p != BASELINE]]
-    return _run_plans(sc, names, seeds, out, workers, executor, progress, trajectories)
+    return _run_plans(sc, names, seeds, out, workers, executor, progress, trajectories,
+                      scheduler)
 
 
 def simulate(scenario: Scenario | str | Path, plan: str = BASELINE, *,
              seeds: Sequence[int] | None = None, out: str | Path | None = None,
              workers: int | None = None, progress: bool = True,
-             trajectories: bool | Sequence[str] = False) -> Comparison:
-    """Run one plan over seeds (``trafficsim run``); the result holds that plan only."""
+             trajectories: bool | Sequence[str] = False,
+             scheduler: str | None = None) -> Comparison:
+    """Run one plan over seeds (``trafficsim run``); the result holds that plan only.
+
+    ``scheduler``: a Dask scheduler's address, as for :func:`compare`.
+    """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return _run_plans(sc, [plan], seeds, out, workers, None, progress, trajectories)
+    return _run_plans(sc, [plan], seeds, out, workers, None, progress, trajectories, scheduler)
 
 
 def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
                out: str | Path | None, workers: int | None, executor: Executor | None,
-               progress: bool, trajectories: bool | Sequence[str] = False) -> Comparison:
+               progress: bool, trajectories: bool | Sequence[str] = False,
+               scheduler: str | None = None) -> Comparison:
     """Run the named plans; keep everything under ``out``, or nothing when it is None."""
     specs = [sc.plan(p) for p in names]
     seed_list = tuple(seeds or sc.seeds)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
             return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress,
-                            trajectories)
+                            trajectories, scheduler)
     with out_dir_lock(out):
         # a result of an earlier run would otherwise sit beside this run's cases until the end
         # (or for good, if this run is interrupted)
@@ -378,14 +397,17 @@ def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
         # as if they were this run's
         shutil.rmtree(Path(out, "cases"), ignore_errors=True)
         result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress,
-                          trajectories)
+                          trajectories, scheduler)
         result.write(Path(out))
     return result
 
 
 def _compare(sc: Scenario, specs: list[Any], seeds: tuple[int, ...], out: Path,
              workers: int | None, executor: Executor | None, progress: bool,
-             trajectories: bool | Sequence[str] = False) -> Comparison:
+             trajectories: bool | Sequence[str] = False,
+             scheduler: str | None = None) -> Comparison:
+    if scheduler:  # a cluster's workers must find the cases at the same, absolute, place
+        out = out.resolve()
     base_net, index = prepare_network(sc, out)
     corridors = trajectory_corridors(base_net, trajectories)
     cases: list[Case] = []
@@ -399,6 +421,9 @@ def _compare(sc: Scenario, specs: list[Any], seeds: tuple[int, ...], out: Path,
     task = _CaseTask(sc.end_s, approaches, sc.begin_s)
     if executor is not None:
         runs = map_tasks(task, cases, executor, labels, progress=progress)
+    elif scheduler:
+        with dask_executor(scheduler, shared=out, inputs=scenario_files(sc)) as ex:
+            runs = map_tasks(task, cases, ex, labels, progress=progress)
     else:
         with local_executor(workers, len(cases)) as ex:
             runs = map_tasks(task, cases, ex, labels, progress=progress)

@@ -93,6 +93,9 @@ HCM_SIGNALISED_S = (10.0, 20.0, 35.0, 55.0, 80.0)
 HCM_UNSIGNALISED_S = (10.0, 15.0, 25.0, 35.0, 50.0)
 
 GRIDLOCK_WINDOW_S = 600.0
+#: A vehicle kept out of the network longer than this is a sign of a blocked entry; one that
+#: wanted to leave in the last moments of the window simply had no time to get in. [s]
+INSERTION_GRACE_S = 60.0
 
 
 def level_of_service(delay_s: float, thresholds: Sequence[float] = HCM_SIGNALISED_S) -> str:
@@ -306,8 +309,25 @@ class Health:
         return not self.warnings
 
 
-def run_health(stats: RunStatistics, summary: Table, not_inserted: int) -> Health:
-    """Detect teleport storms, gridlock, collisions and vehicles that never got in."""
+def kept_out(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float,
+             grace_s: float = INSERTION_GRACE_S) -> int:
+    """Vehicles that never got in though they wanted to leave ``grace_s`` before the end or earlier.
+
+    Such a vehicle points to a blocked entry (see :data:`INSERTION_GRACE_S`).
+    """
+    delays, _, _ = vehicle_delays(trips, vehicles, stats, end_s)
+    n_in = len(trips.get("id", ()))
+    return int(np.count_nonzero(delays[n_in:] > grace_s))
+
+
+def run_health(stats: RunStatistics, summary: Table, not_inserted: int, *,
+               blocked: int | None = None) -> Health:
+    """Detect teleport storms, gridlock, collisions and vehicles that never got in.
+
+    ``blocked``: of the ``not_inserted`` vehicles, those kept out longer than
+    :data:`INSERTION_GRACE_S` (see :func:`kept_out`); only these are warned about, as a city
+    always has a few vehicles that wanted to leave in the window's last seconds.  None: all.
+    """
     gridlock = False
     if len(summary.get("time", ())) >= 2:
         t = summary["time"]
@@ -328,8 +348,11 @@ def run_health(stats: RunStatistics, summary: Table, not_inserted: int) -> Healt
                  f"({stats.teleports_jam} from jams)")
     if stats.collisions:
         w.append(f"{stats.collisions} collision(s)")
-    if not_inserted:
+    if blocked is None and not_inserted:
         w.append(f"{not_inserted} vehicle(s) never entered the network")
+    elif blocked:
+        w.append(f"{not_inserted} vehicle(s) never entered the network ({blocked} waited more "
+                 f"than {INSERTION_GRACE_S:g} s for a gap: an entry is blocked)")
     return Health(teleports=stats.teleports, teleports_jam=stats.teleports_jam,
                   collisions=stats.collisions, running_at_end=stats.running,
                   not_inserted=not_inserted, gridlock=gridlock, warnings=tuple(w))

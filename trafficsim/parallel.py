@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
-from trafficsim.errors import Issue, ScenarioError
+from trafficsim.errors import Issue, ScenarioError, SumoError, UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -111,30 +113,128 @@ class Progress:
             self.bar.close()
 
 
+#: How long the scheduler may take to answer, and to have a first worker. [s]
+CONNECT_TIMEOUT_S = 30.0
+WORKER_WAIT_S = 60.0
+
+
 @contextmanager
-def dask_executor(address: str) -> Iterator[Executor]:
+def dask_executor(address: str, *, shared: Path | None = None,
+                  inputs: Sequence[Path] = ()) -> Iterator[Executor]:
     """An executor on a Dask distributed cluster (``tcp://host:8786``).
 
     Workers need trafficsim and ``eclipse-sumo`` installed and must see the output directory
-    (a shared file system).  ``pure=False``: every submission runs, as each is a new simulation.
+    and the scenario's files at the same paths as this process (a shared file system): a case
+    is a folder of files that the worker's SUMO reads and writes.  ``pure=False``: every
+    submission runs, as each is a new simulation.
+
+    Parameters
+    ----------
+    address
+        The scheduler's address.
+    shared
+        A folder every worker must see (the output directory); checked before any work is
+        submitted, so that a worker on another file system gives a clear error instead of
+        failed runs.
+    inputs
+        Scenario files the cases name (network, routes, additional files), checked the same way.
 
     Raises
     ------
     ScenarioError
         Dask is not installed: it is the optional extra ``trafficsim[dask]``.
+    UsageError
+        No scheduler answers at ``address``, no worker joins it, or a worker cannot see
+        ``shared`` or one of ``inputs``.
+    SumoError
+        Workers died running a task (Dask's ``KilledWorker``).
     """
     try:  # optional: only `--scheduler` needs Dask, so the base install stays lean
-        from distributed import Client
+        from distributed import Client, KilledWorker
     except ImportError:
         raise ScenarioError([Issue("--scheduler", "", (
             f"a Dask scheduler ({address}) needs Dask, which is not installed; "
             "install the extra: pip install 'trafficsim[dask]'"))]) from None
 
-    client = Client(address)
     try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, ValueError) as exc:  # (TimeoutError is an OSError)
+        msg = (f"--scheduler {address}: no Dask scheduler answered ({exc}); start one with "
+               "`dask scheduler` and pass the address it prints, e.g. tcp://10.0.0.5:8786")
+        raise UsageError(msg) from None
+    try:
+        _wait_for_workers(client, address)
+        if shared is not None:
+            check_workers_see(client, address, shared, inputs)
         yield client.get_executor(pure=False)
+    except KilledWorker as exc:  # Dask gave up on a task after its workers died repeatedly
+        msg = (f"--scheduler {address}: the workers running {exc.task} died (out of memory? a "
+               "city-scale SUMO run needs a few hundred MB; see the workers' logs)")
+        raise SumoError(msg) from None
     finally:
         client.close()
+
+
+def _wait_for_workers(client: Any, address: str) -> None:
+    """Wait for a first worker: tasks sent to a scheduler without workers would wait forever."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+    except TimeoutError:
+        msg = (f"--scheduler {address}: no worker joined the scheduler within "
+               f"{WORKER_WAIT_S:g} s; start workers with `dask worker {address} --nthreads 1` "
+               "on machines that have trafficsim and see the output folder")
+        raise UsageError(msg) from None
+
+
+def check_workers_see(client: Any, address: str, shared: Path,
+                      inputs: Sequence[Path] = ()) -> None:
+    """Check that every worker of ``client`` sees ``shared`` (and ``inputs``) at the same paths.
+
+    A probe file with a random token is written into ``shared``; each worker must read it back
+    with the same token (a folder of the same name on another machine would not hold it).
+
+    Raises
+    ------
+    UsageError
+        Naming the first worker that cannot see a path, and what to do.
+    """
+    token = uuid.uuid4().hex
+    shared.mkdir(parents=True, exist_ok=True)
+    probe = shared.resolve() / f".trafficsim-probe-{token}"
+    probe.write_text(token, encoding="utf-8")
+    try:
+        seen = client.run(missing_paths, str(probe), token, [str(p) for p in inputs],
+                          on_error="return")
+    finally:
+        probe.unlink(missing_ok=True)
+    for worker, missing in sorted(seen.items()):
+        if isinstance(missing, BaseException):  # e.g. trafficsim is not installed there
+            msg = (f"--scheduler {address}: worker {worker} could not run trafficsim's check "
+                   f"({type(missing).__name__}: {missing}); workers need trafficsim and "
+                   "eclipse-sumo installed")
+            raise UsageError(msg)
+        if missing:
+            what = ("the output folder " + str(shared.resolve())
+                    if missing[0] == str(probe) else missing[0])
+            msg = (f"--scheduler {address}: worker {worker} cannot see {what}; every worker must "
+                   "see the output folder (--out) and the scenario's files at the same paths "
+                   "as this machine (a shared file system such as NFS, mounted alike), so "
+                   "pass an --out on that file system")
+            raise UsageError(msg)
+
+
+def missing_paths(probe: str, token: str, inputs: Sequence[str]) -> list[str]:
+    """The paths this machine cannot see: ``probe`` (unless it holds ``token``), then ``inputs``.
+
+    Runs on each Dask worker (see :func:`check_workers_see`).
+    """
+    missing = []
+    try:
+        if Path(probe).read_text(encoding="utf-8") != token:
+            missing.append(probe)
+    except OSError:
+        missing.append(probe)
+    return missing + [p for p in inputs if not Path(p).exists()]
 
 
 def map_tasks(fn: Callable[[T], R], tasks: Sequence[T], executor: Executor,

@@ -185,7 +185,7 @@ def sweep_scenario(scenario: Scenario, minutes: Sequence[float], incident: str |
 def clearance_sweep(scenario: Scenario | str | Path, minutes: Sequence[float], *,
                     incident: str | None = None, seeds: Sequence[int] | None = None,
                     out: str | Path | None = None, workers: int | None = None,
-                    progress: bool = True) -> ClearanceSweep:
+                    progress: bool = True, scheduler: str | None = None) -> ClearanceSweep:
     """Run the scenario at each clearance time (and without the crash) and compare.
 
     Parameters
@@ -196,14 +196,15 @@ def clearance_sweep(scenario: Scenario | str | Path, minutes: Sequence[float], *
         Clearance times; 0 (no crash) is always added as the reference. [min]
     incident
         Which incident (needed only when the scenario has several).
-    seeds, out, workers, progress
+    seeds, out, workers, progress, scheduler
         As for :func:`trafficsim.compare`; with ``out`` the sweep's JSON and figure are written
         there as well.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     sweep_sc, iid, times = sweep_scenario(sc, minutes, incident)
     with out_dir_lock(out):  # the comparison's files and the sweep's, from one run
-        result = compare(sweep_sc, seeds=seeds, out=out, workers=workers, progress=progress)
+        result = compare(sweep_sc, seeds=seeds, out=out, workers=workers, progress=progress,
+                         scheduler=scheduler)
         sweep = ClearanceSweep(incident=iid, minutes=times, comparison=result)
         if out is not None:
             sweep.write(Path(out))

@@ -37,6 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from trafficsim.compare import scenario_files
 from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures.signal_plan import SignalPlanMeasure
 from trafficsim.optimise.periods import FIELD, Window, resolve_periods
@@ -127,7 +128,7 @@ def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str 
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
     winners: list[tuple[float, SignalPlan]] = []
-    with _executor(workers, scheduler, None) as ex:
+    with _executor(workers, scheduler, None, out, scenario_files(sc)) as ex:
         warm: SignalPlan | None = None
         for i, (b, e) in enumerate(windows):
             psc = period_scenario(sc, b, e)

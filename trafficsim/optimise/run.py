@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from trafficsim.build import build_case, build_plan, prepare_network
+from trafficsim.compare import scenario_files
 from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures.base import Measure
 from trafficsim.netmodel import read_network
@@ -119,7 +120,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
     _check_resume(out, state, resume, sc)
     work = out / "work"
     t_start = time.perf_counter()
-    with _executor(workers, scheduler, executor) as ex:
+    with _executor(workers, scheduler, executor, out, scenario_files(sc)) as ex:
         base_net, _ = prepare_network(sc, work)
         base_spec = sc.plan(BASELINE)
         # the baseline's network and measures: the programs the search starts from (candidates
@@ -469,12 +470,13 @@ def _check_resume(out: Path, state: dict[str, Any], resume: bool, sc: Scenario) 
 
 
 @contextlib.contextmanager
-def _executor(workers: int | None, scheduler: str | None,
-              executor: Executor | None) -> Iterator[Executor]:
+def _executor(workers: int | None, scheduler: str | None, executor: Executor | None,
+              out: Path | None = None, inputs: Sequence[Path] = ()) -> Iterator[Executor]:
+    """The executor of a search; on a Dask cluster, checked to see ``out`` and ``inputs``."""
     if executor is not None:
         yield executor
     elif scheduler:
-        with dask_executor(scheduler) as ex:
+        with dask_executor(scheduler, shared=out, inputs=inputs) as ex:
             yield ex
     else:
         with local_executor(workers or cpu_count(), 1 << 30) as ex:
