@@ -174,3 +174,32 @@ def test_validate_checks_a_scenarios_counts(calibrated, tmp_path: Path,
     err = capsys.readouterr().err
     assert "counts.csv: line 4, column 'location': 'A0C0' is neither" in err
     assert "counts.csv: line 3, column 'begin': interval 07:10–07:20 of 'A0B0' overlaps" in err
+
+
+def test_a_folder_in_use_is_refused_before_any_work(calibrated, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Two calibrations never share an output folder: the second is refused, nothing written."""
+    import threading
+
+    from trafficsim.outdir import out_dir_lock
+
+    d, _, _, _ = calibrated
+    out, held, done = tmp_path / "o", threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with out_dir_lock(out):
+            held.set()
+            done.wait(30)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    try:
+        assert held.wait(10)
+        assert main(["calibrate", str(d / "cal.toml"), "--counts", str(d / "counts.csv"),
+                     "--out", str(out), "--quiet"]) == 2
+    finally:
+        done.set()
+        other.join()
+    err = capsys.readouterr().err
+    assert f"{out} is in use by another trafficsim run" in err and "Traceback" not in err
+    assert not (out / "calibrated.toml").exists() and not (out / "runs").exists()

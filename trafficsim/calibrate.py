@@ -39,6 +39,7 @@ from trafficsim.counts import (
 )
 from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures import NetIndex
+from trafficsim.outdir import out_dir_lock
 from trafficsim.routeflows import Fit, candidate_routes, fit_route_flows, write_route_flows
 from trafficsim.scenario import BASELINE, Scenario, load_scenario
 from trafficsim.spec import clock
@@ -364,6 +365,14 @@ def calibrate(scenario: str | Path, counts_file: Path, out: Path, *,
     dict
         The ``calibration.json`` document.
     """
+    with out_dir_lock(out):  # one run per folder, as for compare: two calibrations never mix
+        return _calibrate(scenario, counts_file, out, travel_times, seeds, workers, method,
+                          progress)
+
+
+def _calibrate(scenario: str | Path, counts_file: Path, out: Path, travel_times: Path | None,
+               seeds: Sequence[int] | None, workers: int | None, method: str,
+               progress: bool) -> dict[str, Any]:
     from trafficsim.build import prepare_network
 
     sc = load_scenario(scenario)
