@@ -67,6 +67,7 @@ def test_reads_edges_turns_detectors_and_clock_or_seconds(tmp_path: Path) -> Non
     ("a,06:45,07:15,4", "begin", "outside the scenario window 07:00–08:00"),
     ("a,07:45,08:15,4", "end", "outside the scenario window"),
     ("a,07:00,07:15,4,lorry", "vclass", "is not a vehicle kind"),
+    ("a,07:00,07:15,1e12,", "count", "expected at most 100,000 veh/h"),
 ])
 def test_each_error_names_file_line_and_column(tmp_path: Path, row: str, column: str,
                                                words: str) -> None:
@@ -145,3 +146,33 @@ def test_a_cached_fit_is_the_fresh_fit_bit_for_bit(tmp_path: Path) -> None:
     assert read_route_flows(tmp_path / "rf.csv", NET) == fit.flows
     # departures are shifted earlier by the free-flow time to the count locations
     assert {fl.begin_s for fl in fit.flows} - {BEGIN, BEGIN + 900}
+
+
+def test_a_field_too_long_for_csv_names_its_line(tmp_path: Path) -> None:
+    """The csv module refuses fields over 131,072 characters: an error, not a traceback."""
+    from trafficsim.routeflows import read_route_flows
+
+    f = tmp_path / "counts.csv"
+    f.write_text("location,begin,end,count\na,07:00,07:15,5\n" + "x" * 200_000 + ",07:00,07:15,5\n")
+    with pytest.raises(CountsError) as exc:
+        read_counts(f, NET, BEGIN, END)
+    (issue,) = exc.value.issues
+    assert issue.file == f and issue.field == "line 3" and "cannot be read as CSV" in issue.message
+    g = tmp_path / "route_flows.csv"
+    g.write_text("id,begin,end,veh_per_hour,vclass,edges\nr1,25200,26100,100,,"
+                 + "a " * 100_000 + "\n")
+    with pytest.raises(CountsError, match="line 2: cannot be read as CSV"):
+        read_route_flows(g, NET)
+
+
+def test_route_flow_ids_are_unique(tmp_path: Path) -> None:
+    """Two route flows of one id would give SUMO two vehicles of one id: refused up front."""
+    from trafficsim.routeflows import read_route_flows
+
+    f = tmp_path / "route_flows.csv"
+    f.write_text("id,begin,end,veh_per_hour,vclass,edges\nr1,25200,26100,100,,a b c\n"
+                 "r1,26100,27000,50,,a b c\n")
+    with pytest.raises(CountsError) as exc:
+        read_route_flows(f, NET)
+    (issue,) = exc.value.issues
+    assert issue.field == "line 3, column 'id'" and "used on line 2 too" in issue.message

@@ -113,3 +113,36 @@ def test_a_worker_that_dies_is_a_clear_error(tmp_path: Path) -> None:
             pytest.raises(SumoError, match="died"), \
             parallel.dask_executor(c.scheduler_address, shared=tmp_path) as ex:
         ex.submit(_die).result()
+
+
+@pytest.mark.slow  # Dask keeps trying for about 25 s whatever the timeout
+def test_something_that_is_not_dask_at_the_address_is_a_clear_error(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A server that answers with junk (seen: MemoryError from decoding it) is a bad address."""
+    import socket
+    import threading
+
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT_S", 3.0)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        server.settimeout(10)
+        try:
+            while True:
+                conn, _ = server.accept()
+                conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n" + b"\xff" * 64)
+                conn.close()
+        except OSError:
+            pass
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        with (pytest.raises(UsageError, match=f"--scheduler tcp://127.0.0.1:{port}: no Dask "
+                                              "scheduler answered"),
+              parallel.dask_executor(f"tcp://127.0.0.1:{port}")):
+            pass
+    finally:
+        server.close()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from trafficsim.errors import Issue, ScenarioError, suggest
 from trafficsim.measures import NetIndex
-from trafficsim.spec import clock, parse_time
+from trafficsim.spec import MAX_FLOW_VEH_H, clock, parse_time
 from trafficsim.vtypes import VEHICLE_KINDS
 
 COLUMNS = ("location", "begin", "end", "count")
@@ -150,8 +150,12 @@ class _Reader:
         except (OSError, UnicodeDecodeError) as exc:
             self.issues.append(Issue(self.path, "", f"cannot be read as UTF-8 text: {exc}"))
             return []
-        lines = text.splitlines()
-        reader = csv.reader(lines)
+        try:
+            parsed = csv_rows(text)
+        except CountsError as exc:
+            self.issues += [Issue(self.path, i.field, i.message) for i in exc.issues]
+            return []
+        reader = iter(parsed)
         header = [h.strip() for h in next(reader, [])]
         missing = [c for c in required if c not in header]
         unknown = [c for c in header if c not in (*required, *optional)]
@@ -272,6 +276,12 @@ def read_counts(path: Path, net: NetIndex, begin_s: float, end_s: float, *,
                                   f"{', '.join(VEHICLE_KINDS)} or empty (all vehicles)."
                      + suggest(vclass, VEHICLE_KINDS))
         iv = rd.interval(n, row, begin_s, end_s)
+        if iv is not None and isinstance(value, float) and math.isfinite(value) \
+                and value * 3600.0 / (iv[1] - iv[0]) > MAX_FLOW_VEH_H:
+            rd.error(n, "count", f"= {row['count']} in {iv[1] - iv[0]:g} s is "
+                                 f"{value * 3600.0 / (iv[1] - iv[0]):,.0f} veh/h; expected at "
+                                 f"most {MAX_FLOW_VEH_H:,.0f} veh/h")
+            iv = None
         if loc is not None and iv is not None and isinstance(value, float) and value >= 0 \
                 and math.isfinite(value):
             counts.append(Count(loc, iv[0], iv[1], value, vclass, n))
@@ -279,6 +289,20 @@ def read_counts(path: Path, net: NetIndex, begin_s: float, end_s: float, *,
     if rd.issues:
         raise CountsError(rd.issues)
     return tuple(counts)
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    """The rows of a CSV text; a text the ``csv`` module cannot read is a :class:`CountsError`.
+
+    (A field over the ``csv`` module's 131,072-character limit, for instance, names its line
+    instead of ending in a traceback.)
+    """
+    reader = csv.reader(text.splitlines())
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise CountsError([Issue("", f"line {reader.line_num}",
+                                 f"cannot be read as CSV: {exc}")]) from None
 
 
 def _overlaps(rd: _Reader, counts: Sequence[Count]) -> None:

@@ -158,7 +158,9 @@ def dask_executor(address: str, *, shared: Path | None = None,
 
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S)
-    except (OSError, ValueError) as exc:  # (TimeoutError is an OSError)
+    except Exception as exc:  # any failure to connect means a bad address:
+        # OSError/TimeoutError when nothing answers; something that is not Dask at the address
+        # has raised MemoryError and protocol errors from decoding its bytes
         msg = (f"--scheduler {address}: no Dask scheduler answered ({exc}); start one with "
                "`dask scheduler` and pass the address it prints, e.g. tcp://10.0.0.5:8786")
         raise UsageError(msg) from None

@@ -27,10 +27,10 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from trafficsim.counts import Count, CountLocation, CountsError, geh
+from trafficsim.counts import Count, CountLocation, CountsError, csv_rows, geh
 from trafficsim.errors import Issue
 from trafficsim.measures import NetIndex
-from trafficsim.spec import parse_time
+from trafficsim.spec import MAX_FLOW_VEH_H, parse_time
 from trafficsim.vtypes import VEHICLE_KINDS
 
 if TYPE_CHECKING:
@@ -432,13 +432,17 @@ def read_route_flows(path: Path, net: NetIndex | None = None) -> tuple[RouteFlow
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise CountsError([Issue(path, "", f"cannot be read as UTF-8 text: {exc}")]) from None
-    reader = csv.reader(lines)
+    try:
+        reader = iter(csv_rows("\n".join(lines)))
+    except CountsError as exc:
+        raise CountsError([Issue(path, i.field, i.message) for i in exc.issues]) from None
     header = [h.strip() for h in next(reader, [])]
     if tuple(header) != ROUTE_FLOW_COLUMNS:
         raise CountsError([Issue(path, "line 1", f"header is {','.join(header)!r}; expected "
                                                  f"{','.join(ROUTE_FLOW_COLUMNS)}")])
     succ = _successors(net) if net is not None else {}
     out = []
+    ids: dict[str, int] = {}
     for n, row in enumerate(reader, start=2):
         if not row or all(not c.strip() for c in row):
             continue
@@ -453,8 +457,13 @@ def read_route_flows(path: Path, net: NetIndex | None = None) -> tuple[RouteFlow
                   f"= {d['begin']}–{d['end']} is not an interval; expected begin < end "
                   "(seconds or HH:MM)")
         vph = _num(d["veh_per_hour"])
-        if not isinstance(vph, float) or not 0 <= vph < 1e6:
-            error(n, "veh_per_hour", f"= {d['veh_per_hour']!r}; expected a flow ≥ 0 [veh/h]")
+        if not isinstance(vph, float) or not 0 <= vph <= MAX_FLOW_VEH_H:
+            error(n, "veh_per_hour", f"= {d['veh_per_hour']!r}; expected a flow from 0 to "
+                                     f"{MAX_FLOW_VEH_H:,.0f} [veh/h]")
+        if d["id"] and d["id"] in ids:
+            error(n, "id", f"= {d['id']!r} is used on line {ids[d['id']]} too; expected a "
+                           "unique id (it names the route's vehicles)")
+        ids.setdefault(d["id"], n)
         vclass = d["vclass"] or None
         if vclass is not None and vclass not in VEHICLE_KINDS:
             error(n, "vclass", f"= {vclass!r}; expected one of {', '.join(VEHICLE_KINDS)} or "
