@@ -351,6 +351,14 @@ def read_travel_times(path: Path, net: NetIndex, begin_s: float, end_s: float
     return tuple(out)
 
 
+def by_vclass(counts: Sequence[Count]) -> list[tuple[str | None, list[int]]]:
+    """The counts' indices grouped by vehicle kind, all vehicles (``None``) first: one fit each."""
+    groups: dict[str | None, list[int]] = {}
+    for i, c in enumerate(counts):
+        groups.setdefault(c.vclass, []).append(i)
+    return sorted(groups.items(), key=lambda kv: kv[0] or "")
+
+
 def hourly(counts: Iterable[tuple[float, float, float]], begin_s: float
            ) -> dict[int, tuple[float, float]]:
     """Sum (begin [s], end [s], vehicles) into hours from ``begin_s``: hour → (vehicles, hours).

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from trafficsim.counts import Count, CountLocation, CountsError, csv_rows, geh
+from trafficsim.counts import Count, CountLocation, CountsError, by_vclass, csv_rows, geh
 from trafficsim.errors import Issue
 from trafficsim.measures import NetIndex
 from trafficsim.spec import MAX_FLOW_VEH_H, parse_time
@@ -240,10 +240,7 @@ def fit_route_flows(counts: Sequence[Count], net: NetIndex,
     fitted = [0.0] * len(counts)
     flows: list[RouteFlow] = []
     flags: list[Flag] = []
-    groups: dict[str | None, list[int]] = {}
-    for i, c in enumerate(counts):
-        groups.setdefault(c.vclass, []).append(i)
-    for vclass, idx in sorted(groups.items(), key=lambda kv: kv[0] or ""):
+    for vclass, idx in by_vclass(counts):
         sub = [counts[i] for i in idx]
         f, fl, fg = _fit_group(sub, cands, net, vclass)
         flows += f

@@ -14,7 +14,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from trafficsim.counts import Count
+from trafficsim.counts import Count, by_vclass
 from trafficsim.measures import NetIndex
 from trafficsim.routeflows import Fit, Flag, RouteFlow, bins, settle
 
@@ -100,10 +100,7 @@ def fit_with_route_sampler(counts: Sequence[Count], net: NetIndex,
     fitted = [0.0] * len(counts)
     flows: list[RouteFlow] = []
     flags: list[Flag] = []
-    groups: dict[str | None, list[int]] = {}
-    for i, c in enumerate(counts):
-        groups.setdefault(c.vclass, []).append(i)
-    for vclass, idx in sorted(groups.items(), key=lambda kv: kv[0] or ""):
+    for vclass, idx in by_vclass(counts):
         sub = [counts[i] for i in idx]
         gdir = work / f"routesampler_{vclass or 'all'}"
         gdir.mkdir(exist_ok=True)
