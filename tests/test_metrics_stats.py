@@ -134,3 +134,20 @@ def test_only_vehicles_kept_out_long_are_a_blocked_entry() -> None:
     m, h = health(700.0)
     assert h.warnings == ("1 vehicle(s) never entered the network (1 waited more than 60 s "
                           "for a gap: an entry is blocked)",)
+
+
+def test_a_network_still_filling_at_the_end_is_reported() -> None:
+    """A peak that outlasts the window: the load (running + waiting to enter) keeps growing with
+    most vehicles halting, no teleport, no gridlock.  The run is flagged; a network that filled
+    and then levelled off, or one that grows but flows freely, is not."""
+    t = np.arange(0, 1860, 60.0)
+    filling = {"time": t, "arrived": t / 2, "running": 100 + t / 10, "waiting": t / 30,
+               "halting": 60 + t / 10}
+    h = run_health(stats(running=286), filling, 0)
+    assert h.filling and not h.gridlock and not h.ok
+    assert h.warnings[0].startswith("the network was still filling up at the end: 220 → 340")
+    level = {**filling, "running": np.minimum(100 + t / 10, 190.0), "waiting": np.zeros(len(t)),
+             "halting": np.minimum(60 + t / 10, 150.0)}
+    assert not run_health(stats(), level, 0).filling
+    free = {**filling, "halting": np.zeros(len(t))}
+    assert not run_health(stats(), free, 0).filling

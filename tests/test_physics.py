@@ -92,3 +92,20 @@ def test_teleports_are_reported_not_hidden(small_corridor: Path, tmp_path: Path)
     assert run.metrics["teleports"] == run.health.teleports
     assert any("teleport" in w for w in r.warnings())
     assert r.to_dict()["health"]["baseline"]["1"]["teleports"] == run.health.teleports
+
+
+def test_a_queue_still_growing_at_the_end_is_reported(small_corridor: Path,
+                                                      tmp_path: Path) -> None:
+    """1,400 veh/h into one lane that gets about half a 90-s cycle of green is oversaturated for
+    the whole 25 minutes: the queue grows to the end without teleport or gridlock, and the run
+    says so; the same corridor at 500 veh/h is not flagged."""
+    text = small_corridor.read_text().replace('end = "07:15"', 'end = "07:25"').replace(
+        "profile = [0.8, 1.0, 0.9]\n", "")
+    heavy = tmp_path / "heavy.toml"
+    heavy.write_text(text.replace("veh_per_hour = 500", "veh_per_hour = 1400"))
+    light = tmp_path / "light.toml"
+    light.write_text(text)
+    run = ts.simulate(heavy, seeds=[1], progress=False).run("baseline", 1)
+    assert run.health.filling and run.health.teleports == 0 and not run.health.gridlock
+    assert any("still filling up" in w for w in run.health.warnings)
+    assert not ts.simulate(light, seeds=[1], progress=False).run("baseline", 1).health.filling

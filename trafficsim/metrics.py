@@ -93,6 +93,12 @@ HCM_SIGNALISED_S = (10.0, 20.0, 35.0, 55.0, 80.0)
 HCM_UNSIGNALISED_S = (10.0, 15.0, 25.0, 35.0, 50.0)
 
 GRIDLOCK_WINDOW_S = 600.0
+#: Over the window's last this many seconds, a network whose load (vehicles in it plus vehicles
+#: waiting to enter) grew by :data:`FILLING_MIN_GROWTH` and at least :data:`FILLING_MIN_VEH` is
+#: still filling: the window cuts a growing queue, so delays depend on where the window ends. [s]
+FILLING_WINDOW_S = 900.0
+FILLING_MIN_GROWTH = 0.25
+FILLING_MIN_VEH = 50.0
 #: A vehicle kept out of the network longer than this is a sign of a blocked entry; one that
 #: wanted to leave in the last moments of the window simply had no time to get in. [s]
 INSERTION_GRACE_S = 60.0
@@ -291,6 +297,9 @@ class Health:
     gridlock
         True when, over the last 10 minutes, nothing arrived while nearly every vehicle in the
         network stood still.
+    filling
+        True when the network was still filling up at the window's end without teleports or
+        gridlock (see :func:`still_filling`).
     warnings
         Human-readable findings (empty when the run is clean).
     """
@@ -302,6 +311,7 @@ class Health:
     not_inserted: int
     gridlock: bool
     warnings: tuple[str, ...]
+    filling: bool = False
 
     @property
     def ok(self) -> bool:
@@ -320,9 +330,37 @@ def kept_out(trips: Table, vehicles: Table, stats: RunStatistics, end_s: float,
     return int(np.count_nonzero(delays[n_in:] > grace_s))
 
 
+def still_filling(summary: Table) -> tuple[float, float] | None:
+    """The network's load at the start and end of the window's last 15 minutes, if still growing.
+
+    The load is the vehicles in the network plus those waiting to enter (SUMO's summary
+    ``running + waiting``).  A peak that outlasts the window keeps growing it to the end, with
+    no teleport and no gridlock to show for it; the delays of such a run grow with the window's
+    length, which the user must know to read them.
+
+    Returns
+    -------
+    (load at the start, load at the end) [veh] when the load grew by at least
+    :data:`FILLING_MIN_GROWTH` and :data:`FILLING_MIN_VEH` over :data:`FILLING_WINDOW_S` and
+    most vehicles in the network stood still at the end; None otherwise (or too short a run).
+    """
+    t = np.asarray(summary.get("time", ()), dtype=float)
+    if len(t) < 2 or t[-1] - t[0] < FILLING_WINDOW_S:
+        return None
+    load = np.asarray(summary["running"], dtype=float) + np.asarray(
+        summary.get("waiting", np.zeros(len(t))), dtype=float)
+    # the load at the span's start: the last sample at or before it
+    i = int(np.searchsorted(t, t[-1] - FILLING_WINDOW_S, side="right")) - 1
+    first, last = float(load[i]), float(load[-1])
+    halting = float(np.asarray(summary["halting"], dtype=float)[-1])
+    running = float(np.asarray(summary["running"], dtype=float)[-1])
+    grew = last - first >= max(FILLING_MIN_VEH, FILLING_MIN_GROWTH * first)
+    return (first, last) if grew and halting >= 0.5 * running else None
+
+
 def run_health(stats: RunStatistics, summary: Table, not_inserted: int, *,
                blocked: int | None = None) -> Health:
-    """Detect teleport storms, gridlock, collisions and vehicles that never got in.
+    """Detect teleport storms, gridlock, a network still filling up, collisions and blocked entries.
 
     ``blocked``: of the ``not_inserted`` vehicles, those kept out longer than
     :data:`INSERTION_GRACE_S` (see :func:`kept_out`); only these are warned about, as a city
@@ -342,6 +380,12 @@ def run_health(stats: RunStatistics, summary: Table, not_inserted: int, *,
     if gridlock:
         w.append(f"gridlock: no vehicle arrived in the last {GRIDLOCK_WINDOW_S / 60:g} min while "
                  f"{int(summary['running'][-1])} stood in the network")
+    filling = None if gridlock else still_filling(summary)
+    if filling:
+        w.append(f"the network was still filling up at the end: {filling[0]:.0f} → "
+                 f"{filling[1]:.0f} vehicles in it or waiting to enter over the last "
+                 f"{FILLING_WINDOW_S / 60:g} min; delays grow with the window's length (extend "
+                 f"[simulation] end past the peak to measure all of it)")
     if stats.teleports:
         storm = stats.teleports >= max(5, 0.02 * max(stats.inserted, 1))
         w.append(f"{'teleport storm: ' if storm else ''}{stats.teleports} teleport(s) "
@@ -355,4 +399,5 @@ def run_health(stats: RunStatistics, summary: Table, not_inserted: int, *,
                  f"than {INSERTION_GRACE_S:g} s for a gap: an entry is blocked)")
     return Health(teleports=stats.teleports, teleports_jam=stats.teleports_jam,
                   collisions=stats.collisions, running_at_end=stats.running,
-                  not_inserted=not_inserted, gridlock=gridlock, warnings=tuple(w))
+                  not_inserted=not_inserted, gridlock=gridlock, warnings=tuple(w),
+                  filling=filling is not None)
