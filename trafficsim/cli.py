@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("scenario", type=Path, help="scenario .toml or SUMO .sumocfg")
         sp.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 1,2,3")
-        sp.add_argument("--out", type=Path, help="keep cases and write metrics.json and tables here")
+        sp.add_argument("--out", type=_out_dir, help="keep cases and write metrics.json and tables here")
         sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         sp.add_argument("--end", type=_end, help="override the simulation end [s]")
         sp.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     osm.add_argument("--keep", help="comma-separated OSM highway classes to keep, e.g. "
                                     "primary,secondary,tertiary,residential (default: every "
                                     "road open to cars; _link roads come with their class)")
-    osm.add_argument("--out", type=Path, required=True,
+    osm.add_argument("--out", type=_out_dir, required=True,
                      help="folder for network.net.xml, scenario.toml and import.json")
     osm.add_argument("--json", action="store_true", help="print import.json on stdout")
     _calibrate_parser(sub)
@@ -116,7 +116,7 @@ def _calibrate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     cal.add_argument("scenario", type=Path, help="scenario .toml (network, window, mix, plans)")
     cal.add_argument("--counts", type=Path, required=True,
                      help="counts CSV: location,begin,end,count[,vclass]")
-    cal.add_argument("--out", type=Path, required=True,
+    cal.add_argument("--out", type=_out_dir, required=True,
                      help="writes calibrated.toml, route_flows.csv and calibration.json here")
     cal.add_argument("--travel-times", type=Path,
                      help="travel-time targets CSV: from_edge,to_edge,begin,end,seconds")
@@ -128,6 +128,17 @@ def _calibrate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     cal.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
     cal.add_argument("--json", action="store_true", help="print calibration.json on stdout")
     cal.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _out_dir(text: str) -> Path:
+    """``--out``: a folder; an empty value is refused.
+
+    (``Path("")`` is the current folder, which would fill with cases and tables unasked.)
+    """
+    if not text.strip():
+        msg = f"{text!r} is empty; expected a folder for the results, e.g. --out results"
+        raise argparse.ArgumentTypeError(msg)
+    return Path(text)
 
 
 def _workers(text: str) -> int:
@@ -218,7 +229,7 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                     help="unseen validation seeds (default: 101..105)")
     op.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
     op.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
-    op.add_argument("--out", type=Path, help="output directory (default: optimise_NAME)")
+    op.add_argument("--out", type=_out_dir, help="output directory (default: optimise_NAME)")
     op.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
     op.add_argument("--end", type=_end, help="override the simulation end [s]")
     op.add_argument("--rng-seed", type=int, default=0, help="seed of the search itself")
