@@ -259,8 +259,9 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                     help="with --design-lanes: share of the budget the lane search may use")
     op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
     op.add_argument("--periods", metavar="auto|HH:MM-HH:MM,...",
-                    help="time-of-day plans: one plan per period (auto: found from the demand "
-                         "profile, tidal lane switches forced), switched by a WAUT in one "
+                    help="time-of-day plans: one plan per period, listed in time order "
+                         "(auto: found from the demand profile, tidal lane switches forced), "
+                         "switched by a WAUT in one "
                          "signal_plan.add.xml; validated over the whole day against the best "
                          "single plan; --budget is per period")
     op.add_argument("--quiet", action="store_true", help="no progress output")
