@@ -176,6 +176,37 @@ def test_validate_checks_a_scenarios_counts(calibrated, tmp_path: Path,
     assert "counts.csv: line 3, column 'begin': interval 07:10–07:20 of 'A0B0' overlaps" in err
 
 
+def test_validate_checks_route_flows_against_the_window(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A route flow outside 07:00–07:30 would lose its vehicles silently (it validated OK);
+    an ``--end`` that shortens the run still accepts flows running past its end."""
+    from trafficsim.build import prepare_network
+    from trafficsim.errors import ScenarioError
+
+    rows = ("r1,07:00,07:30,100,,left0A0 A0B0\n"
+            "r2,06:50,07:10,100,,left0A0 A0B0\n"
+            "r3,07:20,07:40,100,,left0A0 A0B0\n")
+    (tmp_path / "rf.csv").write_text("id,begin,end,veh_per_hour,vclass,edges\n" + rows)
+    (tmp_path / "s.toml").write_text(HEAD.format(demand='route_flows = "rf.csv"'))
+    assert main(["validate", str(tmp_path / "s.toml")]) == 2
+    err = capsys.readouterr().err
+    rf = tmp_path / "rf.csv"
+    assert (f"{rf}: line 3, column 'begin': interval 06:50–07:10 lies outside the scenario "
+            "window 07:00–07:30") in err
+    assert f"{rf}: line 4, column 'end': interval 07:20–07:40 lies outside" in err
+    assert "line 2" not in err and "Traceback" not in err
+    # run with --end 07:20: r1 runs past the end (cut there, as a profile is), r3 begins at it
+    (tmp_path / "rf.csv").write_text("id,begin,end,veh_per_hour,vclass,edges\n"
+                                     + rows.splitlines(keepends=True)[0])
+    prepare_network(load_scenario(tmp_path / "s.toml", end_s=7 * 3600 + 1200), tmp_path / "a")
+    (tmp_path / "rf.csv").write_text("id,begin,end,veh_per_hour,vclass,edges\n" + rows)
+    with pytest.raises(ScenarioError) as exc:
+        prepare_network(load_scenario(tmp_path / "s.toml", end_s=7 * 3600 + 1200),
+                        tmp_path / "b")
+    assert [i.field for i in exc.value.issues] == ["line 3, column 'begin'",
+                                                   "line 4, column 'begin'"]
+
+
 def test_a_folder_in_use_is_refused_before_any_work(calibrated, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """Two calibrations never share an output folder: the second is refused, nothing written."""
