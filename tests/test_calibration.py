@@ -163,6 +163,20 @@ def test_cli_names_line_and_column_of_a_bad_count(calibrated, tmp_path: Path,
                  str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"{bad}: line 2, column 'count'" in err and "Traceback" not in err
+    assert err.startswith("error: invalid counts\n")
+
+
+def test_cli_heads_travel_time_errors_as_travel_times(calibrated, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """They were headed "invalid counts" (both files raise CountsError)."""
+    d, _, _, _ = calibrated
+    bad = tmp_path / "tt.csv"
+    bad.write_text("from_edge,to_edge,begin,end,seconds\nleft0A0,B1right1,07:00,07:30,-60\n")
+    assert main(["calibrate", str(d / "cal.toml"), "--counts", str(d / "counts.csv"),
+                 "--travel-times", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid travel times\n") and "invalid counts" not in err
+    assert f"{bad}: line 2, column 'seconds'" in err and "Traceback" not in err
 
 
 def test_validate_checks_a_scenarios_counts(calibrated, tmp_path: Path,

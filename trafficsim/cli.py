@@ -340,8 +340,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         doc = calibrate(args.scenario, args.counts, args.out, travel_times=args.travel_times,
                         seeds=args.seeds, workers=args.workers, method=args.method,
                         progress=not args.quiet)
-    except CountsError as exc:
-        print(f"error: invalid counts\n{exc}", file=sys.stderr)
+    except CountsError as exc:  # (the counts or the travel times: the error says which)
+        print(f"error: invalid {exc.what}\n{exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(doc, indent=2, allow_nan=False))
