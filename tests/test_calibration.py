@@ -80,6 +80,32 @@ def test_counts_of_a_known_demand_are_reproduced(calibrated) -> None:
     assert not doc["flagged"]  # the truth is consistent
 
 
+def test_a_bare_sumo_run_of_a_case_repeats_its_passages(calibrated) -> None:
+    """case.sumocfg names the route output the passages are read from (it was passed on the
+    command line only): a bare ``sumo -c`` writes it again, the same vehicles and times."""
+    import shutil
+
+    from trafficsim.calibrate import VEHROUTES
+    from trafficsim.sumo import run_tool
+    from trafficsim.sumocfg import read_sumocfg
+
+    d, _, _, _ = calibrated
+    case = d / "out" / "runs" / "cases" / "baseline" / "seed_1"
+    opts = read_sumocfg(case / "case.sumocfg", resolve=False)
+    assert opts["vehroute-output"] == VEHROUTES
+    assert opts["vehroute-output.exit-times"] == "true"
+    bare = case.with_name("seed_1_bare")  # (beside it: ../net.net.xml is the same file)
+    shutil.copytree(case, bare, ignore=shutil.ignore_patterns(VEHROUTES))
+    run_tool("sumo", ["-c", "case.sumocfg"], cwd=bare)
+
+    def body(path: Path) -> str:  # (after SUMO's header comment, which holds the clock time)
+        text = path.read_text(encoding="utf-8")
+        return text[text.index("<routes"):]
+
+    assert body(bare / VEHROUTES) == body(case / VEHROUTES)
+    assert body(bare / VEHROUTES).count("<vehicle ") > 100
+
+
 def test_a_vehicle_passing_several_counts_is_one_vehicle(calibrated) -> None:
     _, doc, truth_vehicles, sum_of_counts = calibrated
     assert sum_of_counts > 2 * truth_vehicles  # a vehicle passes several count locations
