@@ -238,7 +238,7 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     op.add_argument("--no-cut", action="store_true", help="never cut a candidate short")
     op.add_argument("--tune-actuated", action="store_true",
                     help="also tune actuated control (min/max green, max gap) and coordinated "
-                         "actuated control on the best fixed-time plan, budget/4 more "
+                         "actuated control on the best fixed-time plan, max(10, budget/4) more "
                          "evaluations each")
     op.add_argument("--refine-share", type=float, default=0.4,
                     help="share of the budget kept for the pattern search around the best plan "
@@ -256,7 +256,8 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                          "implies --design; writes network.net.xml, signal_plan.add.xml for "
                          "it and design.toml (the winning plan as measures)")
     op.add_argument("--lanes-share", type=float, default=0.3,
-                    help="with --design-lanes: share of the budget the lane search may use")
+                    help="with --design-lanes: share of the budget the lane search may use "
+                         "(at least one batch: the first approach's candidates once)")
     op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
     op.add_argument("--periods", metavar="auto|HH:MM-HH:MM,...",
                     help="time-of-day plans: one plan per period, listed in time order "
