@@ -178,7 +178,7 @@ def _identity(address: str, timeout_s: float) -> object:
     """
     import asyncio
 
-    from distributed.comm import connect
+    from distributed.comm.core import connect
 
     async def ask() -> object:
         comm = await connect(address, timeout=timeout_s)
