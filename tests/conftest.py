@@ -15,6 +15,31 @@ DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "sumo-rl"
 
 
+#: sumo-rl's two-way single intersection (under :data:`SHARED`): one light ``t``, four stages
+#: (north-south through and left, east-west through and left), a left-turn lane per approach.
+SINGLE_INTERSECTION = "2way-single-intersection/single-intersection.net.xml"
+
+
+def single_intersection_case(dest: Path, shared: Path, scenario: str) -> Path:
+    """DEST/net.net.xml (sumo-rl's single intersection) and DEST/sc.toml holding ``scenario``
+    (which names ``file = "net.net.xml"``); returns the scenario file."""
+    net = shared / SINGLE_INTERSECTION
+    if not net.is_file():
+        pytest.skip(f"{net} not present")
+    shutil.copy(net, dest / "net.net.xml")
+    sc = dest / "sc.toml"
+    sc.write_text(scenario, encoding="utf-8")
+    return sc
+
+
+def switch_states(path: Path, tls: str | None = None) -> list[tuple[float, str]]:
+    """(time [s], state) of every switch SUMO's ``SaveTLSSwitchStates`` recorded in ``path``
+    (of the light ``tls``; None: of every light)."""
+    from trafficsim.outputs import read_tls_states
+
+    return [(t, state) for t, light, state in read_tls_states(path) if tls in (None, light)]
+
+
 def build_net(name: str, dest: Path) -> Path:
     """Compile tests/data/NAME.{nod,edg}.xml into DEST/NAME.net.xml with netconvert."""
     for ext in ("nod", "edg"):

@@ -80,6 +80,32 @@ def test_counts_of_a_known_demand_are_reproduced(calibrated) -> None:
     assert not doc["flagged"]  # the truth is consistent
 
 
+def test_a_bare_sumo_run_of_a_case_repeats_its_passages(calibrated) -> None:
+    """case.sumocfg names the route output the passages are read from (it was passed on the
+    command line only): a bare ``sumo -c`` writes it again, the same vehicles and times."""
+    import shutil
+
+    from trafficsim.calibrate import VEHROUTES
+    from trafficsim.sumo import run_tool
+    from trafficsim.sumocfg import read_sumocfg
+
+    d, _, _, _ = calibrated
+    case = d / "out" / "runs" / "cases" / "baseline" / "seed_1"
+    opts = read_sumocfg(case / "case.sumocfg", resolve=False)
+    assert opts["vehroute-output"] == VEHROUTES
+    assert opts["vehroute-output.exit-times"] == "true"
+    bare = case.with_name("seed_1_bare")  # (beside it: ../net.net.xml is the same file)
+    shutil.copytree(case, bare, ignore=shutil.ignore_patterns(VEHROUTES))
+    run_tool("sumo", ["-c", "case.sumocfg"], cwd=bare)
+
+    def body(path: Path) -> str:  # (after SUMO's header comment, which holds the clock time)
+        text = path.read_text(encoding="utf-8")
+        return text[text.index("<routes"):]
+
+    assert body(bare / VEHROUTES) == body(case / VEHROUTES)
+    assert body(bare / VEHROUTES).count("<vehicle ") > 100
+
+
 def test_a_vehicle_passing_several_counts_is_one_vehicle(calibrated) -> None:
     _, doc, truth_vehicles, sum_of_counts = calibrated
     assert sum_of_counts > 2 * truth_vehicles  # a vehicle passes several count locations
@@ -163,6 +189,20 @@ def test_cli_names_line_and_column_of_a_bad_count(calibrated, tmp_path: Path,
                  str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"{bad}: line 2, column 'count'" in err and "Traceback" not in err
+    assert err.startswith("error: invalid counts\n")
+
+
+def test_cli_heads_travel_time_errors_as_travel_times(calibrated, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """They were headed "invalid counts" (both files raise CountsError)."""
+    d, _, _, _ = calibrated
+    bad = tmp_path / "tt.csv"
+    bad.write_text("from_edge,to_edge,begin,end,seconds\nleft0A0,B1right1,07:00,07:30,-60\n")
+    assert main(["calibrate", str(d / "cal.toml"), "--counts", str(d / "counts.csv"),
+                 "--travel-times", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid travel times\n") and "invalid counts" not in err
+    assert f"{bad}: line 2, column 'seconds'" in err and "Traceback" not in err
 
 
 def test_validate_checks_a_scenarios_counts(calibrated, tmp_path: Path,
@@ -174,6 +214,37 @@ def test_validate_checks_a_scenarios_counts(calibrated, tmp_path: Path,
     err = capsys.readouterr().err
     assert "counts.csv: line 4, column 'location': 'A0C0' is neither" in err
     assert "counts.csv: line 3, column 'begin': interval 07:10–07:20 of 'A0B0' overlaps" in err
+
+
+def test_validate_checks_route_flows_against_the_window(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A route flow outside 07:00–07:30 would lose its vehicles silently (it validated OK);
+    an ``--end`` that shortens the run still accepts flows running past its end."""
+    from trafficsim.build import prepare_network
+    from trafficsim.errors import ScenarioError
+
+    rows = ("r1,07:00,07:30,100,,left0A0 A0B0\n"
+            "r2,06:50,07:10,100,,left0A0 A0B0\n"
+            "r3,07:20,07:40,100,,left0A0 A0B0\n")
+    (tmp_path / "rf.csv").write_text("id,begin,end,veh_per_hour,vclass,edges\n" + rows)
+    (tmp_path / "s.toml").write_text(HEAD.format(demand='route_flows = "rf.csv"'))
+    assert main(["validate", str(tmp_path / "s.toml")]) == 2
+    err = capsys.readouterr().err
+    rf = tmp_path / "rf.csv"
+    assert (f"{rf}: line 3, column 'begin': interval 06:50–07:10 lies outside the scenario "
+            "window 07:00–07:30") in err
+    assert f"{rf}: line 4, column 'end': interval 07:20–07:40 lies outside" in err
+    assert "line 2" not in err and "Traceback" not in err
+    # run with --end 07:20: r1 runs past the end (cut there, as a profile is), r3 begins at it
+    (tmp_path / "rf.csv").write_text("id,begin,end,veh_per_hour,vclass,edges\n"
+                                     + rows.splitlines(keepends=True)[0])
+    prepare_network(load_scenario(tmp_path / "s.toml", end_s=7 * 3600 + 1200), tmp_path / "a")
+    (tmp_path / "rf.csv").write_text("id,begin,end,veh_per_hour,vclass,edges\n" + rows)
+    with pytest.raises(ScenarioError) as exc:
+        prepare_network(load_scenario(tmp_path / "s.toml", end_s=7 * 3600 + 1200),
+                        tmp_path / "b")
+    assert [i.field for i in exc.value.issues] == ["line 3, column 'begin'",
+                                                   "line 4, column 'begin'"]
 
 
 def test_a_folder_in_use_is_refused_before_any_work(calibrated, tmp_path: Path,

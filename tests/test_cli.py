@@ -111,6 +111,10 @@ def test_console_script_prints_table(small_corridor: Path) -> None:
     ["regress", "SC", "--baseline", "b.json", "--rel-tol", "nan"],
     ["regress", "SC", "--baseline", "b.json", "--confidence", "2"],
     ["regress", "SC", "--baseline", "b.json", "--confidence", "0"],
+    # an empty --out was the current folder
+    ["run", "SC", "--out", ""], ["compare", "SC", "--out", " "],
+    ["sweep-clearance", "SC", "--minutes", "0", "--out", ""], ["optimise", "SC", "--out", ""],
+    ["calibrate", "SC", "--counts", "c.csv", "--out", ""], ["import-osm", "m.osm", "--out", ""],
 ])
 def test_bad_options_exit_2_before_any_run(argv: list[str], small_corridor: Path,
                                            capsys) -> None:
@@ -120,6 +124,8 @@ def test_bad_options_exit_2_before_any_run(argv: list[str], small_corridor: Path
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "expected" in err and "Traceback" not in err
+    if "--out" in argv:
+        assert "argument --out: '" in err and "is empty; expected a folder" in err
 
 
 def test_regress_refuses_unknown_metrics_and_an_unwritable_baseline(

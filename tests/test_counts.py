@@ -135,6 +135,31 @@ def test_route_flow_file_must_be_a_connected_route(tmp_path: Path) -> None:
     assert "no connection leads from 'a' to 'c'" in exc.value.issues[0].message
 
 
+def test_route_flows_lie_in_the_window(tmp_path: Path) -> None:
+    """Checked against a window, each row outside it is an error naming its line and column;
+    with ``past_end`` (a run shortened by --end) only the end may lie beyond it."""
+    from trafficsim.routeflows import read_route_flows
+
+    f = tmp_path / "route_flows.csv"
+    f.write_text("id,begin,end,veh_per_hour,vclass,edges\nok,07:00,08:00,100,,a b c\n"
+                 "early,06:00,07:30,100,,a b c\nlate,07:30,08:15,100,,a b c\n"
+                 "after,08:00,08:30,100,,a b c\n")
+    assert len(read_route_flows(f, NET)) == 4  # (no window: not checked)
+    with pytest.raises(CountsError) as exc:
+        read_route_flows(f, NET, (BEGIN, END))
+    assert [(i.field, i.message) for i in exc.value.issues] == [
+        ("line 3, column 'begin'", "interval 06:00–07:30 lies outside the scenario window "
+                                   "07:00–08:00; expected begin and end within it"),
+        ("line 4, column 'end'", "interval 07:30–08:15 lies outside the scenario window "
+                                 "07:00–08:00; expected begin and end within it"),
+        ("line 5, column 'begin'", "interval 08:00–08:30 lies outside the scenario window "
+                                   "07:00–08:00; expected begin and end within it")]
+    with pytest.raises(CountsError) as exc:
+        read_route_flows(f, NET, (BEGIN, END), past_end=True)
+    assert [i.field for i in exc.value.issues] == ["line 3, column 'begin'",
+                                                   "line 5, column 'begin'"]
+
+
 def test_a_cached_fit_is_the_fresh_fit_bit_for_bit(tmp_path: Path) -> None:
     from trafficsim.routeflows import read_route_flows, write_route_flows
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -115,34 +119,80 @@ def test_a_worker_that_dies_is_a_clear_error(tmp_path: Path) -> None:
         ex.submit(_die).result()
 
 
-@pytest.mark.slow  # Dask keeps trying for about 25 s whatever the timeout
-def test_something_that_is_not_dask_at_the_address_is_a_clear_error(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A server that answers with junk (seen: MemoryError from decoding it) is a bad address."""
-    import socket
-    import threading
-
-    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT_S", 3.0)
+def _junk_server(stop: threading.Event) -> int:
+    """A server that answers every connection with junk (seen: MemoryError from decoding it)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
-    port = server.getsockname()[1]
+    server.settimeout(0.2)
 
     def answer() -> None:
-        server.settimeout(10)
-        try:
-            while True:
+        while not stop.is_set():
+            try:
                 conn, _ = server.accept()
-                conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n" + b"\xff" * 64)
-                conn.close()
-        except OSError:
-            pass
+            except TimeoutError:
+                continue
+            conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n" + b"\xff" * 64)
+            conn.close()
+        server.close()
 
     threading.Thread(target=answer, daemon=True).start()
+    return int(server.getsockname()[1])
+
+
+def _http_server(stop: threading.Event) -> int:
+    """A plain web server (Dask's client waited on it for over 120 s)."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _QuietHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=lambda: (stop.wait(), httpd.shutdown(), httpd.server_close()),
+                     daemon=True).start()
+    return int(httpd.server_address[1])
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("serve", [_junk_server, _http_server])
+def test_something_that_is_not_dask_at_the_address_is_a_clear_error_in_bounded_time(
+        serve, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A server that is not Dask: an error naming --scheduler once the probe's time is up."""
+    monkeypatch.setattr(parallel, "PROBE_TIMEOUT_S", 2.0)
+    stop = threading.Event()
+    port = serve(stop)
+    t0 = time.monotonic()
     try:
-        with (pytest.raises(UsageError, match=f"--scheduler tcp://127.0.0.1:{port}: no Dask "
-                                              "scheduler answered"),
-              parallel.dask_executor(f"tcp://127.0.0.1:{port}")):
+        with (pytest.raises(UsageError) as err,
+              parallel.dask_executor(f"tcp://127.0.0.1:{port}", shared=tmp_path)):
             pass
     finally:
-        server.close()
+        stop.set()
+    assert time.monotonic() - t0 < 2.0 + 3.0  # (was > 120 s with a web server)
+    msg = str(err.value)
+    assert msg.startswith(f"--scheduler tcp://127.0.0.1:{port}: no Dask scheduler answered")
+    assert f"something listens at 127.0.0.1:{port}, but not a Dask scheduler" in msg
+
+
+def test_a_closed_port_is_a_clear_error_at_once(tmp_path: Path) -> None:
+    """Nothing listens: refused at once (Dask's client retried for about 50 s)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # (bound, never listening, then closed: a port nobody serves)
+    t0 = time.monotonic()
+    with (pytest.raises(UsageError, match=f"--scheduler tcp://127.0.0.1:{port}: no Dask "
+                                          "scheduler answered \\(Connection refused\\)"),
+          parallel.dask_executor(f"tcp://127.0.0.1:{port}", shared=tmp_path)):
+        pass
+    assert time.monotonic() - t0 < 2.0
+
+
+def test_the_probe_accepts_a_real_scheduler() -> None:
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp",
+                                  dashboard_address=":0") as c:
+        t0 = time.monotonic()
+        parallel.probe_scheduler(c.scheduler_address)
+        assert time.monotonic() - t0 < 2.0
+        host_port = c.scheduler_address.removeprefix("tcp://")
+        parallel.probe_scheduler(host_port)  # (no scheme: tcp, as Dask reads it)

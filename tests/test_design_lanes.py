@@ -155,6 +155,35 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return scenario, out
 
 
+def test_the_lane_limit_rule() -> None:
+    """Its share, no more than leaves one plan for the timings, at least one batch."""
+    from trafficsim.optimise.lanes import lane_limit
+
+    assert lane_limit(3, 14, 0.3, 2) == 3 + 4          # round(14 × 0.3) = 4
+    assert lane_limit(3, 14, 0.01, 2) == 3 + 2         # the share rounds to 0: one batch
+    assert lane_limit(10, 14, 0.5, 2) == 13            # budget − 1
+    assert lane_limit(3, 3, 0.01, 3) == 6              # one batch even past --budget
+    assert lane_limit(3, 14, 0.3, 0) == 7              # no candidates: the share (unused)
+
+
+@pytest.mark.sumo
+def test_a_tiny_lane_share_runs_exactly_one_batch(tmp_path: Path) -> None:
+    """``--budget 3 --lanes-share 0.01``: the phasing choice uses the budget; the lane search
+    still runs its one batch (both W_J1 candidates with the incumbent's programs; it ran none)
+    and nothing more (no re-designed phasings), as the journal counts."""
+    s = OptimiseSettings(budget=3, seeds=(1,), validate=False, compare_sumo_webster=False,
+                         check_every_s=100.0, design_lanes=True, lanes_share=0.01)
+    optimise(SCENARIO, out=tmp_path / "o", settings=s, workers=2, progress=False)
+    roles = [json.loads(line)["role"]
+             for line in (tmp_path / "o/journal.jsonl").read_text().splitlines()]
+    assert roles.count("lanes") == 2  # (a re-designed phasing would be a third)
+    assert roles.count("start") + roles.count("webster") + roles.count("design") == 3
+    doc = json.loads((tmp_path / "o/optimise.json").read_text())
+    tried = doc["design"]["lanes"]["candidates"]
+    assert {c["name"] for c in tried} == {"left_lane", "left_pocket"}
+    assert all(c.get("objective_carried") is not None for c in tried)
+
+
 def _settings() -> OptimiseSettings:
     return OptimiseSettings(budget=14, seeds=(1,), validate_seeds=(101, 102),
                             compare_sumo_webster=False, check_every_s=100.0,

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 import trafficsim as ts
+from tests.conftest import SINGLE_INTERSECTION, single_intersection_case, switch_states
 from trafficsim.control import DEFAULT_YELLOW_S, HOLD_S, derived_transition, max_pressure_program
 from trafficsim.errors import ScenarioError
 from trafficsim.signals import Phase, read_links, read_plan
 
-NET = "2way-single-intersection/single-intersection.net.xml"
+NET = SINGLE_INTERSECTION
 SEEDS = (1, 2, 3)
 MIN_GREEN_S = 5.0
 
@@ -69,10 +69,7 @@ step_s = 5
 
 
 def _write_scenario(dest: Path, shared: Path, plans: str = PLANS) -> Path:
-    shutil.copy(shared / NET, dest / "net.net.xml")
-    sc = dest / "sc.toml"
-    sc.write_text(SCENARIO + plans)
-    return sc
+    return single_intersection_case(dest, shared, SCENARIO + plans)
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +82,6 @@ def runs(shared_data: Path, tmp_path_factory: pytest.TempPathFactory
     out = d / "out"
     r = ts.compare(sc, seeds=list(SEEDS), out=out, progress=False, trajectories=["w_t", "t_e"])
     return r, out
-
-
-def _states(path: Path) -> list[tuple[float, str]]:
-    """(time [s], state) of every switch SUMO recorded."""
-    root = ET.parse(path).getroot()
-    return [(float(e.get("time", 0)), e.get("state", "")) for e in root.iter("tlsState")]
 
 
 def _green_s(states: list[tuple[float, str]], links: set[int], end_s: float) -> float:
@@ -141,7 +132,7 @@ def test_switches_pass_through_yellow_and_greens_last_min_green(runs) -> None:
     program, no link goes from green to red without yellow, every green lasts ≥ min green."""
     r, out = runs
     case = out / "cases/max_pressure" / f"seed_{SEEDS[0]}"
-    states = _states(case / "tls_states.xml")
+    states = switch_states(case / "tls_states.xml")
     program = ET.parse(out / "cases/max_pressure/measures.add.xml").getroot().find("tlLogic")
     assert program is not None and program.get("programID") == "max_pressure"
     phases = {ph.get("state") for ph in program.iter("phase")}
@@ -174,7 +165,7 @@ def test_heavy_approach_gets_more_green_and_delay_falls(runs, shared_data: Path)
     links = read_links(shared_data / NET)["t"]
     heavy = {lk.index for lk in links if lk.from_edge == "w_t" and lk.direction == "s"}
     assert heavy
-    green = {p: _green_s(_states(out / f"cases/{p}/seed_{SEEDS[0]}/tls_states.xml"), heavy, 900)
+    green = {p: _green_s(switch_states(out / f"cases/{p}/seed_{SEEDS[0]}/tls_states.xml"), heavy, 900)
              for p in ("baseline", "max_pressure")}
     assert green["max_pressure"] > 1.2 * green["baseline"], green
     base = r.values("baseline", "mean_delay_s")
@@ -195,7 +186,7 @@ def test_same_seed_same_metrics_bit_for_bit(runs, tmp_path: Path) -> None:
     first = out / f"cases/max_pressure/seed_{SEEDS[0]}/tripinfo.csv"
     second = tmp_path / f"again/cases/max_pressure/seed_{SEEDS[0]}/tripinfo.csv"
     assert first.read_bytes() == second.read_bytes()
-    assert _states(first.parent / "tls_states.xml") == _states(second.parent / "tls_states.xml")
+    assert switch_states(first.parent / "tls_states.xml") == switch_states(second.parent / "tls_states.xml")
 
 
 def test_max_green_below_min_green_names_the_field(shared_data: Path, tmp_path: Path) -> None:
@@ -246,7 +237,7 @@ def test_max_green_hands_over_in_time(shared_data: Path, tmp_path: Path) -> None
     sc = _write_scenario(tmp_path, shared_data, PLANS + "max_green_s = 20\n")
     ts.simulate(sc, "max_pressure", seeds=[1], out=tmp_path / "out", progress=False,
                 trajectories=["w_t", "t_e"])
-    states = _states(tmp_path / "out/cases/max_pressure/seed_1/tls_states.xml")
+    states = switch_states(tmp_path / "out/cases/max_pressure/seed_1/tls_states.xml")
     program = ET.parse(tmp_path / "out/cases/max_pressure/measures.add.xml").getroot()
     greens = {ph.get("state") for ph in program.iter("phase")
               if float(ph.get("duration", 0)) == HOLD_S}

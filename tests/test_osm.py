@@ -180,6 +180,12 @@ def test_scenario_osm_is_imported_once_and_cached(tmp_path: Path,
     ('<osm version="0.6"><node id="1" lat="1" lon="1"/>'
      '<way id="5"><nd ref="1"/><nd ref="9"/><tag k="highway" v="primary"/></way></osm>',
      "the nodes they are drawn through are not in the file"),
+    # (netconvert said only "Unable to project coordinates", exit 1)
+    ('<osm version="0.6"><node id="1" lat="95" lon="1"/></osm>',
+     "node 1: lat=95 lon=1 is out of range; expected WGS84 degrees, latitude -90..90"),
+    ('<osm version="0.6"><node id="1" lat="1" lon="1"/><node id="7" lat="1" lon="181.5"/></osm>',
+     "node 7: lat=1 lon=181.5 is out of range"),
+    ('<osm version="0.6"><node id="3" lat="nan" lon="1"/></osm>', "node 3: lat=nan"),
 ])
 def test_not_an_osm_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
                          expect: str) -> None:
@@ -301,3 +307,16 @@ def test_lust_half_city_keeps_its_89_signals(tmp_path: Path) -> None:
     # nothing of a car's network is lost except small cut-off pieces
     assert set(summary.dropped) <= {"isolated", "disconnected"}
     assert sum(summary.dropped.values()) < 0.05 * summary.edges
+
+
+@pytest.mark.parametrize("out", ["/proc/x", "/proc/a/b"])
+def test_an_out_folder_that_cannot_be_made_exits_2(out: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``/proc`` passes ``os.access`` for root, but nothing can be made there: a probe folder
+    finds that out before any work (it was exit 1 from the failed mkdir)."""
+    if not Path("/proc").is_dir():
+        pytest.skip("no /proc on this system")
+    assert main(["import-osm", str(TINY), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {out}: cannot be created") and "Traceback" not in err
+    assert err.count("\n") == 1  # one line

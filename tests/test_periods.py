@@ -75,6 +75,9 @@ def test_auto_on_the_scenario_forces_the_tidal_reversal() -> None:
     ("07:00-07:09,07:09-07:20", "inside the tidal lane's clearance interval 07:08–07:10"),
     ("07:05-07:20", "expected the window's begin 07:00"),
     ("07:00-morning", "is not a period; expected 'HH:MM-HH:MM'"),
+    # a valid tiling listed out of order was sorted silently
+    ("07:10-07:20,07:00-07:10", "period '07:00-07:10' is listed after '07:10-07:20', which "
+                                "begins later; expected the periods in time order"),
 ])
 def test_bad_periods_name_the_field(spec: str, expected: str,
                                     capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -90,8 +93,8 @@ def test_bad_periods_name_the_field(spec: str, expected: str,
 
 
 def test_check_periods_sorts_a_valid_tiling() -> None:
-    got = check_periods(parse_periods("08:00-09:00,07:00-08:00"), 7 * H, 9 * H,
-                        min_length_s=300)
+    assert parse_periods("07:00-08:00,08:00-09:00") == [(7 * H, 8 * H), (8 * H, 9 * H)]
+    got = check_periods([(8 * H, 9 * H), (7 * H, 8 * H)], 7 * H, 9 * H, min_length_s=300)
     assert got == [(7 * H, 8 * H), (8 * H, 9 * H)]
 
 

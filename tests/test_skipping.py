@@ -7,19 +7,16 @@ stage before its through stage.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import trafficsim as ts
+from tests.conftest import single_intersection_case, switch_states
 from trafficsim.netmodel import read_network
-from trafficsim.outputs import read_tls_states
 from trafficsim.phasing import applicable, build_program, layout, with_min_greens, with_skipping
 from trafficsim.safety import program_issues
-
-NET = "2way-single-intersection/single-intersection.net.xml"
 
 SCENARIO = """
 name = "skipping"
@@ -68,10 +65,8 @@ skip_stages = true
 
 @pytest.fixture
 def net_file(shared_data: Path, tmp_path: Path) -> Path:
-    path = shared_data / NET
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
-    shutil.copy(path, tmp_path / "net.net.xml")
+    """The network in the test's folder, beside the scenario (sc.toml) that runs on it."""
+    single_intersection_case(tmp_path, shared_data, SCENARIO)
     return tmp_path / "net.net.xml"
 
 
@@ -107,17 +102,16 @@ def test_a_left_stage_nobody_waits_at_is_skipped(net_file: Path, tmp_path: Path)
     """SUMO's switch log: with a fixed sequence both protected-left stages run every cycle;
     with skipping, the north-south left stage (no left-turn demand) never shows, the west's
     (120 veh/h) still does, and delay falls."""
-    sc_file = tmp_path / "sc.toml"
-    sc_file.write_text(SCENARIO)
-    r = ts.compare(sc_file, out=tmp_path / "out", progress=False, trajectories=["w_t", "t_e"])
+    r = ts.compare(net_file.with_name("sc.toml"), out=tmp_path / "out", progress=False,
+                   trajectories=["w_t", "t_e"])
     lay = layout(read_network(net_file), "t")
     lefts = {i for m in lay.movements if m.turn == "L" for i in m.link_indices}
 
     def left_stages(plan: str) -> dict[str, int]:
         """Left-only green states shown → how often they started."""
-        states = read_tls_states(tmp_path / f"out/cases/{plan}/seed_1/tls_states.xml")
+        states = switch_states(tmp_path / f"out/cases/{plan}/seed_1/tls_states.xml")
         out: dict[str, int] = {}
-        for _, _, s in states:
+        for _, s in states:
             if any(c in "yu" for c in s):
                 continue  # a transition
             green = {i for i, c in enumerate(s) if c in "Gg" and i in dict(lay.names)}

@@ -211,7 +211,7 @@ def observers(scenario: Scenario) -> tuple[Measure, ...]:
 
 def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
                out_dir: Path, *, corridors: Sequence[Sequence[str]] = (), lean: bool = False,
-               outputs: Sequence[str] = ()) -> Case:
+               outputs: Sequence[str] = (), sumo_options: Sequence[str] = ()) -> Case:
     """Write one (plan, seed) run directory and return its :class:`Case`.
 
     ``corridors`` (edge chains) makes the run record vehicle trajectories on those edges
@@ -222,7 +222,8 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     detectors, measure outputs, summary, stop output or emission device (so ``co2_kg`` and
     ``nox_kg`` are not measured).  Everything that shapes the simulation is the same as in a
     full case.  ``outputs``: further output elements for the run's additional file (e.g. a
-    ``<laneData>``).
+    ``<laneData>``); ``sumo_options``: further SUMO options (``--name value`` pairs, e.g. an
+    output a caller reads), written into ``case.sumocfg`` so that ``sumo -c`` writes it too.
     """
     plan_dir = out_dir / "cases" / plan.name
     run_dir = plan_dir / f"seed_{seed}"
@@ -256,7 +257,7 @@ def build_case(scenario: Scenario, plan: PlanSpec, draft: CaseDraft, seed: int,
     # one, so a signal_plan measure must come after an imported model's own programs.
     adds = ["detectors.add.xml", *[_rel(p, run_dir) for p in scenario.additional_files],
             "../measures.add.xml"]
-    options = list(draft.sumo_options)
+    options = [*draft.sumo_options, *sumo_options]
     if corridors:
         adds.append("trajectories.add.xml")
         window = trajectory_window([v.depart_s for v in vehicles], scenario.begin_s,

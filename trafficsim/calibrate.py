@@ -274,9 +274,15 @@ def _toml_value(v: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # Running the calibrated baseline
 # --------------------------------------------------------------------------------------------
+#: The output the passages are read from: in each case's ``case.sumocfg``, so that a bare
+#: ``sumo -c case.sumocfg`` writes it too (and repeats the calibration's counts).
+VEHROUTE_OPTIONS = ("--vehroute-output", VEHROUTES, "--vehroute-output.exit-times", "true",
+                    "--vehroute-output.write-unfinished", "true")
+
+
 @dataclass(frozen=True)
 class _RunTask:
-    """A picklable callable: run one case with vehicle routes and exit times recorded."""
+    """A picklable callable: run one case (its config records vehicle routes, exit times)."""
 
     timeout_s: float
 
@@ -284,9 +290,7 @@ class _RunTask:
         from trafficsim.sumo import run_sumo
 
         seed = int(config.parent.name.removeprefix("seed_"))
-        run_sumo(config, seed=seed, timeout_s=self.timeout_s, what=f"calibration run seed {seed}",
-                 extra=["--vehroute-output", VEHROUTES, "--vehroute-output.exit-times", "true",
-                        "--vehroute-output.write-unfinished", "true"])
+        run_sumo(config, seed=seed, timeout_s=self.timeout_s, what=f"calibration run seed {seed}")
         return config.parent
 
 
@@ -300,7 +304,8 @@ def simulate_passages(sc: Scenario, work: Path, seeds: Sequence[int], *,
     base_net, _ = prepare_network(sc, work)
     plan = sc.plan(BASELINE)
     draft = build_plan(sc, plan, base_net, work)
-    configs = [build_case(sc, plan, draft, s, work, lean=True).config for s in seeds]
+    configs = [build_case(sc, plan, draft, s, work, lean=True,
+                          sumo_options=VEHROUTE_OPTIONS).config for s in seeds]
     with local_executor(workers, len(configs)) as ex:
         dirs = map_tasks(_RunTask(sc.timeout_s), configs, ex, [f"seed={s}" for s in seeds],
                          desc="calibration runs", progress=progress)

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("scenario", type=Path, help="scenario .toml or SUMO .sumocfg")
         sp.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 1,2,3")
-        sp.add_argument("--out", type=Path, help="keep cases and write metrics.json and tables here")
+        sp.add_argument("--out", type=_out_dir, help="keep cases and write metrics.json and tables here")
         sp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         sp.add_argument("--end", type=_end, help="override the simulation end [s]")
         sp.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     osm.add_argument("--keep", help="comma-separated OSM highway classes to keep, e.g. "
                                     "primary,secondary,tertiary,residential (default: every "
                                     "road open to cars; _link roads come with their class)")
-    osm.add_argument("--out", type=Path, required=True,
+    osm.add_argument("--out", type=_out_dir, required=True,
                      help="folder for network.net.xml, scenario.toml and import.json")
     osm.add_argument("--json", action="store_true", help="print import.json on stdout")
     _calibrate_parser(sub)
@@ -116,7 +116,7 @@ def _calibrate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     cal.add_argument("scenario", type=Path, help="scenario .toml (network, window, mix, plans)")
     cal.add_argument("--counts", type=Path, required=True,
                      help="counts CSV: location,begin,end,count[,vclass]")
-    cal.add_argument("--out", type=Path, required=True,
+    cal.add_argument("--out", type=_out_dir, required=True,
                      help="writes calibrated.toml, route_flows.csv and calibration.json here")
     cal.add_argument("--travel-times", type=Path,
                      help="travel-time targets CSV: from_edge,to_edge,begin,end,seconds")
@@ -128,6 +128,17 @@ def _calibrate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     cal.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
     cal.add_argument("--json", action="store_true", help="print calibration.json on stdout")
     cal.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _out_dir(text: str) -> Path:
+    """``--out``: a folder; an empty value is refused.
+
+    (``Path("")`` is the current folder, which would fill with cases and tables unasked.)
+    """
+    if not text.strip():
+        msg = f"{text!r} is empty; expected a folder for the results, e.g. --out results"
+        raise argparse.ArgumentTypeError(msg)
+    return Path(text)
 
 
 def _workers(text: str) -> int:
@@ -218,7 +229,7 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                     help="unseen validation seeds (default: 101..105)")
     op.add_argument("--workers", type=_workers, help="parallel SUMO processes (default: cores)")
     op.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
-    op.add_argument("--out", type=Path, help="output directory (default: optimise_NAME)")
+    op.add_argument("--out", type=_out_dir, help="output directory (default: optimise_NAME)")
     op.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
     op.add_argument("--end", type=_end, help="override the simulation end [s]")
     op.add_argument("--rng-seed", type=int, default=0, help="seed of the search itself")
@@ -227,7 +238,7 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     op.add_argument("--no-cut", action="store_true", help="never cut a candidate short")
     op.add_argument("--tune-actuated", action="store_true",
                     help="also tune actuated control (min/max green, max gap) and coordinated "
-                         "actuated control on the best fixed-time plan, budget/4 more "
+                         "actuated control on the best fixed-time plan, max(10, budget/4) more "
                          "evaluations each")
     op.add_argument("--refine-share", type=float, default=0.4,
                     help="share of the budget kept for the pattern search around the best plan "
@@ -245,11 +256,13 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                          "implies --design; writes network.net.xml, signal_plan.add.xml for "
                          "it and design.toml (the winning plan as measures)")
     op.add_argument("--lanes-share", type=float, default=0.3,
-                    help="with --design-lanes: share of the budget the lane search may use")
+                    help="with --design-lanes: share of the budget the lane search may use "
+                         "(at least one batch: the first approach's candidates once)")
     op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
     op.add_argument("--periods", metavar="auto|HH:MM-HH:MM,...",
-                    help="time-of-day plans: one plan per period (auto: found from the demand "
-                         "profile, tidal lane switches forced), switched by a WAUT in one "
+                    help="time-of-day plans: one plan per period, listed in time order "
+                         "(auto: found from the demand profile, tidal lane switches forced), "
+                         "switched by a WAUT in one "
                          "signal_plan.add.xml; validated over the whole day against the best "
                          "single plan; --budget is per period")
     op.add_argument("--quiet", action="store_true", help="no progress output")
@@ -328,8 +341,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         doc = calibrate(args.scenario, args.counts, args.out, travel_times=args.travel_times,
                         seeds=args.seeds, workers=args.workers, method=args.method,
                         progress=not args.quiet)
-    except CountsError as exc:
-        print(f"error: invalid counts\n{exc}", file=sys.stderr)
+    except CountsError as exc:  # (the counts or the travel times: the error says which)
+        print(f"error: invalid {exc.what}\n{exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(doc, indent=2, allow_nan=False))

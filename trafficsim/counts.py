@@ -40,6 +40,15 @@ DETECTOR_TAGS = ("inductionLoop", "e1Detector", "instantInductionLoop", "laneAre
 class CountsError(ScenarioError):
     """A counts (or travel-times) file has problems; each issue names file, line and column."""
 
+    #: What the file holds, for the heading of the error ("invalid counts").
+    what: str = "counts"
+
+
+class TravelTimesError(CountsError):
+    """A travel-times file (``calibrate --travel-times``) has problems."""
+
+    what = "travel times"
+
 
 @dataclass(frozen=True)
 class CountLocation:
@@ -326,7 +335,7 @@ def read_travel_times(path: Path, net: NetIndex, begin_s: float, end_s: float
 
     Raises
     ------
-    CountsError
+    TravelTimesError
         Listing every problem with its line and column.
     """
     rd = _Reader(path)
@@ -347,7 +356,7 @@ def read_travel_times(path: Path, net: NetIndex, begin_s: float, end_s: float
         if ok and iv is not None and isinstance(value, float):
             out.append(TravelTime(row["from_edge"], row["to_edge"], iv[0], iv[1], value, n))
     if rd.issues:
-        raise CountsError(rd.issues)
+        raise TravelTimesError(rd.issues)
     return tuple(out)
 
 

@@ -185,7 +185,8 @@ def scan_osm(path: Path) -> OsmScan:
     Raises
     ------
     OsmError
-        The file is missing, empty, not XML, or XML of another kind.
+        The file is missing, empty, not XML, XML of another kind, or a node's coordinates are
+        not WGS84 degrees (latitude outside -90..90, longitude outside -180..180).
     """
     want = "expected an OpenStreetMap XML file (<osm> root, e.g. exported from openstreetmap.org)"
     if not path.is_file():
@@ -207,9 +208,15 @@ def scan_osm(path: Path) -> OsmScan:
             if el.tag == "node":
                 nid = el.get("id", "")
                 try:
-                    nodes[nid] = (float(el.get("lon", "")), float(el.get("lat", "")))
+                    lon, lat = float(el.get("lon", "")), float(el.get("lat", ""))
                 except ValueError:
                     raise OsmError(path, f"node {nid}", "has no valid lat/lon; " + want) from None
+                if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # (also refuses nan)
+                    # netconvert could only say it cannot project the junction
+                    raise OsmError(path, f"node {nid}", f"lat={el.get('lat')} lon="
+                                   f"{el.get('lon')} is out of range; expected WGS84 degrees, "
+                                   "latitude -90..90 and longitude -180..180")
+                nodes[nid] = (lon, lat)
                 if any(t.get("k") == "highway" and t.get("v") == "traffic_signals"
                        for t in el.iter("tag")):
                     signals.append(nid)

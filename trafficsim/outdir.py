@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import functools
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -133,6 +134,8 @@ def out_dir_issue(path: Path) -> str | None:
             return "exists and is not a folder; expected a folder for the results (new or existing)"
         if not os.access(p, os.W_OK | os.X_OK):
             return "is not writable; expected a folder you may write into"
+        if (why := _mkdir_issue(p)) is not None:
+            return f"is not writable ({why}); expected a folder you may write into"
         return None
     parent = p.parent
     while not parent.exists() and parent != parent.parent:
@@ -141,6 +144,21 @@ def out_dir_issue(path: Path) -> str | None:
         return f"cannot be created: {parent} is a file, not a folder"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"cannot be created: {parent} is not writable"
+    if (why := _mkdir_issue(parent)) is not None:
+        return f"cannot be created in {parent} ({why}); expected a folder you may write into"
+    return None
+
+
+def _mkdir_issue(folder: Path) -> str | None:
+    """Why no folder can be made in ``folder`` (None when one can), found by making one.
+
+    ``os.access`` answers from the permission bits: for root it says yes to ``/proc`` or
+    ``/sys``, where creating anything fails.  A probe folder, removed at once, asks the kernel.
+    """
+    try:
+        Path(tempfile.mkdtemp(prefix=".trafficsim-probe-", dir=folder)).rmdir()
+    except OSError as exc:
+        return exc.strerror or str(exc)
     return None
 
 

@@ -116,6 +116,84 @@ class Progress:
 #: How long the scheduler may take to answer, and to have a first worker. [s]
 CONNECT_TIMEOUT_S = 30.0
 WORKER_WAIT_S = 60.0
+#: How long the first contact with ``--scheduler`` may take (:func:`probe_scheduler`). [s]
+PROBE_TIMEOUT_S = 10.0
+
+_START_ONE = ("start one with `dask scheduler` and pass the address it prints, e.g. "
+              "tcp://10.0.0.5:8786")
+
+
+def probe_scheduler(address: str, timeout_s: float | None = None) -> None:
+    """Check that a Dask scheduler answers at a ``tcp://`` address within ``timeout_s``.
+
+    Dask's own client retries a refused port for the whole of its timeout (about 50 s seen)
+    and can wait minutes on a server that accepts the connection but does not speak its
+    protocol (a web server).  This first contact is bounded: a TCP connection, then Dask's
+    ``identity`` request, both within ``timeout_s`` [s] (default :data:`PROBE_TIMEOUT_S`).
+    Other protocols (``tls://``, …) are
+    left to the client.
+
+    Raises
+    ------
+    UsageError
+        Naming ``--scheduler``: nothing listens there, or what answers is not a scheduler.
+    """
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port, unparse_host_port
+
+    try:
+        scheme, loc = parse_address(address)
+        host, port = parse_host_port(loc, 8786)
+    except ValueError as exc:
+        msg = f"--scheduler {address}: not an address ({exc}); {_START_ONE}"
+        raise UsageError(msg) from None
+    if scheme != "tcp":
+        return
+    timeout_s = PROBE_TIMEOUT_S if timeout_s is None else timeout_s
+    deadline = time.monotonic() + timeout_s
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:  # refused, unknown host, no route, timed out
+        why = exc.strerror or str(exc) or type(exc).__name__
+        msg = f"--scheduler {address}: no Dask scheduler answered ({why}); {_START_ONE}"
+        raise UsageError(msg) from None
+    left = max(deadline - time.monotonic(), 1.0)
+    # (in a thread of its own: asyncio.run cannot start inside a notebook's running loop)
+    with ThreadPoolExecutor(1, thread_name_prefix="trafficsim-probe") as pool:
+        reply = pool.submit(_identity, "tcp://" + unparse_host_port(host, port), left).result()
+    if not (isinstance(reply, dict) and reply.get("type") == "Scheduler"):
+        what = (f"no answer within {timeout_s:g} s" if reply is None
+                else f"it answered as {reply.get('type')!r}" if isinstance(reply, dict)
+                else f"it did not speak Dask's protocol: {reply}")
+        msg = (f"--scheduler {address}: no Dask scheduler answered ({what}; something listens "
+               f"at {host}:{port}, but not a Dask scheduler); {_START_ONE}")
+        raise UsageError(msg)
+
+
+def _identity(address: str, timeout_s: float) -> object:
+    """Dask's ``identity`` reply of the server at ``address``.
+
+    None when none came within ``timeout_s`` [s]; the error's text when the exchange failed.
+    """
+    import asyncio
+
+    from distributed.comm.core import connect
+
+    async def ask() -> object:
+        comm = await connect(address, timeout=timeout_s)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        return asyncio.run(asyncio.wait_for(ask(), timeout_s))
+    except TimeoutError:
+        return None
+    except Exception as exc:  # refused the handshake, sent bytes Dask cannot decode, …
+        return f"{type(exc).__name__}: {exc}"[:200]
 
 
 @contextmanager
@@ -144,8 +222,8 @@ def dask_executor(address: str, *, shared: Path | None = None,
     ScenarioError
         Dask is not installed: it is the optional extra ``trafficsim[dask]``.
     UsageError
-        No scheduler answers at ``address``, no worker joins it, or a worker cannot see
-        ``shared`` or one of ``inputs``.
+        No scheduler answers at ``address`` (within :data:`PROBE_TIMEOUT_S` for ``tcp://``),
+        no worker joins it, or a worker cannot see ``shared`` or one of ``inputs``.
     SumoError
         Workers died running a task (Dask's ``KilledWorker``).
     """
@@ -156,13 +234,13 @@ def dask_executor(address: str, *, shared: Path | None = None,
             f"a Dask scheduler ({address}) needs Dask, which is not installed; "
             "install the extra: pip install 'trafficsim[dask]'"))]) from None
 
+    probe_scheduler(address)
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S)
     except Exception as exc:  # any failure to connect means a bad address:
         # OSError/TimeoutError when nothing answers; something that is not Dask at the address
         # has raised MemoryError and protocol errors from decoding its bytes
-        msg = (f"--scheduler {address}: no Dask scheduler answered ({exc}); start one with "
-               "`dask scheduler` and pass the address it prints, e.g. tcp://10.0.0.5:8786")
+        msg = f"--scheduler {address}: no Dask scheduler answered ({exc}); {_START_ONE}"
         raise UsageError(msg) from None
     try:
         _wait_for_workers(client, address)

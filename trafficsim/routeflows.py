@@ -30,7 +30,7 @@ from scipy.optimize import linprog
 from trafficsim.counts import Count, CountLocation, CountsError, by_vclass, csv_rows, geh
 from trafficsim.errors import Issue
 from trafficsim.measures import NetIndex
-from trafficsim.spec import MAX_FLOW_VEH_H, parse_time
+from trafficsim.spec import MAX_FLOW_VEH_H, clock, parse_time
 from trafficsim.vtypes import VEHICLE_KINDS
 
 if TYPE_CHECKING:
@@ -412,8 +412,23 @@ def _num_text(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
-def read_route_flows(path: Path, net: NetIndex | None = None) -> tuple[RouteFlow, ...]:
+def read_route_flows(path: Path, net: NetIndex | None = None,
+                     window: tuple[float, float] | None = None, *,
+                     past_end: bool = False) -> tuple[RouteFlow, ...]:
     """Read a route-flow file; with ``net``, check that every route is a connected edge chain.
+
+    Parameters
+    ----------
+    path
+        The CSV file (``id,begin,end,veh_per_hour,vclass,edges``).
+    net
+        The network the routes must run on; None: not checked.
+    window
+        The scenario's (begin, end) [s] every row's interval must lie in (a row outside it
+        would lose its vehicles silently); None: not checked.
+    past_end
+        Accept intervals that run past the window's end (an ``--end`` override shortened the
+        run: their vehicles are drawn up to it, as a profile is cut).
 
     Raises
     ------
@@ -453,6 +468,10 @@ def read_route_flows(path: Path, net: NetIndex | None = None) -> tuple[RouteFlow
             error(n, "end" if b is not None else "begin",
                   f"= {d['begin']}–{d['end']} is not an interval; expected begin < end "
                   "(seconds or HH:MM)")
+        elif window is not None and (col := _outside(b, e, window, past_end)) is not None:
+            error(n, col, f"interval {clock(b)}–{clock(e)} lies outside the scenario window "
+                          f"{clock(window[0])}–{clock(window[1])}; expected begin and end "
+                          "within it")
         vph = _num(d["veh_per_hour"])
         if not isinstance(vph, float) or not 0 <= vph <= MAX_FLOW_VEH_H:
             error(n, "veh_per_hour", f"= {d['veh_per_hour']!r}; expected a flow from 0 to "
@@ -480,6 +499,15 @@ def read_route_flows(path: Path, net: NetIndex | None = None) -> tuple[RouteFlow
     if issues:
         raise CountsError(issues)
     return tuple(out)
+
+
+def _outside(b: float, e: float, window: tuple[float, float], past_end: bool) -> str | None:
+    """The column (``begin``/``end``) by which [b, e) leaves ``window`` [s], or None."""
+    if b < window[0] - 1e-6 or b >= window[1]:
+        return "begin"
+    if e > window[1] + 1e-6 and not past_end:
+        return "end"
+    return None
 
 
 def _num(text: str) -> float | str:

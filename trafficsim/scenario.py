@@ -197,6 +197,8 @@ class DemandSpec:
     route_flows
         A route-flow file (``[demand] route_flows``, e.g. written by ``trafficsim calibrate``),
         or None.
+    shortened
+        An ``--end`` override cut the scenario's window: route flows may run past its end.
     """
 
     bin_s: float
@@ -207,6 +209,7 @@ class DemandSpec:
     stops: tuple[StopDemandSpec, ...] = ()
     counts: Path | None = None
     route_flows: Path | None = None
+    shortened: bool = False
 
 
 @dataclass(frozen=True)
@@ -680,7 +683,7 @@ def _demand(dem: Fields, begin: Any, end: Any, *, shortened: bool = False) -> De
     dem.done()
     return DemandSpec(bin_s=bin_s, flows=tuple(flows), mix=mix, occupancy=occ,
                       bus_occupancy=bus_occ, stops=tuple(stops), counts=counts,
-                      route_flows=route_flows)
+                      route_flows=route_flows, shortened=shortened)
 
 
 def _flow_profile(f: Fields, profiles: dict[str, tuple[float, ...]], n_bins: int, begin: Any,
@@ -1052,7 +1055,8 @@ def _route_flow_issues(scenario: Scenario, net: NetIndex) -> list[Issue]:
             read_counts(demand.counts, net, scenario.begin_s, scenario.end_s,
                         detectors=detector_edges(scenario.additional_files))
         if demand is not None and demand.route_flows is not None:
-            read_route_flows(demand.route_flows, net)
+            read_route_flows(demand.route_flows, net, (scenario.begin_s, scenario.end_s),
+                             past_end=demand.shortened)
     except CountsError as exc:
         return list(exc.issues)
     return []

@@ -25,6 +25,12 @@ the approaches whose turning volumes call for it:
    :data:`~trafficsim.optimise.design.MIN_GAIN` on the same seeds (common random numbers);
    one re-marking per approach.
 
+**Budget.** The lane search may run ``round(budget × lanes_share)`` plans, no more than leaves
+one plan of ``--budget`` for the timing search, and never fewer than one batch: the first
+approach's candidates with the incumbent's programs (:func:`lane_limit`).  That batch is the
+least a lane search is, so with a small share or budget it runs even past ``--budget`` (by at
+most the number of candidates of one approach); nothing more runs beyond the share.
+
 Signal programs stay indexed by the *baseline's* links throughout (the journal, the timing
 search, the plan files of ``design.toml``): the network builder fits such programs to a plan's
 patched network (:func:`trafficsim.network.fit_programs`).  Programs designed on the patched
@@ -462,6 +468,23 @@ class LaneSearch:
         return Layout(layout_tag(measures) if measures else "", measures, space)
 
 
+def lane_limit(n_done: int, budget: int, share: float, first_batch: int) -> int:
+    """Evaluations allowed in total at the end of the lane search (module docstring).
+
+    Parameters
+    ----------
+    n_done
+        Evaluations before it (the start and Webster plans, the phasing choice).
+    budget
+        ``--budget``: fixed-time plans of the whole search.
+    share
+        ``--lanes-share``.
+    first_batch
+        Candidates of the first approach (one batch: the least a lane search is).
+    """
+    return max(min(n_done + round(budget * share), budget - 1), n_done + first_batch)
+
+
 def search_lanes(ctx: LaneSearch, space0: DesignSpace, outcome0: DesignOutcome,
                  value0: float) -> LaneOutcome:
     """The lane search (module docstring), from the phasing choice ``outcome0``.
@@ -470,12 +493,15 @@ def search_lanes(ctx: LaneSearch, space0: DesignSpace, outcome0: DesignOutcome,
     (one batch); the light's phasings are then designed again on the best of them.  The best
     plan of the approach replaces the incumbent if it beats it by the margin.  On return the
     search is left on the winning layout (``ctx.enter``), so the timing and control phases run
-    on it.  ``search.role`` should be :data:`~trafficsim.optimise.design.LANES_ROLE`.
+    on it.  ``search.role`` should be :data:`~trafficsim.optimise.design.LANES_ROLE`; the
+    search's limit is set here (:func:`lane_limit`).
     """
     s = ctx.search
     net0 = read_network(ctx.base_net)
     approaches = survey(net0, ctx.flows)
     candidates, skipped = propose(net0, approaches, s.sc, ctx.base_net)
+    first = sum(c.approach == candidates[0].approach for c in candidates) if candidates else 0
+    s.limit = lane_limit(len(s.numbers), s.settings.budget, s.settings.lanes_share, first)
     inc = Layout("", (), space0)
     ctx.layouts[""] = inc
     plan, value, choice = outcome0.plan, value0, dict(outcome0.choice)

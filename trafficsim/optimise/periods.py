@@ -94,8 +94,9 @@ def parse_periods(text: str, source: Path | str = "") -> list[Window]:
     Raises
     ------
     ScenarioError
-        Naming ``--periods`` when an item is not ``begin-end`` with clock times, or ends before
-        it begins.
+        Naming ``--periods`` when an item is not ``begin-end`` with clock times, ends before
+        it begins, or begins before the item listed before it (periods are listed in time
+        order).
     """
     out: list[Window] = []
     items = [s.strip() for s in text.split(",") if s.strip()]
@@ -111,6 +112,12 @@ def parse_periods(text: str, source: Path | str = "") -> list[Window]:
         b, e = float(times[0] or 0.0), float(times[1] or 0.0)
         if e <= b:
             raise _bad(source, f"period {item!r} ends before it begins; expected begin < end")
+        if out and b < out[-1][0]:
+            # (sorting them silently would hide a slip, e.g. a period typed with the wrong hour)
+            prev = items[len(out) - 1]
+            raise _bad(source, f"period {item!r} is listed after {prev!r}, which begins later; "
+                               "expected the periods in time order, e.g. "
+                               "'07:00-09:30,09:30-16:00'")
         out.append((b, e))
     return out
 

@@ -299,10 +299,8 @@ def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[s
     ctx = LaneSearch(search, search.base, search.base_net, start, flows)
 
     def after_phasing(outcome: DesignOutcome) -> tuple[DesignOutcome, DesignSpace]:
-        # the lane search's own budget, after what the phasing choice used
-        limit = min(len(search.numbers) + max(2, round(s.budget * s.lanes_share)),
-                    s.budget - 1)
-        search.restart(search.encoding, LANES_ROLE, limit)
+        # the lane search sets its own limit (lanes.lane_limit: its share, at least one batch)
+        search.restart(search.encoding, LANES_ROLE, len(search.numbers))
         value = search.journal.entries[outcome.key].objective
         res = search_lanes(ctx, space, outcome, value)
         lanes.append(res)
