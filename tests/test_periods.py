@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import DATA, build_net
+from trafficsim.build import prepare_network
 from trafficsim.cli import main
 from trafficsim.errors import ScenarioError
-from trafficsim.optimise.day import PROCEDURE, day_plan_xml, switch_log
+from trafficsim.optimise.day import PROCEDURE, day_plan_xml, period_warmup, switch_log
+from trafficsim.optimise.evaluation import EvalTask, candidate_plan, evaluate
 from trafficsim.optimise.periods import (
     Constraints,
     check_periods,
@@ -20,7 +22,8 @@ from trafficsim.optimise.periods import (
     resolve_periods,
     segment,
 )
-from trafficsim.scenario import load_scenario
+from trafficsim.outputs import read_vehicle_table
+from trafficsim.scenario import BASELINE, Scenario, load_scenario
 from trafficsim.signals import SignalPlan, read_plan
 
 DAY = DATA / "day_corridor.toml"
@@ -172,3 +175,37 @@ def test_tiny_periods_run_writes_one_day_plan_that_bare_sumo_switches(tmp_path: 
     assert main([*args, "--resume"]) == 0
     assert sizes == [len((out / "periods" / f"p{i}" / "journal.jsonl").read_text()
                          .splitlines()) for i in range(2)]
+
+
+def _period_eval(sc: Scenario, warm: list[tuple[float, SignalPlan]], plan: SignalPlan,
+                 root: Path) -> tuple[dict[str, float], Path]:
+    """Evaluate ``plan`` on 07:10–07:20 after a 10-minute warm-up running ``warm`` (seed 1)."""
+    psc, warmup = period_warmup(sc, 7 * H + 600, 7 * H + 1200, warm, 600.0)
+    net, _ = prepare_network(psc, root / "net")
+    task = EvalTask(key="k", scenario=psc, plan=candidate_plan(psc.plan(BASELINE), "k", plan,
+                                                               root / "plan.add.xml", warmup),
+                    base_net=net, seeds=(1,), root=root / "eval", objective="mean_delay_s",
+                    keep=True, score_from_s=warmup.score_from_s if warmup else None)
+    return evaluate(task).per_seed[1], root / "eval"
+
+
+@pytest.mark.sumo
+def test_queues_carried_in_from_an_oversaturated_period_raise_the_period_delay(
+        tmp_path: Path) -> None:
+    """Same plan, same period: after a warm-up that starves the main street (5 s of green in
+    90), the period's own vehicles queue behind the carried-in queue and lose more time than
+    from an empty network; vehicles that departed in the warm-up are not scored."""
+    sc = load_scenario(DAY)
+    good = read_plan(prepare_network(sc, tmp_path / "n")[0]).with_program_id("good")  # 42+42
+    starving = SignalPlan(tuple(p.with_greens([5.0, 79.0]) for p in good.programs))
+    empty, _ = _period_eval(sc, [], good, tmp_path / "empty")
+    calm, _ = _period_eval(sc, [(7 * H, good)], good, tmp_path / "calm")
+    jam, folder = _period_eval(sc, [(7 * H, starving)], good, tmp_path / "jam")
+    assert jam["mean_delay_s"] > 1.5 * empty["mean_delay_s"], (jam, empty)
+    assert jam["mean_delay_s"] > 1.5 * calm["mean_delay_s"], (jam, calm)
+    # the scored vehicles are exactly those that wanted to depart in the period
+    veh = read_vehicle_table(next(folder.rglob("vehicles.csv")))
+    in_period = int(np.count_nonzero(veh["depart_s"] >= 7 * H + 600))
+    assert 0 < in_period < len(veh["depart_s"])
+    assert jam["throughput_veh"] + jam["unfinished_veh"] == in_period
+    assert calm["throughput_veh"] + calm["unfinished_veh"] == in_period
