@@ -35,9 +35,14 @@ def summarise(doc: dict) -> dict:
         "rule": p["rule"], "forced": p["forced_breakpoints"],
         "per_period": [{"clock": r["clock"], "objective": r["best"]["objective"],
                         "role": r["best"]["role"],
-                        "cycles_s": sorted({v["cycle_s"] for v in r["best"]["plan"].values()})}
+                        # the single plan on the same period's evaluation (search seeds)
+                        "single_objective": r.get("single_objective"),
+                        "warmup_from_s": (r.get("warmup") or {}).get("begin_s"),
+                        "cycles_s": sorted({v["cycle_s"] for v in r["best"]["plan"].values()}),
+                        "timings": timings(r["best"]["plan"])}
                        for r in p["per_period"]],
         "single_cycles_s": sorted({v["cycle_s"] for v in p["single"]["plan"].values()}),
+        "single_timings": timings(p["single"]["plan"]),
         "switch_check": p["switch_check"],
         "delay_s": {k: row["mean_delay_s"] for k, row in v["plans"].items()},
         "day_plan_vs": {k: row["mean_delay_s"] for k, row in v["day_plan_vs"].items()},
@@ -45,6 +50,12 @@ def summarise(doc: dict) -> dict:
         "wall_s": doc["wall_s"],
         "delay_by_period_s": delay_by_period(doc),
     }
+
+
+def timings(plan: dict) -> dict:
+    """Per light: cycle, offset and stage greens [s] (what differs between periods)."""
+    return {t: {"cycle_s": v.get("cycle_s"), "offset_s": v.get("offset_s"),
+                "greens_s": v.get("greens_s")} for t, v in sorted(plan.items())}
 
 
 def delay_by_period(doc: dict) -> list[dict]:

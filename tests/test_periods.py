@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import DATA, build_net
+from trafficsim import safety
 from trafficsim.build import prepare_network
 from trafficsim.cli import main
 from trafficsim.errors import ScenarioError
+from trafficsim.netmodel import read_network
 from trafficsim.optimise.day import PROCEDURE, day_plan_xml, period_warmup, switch_log
+from trafficsim.optimise.design import network_phases
 from trafficsim.optimise.evaluation import EvalTask, candidate_plan, evaluate
 from trafficsim.optimise.periods import (
     Constraints,
@@ -24,7 +27,7 @@ from trafficsim.optimise.periods import (
 )
 from trafficsim.outputs import read_vehicle_table
 from trafficsim.scenario import BASELINE, Scenario, load_scenario
-from trafficsim.signals import SignalPlan, read_plan
+from trafficsim.signals import SignalPlan, read_plan, read_plan_file
 
 DAY = DATA / "day_corridor.toml"
 H = 3600.0
@@ -164,6 +167,14 @@ def test_tiny_periods_run_writes_one_day_plan_that_bare_sumo_switches(tmp_path: 
         assert first["program_id"] == "tod0" and second["program_id"] == "tod1"
         assert 7 * H + 600 <= second["begin_s"] <= 7 * H + 600 + 150
     assert p["per_period"][1]["warm_started"]  # from period 0's winner
+    # period 1 ran after a warm-up from 07:00 on period 0's winner, scored from 07:10
+    w = p["per_period"][1]["warmup"]
+    assert (w["begin_s"], w["scored_from_s"]) == (7 * H, 7 * H + 600)
+    assert w["programs"] == [{"begin_s": 7 * H, "program_id": "tod0"}]
+    assert p["per_period"][0]["warmup"] is None
+    # every period's search was offered the single plan: no winner is worse on its seeds
+    for r in p["per_period"]:
+        assert r["best"]["objective"] <= r["single_objective"]
     # the report: the section, both periods' timing diagrams and the program log
     assert main(["report", str(out)]) == 0
     page = (out / "report.html").read_text()
@@ -209,3 +220,36 @@ def test_queues_carried_in_from_an_oversaturated_period_raise_the_period_delay(
     assert 0 < in_period < len(veh["depart_s"])
     assert jam["throughput_veh"] + jam["unfinished_veh"] == in_period
     assert calm["throughput_veh"] + calm["unfinished_veh"] == in_period
+
+
+@pytest.mark.sumo
+@pytest.mark.slow  # three --design searches (phasing, timings, actuated tuning): ~1 min
+def test_periods_with_design_write_safe_programs_that_sumo_switches(tmp_path: Path) -> None:
+    """``--periods`` with ``--design``: every period's program in the day plan is safe on the
+    network (conflicts, intergreens, minimum greens) and SUMO's own log shows every light
+    switching to each period's program at its breakpoint (within one old cycle)."""
+    out = tmp_path / "o"
+    assert main(["optimise", str(DAY), "--periods", "auto", "--design", "--budget", "3",
+                 "--seeds", "1", "--no-validate", "--out", str(out), "--quiet"]) == 0
+    net = read_network(out / "single" / "work" / "network" / "net.net.xml")
+    start = {p.tls_id: p for p in read_plan_file(out / "periods" / "p0" / "start.add.xml")[0]}
+    progs, _ = read_plan_file(out / "signal_plan.add.xml")
+    assert {(p.tls_id, p.program_id) for p in progs} == {
+        (t, f"tod{i}") for t in ("J1", "J2") for i in range(2)}
+    for prog in progs:
+        issues = safety.program_issues(net, prog)
+        # never two conflicting movements green together, whatever the phasing
+        assert not [i for i in issues if "green together" in i], issues
+        # generated phases are safe in full (a light that kept the network's phases keeps its
+        # 3 s yellows, short of ITE's 3.28 s here: those are SUMO's, not the design's)
+        if not network_phases(prog, start[prog.tls_id]):
+            assert issues == [], (prog.tls_id, prog.program_id)
+    p = json.loads((out / "optimise.json").read_text())["periods"]
+    assert p["switch_check"]["ok"], p["switch_check"]
+    kinds = {(q.tls_id, q.program_id): q.kind for q in progs}
+    for t in ("J1", "J2"):
+        assert [r["program_id"] for r in p["switch_log"][t]] == ["tod0", "tod1"]
+        switched = p["switch_log"][t][1]["begin_s"]
+        assert 7 * H + 600 <= switched <= 7 * H + 600 + 150
+        if "actuated" in (kinds[t, "tod0"], kinds[t, "tod1"]):  # immediate: at the breakpoint
+            assert p["procedure_by_light"][t] == "immediate" and switched == 7 * H + 600

@@ -2,11 +2,14 @@
 
 :func:`optimise_periods` (``trafficsim optimise SCENARIO --periods …``) finds or checks the
 periods (:mod:`~trafficsim.optimise.periods`), runs the ordinary optimiser
-(:func:`~trafficsim.optimise.optimise`) once per period on that period's window, each in its
-own folder with its own journal (so ``--resume`` resumes period by period), warm-started from
-the previous period's winner; then once on the whole window (the best *single* plan, the
-yardstick).  The winners become one ``signal_plan.add.xml``: every period's programs
-(``tod0``, ``tod1``, …) and a ``<WAUT>`` that switches them at the breakpoints
+(:func:`~trafficsim.optimise.optimise`) once on the whole window (the best *single* plan, the
+yardstick), then once per period, each in its own folder with its own journal (so ``--resume``
+resumes period by period), offered the single plan and warm-started from the previous period's
+winner.  A period is evaluated after a warm-up (:func:`period_warmup`): the simulation starts
+:data:`WARMUP_S` before it with the earlier periods' winners switched as in the day plan, and
+only the period's own departures are scored, so each period inherits the queues the day hands
+it.  The winners become one ``signal_plan.add.xml``: every period's programs (``tod0``,
+``tod1``, …) and a ``<WAUT>`` that switches them at the breakpoints
 (:class:`~trafficsim.signals.DayPlan`).
 
 Switching procedure: ``GSP`` with ``synchron="true"`` on every ``<wautJunction>``.  At a
