@@ -179,7 +179,7 @@ def test_tiny_periods_run_writes_one_day_plan_that_bare_sumo_switches(tmp_path: 
     assert main(["report", str(out)]) == 0
     page = (out / "report.html").read_text()
     sec = page[page.index("Time-of-day plans"):]
-    assert sec.count("<img") >= 3 and "tod1" in sec
+    assert sec.count("<img") >= 3 and "tod1" in sec and "single plan" in sec
     # --resume re-runs no evaluation: every period's journal is replayed
     sizes = [len((out / "periods" / f"p{i}" / "journal.jsonl").read_text().splitlines())
              for i in range(2)]
