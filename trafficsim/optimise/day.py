@@ -179,7 +179,9 @@ def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str 
         offered = () if s.design_lanes else (single.best_plan,)
         warm: SignalPlan | None = None
         for i, (b, e) in enumerate(windows):
-            psc, warmup = period_warmup(sc, b, e, winners, warmup_s)
+            # (--design-lanes: a candidate may run on another lane layout than the earlier
+            # periods' programs were made for, so its periods start from an empty network)
+            psc, warmup = period_warmup(sc, b, e, winners, 0.0 if s.design_lanes else warmup_s)
             folder = out / "periods" / f"p{i}"
             # --design changes the phases per period: a neighbour's winner does not fit them
             r = optimise(psc, out=folder, settings=replace(
