@@ -35,16 +35,29 @@ def summarise(doc: dict) -> dict:
         "rule": p["rule"], "forced": p["forced_breakpoints"],
         "per_period": [{"clock": r["clock"], "objective": r["best"]["objective"],
                         "role": r["best"]["role"],
-                        "cycles_s": sorted({v["cycle_s"] for v in r["best"]["plan"].values()})}
+                        # the single plan on the same period's evaluation (search seeds)
+                        "single_objective": r.get("single_objective"),
+                        "warmup_from_s": (r.get("warmup") or {}).get("begin_s"),
+                        "cycles_s": sorted({v["cycle_s"] for v in r["best"]["plan"].values()}),
+                        "timings": timings(r["best"]["plan"])}
                        for r in p["per_period"]],
         "single_cycles_s": sorted({v["cycle_s"] for v in p["single"]["plan"].values()}),
+        "single_timings": timings(p["single"]["plan"]),
         "switch_check": p["switch_check"],
         "delay_s": {k: row["mean_delay_s"] for k, row in v["plans"].items()},
         "day_plan_vs": {k: row["mean_delay_s"] for k, row in v["day_plan_vs"].items()},
         "validate_seeds": v["seeds"], "search_seeds": doc["seeds"], "budget": doc["budget"],
         "wall_s": doc["wall_s"],
         "delay_by_period_s": delay_by_period(doc),
+        # the same by the period each vehicle departed in (its whole delay)
+        "delay_by_departure_s": delay_by_departure(doc),
     }
+
+
+def timings(plan: dict) -> dict:
+    """Per light: cycle, offset and stage greens [s] (what differs between periods)."""
+    return {t: {"cycle_s": v.get("cycle_s"), "offset_s": v.get("offset_s"),
+                "greens_s": v.get("greens_s")} for t, v in sorted(plan.items())}
 
 
 def delay_by_period(doc: dict) -> list[dict]:
@@ -68,6 +81,47 @@ def delay_by_period(doc: dict) -> list[dict]:
     return out
 
 
+def delay_by_departure(doc: dict, plans: tuple[str, ...] = ("single", "day_plan")) -> list[dict]:
+    """Mean delay per plan of the vehicles departing in each period, per flow too.
+
+    From the validation's trip outputs: each vehicle's whole delay (to its arrival, or to the
+    window's end) counted in the period it wanted to depart in, mean over the unseen seeds.
+    """
+    import numpy as np
+
+    from trafficsim.compare import read_trip_outputs
+    from trafficsim.optimise.evaluation import departing_from
+    from trafficsim.outputs import vehicle_delays
+
+    cases = HERE / "results" / doc["_folder"] / "validation" / "cases"
+    if not cases.is_dir():
+        return []
+    end = doc["window"]["end_s"]
+    out = []
+    for r in doc["periods"]["per_period"]:
+        b, e = r["begin_s"], r["end_s"]
+        row: dict = {"period": r["clock"]}
+        for plan in plans:
+            means, flows = [], {}
+            for seed in doc["validation"]["seeds"]:
+                trips, stats, veh = read_trip_outputs(cases / plan / f"seed_{seed}", plan)
+                t_in, v_in = departing_from(trips, veh, b)
+                t_out, v_out = departing_from(t_in, v_in, e)
+                d_in, _, ids_in = vehicle_delays(t_in, v_in, stats, end)
+                _, _, ids_out = vehicle_delays(t_out, v_out, stats, end)
+                later = set(ids_out)
+                keep = np.array([i not in later for i in ids_in], dtype=bool)
+                d, ids = d_in[keep], ids_in[keep]
+                means.append(float(np.mean(d)) if len(d) else float("nan"))
+                for f in sorted({str(i).rsplit(".", 1)[0] for i in ids}):
+                    m = np.array([str(i).rsplit(".", 1)[0] == f for i in ids])
+                    flows.setdefault(f, []).append(float(np.mean(d[m])))
+            row[plan] = float(np.mean(means))
+            row[f"{plan}_by_flow"] = {f: round(float(np.mean(v)), 1) for f, v in flows.items()}
+        out.append(row)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scenario", type=Path,
@@ -79,9 +133,19 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--tag", default="", help="suffix of the result names (a second study)")
+    ap.add_argument("--summarise", action="store_true",
+                    help="only rewrite the summary from the run's optimise.json")
     a = ap.parse_args()
     name = "time_of_day" + (f"_{a.tag}" if a.tag else "")
     out = HERE / "results" / name
+    if a.summarise:
+        doc = json.loads((out / "optimise.json").read_text(encoding="utf-8"))
+        old = json.loads((HERE / "results" / f"{name}.json").read_text(encoding="utf-8"))
+        summary = summarise(doc | {"_folder": name}) | {"bench_wall_s": old.get("bench_wall_s")}
+        (HERE / "results" / f"{name}.json").write_text(json.dumps(summary, indent=2),
+                                                      encoding="utf-8")
+        print(json.dumps(summary, indent=2))
+        return
     settings = OptimiseSettings(budget=a.budget, seeds=tuple(map(int, a.seeds.split(","))),
                                 validate_seeds=tuple(map(int, a.validate_seeds.split(","))))
     t0 = time.perf_counter()

@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import DATA, build_net
+from trafficsim import safety
+from trafficsim.build import prepare_network
 from trafficsim.cli import main
 from trafficsim.errors import ScenarioError
-from trafficsim.optimise.day import PROCEDURE, day_plan_xml, switch_log
+from trafficsim.netmodel import read_network
+from trafficsim.optimise.day import PROCEDURE, day_plan_xml, period_warmup, switch_log
+from trafficsim.optimise.design import network_phases
+from trafficsim.optimise.evaluation import EvalTask, candidate_plan, evaluate
 from trafficsim.optimise.periods import (
     Constraints,
     check_periods,
@@ -20,8 +25,9 @@ from trafficsim.optimise.periods import (
     resolve_periods,
     segment,
 )
-from trafficsim.scenario import load_scenario
-from trafficsim.signals import SignalPlan, read_plan
+from trafficsim.outputs import read_vehicle_table
+from trafficsim.scenario import BASELINE, Scenario, load_scenario
+from trafficsim.signals import SignalPlan, read_plan, read_plan_file
 
 DAY = DATA / "day_corridor.toml"
 H = 3600.0
@@ -164,14 +170,89 @@ def test_tiny_periods_run_writes_one_day_plan_that_bare_sumo_switches(tmp_path: 
         assert first["program_id"] == "tod0" and second["program_id"] == "tod1"
         assert 7 * H + 600 <= second["begin_s"] <= 7 * H + 600 + 150
     assert p["per_period"][1]["warm_started"]  # from period 0's winner
+    # period 1 ran after a warm-up from 07:00 on period 0's winner, scored from 07:10
+    w = p["per_period"][1]["warmup"]
+    assert (w["begin_s"], w["scored_from_s"]) == (7 * H, 7 * H + 600)
+    assert w["programs"] == [{"begin_s": 7 * H, "program_id": "tod0"}]
+    assert p["per_period"][0]["warmup"] is None
+    # every period's search was offered the single plan: no winner is worse on its seeds
+    for r in p["per_period"]:
+        assert r["best"]["objective"] <= r["single_objective"]
     # the report: the section, both periods' timing diagrams and the program log
     assert main(["report", str(out)]) == 0
     page = (out / "report.html").read_text()
     sec = page[page.index("Time-of-day plans"):]
-    assert sec.count("<img") >= 3 and "tod1" in sec
+    assert sec.count("<img") >= 3 and "tod1" in sec and "single plan" in sec
     # --resume re-runs no evaluation: every period's journal is replayed
     sizes = [len((out / "periods" / f"p{i}" / "journal.jsonl").read_text().splitlines())
              for i in range(2)]
     assert main([*args, "--resume"]) == 0
     assert sizes == [len((out / "periods" / f"p{i}" / "journal.jsonl").read_text()
                          .splitlines()) for i in range(2)]
+
+
+def _period_eval(sc: Scenario, warm: list[tuple[float, SignalPlan]], plan: SignalPlan,
+                 root: Path) -> tuple[dict[str, float], Path]:
+    """Evaluate ``plan`` on 07:10–07:20 after a 10-minute warm-up running ``warm`` (seed 1)."""
+    psc, warmup = period_warmup(sc, 7 * H + 600, 7 * H + 1200, warm, 600.0)
+    net, _ = prepare_network(psc, root / "net")
+    task = EvalTask(key="k", scenario=psc, plan=candidate_plan(psc.plan(BASELINE), "k", plan,
+                                                               root / "plan.add.xml", warmup),
+                    base_net=net, seeds=(1,), root=root / "eval", objective="mean_delay_s",
+                    keep=True, score_from_s=warmup.score_from_s if warmup else None)
+    return evaluate(task).per_seed[1], root / "eval"
+
+
+@pytest.mark.sumo
+def test_queues_carried_in_from_an_oversaturated_period_raise_the_period_delay(
+        tmp_path: Path) -> None:
+    """Same plan, same period: after a warm-up that starves the main street (5 s of green in
+    90), the period's own vehicles queue behind the carried-in queue and lose more time than
+    from an empty network; vehicles that departed in the warm-up are not scored."""
+    sc = load_scenario(DAY)
+    good = read_plan(prepare_network(sc, tmp_path / "n")[0]).with_program_id("good")  # 42+42
+    starving = SignalPlan(tuple(p.with_greens([5.0, 79.0]) for p in good.programs))
+    empty, _ = _period_eval(sc, [], good, tmp_path / "empty")
+    calm, _ = _period_eval(sc, [(7 * H, good)], good, tmp_path / "calm")
+    jam, folder = _period_eval(sc, [(7 * H, starving)], good, tmp_path / "jam")
+    assert jam["mean_delay_s"] > 1.5 * empty["mean_delay_s"], (jam, empty)
+    assert jam["mean_delay_s"] > 1.5 * calm["mean_delay_s"], (jam, calm)
+    # the scored vehicles are exactly those that wanted to depart in the period
+    veh = read_vehicle_table(next(folder.rglob("vehicles.csv")))
+    in_period = int(np.count_nonzero(veh["depart_s"] >= 7 * H + 600))
+    assert 0 < in_period < len(veh["depart_s"])
+    assert jam["throughput_veh"] + jam["unfinished_veh"] == in_period
+    assert calm["throughput_veh"] + calm["unfinished_veh"] == in_period
+
+
+@pytest.mark.sumo
+@pytest.mark.slow  # three --design searches (phasing, timings, actuated tuning): ~1 min
+def test_periods_with_design_write_safe_programs_that_sumo_switches(tmp_path: Path) -> None:
+    """``--periods`` with ``--design``: every period's program in the day plan is safe on the
+    network (conflicts, intergreens, minimum greens) and SUMO's own log shows every light
+    switching to each period's program at its breakpoint (within one old cycle)."""
+    out = tmp_path / "o"
+    assert main(["optimise", str(DAY), "--periods", "auto", "--design", "--budget", "3",
+                 "--seeds", "1", "--no-validate", "--out", str(out), "--quiet"]) == 0
+    net = read_network(out / "single" / "work" / "network" / "net.net.xml")
+    start = {p.tls_id: p for p in read_plan_file(out / "periods" / "p0" / "start.add.xml")[0]}
+    progs, _ = read_plan_file(out / "signal_plan.add.xml")
+    assert {(p.tls_id, p.program_id) for p in progs} == {
+        (t, f"tod{i}") for t in ("J1", "J2") for i in range(2)}
+    for prog in progs:
+        issues = safety.program_issues(net, prog)
+        # never two conflicting movements green together, whatever the phasing
+        assert not [i for i in issues if "green together" in i], issues
+        # generated phases are safe in full (a light that kept the network's phases keeps its
+        # 3 s yellows, short of ITE's 3.28 s here: those are SUMO's, not the design's)
+        if not network_phases(prog, start[prog.tls_id]):
+            assert issues == [], (prog.tls_id, prog.program_id)
+    p = json.loads((out / "optimise.json").read_text())["periods"]
+    assert p["switch_check"]["ok"], p["switch_check"]
+    kinds = {(q.tls_id, q.program_id): q.kind for q in progs}
+    for t in ("J1", "J2"):
+        assert [r["program_id"] for r in p["switch_log"][t]] == ["tod0", "tod1"]
+        switched = p["switch_log"][t][1]["begin_s"]
+        assert 7 * H + 600 <= switched <= 7 * H + 600 + 150
+        if "actuated" in (kinds[t, "tod0"], kinds[t, "tod1"]):  # immediate: at the breakpoint
+            assert p["procedure_by_light"][t] == "immediate" and switched == 7 * H + 600

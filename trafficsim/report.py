@@ -358,6 +358,7 @@ def _periods(f: ResultsFolder) -> list[Block]:
     rows = "".join(
         f"<tr><th>{html.escape(str(r['program_id']))}</th><td>{html.escape(str(r['clock']))}"
         f"</td><td>{_fmt((r.get('best') or {}).get('objective'), 2)}</td><td>"
+        f"{_fmt(r.get('single_objective'), 2)}</td><td>"
         f"{html.escape(cycles(r))}</td></tr>" for r in p["per_period"])
     vs = ((opt.get("validation") or {}).get("day_plan_vs") or {})
     cmp = "".join(
@@ -368,6 +369,7 @@ def _periods(f: ResultsFolder) -> list[Block]:
         f"<p>{len(p['per_period'])} periods ({html.escape(str(p.get('rule', '')))}); switched "
         f"by a WAUT, procedure {html.escape(str(p.get('procedure', '')))}.</p>",
         '<table class="num"><thead><tr><th>program</th><th>period</th><th>objective</th>'
+        "<th>single plan<br><small>same evaluation</small></th>"
         f"<th>cycle [s]</th></tr></thead><tbody>{rows}</tbody></table>"]
     if cmp:
         blocks.append('<table class="num"><thead><tr><th>day plan vs</th><th>Δ mean delay '

@@ -2,11 +2,14 @@
 
 :func:`optimise_periods` (``trafficsim optimise SCENARIO --periods …``) finds or checks the
 periods (:mod:`~trafficsim.optimise.periods`), runs the ordinary optimiser
-(:func:`~trafficsim.optimise.optimise`) once per period on that period's window, each in its
-own folder with its own journal (so ``--resume`` resumes period by period), warm-started from
-the previous period's winner; then once on the whole window (the best *single* plan, the
-yardstick).  The winners become one ``signal_plan.add.xml``: every period's programs
-(``tod0``, ``tod1``, …) and a ``<WAUT>`` that switches them at the breakpoints
+(:func:`~trafficsim.optimise.optimise`) once on the whole window (the best *single* plan, the
+yardstick), then once per period, each in its own folder with its own journal (so ``--resume``
+resumes period by period), offered the single plan and warm-started from the previous period's
+winner.  A period is evaluated after a warm-up (:func:`period_warmup`): the simulation starts
+:data:`WARMUP_S` before it with the earlier periods' winners switched as in the day plan, and
+only the period's own departures are scored, so each period inherits the queues the day hands
+it.  The winners become one ``signal_plan.add.xml``: every period's programs (``tod0``,
+``tod1``, …) and a ``<WAUT>`` that switches them at the breakpoints
 (:class:`~trafficsim.signals.DayPlan`).
 
 Switching procedure: ``GSP`` with ``synchron="true"`` on every ``<wautJunction>``.  At a
@@ -42,7 +45,13 @@ from trafficsim.errors import Issue, ScenarioError
 from trafficsim.measures.signal_plan import SignalPlanMeasure
 from trafficsim.optimise.periods import FIELD, Window, resolve_periods
 from trafficsim.optimise.run import OptimiseResult, _clean, _executor, _unseen, optimise
-from trafficsim.optimise.settings import OptimiseSettings, check_settings
+from trafficsim.optimise.settings import (
+    WAUT_ID,
+    WAUT_PROCEDURE,
+    OptimiseSettings,
+    Warmup,
+    check_settings,
+)
 from trafficsim.outdir import holding_out
 from trafficsim.scenario import BASELINE, PlanSpec, Scenario, load_scenario
 from trafficsim.signals import DayPlan, SignalPlan, read_plan_file
@@ -51,8 +60,9 @@ from trafficsim.stats import mean_ci, paired_difference
 from trafficsim.sumo import run_tool
 
 #: The WAUT switching procedure (see the module docstring)
-PROCEDURE = "GSP"
-WAUT_ID = "trafficsim_tod"
+PROCEDURE = WAUT_PROCEDURE
+#: A period is evaluated after this much of the day before it (see :func:`period_warmup`) [s]
+WARMUP_S = 900.0
 SWITCH_LOG = "tls_programs.xml"
 METRICS = ("mean_delay_s", "person_delay_s", "mean_stops", "throughput_veh",
            "mean_travel_time_s")
@@ -78,6 +88,34 @@ def period_scenario(sc: Scenario, begin_s: float, end_s: float) -> Scenario:
                    demand=replace(dem, flows=flows, stops=stops))
 
 
+def period_warmup(sc: Scenario, begin_s: float, end_s: float,
+                  winners: list[tuple[float, SignalPlan]], warmup_s: float
+                  ) -> tuple[Scenario, Warmup | None]:
+    """The scenario a period is optimised on, and its warm-up (None for the first period).
+
+    Rule: the simulation starts :data:`WARMUP_S` before the period (never before the window,
+    at the begin of the demand bin that time falls in, :func:`period_scenario`) and runs the
+    earlier periods' winners there, switched as in the day plan (the same WAUT, GSP), then the
+    candidate from the period's begin; only vehicles departing in the period are scored.
+
+    Parameters
+    ----------
+    begin_s, end_s
+        The period. [s]
+    winners
+        (begin [s], plan) of the periods before it, ascending.
+    warmup_s
+        Warm-up length; 0: none (each period from an empty network). [s]
+    """
+    if not winners or warmup_s <= 0:
+        return period_scenario(sc, begin_s, end_s), None
+    psc = period_scenario(sc, max(sc.begin_s, begin_s - warmup_s), end_s)
+    w0 = psc.begin_s
+    first = max(j for j, (t, _) in enumerate(winners) if t <= w0 + 1e-9)
+    plans = [(w0, winners[first][1])] + [(t, p) for t, p in winners[first + 1:] if t < begin_s]
+    return psc, Warmup(begin_s, tuple(plans))
+
+
 def day_plan_xml(winners: list[tuple[float, SignalPlan]]) -> str:
     """The additional file: every period's programs and the WAUT, procedure :data:`PROCEDURE`."""
     return DayPlan(tuple(winners)).to_additional(WAUT_ID, procedure=PROCEDURE, synchron=True)
@@ -87,7 +125,7 @@ def day_plan_xml(winners: list[tuple[float, SignalPlan]]) -> str:
 def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str | Path,
                      settings: OptimiseSettings | None = None, workers: int | None = None,
                      scheduler: str | None = None, resume: bool = False,
-                     progress: bool = True) -> OptimiseResult:
+                     progress: bool = True, warmup_s: float = WARMUP_S) -> OptimiseResult:
     """Optimise one plan per time-of-day period and validate the day plan over the whole day.
 
     Parameters
@@ -104,6 +142,9 @@ def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str 
     settings, workers, scheduler, resume, progress
         As for :func:`~trafficsim.optimise.optimise`; the budget is per period (and for the
         single plan).
+    warmup_s
+        Each period after the first is evaluated after a warm-up this long, in which the
+        earlier periods' winners run (:func:`period_warmup`); 0: from an empty network. [s]
 
     Raises
     ------
@@ -111,6 +152,8 @@ def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str 
         Bad ``--periods`` (naming the field).
     """
     s = settings or OptimiseSettings()
+    if s.design_lanes and not s.design:
+        s = replace(s, design=True)  # (--design-lanes implies --design)
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     check_settings(sc, s)
     windows, info = resolve_periods(sc, periods, s.max_cycle_s)
@@ -129,19 +172,34 @@ def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str 
     results: list[dict[str, Any]] = []
     winners: list[tuple[float, SignalPlan]] = []
     with _executor(workers, scheduler, None, out, scenario_files(sc)) as ex:
+        # the best single plan first: every period's search is offered it
+        single = optimise(sc, out=out / "single", settings=sub, executor=ex, resume=resume,
+                          progress=progress)
+        # (--design-lanes: the single plan may run on another lane layout than a period's)
+        offered = () if s.design_lanes else (single.best_plan,)
         warm: SignalPlan | None = None
         for i, (b, e) in enumerate(windows):
-            psc = period_scenario(sc, b, e)
+            # (--design-lanes: a candidate may run on another lane layout than the earlier
+            # periods' programs were made for, so its periods start from an empty network)
+            psc, warmup = period_warmup(sc, b, e, winners, 0.0 if s.design_lanes else warmup_s)
             folder = out / "periods" / f"p{i}"
             # --design changes the phases per period: a neighbour's winner does not fit them
-            r = optimise(psc, out=folder, settings=replace(sub, warm_start=None if s.design
-                                                          else warm),
-                         executor=ex, resume=resume, progress=progress)
+            r = optimise(psc, out=folder, settings=replace(
+                sub, warm_start=None if s.design else warm, offered=offered,
+                warmup=warmup),
+                executor=ex, resume=resume, progress=progress)
             warm = r.best_plan
             winners.append((b, r.best_plan))
             d = r.doc
+            single_here = [h for h in d["history"] if h["role"].startswith("offered")]
             results.append({"index": i, "begin_s": b, "end_s": e, "clock": f"{clock(b)}–"
                             f"{clock(e)}", "window_simulated": d["window"],
+                            "warmup": ({"begin_s": d["window"]["begin_s"], "scored_from_s": b,
+                                        "programs": [{"begin_s": t, "program_id": f"tod{j}"}
+                                                     for j, (t, _) in enumerate(warmup.plans)]}
+                                       if warmup is not None else None),
+                            "single_objective": (single_here[0]["objective"] if single_here
+                                                 else None),
                             "folder": str(folder.relative_to(out)), "evaluations":
                             d["evaluations"], "stopped": d["stopped"],
                             "warm_started": d.get("warm_start", False),
@@ -150,8 +208,6 @@ def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str 
                             "start_objective": d["start"]["objective"],
                             "webster_objective": d["webster"]["objective"],
                             "program_id": f"tod{i}"})
-        single = optimise(sc, out=out / "single", settings=sub, executor=ex, resume=resume,
-                          progress=progress)
         single.best_plan.with_program_id("single").write(out / "single.add.xml")
         (out / "signal_plan.add.xml").write_text(day_plan_xml(winners), encoding="utf-8")
         net = out / "single" / "work" / "cases" / BASELINE / "net.net.xml"

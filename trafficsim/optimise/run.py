@@ -161,6 +161,12 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             flows = e0.lane_flows_veh_h
             webster, _ = webster_plan(start, links, flows, s.webster)
             search.run_batch([(plan_key(webster), webster, "webster", None)])
+            # plans offered by the caller (--periods: the best single plan), as they are
+            offered: list[tuple[str, SignalPlan, str, list[float] | None]] = [
+                (plan_key(p), p, "offered" if all(q.kind == "static" for q in p.programs)
+                 else "offered_control", None) for p in s.offered]
+            if offered:
+                search.run_batch(offered)
             # 3. the search
             if s.design:
                 design = _run_design(search, plan_net, start, links, edges, flows,
@@ -427,6 +433,11 @@ def _state(sc: Scenario, s: OptimiseSettings, seeds: tuple[int, ...]) -> dict[st
         state |= {"design": True, "design_share": s.design_share}
     if s.design_lanes:
         state |= {"design_lanes": True, "lanes_share": s.lanes_share}
+    if s.offered:  # (--periods) the journal's plans were scored against these
+        state["offered"] = [plan_key(p) for p in s.offered]
+    if s.warmup is not None:
+        state["warmup"] = {"begin_s": sc.begin_s, "score_from_s": s.warmup.score_from_s,
+                           "plans": [[t, plan_key(p)] for t, p in s.warmup.plans]}
     return state
 
 

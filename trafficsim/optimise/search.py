@@ -134,16 +134,19 @@ class Search:
         """What a worker needs to evaluate ``plan``."""
         plan_dir = self.work / "plans"
         plan_dir.mkdir(parents=True, exist_ok=True)
-        plan_file = plan.write(plan_dir / f"{key}.add.xml")
         s = self.settings
+        plan_file = plan_dir / f"{key}.add.xml"
+        if s.warmup is None:
+            plan.write(plan_file)
         return EvalTask(key=key, scenario=self.sc,
                         plan=candidate_plan(self.bases.get(key, self.base), key, plan,
-                                            plan_file),
+                                            plan_file, s.warmup),
                         base_net=self.base_net, seeds=self.seeds, root=self.work / "evals" / key,
                         objective=s.objective, stop_weight_s=s.stop_weight_s,
                         threshold=threshold if s.early_cut else math.inf,
                         n_demand=self.n_demand, check_every_s=s.check_every_s,
-                        lane_output=lane_output)
+                        lane_output=lane_output,
+                        score_from_s=s.warmup.score_from_s if s.warmup else None)
 
     def run_batch(self, items: list[Item], *,
                   threshold: float = math.inf, lane_output: bool = False) -> list[float]:
@@ -324,6 +327,10 @@ def global_search(search: Search, start: SignalPlan, webster: SignalPlan,
     if warm is not None and _fits(warm, start):
         anchors.append(np.clip(enc.encode(warm), lo, hi))
         search.warm_used = True
+    # offered plans (--periods: the best single plan) were evaluated before the search; in
+    # DE's first population they cost nothing more and let DE build on them
+    anchors += [np.clip(enc.encode(p), lo, hi) for p in s.offered if _fits(p, start)
+                and all(q.kind == "static" for q in p.programs)]
     if s.method == "differential_evolution":
         search.cap = objective_cap(search)
         init = initial_population(enc, x_start, anchors, s.budget, s.rng_seed, wave=x_wave,

@@ -6,14 +6,45 @@ from dataclasses import dataclass, field
 
 from trafficsim.errors import Issue, ScenarioError
 from trafficsim.scenario import Scenario
-from trafficsim.signals import SignalPlan, WebsterSettings
+from trafficsim.signals import DayPlan, SignalPlan, WebsterSettings
 
 OBJECTIVES = ("mean_delay_s", "person_delay_s", "performance_index_s", "throughput_veh")
 METHODS = ("differential_evolution", "dual_annealing", "direct", "nelder_mead")
 DEFAULT_STOP_WEIGHT_S = 15.0
 #: Journal roles of fixed-time plans (the others: tuned ``actuated`` and ``coordinated`` control);
 #: ``design`` is the phasing choice of ``--design``, ``lanes`` the lane search of ``--design-lanes``
-FIXED_ROLES = ("start", "webster", "design", "lanes", "candidate", "refine")
+FIXED_ROLES = ("start", "webster", "design", "lanes", "candidate", "refine", "offered")
+#: WAUT switching of time-of-day plans (see :mod:`~trafficsim.optimise.day`): the procedure, with
+#: ``synchron="true"``, and the WAUT's id
+WAUT_PROCEDURE = "GSP"
+WAUT_ID = "trafficsim_tod"
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """A period's evaluation after a warm-up (``--periods``): what runs before the period.
+
+    The simulation starts before the period with the earlier periods' chosen programs, switched
+    by the WAUT the final day plan uses, and switches to the candidate at ``score_from_s``; only
+    the vehicles that want to depart from ``score_from_s`` on are scored, so the candidate is
+    judged on the queues the day really hands it.
+
+    Attributes
+    ----------
+    score_from_s
+        The period's begin: the candidate's switch time and the first departure scored. [s]
+    plans
+        (start [s], plan) of the programs running in the warm-up, ascending; the first starts
+        at the simulation's begin.
+    """
+
+    score_from_s: float
+    plans: tuple[tuple[float, SignalPlan], ...] = ()
+
+    def additional(self, candidate: SignalPlan) -> str:
+        """The additional file of one evaluation: the warm-up's programs, then ``candidate``."""
+        day = DayPlan((*self.plans, (self.score_from_s, candidate)))
+        return day.to_additional(WAUT_ID, procedure=WAUT_PROCEDURE, synchron=True)
 
 
 @dataclass
@@ -62,6 +93,15 @@ class OptimiseSettings:
         A plan to seed the search with (DE's first population), e.g. the neighbouring
         period's winner (``--periods``); ignored when its programs do not fit the starting
         plan's phases.
+    offered
+        Plans evaluated right after the starting plan and Webster, and (when they fit the
+        starting plan's phases) members of DE's first population: ``--periods`` offers every
+        period the best single plan, so a period's winner is never worse than it on the
+        search seeds.
+    warmup
+        Evaluate each plan after a warm-up and score only the vehicles departing from its
+        ``score_from_s`` on (``--periods``; no early cut then: the monitor's bound counts the
+        warm-up's vehicles too).
     """
 
     budget: int = 40
@@ -85,6 +125,8 @@ class OptimiseSettings:
     design_lanes: bool = False
     lanes_share: float = 0.3
     warm_start: SignalPlan | None = None
+    offered: tuple[SignalPlan, ...] = ()
+    warmup: Warmup | None = None
 
 
 def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
