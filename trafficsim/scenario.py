@@ -61,12 +61,6 @@ class CorridorSpec:
     approach_length_m: float = 400.0
     cycle_s: float = 90.0
 
-    def gaps_m(self) -> tuple[float, ...]:
-        """Distance [m] from each intersection to the next, west to east (``n - 1`` values)."""
-        if isinstance(self.spacing_m, tuple):
-            return self.spacing_m
-        return (self.spacing_m,) * (self.intersections - 1)
-
 
 @dataclass(frozen=True)
 class GridSpec:
