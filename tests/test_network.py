@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,22 @@ def test_retype_rules_and_extra_vtypes_reach_the_route_file(tmp_path: Path) -> N
     assert '<vType id="car_hov" vClass="hov" personCapacity="9"/>' in text
     assert 'id="f.0" type="car"' in text and 'id="f.1" type="car_hov"' in text
     assert 'id="f.2" type="bus"' in text
+
+
+@pytest.mark.sumo
+def test_irregular_corridor_puts_junctions_at_the_listed_gaps(tmp_path: Path, write) -> None:
+    import trafficsim as ts
+    from tests.conftest import DATA
+    from trafficsim.netmodel import read_network
+
+    text = (DATA / "small_corridor.toml").read_text().replace(
+        "intersections = 2\nspacing_m = 250", "intersections = 4\nspacing_m = [250, 550, 350]")
+    sc = ts.load_scenario(write("irr.toml", text))
+    assert sc.network == CorridorSpec(intersections=4, spacing_m=(250.0, 550.0, 350.0), lanes=1,
+                                      speed_kmh=50, side_length_m=120, approach_length_m=200)
+    junctions = read_network(build_network(sc.network, tmp_path / "net")).junctions
+    xs = [junctions[f"J{i}"].x for i in range(1, 5)]
+    assert [round(b - a, 2) for a, b in itertools.pairwise(xs)] == [250, 550, 350]
+    # the side streets follow their junction; the approaches keep their length
+    assert junctions["N3"].x == pytest.approx(xs[2])
+    assert junctions["E"].x - xs[-1] == pytest.approx(200)

@@ -483,3 +483,18 @@ def test_nesting_too_deep_for_the_toml_reader(write) -> None:
     """tomllib recurses per nesting level: 100,000 nested arrays were a RecursionError."""
     with pytest.raises(ts.ScenarioError, match="nests arrays or tables too deeply"):
         ts.load_scenario(write("deep.toml", "x = " + "[" * 100_000 + "]" * 100_000 + "\n"))
+
+
+def test_spacing_list_needs_one_gap_per_pair_of_lights(write) -> None:
+    err = load_text(write, GOOD.replace("spacing_m = 250", "spacing_m = [250, 300]"))
+    assert fields(err) == ["network.corridor.spacing_m"]
+    assert "has 2 values; expected 1 (one gap per pair of neighbouring intersections" in str(err)
+
+
+def test_spacing_list_items_are_checked_one_by_one(write) -> None:
+    text = GOOD.replace("intersections = 2\nspacing_m = 250",
+                        'intersections = 4\nspacing_m = [250, 20, "far"]')
+    err = load_text(write, text)
+    assert fields(err) == ["network.corridor.spacing_m[1]", "network.corridor.spacing_m[2]"]
+    assert "spacing_m[1]: = 20 is out of range; expected 50–5000 m" in str(err)
+    assert "spacing_m[2]: = 'far' is not a finite number; expected a gap in m" in str(err)

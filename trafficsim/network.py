@@ -648,7 +648,10 @@ def corridor_plain_xml(spec: CorridorSpec) -> tuple[str, str]:
     streets to ``Ni`` (north) and ``Si`` (south) when ``side_streets`` is set.
     """
     n = spec.intersections
-    xs = [spec.approach_length_m + i * spec.spacing_m for i in range(n)]
+    if isinstance(spec.spacing_m, tuple):
+        xs = [spec.approach_length_m + sum(spec.spacing_m[:i]) for i in range(n)]
+    else:  # (i * spacing, as ever: a running sum could differ in the last bit)
+        xs = [spec.approach_length_m + i * spec.spacing_m for i in range(n)]
     east_x = xs[-1] + spec.approach_length_m
     nodes = [("W", 0.0, 0.0, "priority"), ("E", east_x, 0.0, "priority")]
     nodes += [(f"J{i + 1}", x, 0.0, "traffic_light") for i, x in enumerate(xs)]

@@ -49,7 +49,9 @@ class CorridorSpec:
     """
 
     intersections: int
-    spacing_m: float
+    #: Distance between neighbouring intersections [m]: one number for all, or one per pair
+    #: (``intersections - 1`` values, west to east) for an irregular corridor.
+    spacing_m: float | tuple[float, ...]
     lanes: int
     speed_kmh: float
     side_streets: bool = True
@@ -511,9 +513,10 @@ def _network(top: Fields, path: Path, issues: list[Issue]
     cfg_file = None
     spec: NetworkSpec = placeholder
     if (c := net.table_("corridor")) is not None:
+        n = c.int("intersections", lo=1, hi=30)
         spec = CorridorSpec(
-            intersections=c.int("intersections", lo=1, hi=30),
-            spacing_m=c.float("spacing_m", lo=50.0, hi=5000.0, unit=" m"),
+            intersections=n,
+            spacing_m=_spacing(c, n),
             lanes=c.int("lanes", lo=1, hi=6),
             speed_kmh=c.float("speed_kmh", lo=5.0, hi=130.0, unit=" km/h"),
             side_streets=c.bool("side_streets", True),
@@ -553,6 +556,37 @@ def _network(top: Fields, path: Path, issues: list[Issue]
                        for i in _str_indices(net, "additional"))
     net.done()
     return spec, routes + extra_routes, adds + extra_adds, window, cfg_file
+
+
+def _spacing(c: Fields, intersections: Any) -> float | tuple[float, ...]:
+    """``[network.corridor] spacing_m``: one gap [m] for all, or a list of one per pair.
+
+    A list needs ``intersections - 1`` numbers of 50–5000 m (west to east); each bad item is
+    recorded against ``spacing_m[i]`` and clamped, a wrong length against ``spacing_m``.
+    """
+    if not isinstance(c.table.get("spacing_m"), list):
+        gap: float = c.float("spacing_m", lo=50.0, hi=5000.0, unit=" m")
+        return gap
+    raw = c.list("spacing_m")
+    gaps = []
+    for i, item in enumerate(raw):
+        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            c.issues.append(Issue(c.file, f"{c.field('spacing_m')}[{i}]",
+                                  f"= {item!r} is not a finite number; expected a gap in m "
+                                  "(50–5000)"))
+            gaps.append(50.0)
+        elif not 50.0 <= item <= 5000.0:
+            c.issues.append(Issue(c.file, f"{c.field('spacing_m')}[{i}]",
+                                  f"= {item!r} is out of range; expected 50–5000 m"))
+            gaps.append(min(max(float(item), 50.0), 5000.0))
+        else:
+            gaps.append(float(item))
+    if isinstance(intersections, int) and len(raw) != max(intersections - 1, 0):
+        c.error("spacing_m", f"has {len(raw)} value{'s' * (len(raw) != 1)}; expected "
+                             f"{intersections - 1} (one gap per pair of neighbouring "
+                             f"intersections, for intersections = {intersections}) or a "
+                             f"single number [m]")
+    return tuple(gaps)
 
 
 def _osm_spec(net: Fields, path: Path) -> OsmSpec:
