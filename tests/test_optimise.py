@@ -426,3 +426,28 @@ def test_the_old_module_name_is_a_deprecated_alias() -> None:
 
         importlib.reload(old)
     assert old.optimise is optimise and old.OptimiseSettings is OptimiseSettings
+
+
+@pytest.mark.sumo
+def test_plan_flag_tunes_the_signals_for_that_plans_measures(cross_sc: Path,
+                                                            tmp_path: Path) -> None:
+    """``--plan slow``: every candidate runs with the plan's measures, so the starting plan's
+    search runs are compare's runs of plan 'slow' (20 km/h on the N–S approaches: longer
+    travel times than the baseline's), and an unknown plan is refused naming --plan."""
+    from trafficsim.compare import compare
+
+    cross_sc.write_text(cross_sc.read_text() + '\n[plans.slow]\n[[plans.slow.measures]]\n'
+                        'type = "speed_limit"\nedges = ["NC", "SC"]\nspeed_kmh = 20\n')
+    r = optimise(cross_sc, out=tmp_path / "o", workers=1, progress=False,
+                 settings=_settings(budget=3, refine_share=0.0, plan="slow"))
+    assert r.doc["plan"] == "slow"
+    start = next(e for e in _journal(tmp_path / "o") if e["role"] == "start")
+    full = compare(cross_sc, seeds=[1, 2], out=tmp_path / "c", progress=False)
+    for seed in (1, 2):
+        searched, slow = start["per_seed"][str(seed)], full.run("slow", seed).metrics
+        assert searched == {k: slow[k] for k in searched}  # the same simulation
+        assert searched["mean_travel_time_s"] > full.run("baseline", seed).metrics[
+            "mean_travel_time_s"] + 5
+    code = main(["optimise", str(cross_sc), "--plan", "slwo", "--out", str(tmp_path / "x"),
+                 "--quiet"])
+    assert code == 2

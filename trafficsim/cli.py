@@ -258,6 +258,9 @@ def _optimise_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     op.add_argument("--lanes-share", type=float, default=0.3,
                     help="with --design-lanes: share of the budget the lane search may use "
                          "(at least one batch: the first approach's candidates once)")
+    op.add_argument("--plan", default="baseline",
+                    help="tune the signals for this plan's measures (e.g. a tidal lane); its own "
+                         "signals are the starting plan (default: baseline)")
     op.add_argument("--no-validate", action="store_true", help="skip the validation runs")
     op.add_argument("--periods", metavar="auto|HH:MM-HH:MM,...",
                     help="time-of-day plans: one plan per period, listed in time order "
@@ -457,7 +460,7 @@ def _optimise(args: argparse.Namespace) -> int:
         validate=not args.no_validate, tune_actuated=args.tune_actuated,
         refine_share=args.refine_share, design=args.design or args.design_lanes,
         design_share=args.design_share, design_lanes=args.design_lanes,
-        lanes_share=args.lanes_share)
+        lanes_share=args.lanes_share, plan=args.plan)
     if args.periods is not None:
         return _optimise_periods(args, sc, out, settings)
     if args.resume and not (out / "journal.jsonl").is_file():

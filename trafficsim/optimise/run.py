@@ -41,7 +41,7 @@ from trafficsim.optimise.journal import JOURNAL, Journal, JournalEntry
 from trafficsim.optimise.lanes import LaneOutcome, LaneSearch, search_lanes, write_lane_outputs
 from trafficsim.optimise.pattern import refine, tune_vector
 from trafficsim.optimise.search import Search, global_search, run_phase
-from trafficsim.optimise.settings import FIXED_ROLES, OptimiseSettings, check_settings
+from trafficsim.optimise.settings import FIXED_ROLES, OptimiseSettings, check_settings, on_plan
 from trafficsim.optimise.validation import sumo_rebuilt_actuated, sumo_webster, validate
 from trafficsim.outdir import holding_out
 from trafficsim.parallel import Progress, cpu_count, dask_executor, local_executor
@@ -107,6 +107,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         s = replace(s, design=True)  # (--design-lanes implies --design)
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     check_settings(sc, s)
+    sc = on_plan(sc, s.plan)
     out = Path(out).resolve()  # SUMO resolves relative paths against each config's folder
     seeds = tuple(s.seeds or sc.seeds[:3])
     vseeds = tuple(s.validate_seeds or _unseen(seeds, 5))
@@ -127,7 +128,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         # are built alike, in their own folders, by the workers)
         draft = build_plan(sc, base_spec, base_net, work)
         if draft.controllers:
-            raise ScenarioError([Issue(sc.source, "plans.baseline", (
+            raise ScenarioError([Issue(sc.source, f"plans.{s.plan}", (
                 "its signals are driven by an external controller (control = "
                 "\"max_pressure\"); the optimiser tunes signal programs, so optimise a "
                 "baseline with fixed-time or actuated programs and compare the result with "
@@ -226,7 +227,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             "scenario": sc.name, "scenario_file": str(sc.source), "objective": s.objective,
             "method": s.method, "budget": s.budget, "evaluations": len(journal),
             "stopped": stopped, "seeds": list(seeds), "validate_seeds": list(vseeds),
-            "window": {"begin_s": sc.begin_s, "end_s": sc.end_s},
+            "window": {"begin_s": sc.begin_s, "end_s": sc.end_s}, "plan": s.plan,
             "early_cut": s.early_cut, "stop_weight_s": s.stop_weight_s,
             "cut_evaluations": sum(1 for e in journal.entries.values() if e.cut),
             "search_wall_s": round(search_s, 2), "warm_start": search.warm_used,
@@ -429,6 +430,8 @@ def _state(sc: Scenario, s: OptimiseSettings, seeds: tuple[int, ...]) -> dict[st
             "max_cycle_s": s.max_cycle_s, "early_cut": s.early_cut,
             "refine_share": s.refine_share, "scenario_sha256": scenario_sha256(sc),
             "sumo_version": sumo_version(), "trafficsim_version": __version__}
+    if s.plan != BASELINE:  # (only then, as below)
+        state["plan"] = s.plan
     if s.design:  # (only then: a journal of a run without it resumes as before)
         state |= {"design": True, "design_share": s.design_share}
     if s.design_lanes:

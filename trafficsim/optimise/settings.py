@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trafficsim.errors import Issue, ScenarioError
-from trafficsim.scenario import Scenario
+from trafficsim.scenario import BASELINE, PlanSpec, Scenario
 from trafficsim.signals import DayPlan, SignalPlan, WebsterSettings
 
 OBJECTIVES = ("mean_delay_s", "person_delay_s", "performance_index_s", "throughput_veh")
@@ -102,6 +102,10 @@ class OptimiseSettings:
         Evaluate each plan after a warm-up and score only the vehicles departing from its
         ``score_from_s`` on (``--periods``; no early cut then: the monitor's bound counts the
         warm-up's vehicles too).
+    plan
+        The scenario plan whose measures every candidate runs with (``--plan``, e.g. a tidal
+        lane or a lane re-marking): the signals are tuned for that plan, and its own signals
+        are the starting plan. ``baseline``: the do-nothing case.
     """
 
     budget: int = 40
@@ -127,6 +131,7 @@ class OptimiseSettings:
     warm_start: SignalPlan | None = None
     offered: tuple[SignalPlan, ...] = ()
     warmup: Warmup | None = None
+    plan: str = BASELINE
 
 
 def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
@@ -155,7 +160,26 @@ def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
     if not 0.0 < s.lanes_share < 1.0:
         problems.append(("--lanes-share", f"= {s.lanes_share}; expected a fraction of the "
                                           "budget in (0, 1)"))
+    if s.plan != BASELINE and s.plan not in sc.plans:
+        problems.append(("--plan", f"= {s.plan!r} is not a plan of the scenario; plans: "
+                                   f"{', '.join(sc.plans)}"))
     if problems:
         raise ScenarioError([Issue(sc.source, f, m) for f, m in problems])
+
+
+def on_plan(sc: Scenario, name: str) -> Scenario:
+    """The scenario as the optimiser sees it with ``--plan name``: that plan as its baseline.
+
+    The optimiser tunes the signals the baseline's network and measures run with and compares
+    against the baseline; a plan's measures (a tidal lane, lane re-markings, an HOV lane) change
+    the flows the signals serve, so tuning for the plan means taking its measures as the
+    baseline's.  Its own signals (the network's, or its ``signal_plan``) are the starting plan.
+    The other plans are dropped (the optimiser never runs them).  Pure.
+    """
+    if name == BASELINE:
+        return sc
+    plan = sc.plan(name)
+    return replace(sc, plans={BASELINE: PlanSpec(BASELINE, plan.measures,
+                                                 f"plan '{name}': {plan.description}")})
 
 
