@@ -132,6 +132,8 @@ def main() -> None:
     ap.add_argument("--validate-seeds", default="101,102,103")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--plan", default="baseline",
+                    help="tune for this plan's measures (optimise --plan), e.g. tidal")
     ap.add_argument("--tag", default="", help="suffix of the result names (a second study)")
     ap.add_argument("--summarise", action="store_true",
                     help="only rewrite the summary from the run's optimise.json")
@@ -147,7 +149,8 @@ def main() -> None:
         print(json.dumps(summary, indent=2))
         return
     settings = OptimiseSettings(budget=a.budget, seeds=tuple(map(int, a.seeds.split(","))),
-                                validate_seeds=tuple(map(int, a.validate_seeds.split(","))))
+                                validate_seeds=tuple(map(int, a.validate_seeds.split(","))),
+                                plan=a.plan)
     t0 = time.perf_counter()
     res = optimise_periods(a.scenario, a.periods, out=out, settings=settings,
                            workers=a.workers, resume=a.resume, progress=False)
