@@ -256,3 +256,25 @@ def test_periods_with_design_write_safe_programs_that_sumo_switches(tmp_path: Pa
         assert 7 * H + 600 <= switched <= 7 * H + 600 + 150
         if "actuated" in (kinds[t, "tod0"], kinds[t, "tod1"]):  # immediate: at the breakpoint
             assert p["procedure_by_light"][t] == "immediate" and switched == 7 * H + 600
+
+
+@pytest.mark.sumo
+@pytest.mark.slow  # two tiny searches, the single plan and a one-seed validation: ~20 s
+def test_periods_with_plan_tune_the_day_for_the_tidal_lane(tmp_path: Path) -> None:
+    """``--periods --plan tidal``: the tidal lane opens inbound before the second period and
+    outbound after the first, so each period runs with windows reaching outside it (checked
+    against the day, not refused), and the validation's start row is the plan 'tidal' as
+    compare runs it: the same delay to the bit."""
+    from trafficsim.compare import compare
+
+    out = tmp_path / "o"
+    assert main(["optimise", str(DAY), "--periods", "07:00-07:10,07:10-07:20", "--plan",
+                 "tidal", "--budget", "3", "--seeds", "1", "--validate-seeds", "11", "--out",
+                 str(out), "--quiet"]) == 0
+    doc = json.loads((out / "optimise.json").read_text())
+    assert doc["plan"] == "tidal"
+    start = doc["validation"]["plans"]["start"]["mean_delay_s"]["mean"]
+    tidal = compare(DAY, plans=["baseline", "tidal"], seeds=[11], out=tmp_path / "c",
+                    progress=False)
+    assert start == tidal.run("tidal", 11).metrics["mean_delay_s"]
+    assert start != tidal.run("baseline", 11).metrics["mean_delay_s"]

@@ -258,6 +258,10 @@ class Scenario:
     situations
         What happens in every plan, by table (``[[incidents]]``, ``[parking]``,
         ``[[demand.stops]]``; see :class:`~trafficsim.measures.Situation`).
+    day
+        The whole window this scenario is one period of (``optimise --periods``), or None:
+        measure and situation windows are checked against it, as a period's run may begin or
+        end inside them (a tidal lane opened before the period). [s]
     """
 
     name: str
@@ -276,6 +280,7 @@ class Scenario:
     step_length_s: float = 1.0
     sumo_options: tuple[tuple[str, str], ...] = ()
     situations: tuple[Situation, ...] = ()
+    day: tuple[float, float] | None = None
 
     def situation(self, table: str) -> Situation | None:
         """The scenario's situation read from ``table`` (e.g. ``"incidents"``), if any."""
@@ -1049,6 +1054,7 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
     """Problems with ids, lane indices and time windows that only the network can reveal."""
     src = scenario.source
     issues: list[Issue] = []
+    begin_s, end_s = scenario.day or (scenario.begin_s, scenario.end_s)
     if scenario.demand is not None:
         for i, fl in enumerate(scenario.demand.flows):
             for key, end in (("from", fl.origin), ("to", fl.destination)):
@@ -1061,11 +1067,11 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
         issues += _route_flow_issues(scenario, net)
     for sit in scenario.situations:
         issues += [Issue(src, fld, msg)
-                   for fld, msg in sit.check(net, scenario.begin_s, scenario.end_s)]
+                   for fld, msg in sit.check(net, begin_s, end_s)]
     for pname, plan in scenario.plans.items():
         marked: dict[str, int] = {}
         for j, m in enumerate(plan.measures):
-            for fld, msg in m.check(net, scenario.begin_s, scenario.end_s):
+            for fld, msg in m.check(net, begin_s, end_s):
                 issues.append(Issue(src, f"plans.{pname}.measures[{j}].{fld}", msg))
             for edge in m.remarks:
                 if edge in marked:

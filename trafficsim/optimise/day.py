@@ -74,10 +74,12 @@ def period_scenario(sc: Scenario, begin_s: float, end_s: float) -> Scenario:
 
     The demand's profiles are per bin from the window's begin, so a period starts at the
     begin of the demand bin it starts in (at most one bin early) and keeps the profile from
-    there on.  Measures and situations keep their clock times.  Only the baseline is kept
-    (the optimiser starts from it; other plans' windows may lie outside the period).
+    there on.  Measures and situations keep their clock times and are checked against the whole
+    day (``day``): a tidal lane may have opened before the period.  Only the baseline is kept
+    (the optimiser starts from it; with ``--plan`` it holds that plan's measures).
     """
-    sc = replace(sc, plans={BASELINE: sc.plans[BASELINE]})
+    sc = replace(sc, plans={BASELINE: sc.plans[BASELINE]},
+                 day=sc.day or (sc.begin_s, sc.end_s))
     dem = sc.demand
     if dem is None:
         return replace(sc, begin_s=begin_s, end_s=end_s)
