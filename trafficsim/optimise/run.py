@@ -159,7 +159,10 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             search.n_demand = tuple(int(e0.per_seed[sd]["throughput_veh"]
                                         + e0.per_seed[sd]["unfinished_veh"]) for sd in seeds)
             flows = e0.lane_flows_veh_h
-            webster, _ = webster_plan(start, links, flows, s.webster)
+            # (--design: on the network's phases with ITE transitions, as every plan the design
+            # may output has them)
+            webster, _ = webster_plan(_ite_plan(plan_net, start) if s.design else start, links,
+                                      flows, s.webster)
             search.run_batch([(plan_key(webster), webster, "webster", None)])
             # 3. the search
             if s.design:
@@ -191,8 +194,13 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         finally:
             search.progress.close()
         search_s = time.perf_counter() - t_start
-        best = search.best()
-        fixed = search.best(FIXED_ROLES)
+        # --design outputs safe plans only: the starting plan (the network's transitions, a
+        # 3 s yellow and no all-red where netconvert wrote them) is a reference, never the winner
+        winners = None if not s.design else tuple(
+            {e.role for e in journal.entries.values()} - {"start"})
+        best = search.best(winners)
+        fixed = search.best(FIXED_ROLES if not s.design else
+                            tuple(r for r in FIXED_ROLES if r != "start"))
         t_best = search.best(("actuated",))
         c_best = search.best(("coordinated",))
         assert best is not None and fixed is not None and webster is not None
@@ -314,6 +322,18 @@ def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[s
     return DesignRun(space, outcome, stopped, rebuilt, lanes[0] if lanes else None, ctx)
 
 
+def _ite_plan(plan_net: Path, plan: SignalPlan) -> SignalPlan:
+    """``plan`` with ITE transitions at every light the phasing module can lay out."""
+    net = read_network(plan_net)
+    progs = []
+    for p in plan.programs:
+        try:
+            progs.append(with_ite_transitions(net, p))
+        except (KeyError, ValueError):  # (the design keeps such a light's program too)
+            progs.append(p)
+    return SignalPlan(tuple(progs))
+
+
 def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
                     out: Path) -> tuple[dict[str, Any], dict[str, Path | str]]:
     """The ``design`` section of ``optimise.json`` and the reference plans of the validation.
@@ -341,6 +361,7 @@ def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
         "tried": outcome.tried,
         "everywhere": outcome.everywhere,
         "not_designed": space.failures,
+        "kept_unsafe": space.kept_unsafe,
         "designed_key": outcome.key,
         "winner_control": ("fixed_time" if best is None or best.role in FIXED_ROLES
                            else best.role),
