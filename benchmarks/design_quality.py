@@ -141,9 +141,27 @@ def measure_plan(sc: ts.Scenario, plan: str, seeds: list[int], workers: int) -> 
         "throughput_veh": [int(r.metrics["throughput_veh"]) for r in runs],
         "gridlock": [r.health.gridlock for r in runs],
         "run_wall_s": [round(r.wall_s, 2) for r in runs],
+        "approach_delay_s": approach_delays(runs),
         "wall_s": round(time.perf_counter() - t0, 1),
         "code": code_version(),
     }
+
+
+def approach_delays(runs: list[Any]) -> dict[str, dict[str, list[float]]]:
+    """Junction → approach (``ALL``: the junction) → [volume [veh], control delay [s]], means
+    over the runs: where a plan wins or loses."""
+    acc: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in runs:
+        for j in r.junctions:
+            acc.setdefault((str(j["junction"]), str(j["approach"])), []).append(
+                (float(j["volume_veh"]), float(j["mean_delay_s"])))
+    out: dict[str, dict[str, list[float]]] = {}
+    for (junction, approach), vals in sorted(acc.items()):
+        delays = [d for _, d in vals if math.isfinite(d)]
+        out.setdefault(junction, {})[approach] = [
+            round(sum(v for v, _ in vals) / len(vals), 1),
+            round(sum(delays) / len(delays), 2) if delays else None]  # type: ignore[list-item]
+    return out
 
 
 def auto_budget(run_wall_s: float, workers: int) -> int:
