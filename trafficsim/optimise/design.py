@@ -160,7 +160,7 @@ class DesignSpace:
         return sorted(ids, key=lambda t: -load(t))
 
     def generated_issues(self, plan: SignalPlan) -> list[str]:
-        """Safety issues of the programs in ``plan`` whose phases the design generated.
+        """Safety issues of the programs in ``plan``.
 
         Every program is judged, also where a light keeps the network's phases (they have ITE
         transitions, :meth:`_safe`); only a light the phasing module cannot lay out

@@ -45,6 +45,7 @@ from trafficsim.optimise.settings import FIXED_ROLES, OptimiseSettings, check_se
 from trafficsim.optimise.validation import sumo_rebuilt_actuated, sumo_webster, validate
 from trafficsim.outdir import holding_out
 from trafficsim.parallel import Progress, cpu_count, dask_executor, local_executor
+from trafficsim.safety import program_issues
 from trafficsim.scenario import BASELINE, PlanSpec, Scenario, load_scenario
 from trafficsim.signals import (
     PROGRAM_ID,
@@ -161,8 +162,8 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             flows = e0.lane_flows_veh_h
             # (--design: on the network's phases with ITE transitions, as every plan the design
             # may output has them)
-            webster, _ = webster_plan(_ite_plan(plan_net, start) if s.design else start, links,
-                                      flows, s.webster)
+            webster = (_design_webster(plan_net, start, links, flows, s) if s.design
+                       else webster_plan(start, links, flows, s.webster)[0])
             search.run_batch([(plan_key(webster), webster, "webster", None)])
             # 3. the search
             if s.design:
@@ -322,16 +323,30 @@ def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[s
     return DesignRun(space, outcome, stopped, rebuilt, lanes[0] if lanes else None, ctx)
 
 
-def _ite_plan(plan_net: Path, plan: SignalPlan) -> SignalPlan:
-    """``plan`` with ITE transitions at every light the phasing module can lay out."""
+def _design_webster(plan_net: Path, start: SignalPlan, links: dict[str, Any],
+                    flows: dict[str, float], s: OptimiseSettings) -> SignalPlan:
+    """``--design``'s Webster reference: on the network's phases with ITE transitions.
+
+    As :class:`~trafficsim.optimise.design.DesignSpace` keeps them: a light the phasing module
+    cannot lay out, or whose Webster-timed program with ITE transitions is still unsafe, keeps
+    the network's transitions.
+    """
     net = read_network(plan_net)
     progs = []
-    for p in plan.programs:
+    for p in start.programs:
         try:
             progs.append(with_ite_transitions(net, p))
-        except (KeyError, ValueError):  # (the design keeps such a light's program too)
+        except (KeyError, ValueError):
             progs.append(p)
-    return SignalPlan(tuple(progs))
+    web, _ = webster_plan(SignalPlan(tuple(progs)), links, flows, s.webster)
+    raw, _ = webster_plan(start, links, flows, s.webster)
+    out = []
+    for w, r in zip(web.programs, raw.programs, strict=True):
+        try:
+            out.append(w if not program_issues(net, w) else r)
+        except (KeyError, ValueError):
+            out.append(w)
+    return SignalPlan(tuple(out))
 
 
 def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
