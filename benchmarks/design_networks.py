@@ -49,9 +49,20 @@ from pathlib import Path
 
 import trafficsim as ts
 from trafficsim.build import build_plan, prepare_network
+from trafficsim.netmodel import Network, read_network
 from trafficsim.optimise import EvalTask, evaluate
+from trafficsim.phasing import layout, with_ite_intergreens
 from trafficsim.scenario import BASELINE
-from trafficsim.signals import WebsterSettings, read_links, read_plan, webster_plan
+from trafficsim.signals import (
+    Program,
+    SignalPlan,
+    WebsterSettings,
+    fit_greens,
+    read_links,
+    read_plan,
+    read_plan_file,
+    webster_plan,
+)
 from trafficsim.sumo import run_python_tool, run_tool, sumo_home
 
 HERE = Path(__file__).resolve().parent
@@ -299,6 +310,91 @@ def calibrate_webster(toml: Path, d: Path) -> dict[str, object]:
             "baseline_unfinished_veh": [int(per[s]["unfinished_veh"]) for s in per],
             "baseline_throughput_veh": [int(per[s]["throughput_veh"]) for s in per],
             "webster_cycle_s": {p.tls_id: p.cycle_s for p in plan.programs}}
+
+
+# --------------------------------------------------------------------------------------------
+# The yardsticks with ITE transitions (the same safety as the designed programs)
+# --------------------------------------------------------------------------------------------
+#: Plan files of the yardsticks with ITE intergreens (``design_quality.py`` adds their plans).
+ITE_FILES = {"baseline_ite": "baseline_ite.add.xml", "webster_ite": "webster_ite.add.xml",
+             "rebuilt_actuated_ite": "rebuilt_actuated_ite.add.xml"}
+
+
+def ite_program(net: Network, prog: Program) -> Program | None:
+    """``prog`` with ITE transitions; None where the phasing module cannot lay the light out."""
+    try:
+        return with_ite_intergreens(layout(net, prog.tls_id), prog)
+    except (KeyError, ValueError):
+        return None
+
+
+def keep_cycle(ite: Program, cycle_s: float) -> tuple[Program, bool]:
+    """A fixed-time program with ITE transitions stretched back to the network's cycle.
+
+    The longer transitions come out of the greens: the time left for green (the cycle less the
+    new intergreens) is shared as the network's greens share it above each stage's minimum green
+    (:func:`trafficsim.signals.fit_greens`, whole seconds; offset kept).  When the minimum
+    greens and the transitions do not fit in the cycle, the greens are the minimum greens and
+    the cycle grows (returned flag: False).
+    """
+    total = cycle_s - sum(ite.intergreens_s)
+    mins = list(ite.min_greens_s)
+    if total < sum(mins):
+        return ite.with_greens(mins), False
+    return ite.with_greens(fit_greens(ite.greens_s, mins, total)), True
+
+
+def ite_yardsticks(toml: Path, d: Path) -> dict[str, object]:
+    """Write the ITE plan files of :data:`ITE_FILES` beside the scenario.
+
+    - ``baseline_ite``: the shipped static programs with ITE transitions, on the network's
+      cycle (:func:`keep_cycle`);
+    - ``webster_ite``: Webster on the same phases with ITE transitions (its lost time the new
+      intergreens), from the lane flows the baseline carried on the calibration seeds;
+    - ``rebuilt_actuated_ite``: SUMO's rebuilt actuated programs with ITE transitions.
+
+    Lights the phasing module cannot lay out keep their programs as they are (counted).
+    """
+    sc = ts.load_scenario(toml)
+    work = d / "calibration_ite"
+    shutil.rmtree(work, ignore_errors=True)
+    base_net, _ = prepare_network(sc, work)
+    base = sc.plan(BASELINE)
+    build_plan(sc, base, base_net, work)
+    plan_net = work / "cases" / BASELINE / "net.net.xml"
+    start = read_plan(plan_net, [work / "cases" / BASELINE / "measures.add.xml",
+                                 *sc.additional_files])
+    net = read_network(plan_net)
+    kept, grown = [], []
+    static, same_phases = [], []
+    for p in start.programs:
+        ite = ite_program(net, p)
+        if ite is None:
+            kept.append(p.tls_id)
+            static.append(p)
+            same_phases.append(p)
+            continue
+        q, fits = keep_cycle(ite, p.cycle_s)
+        if not fits:
+            grown.append(p.tls_id)
+        static.append(q)
+        same_phases.append(ite)
+    SignalPlan(tuple(static)).with_program_id("baseline_ite").write(d / ITE_FILES["baseline_ite"])
+    res = evaluate(EvalTask(key="baseline", scenario=sc, plan=base, base_net=base_net,
+                            seeds=CALIBRATION_SEEDS, root=work / "eval",
+                            objective="mean_delay_s", lane_output=True))
+    web, _ = webster_plan(SignalPlan(tuple(same_phases)), read_links(plan_net),
+                          res.lane_flows_veh_h, WebsterSettings(), program_id="webster_ite")
+    web.write(d / ITE_FILES["webster_ite"])
+    out: dict[str, object] = {"not_laid_out": kept, "cycle_grown": grown,
+                              "webster_ite_cycle_s": {p.tls_id: p.cycle_s for p in web.programs}}
+    if (d / "rebuilt_actuated.add.xml").is_file():
+        progs, _ = read_plan_file(d / "rebuilt_actuated.add.xml")
+        rebuilt = [ite_program(net, p) or p for p in progs]
+        SignalPlan(tuple(rebuilt)).with_program_id("rebuilt_actuated_ite").write(
+            d / ITE_FILES["rebuilt_actuated_ite"])
+    shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
 def signal_counts(net: Path) -> dict[str, int]:

@@ -6,14 +6,22 @@ the unseen seeds (default 101..105; the search and Webster's calibration use 1, 
 - ``baseline`` (shipped static), ``webster``, ``actuated`` (same phases), ``rebuilt_actuated``
   (SUMO's ``netconvert --tls.rebuild --tls.default-type actuated``);
 - ``max_pressure`` when ``signal_plan`` offers ``control = "max_pressure"`` (on the network's
-  transitions), and ``max_pressure_ite`` (ITE intergreens, as designed programs have them; not in
-  the target ratio);
+  transitions);
+- every yardstick again with ITE intergreens (yellow from the approach speed, all-red from the
+  clearing distance, pedestrian walk and clearance), as every program ``--design`` outputs has
+  them: ``baseline_ite`` (the shipped phases on the shipped cycle: the longer transitions come
+  out of the greens, shared as the shipped greens share the time above the minimum greens;
+  ``design_networks.keep_cycle``), ``webster_ite`` (Webster with the ITE intergreens as lost
+  time, same lane flows), ``actuated_ite`` (``intergreens = "ite"``), ``rebuilt_actuated_ite``
+  and ``max_pressure_ite``;
 - ``designed``: the winner of ``trafficsim optimise NAME.toml --design`` (search seeds 1, 2, 3)
   when the command has that flag; otherwise skipped with a message.
 
 Targets: designed ≤ 0.85 × the better of static and Webster, and ≤ 0.90 × the best of actuated,
 rebuilt actuated and max-pressure (mean delay; ratios of the means over the same seeds, with a
-95% interval from the paired differences).
+95% interval from the paired differences).  Judged twice: ``targets_ite`` (primary: every
+yardstick with ITE intergreens, the same safety as the designed plan) and ``targets`` (the
+yardsticks on the network's transitions, netconvert's 3 s yellow and no all-red).
 
     python benchmarks/design_quality.py [--only rand_a,lust_district] [--seeds 101,...,105]
                                         [--budget auto|N] [--workers 2] [--end S]
@@ -50,6 +58,9 @@ RESULTS = HERE / "results" / "design_quality.json"
 SEARCH_SEEDS = "1,2,3"
 STATIC = ("baseline", "webster")
 ADAPTIVE = ("actuated", "rebuilt_actuated", "max_pressure")
+#: The same yardsticks with ITE intergreens (the primary regime: the designed plan's safety).
+STATIC_ITE = ("baseline_ite", "webster_ite")
+ADAPTIVE_ITE = ("actuated_ite", "rebuilt_actuated_ite", "max_pressure_ite")
 TARGET_STATIC, TARGET_ADAPTIVE = 0.85, 0.90
 #: SUMO time a design search may take, with head room under the 30-minute limit. [s]
 SEARCH_BUDGET_S = 20 * 60
@@ -71,9 +82,29 @@ def design_available() -> bool:
     return "--design" in out
 
 
-def extra_plans(design_file: Path | None) -> str:
-    """TOML of the plans the scenario file leaves as stubs, for what trafficsim offers now."""
+def _file_plan(name: str, description: str, file: str) -> str:
+    return (f'\n[plans.{name}]\ndescription = "{description}"\n[[plans.{name}.measures]]\n'
+            f'type = "signal_plan"\nfile = "{file}"\n')
+
+
+def extra_plans(design_file: Path | None, d: Path | None = None) -> str:
+    """TOML of the plans the scenario file leaves as stubs, for what trafficsim offers now.
+
+    With the network's folder ``d``: the yardsticks with ITE intergreens whose files are there.
+    """
     text = ""
+    ite = {} if d is None else {k: f for k, f in nets.ITE_FILES.items() if (d / f).is_file()}
+    if "baseline_ite" in ite:
+        text += _file_plan("baseline_ite", "The shipped static programs, ITE intergreens, "
+                           "shipped cycle", ite["baseline_ite"])
+    if "webster_ite" in ite:
+        text += _file_plan("webster_ite", "Webster timings, ITE intergreens", ite["webster_ite"])
+    text += ('\n[plans.actuated_ite]\ndescription = "SUMO actuated control on the shipped '
+             'phases, ITE intergreens"\n[[plans.actuated_ite.measures]]\ntype = "signal_plan"\n'
+             'control = "actuated"\nintergreens = "ite"\n')
+    if "rebuilt_actuated_ite" in ite:
+        text += _file_plan("rebuilt_actuated_ite", "SUMO's rebuilt actuated programs, ITE "
+                           "intergreens", ite["rebuilt_actuated_ite"])
     if "max_pressure" in CONTROLS:
         text += ('\n[plans.max_pressure]\ndescription = "Max-pressure control (trafficsim)"\n'
                  '[[plans.max_pressure.measures]]\ntype = "signal_plan"\n'
@@ -93,7 +124,7 @@ def extra_plans(design_file: Path | None) -> str:
 def bench_scenario(toml: Path, design_file: Path | None, end_s: float | None) -> ts.Scenario:
     """The network's scenario with the extra plans (written beside it: paths stay relative)."""
     bench = toml.with_name(toml.stem + ".bench.toml")
-    bench.write_text(toml.read_text(encoding="utf-8") + extra_plans(design_file),
+    bench.write_text(toml.read_text(encoding="utf-8") + extra_plans(design_file, toml.parent),
                      encoding="utf-8")
     return ts.load_scenario(bench, end_s=end_s)
 
@@ -110,9 +141,27 @@ def measure_plan(sc: ts.Scenario, plan: str, seeds: list[int], workers: int) -> 
         "throughput_veh": [int(r.metrics["throughput_veh"]) for r in runs],
         "gridlock": [r.health.gridlock for r in runs],
         "run_wall_s": [round(r.wall_s, 2) for r in runs],
+        "approach_delay_s": approach_delays(runs),
         "wall_s": round(time.perf_counter() - t0, 1),
         "code": code_version(),
     }
+
+
+def approach_delays(runs: list[Any]) -> dict[str, dict[str, list[float]]]:
+    """Junction → approach (``ALL``: the junction) → [volume [veh], control delay [s]], means
+    over the runs: where a plan wins or loses."""
+    acc: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in runs:
+        for j in r.junctions:
+            acc.setdefault((str(j["junction"]), str(j["approach"])), []).append(
+                (float(j["volume_veh"]), float(j["mean_delay_s"])))
+    out: dict[str, dict[str, list[float]]] = {}
+    for (junction, approach), vals in sorted(acc.items()):
+        delays = [d for _, d in vals if math.isfinite(d)]
+        out.setdefault(junction, {})[approach] = [
+            round(sum(v for v, _ in vals) / len(vals), 1),
+            round(sum(delays) / len(delays), 2) if delays else None]  # type: ignore[list-item]
+    return out
 
 
 def auto_budget(run_wall_s: float, workers: int) -> int:
@@ -166,11 +215,14 @@ def ratio(cand: list[float], ref: list[float]) -> dict[str, Any]:
                      (m + hi) / m if math.isfinite(hi) else None]}
 
 
-def judge(plans: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def judge(plans: dict[str, dict[str, Any]], static_set: tuple[str, ...] = STATIC,
+          adaptive_set: tuple[str, ...] = ADAPTIVE) -> dict[str, Any]:
     """The issue's two ratios (and, without a designed plan, where the yardsticks stand)."""
     delay = {p: sum(v["mean_delay_s"]) / len(v["mean_delay_s"]) for p, v in plans.items()}
-    static = min((p for p in STATIC if p in delay), key=delay.__getitem__)
-    adaptive = [p for p in ADAPTIVE if p in delay]
+    if not any(p in delay for p in static_set):
+        return {}
+    static = min((p for p in static_set if p in delay), key=delay.__getitem__)
+    adaptive = [p for p in adaptive_set if p in delay]
     best_adaptive = min(adaptive, key=delay.__getitem__) if adaptive else None
     out: dict[str, Any] = {"better_static": static, "best_adaptive": best_adaptive}
     if best_adaptive is not None:
@@ -201,6 +253,14 @@ def bench_network(name: str, args: argparse.Namespace, previous: dict[str, Any],
     same = (previous.get("seeds") == seeds and previous.get("end_s") == args.end)
     plans: dict[str, Any] = dict(previous.get("plans", {})) if (args.resume and same) else {}
     design: dict[str, Any] = dict(previous.get("design", {})) if (args.resume and same) else {}
+    if args.redesign:
+        design = {}
+        plans.pop("designed", None)
+    meta = json.loads((d / "meta.json").read_text())
+    if any(not (d / f).is_file() for f in nets.ITE_FILES.values()) or "ite" not in meta:
+        print(f"{name}: writing the yardsticks with ITE intergreens ...", flush=True)
+        meta["ite"] = nets.ite_yardsticks(toml, d)
+        (d / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     sc = bench_scenario(toml, None, args.end)
     print(f"\n{name}: {sc.description}")
     for p in sc.plans:
@@ -223,12 +283,12 @@ def bench_network(name: str, args: argparse.Namespace, previous: dict[str, Any],
     elif not design.get("ok"):  # a search kept by --resume stays on record
         design = {"ok": False, "skipped": "trafficsim optimise has no --design yet"
                   if not args.no_design else "--no-design"}
-    meta = json.loads((d / "meta.json").read_text())
     return {"scenario": str(toml.relative_to(HERE.parent)), "seeds": seeds, "end_s": args.end,
             "network": {k: meta.get(k) for k in ("description", "traffic_lights",
                                                  "signals_with_2_stages", "edges", "demand",
-                                                 "rebuilt_actuated")},
-            "plans": plans, "design": design, "targets": judge(plans)}
+                                                 "rebuilt_actuated", "ite")},
+            "plans": plans, "design": design, "targets": judge(plans),
+            "targets_ite": judge(plans, STATIC_ITE, ADAPTIVE_ITE), "primary": "targets_ite"}
 
 
 def _print_plan(plan: str, v: dict[str, Any]) -> None:
@@ -240,25 +300,39 @@ def _print_plan(plan: str, v: dict[str, Any]) -> None:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    """Mean delay per control with its 95% interval, and the two target ratios."""
-    cols = ["baseline", "webster", "actuated", "rebuilt_actuated", "max_pressure",
-            "max_pressure_ite", "designed"]
-    print("\nmean delay [s] on the unseen seeds, 95% CI; ratios: designed / better static "
-          f"(≤ {TARGET_STATIC}), designed / best adaptive (≤ {TARGET_ADAPTIVE})")
-    print(f"{'network':14s} " + " ".join(f"{c:>20s}" for c in cols) + f" {'ratio static':>14s}"
-          f" {'ratio adaptive':>15s}")
+    """Mean delay per control with its 95% interval, and the target ratios of both regimes."""
+    print("\nmean delay [s] on the unseen seeds, 95% CI; ratios (95% CI): designed / better "
+          f"static (≤ {TARGET_STATIC}), designed / best adaptive (≤ {TARGET_ADAPTIVE})")
     for name, r in results.items():
-        cells = []
-        for c in cols:
-            if c not in r["plans"]:
-                cells.append(f"{'-':>20s}")
-                continue
-            e = mean_ci(r["plans"][c]["mean_delay_s"])
-            cells.append(f"{e.mean:7.1f} [{e.ci95[0]:5.1f},{e.ci95[1]:5.1f}]")
-        t = r["targets"]
-        rs = t.get("designed_vs_static", {}).get("ratio")
-        ra = t.get("designed_vs_adaptive", {}).get("ratio")
-        print(f"{name:14s} " + " ".join(cells) + f" {_f(rs):>14s} {_f(ra):>15s}")
+        des = r.get("design", {})
+        wall = f"design search {des['wall_s']:.0f} s" if des.get("ok") else "no design search"
+        print(f"\n{name} ({wall})")
+        for net_plan, ite_plan in (("baseline", "baseline_ite"), ("webster", "webster_ite"),
+                                   ("actuated", "actuated_ite"),
+                                   ("rebuilt_actuated", "rebuilt_actuated_ite"),
+                                   ("max_pressure", "max_pressure_ite"), ("designed", None)):
+            cells = [_cell(r["plans"].get(net_plan)),
+                     _cell(r["plans"].get(ite_plan)) if ite_plan else ""]
+            print(f"  {net_plan:17s} network {cells[0]:>22s}   ITE {cells[1]:>22s}")
+        for key, label in (("targets_ite", "ITE (primary)"), ("targets", "network")):
+            t = r.get(key, {})
+            rs, ra = t.get("designed_vs_static"), t.get("designed_vs_adaptive")
+            print(f"  {label:14s} vs {t.get('better_static')}: {_r(rs)}; vs "
+                  f"{t.get('best_adaptive')}: {_r(ra)}; met: {t.get('target_met')}")
+
+
+def _cell(v: dict[str, Any] | None) -> str:
+    if v is None:
+        return "-"
+    e = mean_ci(v["mean_delay_s"])
+    return f"{e.mean:6.1f} [{e.ci95[0]:5.1f},{e.ci95[1]:5.1f}]"
+
+
+def _r(x: dict[str, Any] | None) -> str:
+    if x is None:
+        return "-"
+    lo, hi = x["ci95"]
+    return f"{x['ratio']:.3f} [{_f(lo)}, {_f(hi)}]"
 
 
 def _f(x: float | None) -> str:
@@ -274,6 +348,8 @@ def main() -> None:
     ap.add_argument("--end", type=float, default=None, help="cut the window to END seconds")
     ap.add_argument("--no-design", action="store_true", help="skip optimise --design")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--redesign", action="store_true",
+                    help="with --resume: run the design search again (and its plan)")
     args = ap.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.budget != "auto" and not args.budget.isdigit():

@@ -187,6 +187,36 @@ def test_network_programs_with_ite_intergreens_are_safe(nets: dict[str, Path]) -
 
 
 @pytest.mark.sumo
+def test_the_design_keeps_the_network_phases_with_safe_transitions(nets: dict[str, Path]) -> None:
+    """``--design``'s choice "network" at every light: the network's stages in their order, with
+    ITE transitions, so it passes every check (fixed-time, actuated, coordinated) like the
+    designed phasings, and stays a candidate of the phasing step."""
+    from trafficsim.optimise.design import NETWORK, DesignSpace, network_phases
+    from trafficsim.signals import read_plan
+
+    n = 0
+    for name, path in nets.items():
+        net = read_network(path)
+        start = read_plan(path)
+        links = read_links(path)
+        flows = {lk.lane_id: 300.0 for ls in links.values() for lk in ls}
+        space = DesignSpace(net, start, links, flows, WebsterSettings())
+        assert space.failures == {} and space.kept_unsafe == {}, name
+        for own in start.programs:
+            t = own.tls_id
+            assert space.options[t][0] == NETWORK
+            kept = space.program(t, NETWORK)
+            assert network_phases(kept, own), (name, t)
+            for prog in (kept, with_min_greens(kept, kept.actuated()),
+                         with_min_greens(kept, kept.coordinated_actuated())):
+                assert program_issues(net, prog) == [], (name, t)
+            # the plan of the first incumbent is judged as every other plan of the search
+            n += 1
+        assert space.generated_issues(space.plan({})) == [], name
+    assert n >= 30
+
+
+@pytest.mark.sumo
 def test_layout_of_a_four_leg_junction(nets: dict[str, Path]) -> None:
     net = read_network(nets["crossings"])
     lay = layout(net, "ctrl")

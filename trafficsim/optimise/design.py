@@ -12,7 +12,9 @@ split of a two-stage program is no split of a four-stage one), so the search is 
    Webster timings from the lane flows measured under the starting plan, the other lights
    keeping their current choice; the best is kept if it beats the incumbent.  Passes repeat
    until one changes nothing, or the phase's budget is used.  A light may keep its network
-   program (:data:`NETWORK`): the Webster plan of the starting phases is the first incumbent.
+   phases (:data:`NETWORK`), with ITE transitions as every designed program has them (the
+   network's own, as netconvert writes them, have a 3 s yellow and no all-red): the Webster
+   plan of the starting phases is the first incumbent.
    A choice is kept only if it beats the incumbent, so an alternative known to be worse is cut
    short at the incumbent's value: every decision is that of an uncut search.
 2. **Timings** (``candidate``, ``refine``): the fixed-time search (differential evolution on a
@@ -93,6 +95,7 @@ class DesignSpace:
     extra: Mapping[str, Mapping[str, Program]] = field(default_factory=dict)
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    kept_unsafe: dict[str, str] = field(default_factory=dict)
     _programs: dict[tuple[str, str], Program] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -109,14 +112,30 @@ class DesignSpace:
                 # its own program; say why in optimise.json
                 self.failures[p.tls_id] = str(exc)
                 kinds = ()
-            self._programs[p.tls_id, NETWORK] = self._timed(
-                replace(p, program_id=self.program_id))
+            kept = self._timed(replace(self._safe(p), program_id=self.program_id))
+            if p.tls_id not in self.failures and (
+                    issues := safety.program_issues(self.net, kept)):
+                # ITE transitions do not make the network's phases safe (e.g. they show two
+                # conflicting greens): the light may keep them as they are, unjudged, and
+                # optimise.json says so
+                self.kept_unsafe[p.tls_id] = "; ".join(issues)
+                kept = self._timed(replace(p, program_id=self.program_id))
+            self._programs[p.tls_id, NETWORK] = kept
             for name, prog in self.extra.get(p.tls_id, {}).items():
-                if name not in kinds and not self._same_phases(prog, p):
+                if name not in kinds and not network_phases(prog, p):
                     kinds = (*kinds, name)
                     self._programs[p.tls_id, name] = self._timed(
                         replace(prog, program_id=self.program_id))
             self.options[p.tls_id] = (NETWORK, *kinds)
+
+    def _safe(self, prog: Program) -> Program:
+        """The network's program with ITE transitions.
+
+        As it is where the light cannot be laid out (it is then in ``failures``).
+        """
+        if prog.tls_id in self.failures:
+            return prog
+        return phasing.with_ite_intergreens(phasing.layout(self.net, prog.tls_id), prog)
 
     def _timed(self, prog: Program) -> Program:
         res = webster_program(prog, self.links.get(prog.tls_id, ()), self.flows, self.webster)
@@ -141,28 +160,31 @@ class DesignSpace:
         return sorted(ids, key=lambda t: -load(t))
 
     def generated_issues(self, plan: SignalPlan) -> list[str]:
-        """Safety issues of the programs in ``plan`` whose phases the design generated.
+        """Safety issues of the programs in ``plan``.
 
-        A light that kept its network program keeps the network's phases and transitions (also
-        when coordinated control rotates them); they are the network's, not the design's, and
-        are not judged here.
+        Every program is judged, also where a light keeps the network's phases (they have ITE
+        transitions, :meth:`_safe`); only a light the phasing module cannot lay out
+        (``failures``), or whose phases ITE transitions do not make safe (``kept_unsafe``),
+        keeps the network's program as it is, unjudged.
         """
         out = []
         for p in plan.programs:
-            if network_phases(p, self.start[p.tls_id]):
+            if p.tls_id in self.failures or (p.tls_id in self.kept_unsafe
+                                             and network_phases(p, self.start[p.tls_id])):
                 continue
             out += [f"{p.tls_id}: {msg}" for msg in safety.program_issues(self.net, p)]
         return out
 
-    @staticmethod
-    def _same_phases(a: Program, b: Program) -> bool:
-        return [ph.state for ph in a.phases] == [ph.state for ph in b.phases]
-
 
 
 def network_phases(a: Program, b: Program) -> bool:
-    """``a`` runs ``b``'s phases in ``b``'s cyclic order (coordinated control rotates them)."""
-    sa, sb = [ph.state for ph in a.phases], [ph.state for ph in b.phases]
+    """``a`` runs ``b``'s stages (green phases) in ``b``'s cyclic order.
+
+    Coordinated control rotates them; the transitions between them may differ (ITE ones in
+    place of the network's).
+    """
+    sa = [a.phases[st.green].state for st in a.stages]
+    sb = [b.phases[st.green].state for st in b.stages]
     return len(sa) == len(sb) and any(sa == sb[k:] + sb[:k] for k in range(len(sb)))
 
 

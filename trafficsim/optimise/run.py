@@ -45,6 +45,7 @@ from trafficsim.optimise.settings import FIXED_ROLES, OptimiseSettings, check_se
 from trafficsim.optimise.validation import sumo_rebuilt_actuated, sumo_webster, validate
 from trafficsim.outdir import holding_out
 from trafficsim.parallel import Progress, cpu_count, dask_executor, local_executor
+from trafficsim.safety import program_issues
 from trafficsim.scenario import BASELINE, PlanSpec, Scenario, load_scenario
 from trafficsim.signals import (
     PROGRAM_ID,
@@ -160,7 +161,10 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             search.n_demand = tuple(int(e0.per_seed[sd]["throughput_veh"]
                                         + e0.per_seed[sd]["unfinished_veh"]) for sd in seeds)
             flows = e0.lane_flows_veh_h
-            webster, _ = webster_plan(start, links, flows, s.webster)
+            # (--design: on the network's phases with ITE transitions, as every plan the design
+            # may output has them)
+            webster = (_design_webster(plan_net, start, links, flows, s) if s.design
+                       else webster_plan(start, links, flows, s.webster)[0])
             search.run_batch([(plan_key(webster), webster, "webster", None)])
             # plans offered by the caller (--periods: the best single plan), as they are
             offered: list[tuple[str, SignalPlan, str, list[float] | None]] = [
@@ -198,8 +202,13 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         finally:
             search.progress.close()
         search_s = time.perf_counter() - t_start
-        best = search.best()
-        fixed = search.best(FIXED_ROLES)
+        # --design outputs safe plans only: the starting plan (the network's transitions, a
+        # 3 s yellow and no all-red where netconvert wrote them) is a reference, never the winner
+        winners = None if not s.design else tuple(
+            {e.role for e in journal.entries.values()} - {"start"})
+        best = search.best(winners)
+        fixed = search.best(FIXED_ROLES if not s.design else
+                            tuple(r for r in FIXED_ROLES if r != "start"))
         t_best = search.best(("actuated",))
         c_best = search.best(("coordinated",))
         assert best is not None and fixed is not None and webster is not None
@@ -319,6 +328,32 @@ def _run_design(search: Search, plan_net: Path, start: SignalPlan, links: dict[s
     return DesignRun(space, outcome, stopped, rebuilt, lanes[0] if lanes else None, ctx)
 
 
+def _design_webster(plan_net: Path, start: SignalPlan, links: dict[str, Any],
+                    flows: dict[str, float], s: OptimiseSettings) -> SignalPlan:
+    """``--design``'s Webster reference: on the network's phases with ITE transitions.
+
+    As :class:`~trafficsim.optimise.design.DesignSpace` keeps them: a light the phasing module
+    cannot lay out, or whose Webster-timed program with ITE transitions is still unsafe, keeps
+    the network's transitions.
+    """
+    net = read_network(plan_net)
+    progs = []
+    for p in start.programs:
+        try:
+            progs.append(with_ite_transitions(net, p))
+        except (KeyError, ValueError):
+            progs.append(p)
+    web, _ = webster_plan(SignalPlan(tuple(progs)), links, flows, s.webster)
+    raw, _ = webster_plan(start, links, flows, s.webster)
+    out = []
+    for w, r in zip(web.programs, raw.programs, strict=True):
+        try:
+            out.append(w if not program_issues(net, w) else r)
+        except (KeyError, ValueError):
+            out.append(w)
+    return SignalPlan(tuple(out))
+
+
 def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
                     out: Path) -> tuple[dict[str, Any], dict[str, Path | str]]:
     """The ``design`` section of ``optimise.json`` and the reference plans of the validation.
@@ -346,6 +381,7 @@ def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
         "tried": outcome.tried,
         "everywhere": outcome.everywhere,
         "not_designed": space.failures,
+        "kept_unsafe": space.kept_unsafe,
         "designed_key": outcome.key,
         "winner_control": ("fixed_time" if best is None or best.role in FIXED_ROLES
                            else best.role),
