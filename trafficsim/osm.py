@@ -198,39 +198,41 @@ def scan_osm(path: Path) -> OsmScan:
     ways: list[OsmWay] = []
     other = 0
     try:
-        events = ET.iterparse(path, events=("start", "end"))
-        _, root = next(events)
-        if root.tag != "osm":
-            raise OsmError(path, "", f"is XML with root element <{root.tag}>; {want}")
-        for event, el in events:
-            if event != "end":
-                continue
-            if el.tag == "node":
-                nid = el.get("id", "")
-                try:
-                    lon, lat = float(el.get("lon", "")), float(el.get("lat", ""))
-                except ValueError:
-                    raise OsmError(path, f"node {nid}", "has no valid lat/lon; " + want) from None
-                if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # (also refuses nan)
-                    # netconvert could only say it cannot project the junction
-                    raise OsmError(path, f"node {nid}", f"lat={el.get('lat')} lon="
-                                   f"{el.get('lon')} is out of range; expected WGS84 degrees, "
-                                   "latitude -90..90 and longitude -180..180")
-                nodes[nid] = (lon, lat)
-                if any(t.get("k") == "highway" and t.get("v") == "traffic_signals"
-                       for t in el.iter("tag")):
-                    signals.append(nid)
-                root.clear()  # (a city's file: keep memory flat)
-            elif el.tag == "way":
-                tags = {t.get("k"): t.get("v", "") for t in el.iter("tag")}
-                if "highway" in tags:
-                    ways.append(OsmWay(el.get("id", ""), tags["highway"],
-                                       tuple(nd.get("ref", "") for nd in el.iter("nd"))))
-                else:
-                    other += 1
-                root.clear()
-            elif el.tag == "relation":
-                root.clear()
+        # our own handle: iterparse left to open the file keeps it open after a raise
+        with path.open("rb") as fh:
+            events = ET.iterparse(fh, events=("start", "end"))
+            _, root = next(events)
+            if root.tag != "osm":
+                raise OsmError(path, "", f"is XML with root element <{root.tag}>; {want}")
+            for event, el in events:
+                if event != "end":
+                    continue
+                if el.tag == "node":
+                    nid = el.get("id", "")
+                    try:
+                        lon, lat = float(el.get("lon", "")), float(el.get("lat", ""))
+                    except ValueError:
+                        raise OsmError(path, f"node {nid}", "has no valid lat/lon; " + want) from None
+                    if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # (also refuses nan)
+                        # netconvert could only say it cannot project the junction
+                        raise OsmError(path, f"node {nid}", f"lat={el.get('lat')} lon="
+                                       f"{el.get('lon')} is out of range; expected WGS84 degrees, "
+                                       "latitude -90..90 and longitude -180..180")
+                    nodes[nid] = (lon, lat)
+                    if any(t.get("k") == "highway" and t.get("v") == "traffic_signals"
+                           for t in el.iter("tag")):
+                        signals.append(nid)
+                    root.clear()  # (a city's file: keep memory flat)
+                elif el.tag == "way":
+                    tags = {t.get("k"): t.get("v", "") for t in el.iter("tag")}
+                    if "highway" in tags:
+                        ways.append(OsmWay(el.get("id", ""), tags["highway"],
+                                           tuple(nd.get("ref", "") for nd in el.iter("nd"))))
+                    else:
+                        other += 1
+                    root.clear()
+                elif el.tag == "relation":
+                    root.clear()
     except StopIteration:
         raise OsmError(path, "", f"is empty; {want}") from None
     except ET.ParseError as exc:

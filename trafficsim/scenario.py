@@ -657,11 +657,13 @@ def xml_issue(path: Path, roots: tuple[str, ...] = ()) -> str | None:
     check at load time; a file damaged further on is reported by SUMO when it reads it.
     """
     try:
-        for _event, el in ET.iterparse(path, events=("start",)):
-            if roots and el.tag not in roots:
-                want = " or ".join(f"<{r}>" for r in roots)
-                return f"is XML with root element <{el.tag}>; expected {want}"
-            return None
+        # our own handle: iterparse left to open the file keeps it open when we stop early
+        with path.open("rb") as fh:
+            for _event, el in ET.iterparse(fh, events=("start",)):
+                if roots and el.tag not in roots:
+                    want = " or ".join(f"<{r}>" for r in roots)
+                    return f"is XML with root element <{el.tag}>; expected {want}"
+                return None
     except ET.ParseError as exc:
         want = f" with a {' or '.join(f'<{r}>' for r in roots)} root element" if roots else ""
         return f"is not valid XML ({exc}); expected a SUMO XML file{want}"
