@@ -451,3 +451,30 @@ def test_plan_flag_tunes_the_signals_for_that_plans_measures(cross_sc: Path,
     code = main(["optimise", str(cross_sc), "--plan", "slwo", "--out", str(tmp_path / "x"),
                  "--quiet"])
     assert code == 2
+
+
+@pytest.mark.sumo
+def test_plan_that_adds_signal_links_keeps_the_tuned_programs_as_written(tmp_path: Path) -> None:
+    """``--plan tidal`` adds the reversible lane's links to both lights: the programs the
+    optimiser reads from that plan's network must run as they are (not be fitted to the base
+    network's links a second time, which gave a side street's right turn green with the main
+    road): the start's search run is compare's run of plan 'tidal', and the validation case
+    runs exactly the states of the written signal_plan.add.xml."""
+    from trafficsim.compare import compare
+
+    day = DATA / "day_corridor.toml"
+    out = tmp_path / "o"
+    optimise(day, out=out, workers=1, progress=False,
+             settings=_settings(budget=3, refine_share=0.0, plan="tidal", seeds=(1,),
+                                validate=True, validate_seeds=(11,)))
+    start = next(e for e in _journal(out) if e["role"] == "start")
+    tidal = compare(day, plans=["tidal"], seeds=[1], out=tmp_path / "c", progress=False)
+    searched = start["per_seed"]["1"]
+    assert searched == {k: tidal.run("tidal", 1).metrics[k] for k in searched}
+    written = {(tl.get("id"), tuple(p.get("state") for p in tl.iter("phase")))
+               for tl in ET.parse(out / "signal_plan.add.xml").getroot().iter("tlLogic")}
+    case = out / "validation" / "cases" / "optimised"
+    ran = {(tl.get("id"), tuple(p.get("state") for p in tl.iter("phase")))
+           for tl in ET.parse(case / "measures.add.xml").getroot().iter("tlLogic")
+           if tl.get("programID") == "trafficsim"}
+    assert ran == written

@@ -136,6 +136,8 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
         draft.additional = fit_programs(base_net, plan_dir / "net.net.xml", draft.additional)
     else:
         shutil.copyfile(base_net, plan_dir / "net.net.xml")
+    # programs read from this plan's own network (the optimiser's --plan): as they are
+    draft.additional += draft.fitted
     # internal lanes that measures name by their connection, numbered as this network numbers them
     draft.additional = resolve_vias(plan_dir / "net.net.xml", draft.additional)
     draft.outputs = resolve_vias(plan_dir / "net.net.xml", draft.outputs)

@@ -258,6 +258,10 @@ class Scenario:
     situations
         What happens in every plan, by table (``[[incidents]]``, ``[parking]``,
         ``[[demand.stops]]``; see :class:`~trafficsim.measures.Situation`).
+    tuned_plan
+        The plan whose measures the baseline holds (``optimise --plan``), or None: the
+        optimiser's programs then index that plan's network (see
+        :attr:`~trafficsim.measures.signal_plan.SignalPlanMeasure.fitted`).
     day
         The whole window this scenario is one period of (``optimise --periods``), or None:
         measure and situation windows are checked against it, as a period's run may begin or
@@ -281,6 +285,7 @@ class Scenario:
     sumo_options: tuple[tuple[str, str], ...] = ()
     situations: tuple[Situation, ...] = ()
     day: tuple[float, float] | None = None
+    tuned_plan: str | None = None
 
     def situation(self, table: str) -> Situation | None:
         """The scenario's situation read from ``table`` (e.g. ``"incidents"``), if any."""

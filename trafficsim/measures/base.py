@@ -159,6 +159,11 @@ class CaseDraft:
         ``<edge .../>`` elements applied to the network by ``netconvert`` (plain-XML patch).
     additional
         Elements of the case's additional file (``<rerouter>``, ``<parkingArea>``, …).
+        Programs among them index the base network's links and are fitted to a patched plan
+        network's links (:func:`~trafficsim.network.fit_programs`).
+    fitted
+        Additional-file elements whose programs already index the plan network's links (the
+        optimiser's candidates with ``--plan``): appended after the fitting, never remapped.
     vtype_attrs
         vType id → attributes to set on that type in the route file (``car``, ``bus``, ``truck``,
         ``delivery``, or a type added through ``vtypes``).
@@ -203,6 +208,7 @@ class CaseDraft:
 
     edge_patches: list[str] = field(default_factory=list)
     additional: list[str] = field(default_factory=list)
+    fitted: list[str] = field(default_factory=list)
     vtype_attrs: dict[str, dict[str, str]] = field(default_factory=dict)
     vtypes: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     retype: list[Callable[[str, int], str | None]] = field(default_factory=list)

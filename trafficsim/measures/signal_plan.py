@@ -149,6 +149,10 @@ class SignalPlanMeasure(Measure):
         Max-pressure: time between decisions once the minimum green has run [s]; its
         ``min_green_s`` and ``max_green_s`` bound each green [s] (``math.inf``: no maximum,
         the default in a scenario file; pass it when building the measure in code).
+    fitted
+        The programs (``elements``, ``base_programs``) index the plan network's links, not the
+        base network's: the optimiser tuning for a plan that adds links (``--plan``, e.g. a
+        tidal lane) reads its programs from that plan's network; they are not fitted again.
     """
 
     kind = "signal_plan"
@@ -171,6 +175,7 @@ class SignalPlanMeasure(Measure):
     cycle_s: float = DEFAULT_CYCLE_S
     intergreens: str = "network"
     skip_stages: bool = False
+    fitted: bool = False
 
     @classmethod
     def parse(cls, f: Fields) -> SignalPlanMeasure:
@@ -340,16 +345,17 @@ class SignalPlanMeasure(Measure):
         ValueError
             When programs must be derived and the draft has no network file.
         """
+        out = draft.fitted if self.fitted else draft.additional
         if self.phasing:
             if draft.net_file is None:
                 msg = "signal_plan: the network is needed to design programs"
                 raise ValueError(msg)
-            draft.additional.extend(self._designed(read_network(draft.net_file),
+            out.extend(self._designed(read_network(draft.net_file),
                                                    draft.net_file).elements())
             return
         if self.control == "file":
             keep = set(self.tls)
-            draft.additional.extend(
+            out.extend(
                 el for el in self.elements
                 if not keep or not el.startswith("<tlLogic") or _element_id(el) in keep)
             return
@@ -384,7 +390,7 @@ class SignalPlanMeasure(Measure):
             plan, _ = webster_plan(plan, links, self._lane_flows(links), settings)
         if model is not None:
             self._check_safe(model, plan, min(self.min_green_s, MIN_GREEN_S))
-        draft.additional.extend(plan.elements())
+        out.extend(plan.elements())
 
     def _apply_max_pressure(self, draft: CaseDraft, plan: SignalPlan) -> None:
         """Max-pressure programs (every stage pair's transition) and the controller's spec."""

@@ -323,7 +323,8 @@ def validate_day(sc: Scenario, seeds: tuple[int, ...], out: Path, s: OptimiseSet
     def from_file(path: Path) -> SignalPlanMeasure:
         progs, elements = read_plan_file(path)
         return SignalPlanMeasure(control="file", file=path, elements=tuple(elements),
-                                 file_tls=tuple(sorted({p.tls_id for p in progs})))
+                                 file_tls=tuple(sorted({p.tls_id for p in progs})),
+                                 fitted=sc.tuned_plan is not None)
 
     plans = {BASELINE: base,
              "actuated": PlanSpec("actuated", (*base.measures,

@@ -41,12 +41,13 @@ LANE_FLOWS_OUTPUT = (f'<laneData id="lanes" file="{LANE_FLOWS_FILE}" excludeEmpt
 
 
 def candidate_plan(base: PlanSpec, key: str, plan: SignalPlan, plan_file: Path,
-                   warmup: Warmup | None = None) -> PlanSpec:
+                   warmup: Warmup | None = None, *, fitted: bool = False) -> PlanSpec:
     """The scenario plan that runs ``plan``, named by its key.
 
     The baseline's measures, then a ``signal_plan`` measure with its programs (``plan_file``
     holds the same, for the record).  With a ``warmup``, the measure loads the warm-up's
     programs and ``plan``, switched by a WAUT at the period's begin (written to ``plan_file``).
+    ``fitted``: ``plan`` indexes the links of the plan network (``--plan``), not the base's.
     """
     if warmup is None:
         elements = tuple(plan.elements())
@@ -54,7 +55,7 @@ def candidate_plan(base: PlanSpec, key: str, plan: SignalPlan, plan_file: Path,
         plan_file.write_text(warmup.additional(plan), encoding="utf-8")
         elements = tuple(read_plan_file(plan_file)[1])
     measure = SignalPlanMeasure(control="file", file=plan_file, elements=elements,
-                                file_tls=plan.tls_ids)
+                                file_tls=plan.tls_ids, fitted=fitted)
     return PlanSpec(key, (*base.measures, measure))
 
 

@@ -236,7 +236,8 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             "scenario": sc.name, "scenario_file": str(sc.source), "objective": s.objective,
             "method": s.method, "budget": s.budget, "evaluations": len(journal),
             "stopped": stopped, "seeds": list(seeds), "validate_seeds": list(vseeds),
-            "window": {"begin_s": sc.begin_s, "end_s": sc.end_s}, "plan": s.plan,
+            "window": {"begin_s": sc.begin_s, "end_s": sc.end_s},
+            "plan": sc.tuned_plan or BASELINE,
             "early_cut": s.early_cut, "stop_weight_s": s.stop_weight_s,
             "cut_evaluations": sum(1 for e in journal.entries.values() if e.cut),
             "search_wall_s": round(search_s, 2), "warm_start": search.warm_used,
@@ -466,8 +467,8 @@ def _state(sc: Scenario, s: OptimiseSettings, seeds: tuple[int, ...]) -> dict[st
             "max_cycle_s": s.max_cycle_s, "early_cut": s.early_cut,
             "refine_share": s.refine_share, "scenario_sha256": scenario_sha256(sc),
             "sumo_version": sumo_version(), "trafficsim_version": __version__}
-    if s.plan != BASELINE:  # (only then, as below)
-        state["plan"] = s.plan
+    if sc.tuned_plan is not None:  # (only then, as below; --periods' periods too)
+        state["plan"] = sc.tuned_plan
     if s.design:  # (only then: a journal of a run without it resumes as before)
         state |= {"design": True, "design_share": s.design_share}
     if s.design_lanes:

@@ -140,7 +140,8 @@ class Search:
             plan.write(plan_file)
         return EvalTask(key=key, scenario=self.sc,
                         plan=candidate_plan(self.bases.get(key, self.base), key, plan,
-                                            plan_file, s.warmup),
+                                            plan_file, s.warmup,
+                                            fitted=self.sc.tuned_plan is not None),
                         base_net=self.base_net, seeds=self.seeds, root=self.work / "evals" / key,
                         objective=s.objective, stop_weight_s=s.stop_weight_s,
                         threshold=threshold if s.early_cut else math.inf,

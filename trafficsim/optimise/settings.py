@@ -163,6 +163,10 @@ def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
     if s.plan != BASELINE and s.plan not in sc.plans:
         problems.append(("--plan", f"= {s.plan!r} is not a plan of the scenario; plans: "
                                    f"{', '.join(sc.plans)}"))
+    if s.plan != BASELINE and s.design_lanes:
+        problems.append(("--plan", f"= {s.plan!r} with --design-lanes: the lane search "
+                                   "re-marks the do-nothing network's approaches; tune a "
+                                   "plan's signals without it"))
     if problems:
         raise ScenarioError([Issue(sc.source, f, m) for f, m in problems])
 
@@ -180,6 +184,7 @@ def on_plan(sc: Scenario, name: str) -> Scenario:
         return sc
     plan = sc.plan(name)
     return replace(sc, plans={BASELINE: PlanSpec(BASELINE, plan.measures,
-                                                 f"plan '{name}': {plan.description}")})
+                                                 f"plan '{name}': {plan.description}")},
+                   tuned_plan=name)
 
 

@@ -119,8 +119,10 @@ def validate(sc: Scenario, base: PlanSpec, seeds: tuple[int, ...], out: Path,
         if file is None:
             return SignalPlanMeasure(control=control)
         progs, elements = read_plan_file(file)
+        # (our files hold programs of the plan network, --plan's too: not fitted again)
         return SignalPlanMeasure(control="file", file=file, elements=tuple(elements),
-                                 file_tls=tuple(p.tls_id for p in progs))
+                                 file_tls=tuple(p.tls_id for p in progs),
+                                 fitted=sc.tuned_plan is not None)
 
     plans = {BASELINE: base,
              "webster": PlanSpec("webster", (*base.measures, measure("file", out / "webster.add.xml"))),
