@@ -478,3 +478,22 @@ def test_plan_that_adds_signal_links_keeps_the_tuned_programs_as_written(tmp_pat
            for tl in ET.parse(case / "measures.add.xml").getroot().iter("tlLogic")
            if tl.get("programID") == "trafficsim"}
     assert ran == written
+
+
+@pytest.mark.parametrize(("plan", "extra", "says"), [
+    ("actuated", {}, "runs its signals under actuated control"),
+    ("max_pressure", {}, "under max_pressure control"),
+    ("lane_use", {"design_lanes": True}, "with --design-lanes"),
+    ("lane_uses", {}, "is not a plan of the scenario; plans: baseline, webster"),
+])
+def test_plans_the_optimiser_cannot_tune_for_are_refused_naming_the_flag(
+        plan: str, extra: dict, says: str) -> None:
+    from trafficsim.errors import ScenarioError
+    from trafficsim.optimise.settings import check_settings
+    from trafficsim.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "intersection_organisation.toml")
+    with pytest.raises(ScenarioError) as err:
+        check_settings(sc, OptimiseSettings(plan=plan, **extra))
+    (issue,) = err.value.issues
+    assert issue.field == "--plan" and says in issue.message

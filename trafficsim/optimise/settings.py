@@ -163,6 +163,16 @@ def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
     if s.plan != BASELINE and s.plan not in sc.plans:
         problems.append(("--plan", f"= {s.plan!r} is not a plan of the scenario; plans: "
                                    f"{', '.join(sc.plans)}"))
+    if s.plan != BASELINE and s.plan in sc.plans:
+        adaptive = [getattr(m, "control", "") for m in sc.plans[s.plan].measures
+                    if m.kind == "signal_plan" and getattr(m, "control", "") in (
+                        "actuated", "coordinated", "max_pressure")]
+        if adaptive:
+            problems.append(("--plan", f"= {s.plan!r} runs its signals under {adaptive[0]} "
+                                       "control, which decides the greens itself; the "
+                                       "optimiser tunes fixed-time programs (and, with "
+                                       "--tune-actuated, actuated ones): tune a plan with "
+                                       "fixed-time signals"))
     if s.plan != BASELINE and s.design_lanes:
         problems.append(("--plan", f"= {s.plan!r} with --design-lanes: the lane search "
                                    "re-marks the do-nothing network's approaches; tune a "
