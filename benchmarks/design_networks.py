@@ -52,7 +52,7 @@ from trafficsim.build import build_plan, prepare_network
 from trafficsim.netmodel import Network, read_network
 from trafficsim.optimise import EvalTask, evaluate
 from trafficsim.phasing import layout, with_ite_intergreens
-from trafficsim.scenario import BASELINE
+from trafficsim.scenario import BASELINE, PlanSpec
 from trafficsim.signals import (
     Program,
     SignalPlan,
@@ -282,6 +282,21 @@ def scenario_toml(name: str, description: str, network_lines: list[str], *, webs
     return "\n".join(lines)
 
 
+def _baseline_case(sc: ts.Scenario, work: Path) -> tuple[PlanSpec, Path, Path, SignalPlan]:
+    """Build the baseline in a fresh ``work`` folder as ``trafficsim optimise`` does.
+
+    Returns the baseline plan, the base network, the baseline's network and its programs.
+    """
+    shutil.rmtree(work, ignore_errors=True)
+    base_net, _ = prepare_network(sc, work)
+    base = sc.plan(BASELINE)
+    build_plan(sc, base, base_net, work)
+    plan_net = work / "cases" / BASELINE / "net.net.xml"
+    start = read_plan(plan_net, [work / "cases" / BASELINE / "measures.add.xml",
+                                 *sc.additional_files])
+    return base, base_net, plan_net, start
+
+
 def calibrate_webster(toml: Path, d: Path) -> dict[str, object]:
     """Run the baseline on the calibration seeds; write Webster's plan from its lane flows.
 
@@ -290,13 +305,7 @@ def calibrate_webster(toml: Path, d: Path) -> dict[str, object]:
     """
     sc = ts.load_scenario(toml)
     work = d / "calibration"
-    shutil.rmtree(work, ignore_errors=True)
-    base_net, _ = prepare_network(sc, work)
-    base = sc.plan(BASELINE)
-    build_plan(sc, base, base_net, work)
-    plan_net = work / "cases" / BASELINE / "net.net.xml"
-    start = read_plan(plan_net, [work / "cases" / BASELINE / "measures.add.xml",
-                                 *sc.additional_files])
+    base, base_net, plan_net, start = _baseline_case(sc, work)
     res = evaluate(EvalTask(key="baseline", scenario=sc, plan=base, base_net=base_net,
                             seeds=CALIBRATION_SEEDS, root=work / "eval",
                             objective="mean_delay_s", lane_output=True))
@@ -357,13 +366,7 @@ def ite_yardsticks(toml: Path, d: Path) -> dict[str, object]:
     """
     sc = ts.load_scenario(toml)
     work = d / "calibration_ite"
-    shutil.rmtree(work, ignore_errors=True)
-    base_net, _ = prepare_network(sc, work)
-    base = sc.plan(BASELINE)
-    build_plan(sc, base, base_net, work)
-    plan_net = work / "cases" / BASELINE / "net.net.xml"
-    start = read_plan(plan_net, [work / "cases" / BASELINE / "measures.add.xml",
-                                 *sc.additional_files])
+    base, base_net, plan_net, start = _baseline_case(sc, work)
     net = read_network(plan_net)
     kept, grown = [], []
     static, same_phases = [], []
