@@ -135,7 +135,7 @@ class DesignSpace:
         """
         if prog.tls_id in self.failures:
             return prog
-        return phasing.with_ite_intergreens(phasing.layout(self.net, prog.tls_id), prog)
+        return with_ite_transitions(self.net, prog)
 
     def _timed(self, prog: Program) -> Program:
         res = webster_program(prog, self.links.get(prog.tls_id, ()), self.flows, self.webster)
