@@ -161,8 +161,7 @@ def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str 
     check_settings(sc, s)
     windows, info = resolve_periods(sc, periods, s.max_cycle_s)
     # --plan: every period and the single plan run with that plan's measures (on_plan)
-    sc, plan_name = on_plan(sc, s.plan), s.plan
-    s = replace(s, plan=BASELINE)
+    sc = on_plan(sc, s.plan)
     if s.method != "differential_evolution" and not s.design:
         info["warm_start"] = "only differential evolution is warm-started"
     out = Path(out).resolve()
@@ -223,7 +222,7 @@ def optimise_periods(scenario: Scenario | str | Path, periods: str, *, out: str 
             "scenario": sc.name, "scenario_file": str(sc.source), "objective": s.objective,
             "method": s.method, "budget": s.budget, "seeds": list(seeds),
             "validate_seeds": list(vseeds),
-            "window": {"begin_s": sc.begin_s, "end_s": sc.end_s}, "plan": plan_name,
+            "window": {"begin_s": sc.begin_s, "end_s": sc.end_s}, "plan": sc.tuned_plan or BASELINE,
             "periods": info | {
                 "breakpoints_s": [b for b, _ in windows[1:]],
                 "breakpoints": [clock(b) for b, _ in windows[1:]],

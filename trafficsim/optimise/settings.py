@@ -160,7 +160,7 @@ def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
     if not 0.0 < s.lanes_share < 1.0:
         problems.append(("--lanes-share", f"= {s.lanes_share}; expected a fraction of the "
                                           "budget in (0, 1)"))
-    if s.plan != BASELINE and s.plan not in sc.plans:
+    if s.plan not in (BASELINE, sc.tuned_plan) and s.plan not in sc.plans:
         problems.append(("--plan", f"= {s.plan!r} is not a plan of the scenario; plans: "
                                    f"{', '.join(sc.plans)}"))
     if s.plan != BASELINE and s.plan in sc.plans:
@@ -190,7 +190,7 @@ def on_plan(sc: Scenario, name: str) -> Scenario:
     baseline's.  Its own signals (the network's, or its ``signal_plan``) are the starting plan.
     The other plans are dropped (the optimiser never runs them).  Pure.
     """
-    if name == BASELINE:
+    if name in (BASELINE, sc.tuned_plan):  # (already: a --periods period's scenario)
         return sc
     plan = sc.plan(name)
     return replace(sc, plans={BASELINE: PlanSpec(BASELINE, plan.measures,
