@@ -150,6 +150,25 @@ def test_clip_windows_cuts_measure_windows_to_a_shortened_run(tmp_path) -> None:
     prepare_network(sc, tmp_path / "b")
 
 
+@pytest.mark.sumo
+def test_end_shorter_than_a_window_is_refused_only_for_the_plans_that_run(tmp_path) -> None:
+    """``--end 07:15`` cuts the tidal plan's windows: refused when the tidal plan runs (compare
+    of all plans, ``optimise --plan tidal``, which names the plan the user gave, not the
+    baseline that holds its measures), not when only the baseline runs (``compare --plans
+    baseline``, ``optimise`` of the baseline)."""
+    from trafficsim.optimise.settings import on_plan
+    from trafficsim.scenario import check_references
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "tidal_corridor.toml"
+    sc = ts.load_scenario(path, end_s=7 * 3600 + 900)
+    _, index = prepare_network(sc, tmp_path / "a", plans=["baseline"])
+    assert check_references(on_plan(sc, "baseline"), index) == []
+    fields = [i.field for i in check_references(sc, index)]
+    assert fields == ["plans.tidal.measures[0].inbound_windows[0]",
+                      "plans.tidal.measures[0].outbound_windows[0]"]
+    assert [i.field for i in check_references(on_plan(sc, "tidal"), index)] == fields
+
+
 # --------------------------------------------------------------------------------------------
 # No traceback on any input (issue 10 §2): each input that used to end in one
 # --------------------------------------------------------------------------------------------

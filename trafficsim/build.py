@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,8 +98,12 @@ class Case:
         return self.config.parent
 
 
-def prepare_network(scenario: Scenario, out_dir: Path) -> tuple[Path, NetIndex]:
+def prepare_network(scenario: Scenario, out_dir: Path,
+                    plans: Iterable[str] | None = None) -> tuple[Path, NetIndex]:
     """Build the base network and check every reference of the scenario against it.
+
+    ``plans``: the plans that will run (default: all); the others' measures are not checked
+    (see :func:`~trafficsim.scenario.check_references`).
 
     Raises
     ------
@@ -112,7 +116,7 @@ def prepare_network(scenario: Scenario, out_dir: Path) -> tuple[Path, NetIndex]:
     except (ET.ParseError, ValueError) as exc:  # an imported network damaged past its root
         src = scenario.network.path if isinstance(scenario.network, NetFileSpec) else net
         raise ScenarioError([Issue(src, "", f"is not a readable SUMO network: {exc}")]) from None
-    issues = check_references(scenario, index)
+    issues = check_references(scenario, index, plans)
     if issues:
         raise ScenarioError(issues)
     return net, index

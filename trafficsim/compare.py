@@ -408,7 +408,7 @@ def _compare(sc: Scenario, specs: list[Any], seeds: tuple[int, ...], out: Path,
              scheduler: str | None = None) -> Comparison:
     if scheduler:  # a cluster's workers must find the cases at the same, absolute, place
         out = out.resolve()
-    base_net, index = prepare_network(sc, out)
+    base_net, index = prepare_network(sc, out, [s.name for s in specs])
     corridors = trajectory_corridors(base_net, trajectories)
     cases: list[Case] = []
     for spec in specs:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import tomllib
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -1057,9 +1058,17 @@ def _carried(options: dict[str, str]) -> tuple[tuple[str, str], ...]:
 # --------------------------------------------------------------------------------------------
 # References against the network
 # --------------------------------------------------------------------------------------------
-def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
-    """Problems with ids, lane indices and time windows that only the network can reveal."""
+def check_references(scenario: Scenario, net: NetIndex,
+                     plans: Iterable[str] | None = None) -> list[Issue]:
+    """Problems with ids, lane indices and time windows that only the network can reveal.
+
+    ``plans`` names the plans that will run (default: all): a plan left out is not checked,
+    so ``compare --plans baseline --end 09:00`` is not refused for a tidal window of a plan it
+    does not run.  The baseline of a scenario tuned for a plan (``optimise --plan``) is named
+    after that plan, the one the user wrote.
+    """
     src = scenario.source
+    checked = set(scenario.plans if plans is None else plans)
     issues: list[Issue] = []
     begin_s, end_s = scenario.day or (scenario.begin_s, scenario.end_s)
     if scenario.demand is not None:
@@ -1075,7 +1084,10 @@ def check_references(scenario: Scenario, net: NetIndex) -> list[Issue]:
     for sit in scenario.situations:
         issues += [Issue(src, fld, msg)
                    for fld, msg in sit.check(net, begin_s, end_s)]
-    for pname, plan in scenario.plans.items():
+    for name, plan in scenario.plans.items():
+        if name not in checked:
+            continue
+        pname = scenario.tuned_plan if name == BASELINE and scenario.tuned_plan else name
         marked: dict[str, int] = {}
         for j, m in enumerate(plan.measures):
             for fld, msg in m.check(net, begin_s, end_s):
