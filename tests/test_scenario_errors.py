@@ -124,7 +124,25 @@ def test_cli_validate_lists_errors_without_traceback(write, capsys) -> None:
 def test_cli_reports_unknown_plan(capsys) -> None:
     code = main(["run", str(DATA / "small_corridor.toml"), "--plan", "slwo", "--quiet"])
     assert code == 2
-    assert "Did you mean 'slow'?" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid scenario\n") and "Did you mean 'slow'?" in err
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["run", "--end", "06:00"], "error: invalid option --end: = 06:00 is not after the "
+                                "scenario's begin = 07:00"),
+    (["optimise", "--budget", "2"], "error: invalid option --budget: = 2; expected at least 3"),
+    (["optimise", "--seeds", "1,2", "--validate-seeds", "2,3"],
+     "error: invalid option --validate-seeds: seeds [2] are also search seeds"),
+])
+def test_a_bad_flag_is_reported_as_the_flag_not_as_the_scenario(capsys, tmp_path, argv,
+                                                                 says) -> None:
+    """A flag's error names the flag; the scenario file, which is fine, is not blamed."""
+    code = main([*argv, str(DATA / "small_corridor.toml"), "--out", str(tmp_path / "o"),
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(says) and "invalid scenario" not in err
+    assert "small_corridor.toml" not in err
 
 
 def test_end_override_shortens_profiles() -> None:

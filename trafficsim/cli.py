@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from trafficsim import outdir
-from trafficsim.errors import ScenarioError, SumoError, UsageError
+from trafficsim.errors import Issue, ScenarioError, SumoError, UsageError
 
 
 def _seeds(text: str) -> list[int]:
@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _dispatch(args)
         except ScenarioError as exc:
-            print(f"error: invalid scenario\n{exc}", file=sys.stderr)
+            print(error_text(exc), file=sys.stderr)
             return 2
         except (outdir.OutDirError, UsageError) as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -310,6 +310,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "trafficsim, please report it with the command and input files "
                   "(TRAFFICSIM_DEBUG=1 shows the traceback)", file=sys.stderr)
             return 1
+
+
+def _option(issue: Issue) -> str | None:
+    """The command-line flag an issue is about (``--budget``, ``--scheduler``), or None."""
+    for name in (str(issue.file), issue.field):
+        if name.startswith("--"):
+            return name.split()[0]
+    return None
+
+
+def error_text(exc: ScenarioError) -> str:
+    """What the user reads of a refused input (exit 2).
+
+    Each bad flag as ``error: invalid option --FLAG: …``, then the scenario's problems under
+    ``error: invalid scenario``.  A flag's line ends with the folder it is about (``--resume``:
+    the ``--out`` folder) but does not name the scenario file, which is not where the mistake
+    is.
+    """
+    lines, rest = [], []
+    for issue in exc.issues:
+        flag = _option(issue)
+        if flag is None:
+            rest.append(str(issue))
+            continue
+        where = ("" if str(issue.file).startswith("--")
+                 or Path(issue.file).suffix in (".toml", ".sumocfg") else f" ({issue.file})")
+        lines.append(f"error: invalid option {flag}: {issue.message}{where}")
+    if rest:
+        lines += ["error: invalid scenario", *rest]
+    return "\n".join(lines)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

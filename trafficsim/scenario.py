@@ -438,7 +438,11 @@ def _read_toml(data: dict[str, Any], path: Path, issues: list[Issue], *,
     step = sim.float("step_length_s", 1.0, lo=0.01, hi=10.0, unit=" s")
     sim.done()
     if isinstance(end, float) and isinstance(begin, float) and end <= begin:
-        sim.error("end", f"= {clock(end)} is not after begin = {clock(begin)}")
+        if end_s is None:
+            sim.error("end", f"= {clock(end)} is not after begin = {clock(begin)}")
+        else:  # (the user's flag, not the file, is wrong)
+            issues.append(Issue(path, "--end", f"= {clock(end)} is not after the scenario's "
+                                               f"begin = {clock(begin)}"))
 
     network, routes, adds, cfg_window, cfg = _network(top, path, issues)
     if cfg_window and not top.has("simulation"):
@@ -983,7 +987,8 @@ def _from_sumocfg(cfg: Path, *, end_s: float | None) -> Scenario:
         issues.append(Issue(cfg, "input.route-files", "is missing; the configuration has no "
                                                       "demand"))
     if end is not None and end <= begin:
-        issues.append(Issue(cfg, "time.end", f"= {end:g} is not after begin = {begin:g}"))
+        issues.append(Issue(cfg, "time.end" if end_s is None else "--end",
+                            f"= {end:g} is not after begin = {begin:g}"))
     options = sumocfg_options(cfg, issues) if not issues else {}
     ttt = _cfg_seconds(cfg, options, "time-to-teleport", issues, 300.0)
     step = _cfg_seconds(cfg, options, "step-length", issues, 1.0)
