@@ -99,6 +99,9 @@ class DesignSpace:
     _programs: dict[tuple[str, str], Program] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        def timed(prog: Program) -> Program:
+            return self._timed(replace(prog, program_id=self.program_id))
+
         for p in self.start.programs:
             kinds: tuple[str, ...] = ()
             try:
@@ -112,14 +115,12 @@ class DesignSpace:
                 # its own program; say why in optimise.json
                 self.failures[p.tls_id] = str(exc)
                 kinds = ()
-            kept = self._timed(replace(self._safe(p), program_id=self.program_id))
-            if p.tls_id not in self.failures and (
-                    issues := safety.program_issues(self.net, kept)):
-                # ITE transitions do not make the network's phases safe (e.g. they show two
-                # conflicting greens): the light may keep them as they are, unjudged, and
-                # optimise.json says so
-                self.kept_unsafe[p.tls_id] = "; ".join(issues)
-                kept = self._timed(replace(p, program_id=self.program_id))
+            if p.tls_id in self.failures:
+                kept = timed(p)
+            else:
+                kept, unsafe = ite_or_network(self.net, p, timed)
+                if unsafe:  # (optimise.json says so)
+                    self.kept_unsafe[p.tls_id] = unsafe
             self._programs[p.tls_id, NETWORK] = kept
             for name, prog in self.extra.get(p.tls_id, {}).items():
                 if name not in kinds and not network_phases(prog, p):
@@ -127,15 +128,6 @@ class DesignSpace:
                     self._programs[p.tls_id, name] = self._timed(
                         replace(prog, program_id=self.program_id))
             self.options[p.tls_id] = (NETWORK, *kinds)
-
-    def _safe(self, prog: Program) -> Program:
-        """The network's program with ITE transitions.
-
-        As it is where the light cannot be laid out (it is then in ``failures``).
-        """
-        if prog.tls_id in self.failures:
-            return prog
-        return with_ite_transitions(self.net, prog)
 
     def _timed(self, prog: Program) -> Program:
         res = webster_program(prog, self.links.get(prog.tls_id, ()), self.flows, self.webster)
@@ -163,7 +155,7 @@ class DesignSpace:
         """Safety issues of the programs in ``plan``.
 
         Every program is judged, also where a light keeps the network's phases (they have ITE
-        transitions, :meth:`_safe`); only a light the phasing module cannot lay out
+        transitions, :func:`ite_or_network`); only a light the phasing module cannot lay out
         (``failures``), or whose phases ITE transitions do not make safe (``kept_unsafe``),
         keeps the network's program as it is, unjudged.
         """
@@ -175,6 +167,30 @@ class DesignSpace:
             out += [f"{p.tls_id}: {msg}" for msg in safety.program_issues(self.net, p)]
         return out
 
+
+
+def ite_or_network(net: Network, program: Program,
+                   timed: Callable[[Program], Program]) -> tuple[Program, str]:
+    """The network's phases of ``program`` with ITE transitions if that is safe, timed.
+
+    ``timed`` times a program (Webster).  The phases keep the network's own transitions where
+    the phasing module cannot lay the light out, or where ITE transitions do not make them safe
+    (e.g. they show two conflicting greens): the light may keep them as they are, unjudged.
+    :class:`DesignSpace` and ``--design``'s Webster reference both follow this rule.
+
+    Returns
+    -------
+    program, unsafe
+        The timed program; why ITE transitions were not safe ("" when they were kept, or
+        when the light could not be laid out).
+    """
+    try:
+        ite = with_ite_transitions(net, program)
+    except (KeyError, ValueError):  # not laid out: the network's transitions
+        return timed(program), ""
+    if issues := safety.program_issues(net, timed_ite := timed(ite)):
+        return timed(program), "; ".join(issues)
+    return timed_ite, ""
 
 
 def network_phases(a: Program, b: Program) -> bool:

@@ -33,6 +33,7 @@ from trafficsim.optimise.design import (
     DesignSpace,
     best_fixed,
     fixed_time,
+    ite_or_network,
     run_design,
     with_ite_transitions,
 )
@@ -45,7 +46,6 @@ from trafficsim.optimise.settings import FIXED_ROLES, OptimiseSettings, check_se
 from trafficsim.optimise.validation import sumo_rebuilt_actuated, sumo_webster, validate
 from trafficsim.outdir import holding_out
 from trafficsim.parallel import Progress, cpu_count, dask_executor, local_executor
-from trafficsim.safety import program_issues
 from trafficsim.scenario import BASELINE, PlanSpec, Scenario, load_scenario
 from trafficsim.signals import (
     PROGRAM_ID,
@@ -56,6 +56,7 @@ from trafficsim.signals import (
     read_plan,
     read_plan_file,
     webster_plan,
+    webster_program,
 )
 
 STATE = "optimise-state.json"
@@ -333,26 +334,16 @@ def _design_webster(plan_net: Path, start: SignalPlan, links: dict[str, Any],
                     flows: dict[str, float], s: OptimiseSettings) -> SignalPlan:
     """``--design``'s Webster reference: on the network's phases with ITE transitions.
 
-    As :class:`~trafficsim.optimise.design.DesignSpace` keeps them: a light the phasing module
-    cannot lay out, or whose Webster-timed program with ITE transitions is still unsafe, keeps
-    the network's transitions.
+    As :class:`~trafficsim.optimise.design.DesignSpace` keeps them
+    (:func:`~trafficsim.optimise.design.ite_or_network`).
     """
     net = read_network(plan_net)
-    progs = []
-    for p in start.programs:
-        try:
-            progs.append(with_ite_transitions(net, p))
-        except (KeyError, ValueError):
-            progs.append(p)
-    web, _ = webster_plan(SignalPlan(tuple(progs)), links, flows, s.webster)
-    raw, _ = webster_plan(start, links, flows, s.webster)
-    out = []
-    for w, r in zip(web.programs, raw.programs, strict=True):
-        try:
-            out.append(w if not program_issues(net, w) else r)
-        except (KeyError, ValueError):
-            out.append(w)
-    return SignalPlan(tuple(out))
+
+    def timed(p: Program) -> Program:  # (as webster_plan times each light)
+        res = webster_program(p, links.get(p.tls_id, ()), flows, s.webster)
+        return replace(res.program, program_id="webster", offset_s=0.0)
+
+    return SignalPlan(tuple(ite_or_network(net, p, timed)[0] for p in start.programs))
 
 
 def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
