@@ -26,6 +26,7 @@
 # %% tags=["parameters"]
 SCENARIO = "../scenarios/arterial_am_peak.toml"
 SEEDS = [1, 2, 3, 4, 5]
+END = None  # simulation end, "HH:MM" (None: the scenario's own end); earlier is a quick look
 OUT = "quickstart-out"  # results folder: metrics, tables, cases and the report
 WORKERS = None  # parallel SUMO processes (None: all cores)
 
@@ -36,8 +37,9 @@ from pathlib import Path
 import trafficsim as ts
 from trafficsim import plots
 from trafficsim.cli import format_comparison
+from trafficsim.spec import parse_time
 
-sc = ts.load_scenario(SCENARIO)
+sc = ts.load_scenario(SCENARIO, end_s=None if END is None else parse_time(END))
 print(sc.name, sc.window, "plans:", ", ".join(sc.plans))
 for name, plan in sc.plans.items():
     print(f"  {name}: {plan.description}")

@@ -39,7 +39,8 @@ def _images(nb: object) -> int:
 def test_quickstart(tmp_path: Path) -> None:
     out = tmp_path / "quickstart-out"
     nb = execute("quickstart.py", {"SCENARIO": str(ROOT / "scenarios/arterial_am_peak.toml"),
-                                   "SEEDS": [1, 2], "OUT": str(out), "WORKERS": 2})
+                                   "SEEDS": [1, 2], "END": "07:30", "OUT": str(out),
+                                   "WORKERS": 2})
     assert _images(nb) == 5  # bars, time series, heat map, signal timing, time-space
     assert (out / "report.html").stat().st_size > 100_000
     assert (out / "cases/calm_40/seed_1/trajectories.csv.gz").is_file()
