@@ -251,6 +251,7 @@ def test_resume_after_sigkill_reruns_nothing(cross_sc: Path, tmp_path: Path) -> 
     assert 4 <= len(before) < 12, f"killed after {len(before)} evaluations"
     done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+    assert f"resuming {out}: {len(before)} evaluations in its journal.jsonl" in done.stderr
     after = _journal(out, proposed=False)
     assert after[:len(before)] == before  # finished evaluations were not run again
     keys = [e["key"] for e in _journal(out)]
