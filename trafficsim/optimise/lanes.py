@@ -238,14 +238,19 @@ def _markings(a: Approach) -> list[tuple[str, LaneUse]]:
     """The lane-use re-markings tried on ``a`` (see the module docstring)."""
     rest = [m.replace("L", "") for m in a.marking]
     out: list[tuple[str, LaneUse]] = []
+    # a u-turn only the median lane serves stays there, beside the left (netgenerate's and
+    # OSM networks have u-turns: dropping it left the movement without a lane, so the
+    # candidate failed lane_use's validation and was never tried)
+    u = "U" if "U" in a.marking[0] and not any("U" in r for r in rest[1:]) else ""
     if not a.own_left_lanes and "L" in a.marking[0] and all(rest[1:]):
-        out.append(("left_lane", LaneUse(a.edge, ("L", *rest[1:]))))
+        out.append(("left_lane", LaneUse(a.edge, (f"L{u}", *rest[1:]))))
     pocket = min(POCKET_M, a.length_m - MIN_BEFORE_POCKET_M - 5.0)
     pocket = float(int(pocket / 5.0) * 5)
     if pocket >= MIN_POCKET_M and all(rest):
         out.append(("left_pocket", LaneUse(a.edge, ("L", *rest), pocket_m=pocket)))
         if a.left_veh_h >= DUAL_LEFT_VEH_H and all(rest[1:]):
-            out.append(("dual_left", LaneUse(a.edge, ("L", "L", *rest[1:]), pocket_m=pocket)))
+            out.append(("dual_left", LaneUse(a.edge, (f"L{u}", "L", *rest[1:]),
+                                             pocket_m=pocket)))
     return out
 
 
