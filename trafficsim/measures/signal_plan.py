@@ -298,8 +298,8 @@ class SignalPlanMeasure(Measure):
 
         SUMO runs such a program, and an all-green one looked like a 40% gain.
         """
-        if self.file is None or not self.file_tls or net.path is None:
-            return []
+        if self.file is None or not self.file_tls or net.path is None or self.fitted:
+            return []  # (fitted: programs of a plan's own network, not of this one)
         try:
             model = read_network(net.path)
             progs, _ = read_plan_file(self.file)
