@@ -338,6 +338,9 @@ def load_scenario(path: str | Path, *, end_s: float | None = None,
         Listing every problem in the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ScenarioError([Issue(path, "", "is a folder; expected a .toml scenario or a SUMO "
+                                             ".sumocfg file")])
     if not path.is_file():
         raise ScenarioError([Issue(path, "", "file not found")])
     if path.suffix == ".sumocfg" or path.name.endswith(".sumo.cfg"):
