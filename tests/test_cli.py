@@ -146,3 +146,17 @@ def test_end_takes_a_clock_time(small_corridor: Path, capsys) -> None:
     assert main(["run", str(small_corridor), "--seeds", "1", "--end", "07:01", "--json",
                  "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["window"]["end_s"] == 25260.0
+
+
+@pytest.mark.sumo
+def test_a_plan_listed_twice_in_plans_runs_once(small_corridor: Path, tmp_path: Path,
+                                               capsys) -> None:
+    """``--plans slow,slow,baseline`` ran and printed 'slow' twice; each plan runs once."""
+    out = tmp_path / "out"
+    assert main(["compare", str(small_corridor), "--plans", "slow,slow,baseline", "--seeds", "1",
+                 "--end", "07:03", "--out", str(out), "--json", "--quiet"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert list(doc["plans"]) == ["baseline", "slow"]
+    assert sorted(p.name for p in (out / "cases").iterdir()) == ["baseline", "slow"]
+    runs = (out / "runs.csv").read_text().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in runs) == ["baseline", "slow"]

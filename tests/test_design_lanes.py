@@ -232,3 +232,19 @@ def test_a_resumed_lane_search_re_runs_nothing(searched: tuple[Path, Path]) -> N
     assert len((out / "journal.jsonl").read_text().splitlines()) == n
     assert after["best"]["key"] == before["best"]["key"]
     assert after["design"]["lanes"]["candidates"] == before["design"]["lanes"]["candidates"]
+
+
+def test_a_u_turn_of_the_median_lane_stays_with_the_left_lane() -> None:
+    """Edge '9' of a netgenerate network, ["LTU", "T"]: the left lane candidate was ["L", "T"],
+    which leaves the u-turn without a lane; lane_use refused it and it was never tried."""
+    from trafficsim.optimise.lanes import Approach, _markings
+
+    a = Approach(edge="9", tls="8", marking=("LTU", "T"), length_m=200.0,
+                 flows_veh_h={"T": 134.0, "L": 206.0, "U": 12.0}, to_edges={})
+    marks = {name: m.lanes for name, m in _markings(a)}
+    assert marks["left_lane"] == ("LU", "T")
+    assert marks["left_pocket"] == ("L", "TU", "T")  # the u-turn keeps its lane beside the pocket
+    # a u-turn another lane serves too is not repeated on the left lane
+    b = Approach(edge="9", tls="8", marking=("LTU", "TU"), length_m=200.0,
+                 flows_veh_h={"T": 134.0, "L": 206.0, "U": 12.0}, to_edges={})
+    assert {name: m.lanes for name, m in _markings(b)}["left_lane"] == ("L", "TU")

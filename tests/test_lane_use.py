@@ -240,3 +240,37 @@ def test_sidewalks_are_not_marked_and_keep_their_place(tmp_path: Path) -> None:
     with pytest.raises(ts.ScenarioError, match="has 2 lanes open to cars"):
         prepare_network(ts.load_scenario(path), tmp_path / "bad")
 
+
+
+# A pocket on J1_J2 (the approach to J2) splits it into J1_J2.up and J1_J2: a route file whose
+# explicit routes enter J1_J2 from W_J1 would stop SUMO ("no valid route"); one whose routes
+# start on J1_J2 still runs.
+POCKET_ROUTES = SCENARIO.replace("intersections = 1", "intersections = 2").replace(
+    'edge = "W_J1"\nlanes = ["L", "T", "TR"]', 'edge = "J1_J2"\nlanes = ["L", "T", "TR"]').replace(
+    "[network.corridor]", '[network]\nroutes = ["r.rou.xml"]\n[network.corridor]')
+ROUTES = """<routes>
+  <vType id="pc" vClass="passenger"/>
+  <flow id="f" type="pc" begin="25200" end="25800" number="40" departLane="best">
+    <route edges="EDGES"/>
+  </flow>
+</routes>
+"""
+
+
+@pytest.mark.sumo
+@pytest.mark.parametrize(("edges", "refused"), [("W_J1 J1_J2 J2_E", True), ("J1_J2 J2_E", False)])
+def test_pocket_on_an_edge_explicit_routes_enter_is_refused(
+        write, edges: str, refused: bool) -> None:
+    """Refused naming pocket_m and the route file (it validated, then SUMO stopped the run
+    with exit 1); routes that only start on the edge keep running on the split edge."""
+    assert POCKET_ROUTES.count("J1_J2") == 1 and "routes = " in POCKET_ROUTES
+    write("r.rou.xml", ROUTES.replace("EDGES", edges))
+    path = write("s.toml", POCKET_ROUTES)
+    if refused:
+        with pytest.raises(ts.ScenarioError) as info:
+            prepare_network(ts.load_scenario(path), path.parent / "net")
+        assert [i.field for i in info.value.issues] == ["plans.pocket.measures[0].pocket_m"]
+        assert "r.rou.xml" in str(info.value) and "J1_J2.up" in str(info.value)
+        return
+    run = ts.simulate(path, plan="pocket", seeds=[1], progress=False, workers=1).run("pocket", 1)
+    assert run.metrics["not_inserted_veh"] == 0 and run.metrics["throughput_veh"] >= 40

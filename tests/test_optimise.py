@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import shutil
 import signal
@@ -250,6 +251,7 @@ def test_resume_after_sigkill_reruns_nothing(cross_sc: Path, tmp_path: Path) -> 
     assert 4 <= len(before) < 12, f"killed after {len(before)} evaluations"
     done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+    assert f"resuming {out}: {len(before)} evaluations in its journal.jsonl" in done.stderr
     after = _journal(out, proposed=False)
     assert after[:len(before)] == before  # finished evaluations were not run again
     keys = [e["key"] for e in _journal(out)]
@@ -497,3 +499,25 @@ def test_plans_the_optimiser_cannot_tune_for_are_refused_naming_the_flag(
         check_settings(sc, OptimiseSettings(plan=plan, **extra))
     (issue,) = err.value.issues
     assert issue.field == "--plan" and says in issue.message
+
+
+@pytest.mark.parametrize(("settings", "flag"), [
+    ({"stop_weight_s": math.nan}, "--stop-weight-s"),
+    ({"stop_weight_s": -5.0}, "--stop-weight-s"),
+    ({"stop_weight_s": math.inf}, "--stop-weight-s"),
+    ({"rng_seed": -1}, "--rng-seed"),
+])
+def test_nonsense_stop_weight_and_rng_seed_are_refused_naming_the_flag(
+        settings: dict, flag: str) -> None:
+    """A nan, negative or infinite stop weight used to be accepted silently (performance_index_s
+    then ranked every plan as nan), and ``--rng-seed -1`` ended in an internal error after the
+    reference runs."""
+    from trafficsim.errors import ScenarioError
+    from trafficsim.optimise.settings import check_settings
+    from trafficsim.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "intersection_organisation.toml")
+    with pytest.raises(ScenarioError) as err:
+        check_settings(sc, OptimiseSettings(**settings))
+    (issue,) = err.value.issues
+    assert issue.field == flag

@@ -230,3 +230,25 @@ def test_report_of_a_folder_without_results(tmp_path: Path, capsys) -> None:
     assert "no metrics.json" in capsys.readouterr().err
     assert not (tmp_path / "report.html").exists()
     assert math.isfinite(1.0)
+
+
+@pytest.mark.parametrize(("estimate", "says"), [
+    ('{"mean": "NaN"}', "plans.b.mean_delay_s.mean: = 'NaN' is not a number"),
+    ("7", "plans.b.mean_delay_s: = 7 is not a table"),
+    ('{"mean": 5, "ci95": [1]}', "plans.b.mean_delay_s.ci95: = [1] is not a pair"),
+    ('{"mean": 5, "per_seed": [5, "x"]}', "plans.b.mean_delay_s.per_seed: = [5, 'x']"),
+])
+def test_a_malformed_estimate_in_metrics_json_is_named_not_an_internal_error(
+        tmp_path: Path, capsys, estimate: str, says: str) -> None:
+    """A hand-edited metrics.json with a string, a bare number or a one-sided interval ended in
+    an internal error inside matplotlib or numpy; nulls (metrics without a value) still draw."""
+    ok = ('{"mean_delay_s": {"mean": 5, "ci95": [null, null], "per_seed": [5]}, '
+          '"mean_stops": {"mean": null, "ci95": [null, null], "per_seed": [null]}}')
+    doc = f'{{"scenario": "x", "plans": {{"baseline": {ok}, "b": {{"mean_delay_s": {estimate}}}}}}}'
+    (tmp_path / "metrics.json").write_text(doc)
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "internal error" not in err
+    (tmp_path / "metrics.json").write_text(doc.replace(estimate, ok.split(", \"mean_stops")[0]
+                                                       .split(": ", 1)[1]))
+    assert main(["report", str(tmp_path)]) == 0 and (tmp_path / "report.html").is_file()

@@ -535,3 +535,11 @@ def test_spacing_list_items_are_checked_one_by_one(write) -> None:
     assert fields(err) == ["network.corridor.spacing_m[1]", "network.corridor.spacing_m[2]"]
     assert "spacing_m[1]: = 20 is out of range; expected 50–5000 m" in str(err)
     assert "spacing_m[2]: = 'far' is not a finite number; expected a gap in m" in str(err)
+
+
+def test_a_folder_given_as_the_scenario_is_named_as_a_folder(tmp_path: Path, capsys) -> None:
+    """``trafficsim validate DIR`` said 'file not found' for a folder that exists."""
+    assert main(["validate", str(tmp_path)]) == 2
+    err = capsys.readouterr()
+    assert "is a folder; expected a .toml scenario or a SUMO .sumocfg file" in err.out + err.err
+    assert "file not found" not in err.out + err.err

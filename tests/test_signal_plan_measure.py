@@ -154,3 +154,26 @@ control = "actuated"
     side = {p: r.run(p, 1).groups["flow:N1_S2"]["mean_delay_s"] for p in ("baseline", "actuated")}
     # the baseline runs the model's 5-s side green; actuated control serves the side street
     assert side["actuated"] < side["baseline"] - 10, side
+
+
+@pytest.mark.sumo
+def test_a_plan_file_with_conflicting_greens_is_refused(tmp_path: Path) -> None:
+    """An all-green J1 (main road and side street together) validated, and SUMO ran it: its
+    compare showed a 40% cut in delay.  The starving plan, safe but odd, is still accepted."""
+    (tmp_path / "green.add.xml").write_text(STARVE.replace("rrrGGgrrrGGg", "GGGGGGGGGGGG"))
+    sc = _scenario(tmp_path, """
+[plans.green]
+[[plans.green.measures]]
+type = "signal_plan"
+file = "green.add.xml"
+[plans.starve]
+[[plans.starve.measures]]
+type = "signal_plan"
+file = "starve.add.xml"
+""")
+    with pytest.raises(ScenarioError) as err:
+        ts.compare(sc, seeds=[1], progress=False)
+    (issue,) = err.value.issues
+    assert issue.field == "plans.green.measures[0].file"
+    assert "program 'starve' of traffic light 'J1' is unsafe" in issue.message
+    assert "conflict and are green together; both have priority ('G')" in issue.message

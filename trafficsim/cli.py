@@ -496,6 +496,10 @@ def _optimise(args: argparse.Namespace) -> int:
     if args.resume and not (out / "journal.jsonl").is_file():
         # (a typo in --out would otherwise silently start a long search from nothing)
         print(f"note: {out} holds no journal to resume; starting a new search", file=sys.stderr)
+    elif args.resume:
+        n = _journal_entries(out / "journal.jsonl")
+        print(f"resuming {out}: {n} evaluations in its journal.jsonl are answered from there, "
+              "not run again", file=sys.stderr)
     result = optimise(sc, out=out, settings=settings, workers=args.workers,
                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet)
     print(format_optimisation(result.doc))
@@ -508,6 +512,18 @@ def _optimise(args: argparse.Namespace) -> int:
     for w in warnings[:10]:
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+def _journal_entries(path: Path) -> int:
+    """Complete evaluations in a journal (a line a kill cut short is not one)."""
+    n = 0
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                n += line.endswith("\n") and isinstance(json.loads(line), dict)
+            except ValueError:
+                continue
+    return n
 
 
 def _optimise_periods(args: argparse.Namespace, sc: Any, out: Path, settings: Any) -> int:

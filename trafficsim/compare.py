@@ -360,7 +360,8 @@ def compare(scenario: Scenario | str | Path, *, plans: Sequence[str] | None = No
         are those of a local run, bit for bit.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    names = [BASELINE, *[p for p in (plans or sc.plans) if p != BASELINE]]
+    # each plan once: --plans slow,slow ran (and printed) it twice
+    names = [BASELINE, *dict.fromkeys(p for p in (plans or sc.plans) if p != BASELINE)]
     return _run_plans(sc, names, seeds, out, workers, executor, progress, trajectories,
                       scheduler)
 

@@ -31,7 +31,8 @@ def read_csv(path: Path, *, keep_prefix: tuple[str, ...] = ("emissions_",)) -> T
     Returns
     -------
     Table
-        Column name without its element prefix → array (float where every value parses).
+        Column name without its element prefix → array (float where every value parses; an
+        ``id`` column always text).
     """
     # SUMO gzips any output whose name ends in .gz (trajectories are written that way)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -44,7 +45,9 @@ def read_csv(path: Path, *, keep_prefix: tuple[str, ...] = ("emissions_",)) -> T
     table: Table = {}
     for j, name in enumerate(header):
         col = [r[j] if j < len(r) else "" for r in body]
-        table[name] = _column(col)
+        # ids stay text: a network's or a route file's numeric ids ("9", "-19") read as floats
+        # became "-19.0" and matched no edge, junction or detector (empty junction tables)
+        table[name] = np.array(col, dtype=object) if name == "id" else _column(col)
     return table
 
 

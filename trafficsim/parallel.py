@@ -324,8 +324,18 @@ def map_tasks(fn: Callable[[T], R], tasks: Sequence[T], executor: Executor,
     The first failure cancels the tasks not yet started and is re-raised.
     """
     bar = Progress(len(tasks), desc, enabled=progress)
-    futures = {executor.submit(fn, t): i for i, t in enumerate(tasks)}
     results: list[Any] = [None] * len(tasks)
+    if isinstance(executor, SerialExecutor):
+        # it runs each task at submission: submitting them all first would report every run at
+        # once after the last (with ETAs of the whole batch), and run the rest after a failure
+        try:
+            for i, t in enumerate(tasks):
+                results[i] = executor.submit(fn, t).result()
+                bar.step(labels[i])
+        finally:
+            bar.close()
+        return results
+    futures = {executor.submit(fn, t): i for i, t in enumerate(tasks)}
     try:
         for fut in as_completed(futures):
             i = futures[fut]

@@ -139,9 +139,53 @@ def load_folder(path: str | Path) -> ResultsFolder:
         msg = (f"{mj}: plans: missing or not a table of plans; expected the metrics.json that "
                "'trafficsim compare --out DIR' or 'trafficsim run --out DIR' writes")
         raise ReportError(msg)
+    bad = _malformed_estimate(doc)
+    if bad:
+        msg = (f"{mj}: {bad}; expected the metrics.json that 'trafficsim compare --out DIR' or "
+               "'trafficsim run --out DIR' writes")
+        raise ReportError(msg)
     return ResultsFolder(dir=d, doc=doc, runs=_rows(d / "runs.csv"),
                          edges=_rows(d / "edges.csv"), junctions=_rows(d / "junctions.csv"),
                          series=_rows(d / "timeseries.csv"))
+
+
+def _is_number(v: object) -> bool:
+    """A JSON number or null (a metric without a value, e.g. one seed's CI)."""
+    return v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+
+
+def _malformed_estimate(doc: dict[str, Any]) -> str | None:
+    """Where ``doc`` holds a metric estimate the report cannot draw, and what it holds; or None.
+
+    Every ``plans.PLAN.METRIC`` is ``{"mean", "ci95", "per_seed"}`` and every
+    ``vs_baseline.PLAN.METRIC`` ``{"diff", "ci95", "pct"}``, of numbers or nulls; a plan's
+    ``warnings`` is a list.  (A hand-edited or truncated file otherwise ended in an internal
+    error deep in the plotting.)
+    """
+    tables = [("plans", doc["plans"], ("mean", "per_seed", "ci95"))]
+    if isinstance(doc.get("vs_baseline"), dict):
+        tables.append(("vs_baseline", doc["vs_baseline"], ("diff", "pct", "ci95")))
+    for top, plans, keys in tables:
+        for plan, metrics in plans.items():
+            if not isinstance(metrics, dict):
+                return f"{top}.{plan}: = {metrics!r} is not a table of metrics"
+            for metric, est in metrics.items():
+                where = f"{top}.{plan}.{metric}"
+                if metric == "warnings":
+                    if not isinstance(est, list):
+                        return f"{where}: = {est!r} is not a list"
+                    continue
+                if not isinstance(est, dict):
+                    return f"{where}: = {est!r} is not a table such as {{\"{keys[0]}\": 1.5}}"
+                for key in keys:
+                    value = est.get(key)
+                    values = value if key in ("per_seed", "ci95") and isinstance(value, list) \
+                        else [value]
+                    if not all(_is_number(v) for v in values):
+                        return f"{where}.{key}: = {value!r} is not a number"
+                if "ci95" in est and not (isinstance(est["ci95"], list) and len(est["ci95"]) == 2):
+                    return f"{where}.ci95: = {est['ci95']!r} is not a pair [low, high]"
+    return None
 
 
 def _calibration_doc(path: Path) -> dict[str, Any]:

@@ -95,6 +95,24 @@ def program_issues(net: Network, program: Program, *,
     return _issues(lay, program, min_green_s)
 
 
+def conflict_issues(net: Network, program: Program) -> list[str]:
+    """Conflicting greens of ``program`` on ``net``, and states too short for its links.
+
+    What no program may run whatever its transitions: a user's plan file is held to this (the
+    network's own programs have 3-s yellows and no all-red, so the intergreen and minimum-green
+    checks of :func:`program_issues` would refuse plans SUMO's tools write).
+    """
+    try:
+        lay = layout(net, program.tls_id)
+    except KeyError:
+        return []  # (a light not in the network is reported by the caller)
+    short = [k for k, ph in enumerate(program.phases) if len(ph.state) < lay.n_links]
+    if short:
+        return [f"{program.tls_id}: phase {k} has {len(program.phases[k].state)} signal states "
+                f"for {lay.n_links} links" for k in short]
+    return _conflicts(lay, program)
+
+
 def _issues(lay: JunctionLayout, program: Program, min_green_s: float, *,
             service: bool = True) -> list[str]:
     out: list[str] = []

@@ -339,6 +339,9 @@ def load_scenario(path: str | Path, *, end_s: float | None = None,
         Listing every problem in the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ScenarioError([Issue(path, "", "is a folder; expected a .toml scenario or a SUMO "
+                                             ".sumocfg file")])
     if not path.is_file():
         raise ScenarioError([Issue(path, "", "file not found")])
     if path.suffix == ".sumocfg" or path.name.endswith(".sumo.cfg"):
@@ -1089,6 +1092,7 @@ def check_references(scenario: Scenario, net: NetIndex,
     for sit in scenario.situations:
         issues += [Issue(src, fld, msg)
                    for fld, msg in sit.check(net, begin_s, end_s)]
+    entered: dict[str, str] | None = None  # read only when a plan splits an edge
     for name, plan in scenario.plans.items():
         if name not in checked:
             continue
@@ -1097,6 +1101,11 @@ def check_references(scenario: Scenario, net: NetIndex,
         for j, m in enumerate(plan.measures):
             for fld, msg in m.check(net, begin_s, end_s):
                 issues.append(Issue(src, f"plans.{pname}.measures[{j}].{fld}", msg))
+            if getattr(m, "pocket_m", None) is not None:
+                entered = routes_entering(scenario) if entered is None else entered
+                msg = pocket_route_issue(getattr(m, "edge", ""), entered)
+                if msg:
+                    issues.append(Issue(src, f"plans.{pname}.measures[{j}].pocket_m", msg))
             for edge in m.remarks:
                 if edge in marked:
                     issues.append(Issue(
@@ -1106,6 +1115,56 @@ def check_references(scenario: Scenario, net: NetIndex,
                         "plan (their connection patches would overwrite each other)"))
                 marked.setdefault(edge, j)
     return issues
+
+
+def routes_entering(scenario: Scenario) -> dict[str, str]:
+    """Edges that explicit routes of the demand enter from another edge, and the file saying so.
+
+    Explicit edge lists (``<route edges=...>`` in route files, a ``route_flows`` file) name every
+    edge they drive; SUMO routes ``<trip>`` and from/to ``<flow>`` itself, so those are left
+    out.  A route's first edge is left out too: it is entered at departure.
+    """
+    files = [*scenario.route_files]
+    out: dict[str, str] = {}
+    for path in files:
+        try:
+            # opened here: iterparse given a path leaks the file when it raises (Python < 3.13)
+            with open(path, "rb") as fh:
+                for _, el in ET.iterparse(fh):
+                    if el.tag == "route":
+                        for e in el.get("edges", "").split()[1:]:
+                            out.setdefault(e, path.name)
+                    if el.tag in ("vehicle", "flow", "route", "routeDistribution"):
+                        el.clear()
+        except (OSError, ET.ParseError):
+            continue  # reported where the file is checked; this is only a refinement
+    demand = scenario.demand
+    if demand is not None and demand.route_flows is not None:
+        from trafficsim.counts import CountsError
+        from trafficsim.routeflows import read_route_flows
+
+        try:
+            for rf in read_route_flows(demand.route_flows):
+                for e in rf.edges[1:]:
+                    out.setdefault(e, demand.route_flows.name)
+        except (CountsError, OSError):
+            pass
+    return out
+
+
+def pocket_route_issue(edge: str, entered: dict[str, str]) -> str | None:
+    """Why a turn pocket on ``edge`` cannot run, or None.
+
+    The pocket splits the edge (its first part becomes ``EDGE.up``), so an explicit route that
+    enters ``edge`` from its upstream edge no longer connects and SUMO stops with "no valid
+    route".
+    """
+    if edge not in entered:
+        return None
+    return (f"a pocket splits edge '{edge}' into '{edge}.up' and '{edge}', but routes of "
+            f"{entered[edge]} drive through '{edge}' as an explicit edge list, which SUMO "
+            "cannot follow on the split edge; re-mark the lanes without pocket_m, or give the "
+            "demand as trips or from/to flows")
 
 
 def _route_flow_issues(scenario: Scenario, net: NetIndex) -> list[Issue]:

@@ -60,7 +60,13 @@ from trafficsim.netmodel import TURN_OF_DIRECTION, Network, read_network
 from trafficsim.network import LinkKey, net_index, read_signals, state_map, waiting_area_states
 from trafficsim.optimise.design import NETWORK, DesignOutcome, DesignSpace, _bar
 from trafficsim.optimise.search import BudgetReached, Item, Search
-from trafficsim.scenario import BASELINE, PlanSpec, Scenario
+from trafficsim.scenario import (
+    BASELINE,
+    PlanSpec,
+    Scenario,
+    pocket_route_issue,
+    routes_entering,
+)
 from trafficsim.signals import Program, SignalPlan, read_links, read_plan
 
 #: Left-turn flow from which an approach's left turn is worth a lane of its own (the usual
@@ -195,6 +201,7 @@ def propose(net: Network, approaches: Sequence[Approach], sc: Scenario, base_net
     index = net_index(base_net)
     out: list[Candidate] = []
     skipped: dict[str, str] = {}
+    entered: dict[str, str] | None = None
     for a in sorted(approaches, key=lambda a: (-a.left_veh_h, a.edge)):
         if a.left_veh_h < MIN_LEFT_VEH_H:
             skipped[a.edge] = (f"left turn {a.left_veh_h:.0f} veh/h (< {MIN_LEFT_VEH_H:g}): "
@@ -207,6 +214,10 @@ def propose(net: Network, approaches: Sequence[Approach], sc: Scenario, base_net
                                f"{a.own_left_lanes} of its own: no call for a re-marking")
         for name, m in _markings(a) if heavy_left(a) is not None else ():
             issues = m.check(index, sc.begin_s, sc.end_s)
+            if m.pocket_m is not None:  # (a pocket splits the edge: explicit routes break)
+                entered = routes_entering(sc) if entered is None else entered
+                why = pocket_route_issue(m.edge, entered)
+                issues += [("pocket_m", why)] if why else []
             if issues:
                 skipped[f"{a.edge}:{name}"] = "; ".join(f"{f}: {msg}" for f, msg in issues)
             else:
@@ -227,14 +238,19 @@ def _markings(a: Approach) -> list[tuple[str, LaneUse]]:
     """The lane-use re-markings tried on ``a`` (see the module docstring)."""
     rest = [m.replace("L", "") for m in a.marking]
     out: list[tuple[str, LaneUse]] = []
+    # a u-turn only the median lane serves stays there, beside the left (netgenerate's and
+    # OSM networks have u-turns: dropping it left the movement without a lane, so the
+    # candidate failed lane_use's validation and was never tried)
+    u = "U" if "U" in a.marking[0] and not any("U" in r for r in rest[1:]) else ""
     if not a.own_left_lanes and "L" in a.marking[0] and all(rest[1:]):
-        out.append(("left_lane", LaneUse(a.edge, ("L", *rest[1:]))))
+        out.append(("left_lane", LaneUse(a.edge, (f"L{u}", *rest[1:]))))
     pocket = min(POCKET_M, a.length_m - MIN_BEFORE_POCKET_M - 5.0)
     pocket = float(int(pocket / 5.0) * 5)
     if pocket >= MIN_POCKET_M and all(rest):
         out.append(("left_pocket", LaneUse(a.edge, ("L", *rest), pocket_m=pocket)))
         if a.left_veh_h >= DUAL_LEFT_VEH_H and all(rest[1:]):
-            out.append(("dual_left", LaneUse(a.edge, ("L", "L", *rest[1:]), pocket_m=pocket)))
+            out.append(("dual_left", LaneUse(a.edge, (f"L{u}", "L", *rest[1:]),
+                                             pocket_m=pocket)))
     return out
 
 

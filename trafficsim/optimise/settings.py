@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from trafficsim.errors import Issue, ScenarioError
@@ -160,6 +161,12 @@ def check_settings(sc: Scenario, s: OptimiseSettings) -> None:
     if not 0.0 < s.lanes_share < 1.0:
         problems.append(("--lanes-share", f"= {s.lanes_share}; expected a fraction of the "
                                           "budget in (0, 1)"))
+    # nan passes no comparison, so it is refused with the infinities and negatives
+    if not 0.0 <= s.stop_weight_s < math.inf:
+        problems.append(("--stop-weight-s", f"= {s.stop_weight_s}; expected the seconds of "
+                                            "delay one stop weighs in, a finite number >= 0"))
+    if s.rng_seed < 0:  # (NumPy's seeding refuses it, after the reference runs)
+        problems.append(("--rng-seed", f"= {s.rng_seed}; expected a whole number >= 0"))
     if s.plan not in (BASELINE, sc.tuned_plan) and s.plan not in sc.plans:
         problems.append(("--plan", f"= {s.plan!r} is not a plan of the scenario; plans: "
                                    f"{', '.join(sc.plans)}"))
