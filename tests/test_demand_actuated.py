@@ -138,3 +138,62 @@ def test_a_jammed_queue_does_not_hold_the_green(shared_data: Path, tmp_path: Pat
         blocked = west_east_greens(plan, 150, 700)  # the queue reaches the stop line first
         assert max(before) >= 12.0, before
         assert len(blocked) >= 8 and max(blocked) <= 10.0, (plan, blocked)
+
+
+def _waits(path: Path, prefix: str) -> list[float]:
+    """Waiting times [s] of the vehicles whose id starts with ``prefix`` (SUMO's tripinfo)."""
+    import csv
+
+    with path.open() as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    return [float(r["tripinfo_waitingTime"]) for r in rows
+            if r["tripinfo_id"].startswith(prefix) and r.get("tripinfo_arrival", "-1") != "-1"]
+
+
+@pytest.mark.sumo
+def test_queue_switching_serves_a_waiting_side_street_at_once(shared_data: Path,
+                                                              tmp_path: Path) -> None:
+    """Two-stage actuated control with queue switching: a north-south vehicle that finds the
+    west-east green with nobody on it waits at most that green's minimum and the intergreen;
+    with steady west-east traffic (900 veh/h) the north-south vehicles wait less than under
+    SUMO's gap control, which holds the green while west-east vehicles keep coming."""
+    from trafficsim.optimise.design import stage_actuated, with_queue_switching
+
+    flows = {("w", "e"): 900, ("e", "w"): 300, ("n", "s"): 100}
+    sc = single_intersection_case(tmp_path, shared_data, HEADER.format(end=900) + _flows(flows)
+                                  + _plan("gaps", "gaps.add.xml")
+                                  + _plan("queues", "queues.add.xml"))
+    net_file = tmp_path / "net.net.xml"
+    net = read_network(net_file)
+    links = read_links(net_file)
+    space = DesignSpace(net, read_plan(net_file), links,
+                        {lk.lane_id: 300.0 for lk in links["t"]}, WebsterSettings())
+    two = space.program("t", "two_stage")
+    gaps = stage_actuated(two, [7.0] * 2, [50.0] * 2, {"max-gap": "3"})
+    queues = with_queue_switching(net, gaps)
+    assert program_issues(net, queues) == []
+    ends = [ph.early_target for ph in queues.phases if ph.early_target]
+    assert len(ends) == 2 and all(" > " in c and "a:t_q_" in c for c in ends)
+    assert {d for d, _, _ in queues.detectors} == {f"t_q_{lk.lane_id}" for lk in links["t"]}
+    SignalPlan((gaps,)).write(tmp_path / "gaps.add.xml")
+    SignalPlan((queues,)).write(tmp_path / "queues.add.xml")
+    ts.compare(sc, out=tmp_path / "out", progress=False)
+    side = {p: _waits(tmp_path / f"out/cases/{p}/seed_1/tripinfo.csv", "n_s")
+            for p in ("gaps", "queues")}
+    main = {p: _waits(tmp_path / f"out/cases/{p}/seed_1/tripinfo.csv", "w_e")
+            for p in ("gaps", "queues")}
+    assert len(side["queues"]) >= 15 and len(main["queues"]) >= 150
+    mean = {p: sum(v) / len(v) for p, v in side.items()}
+    assert mean["queues"] < 0.75 * mean["gaps"], mean
+    # the main street is not starved: its vehicles wait no longer than a cycle on average
+    assert sum(main["queues"]) / len(main["queues"]) < 30.0
+
+    # alone, a side-street vehicle waits for the main green's minimum and the intergreen only
+    sc2 = single_intersection_case(tmp_path, shared_data, HEADER.format(end=600)
+                                   + _flows({("n", "s"): 40})
+                                   + _plan("queues", "queues.add.xml"))
+    ts.compare(sc2, out=tmp_path / "out2", progress=False)
+    k = _stage(queues, 1)  # the north-south stage
+    bound = queues.phases[queues.stages[1 - k].green].min_dur_s + queues.intergreens_s[1 - k]
+    alone = _waits(tmp_path / "out2/cases/queues/seed_1/tripinfo.csv", "n_s")
+    assert len(alone) >= 4 and max(alone) <= bound + 1.0, (alone, bound)
