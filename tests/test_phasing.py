@@ -119,6 +119,7 @@ def test_every_phasing_at_every_light_is_safe(nets: dict[str, Path]) -> None:
                 # a cycle of the default split is about 90 s unless minimum greens need more
                 assert prog.cycle_s >= 89 or len(prog.stages) == 1
                 flows = {lk.lane_id: 300.0 for lk in links.get(t, ())}
+                from trafficsim.optimise.design import _actuated_encoding, with_queue_switching
                 from trafficsim.signals import SignalPlan
 
                 web, _ = webster_plan(SignalPlan((prog,)), links, flows, WebsterSettings())
@@ -127,7 +128,16 @@ def test_every_phasing_at_every_light_is_safe(nets: dict[str, Path]) -> None:
                 assert program_issues(net, act) == [], (name, t, kind, "actuated")
                 coord = with_min_greens(prog, prog.coordinated_actuated())
                 assert program_issues(net, coord) == [], (name, t, kind, "coordinated")
-                n_programs += 4
+                # --design's actuated tuning: max greens shaped by the Webster greens, at the
+                # corners of its box (the lowest minimum and maximum greens, the highest)
+                enc = _actuated_encoding(web)
+                low = [b[0] for b in enc.bounds]
+                for x in ([*low[:3], 1.0, *low[4:]], [b[1] for b in enc.bounds]):
+                    shaped = enc.decode(x).programs[0]
+                    assert program_issues(net, shaped) == [], (name, t, kind, "shaped", x)
+                    queued = with_queue_switching(net, shaped)
+                    assert program_issues(net, queued) == [], (name, t, kind, "queues", x)
+                n_programs += 8
     assert "crossings" in nets and lights >= 30
     assert n_programs >= 20 * lights
 

@@ -131,7 +131,7 @@ def test_a_left_stage_nobody_waits_at_is_skipped(net_file: Path, tmp_path: Path)
 
 
 def test_the_design_search_tunes_skipping_on_designed_stages_only(net_file: Path) -> None:
-    """``--design``'s actuated tuning has a fourth coordinate, skipping, when a light runs three
+    """``--design``'s actuated tuning has a last coordinate, skipping, when a light runs three
     or more designed stages; the network's own phases keep their fixed sequence."""
     from trafficsim.optimise.design import DesignSpace, SkippingEncoding, _actuated_encoding
     from trafficsim.signals import WebsterSettings, read_links, read_plan
@@ -141,8 +141,12 @@ def test_the_design_search_tunes_skipping_on_designed_stages_only(net_file: Path
                         {lk.lane_id: 300.0 for lk in links["t"]}, WebsterSettings())
     enc = _actuated_encoding(space.plan({"t": "leading_left"}), space)
     assert isinstance(enc, SkippingEncoding)
-    assert list(enc.default()) == [5.0, 50.0, 3.0, 0.0]
-    plain, skipping = enc.decode([5.0, 50.0, 3.0, 0.0]), enc.decode([5.0, 50.0, 3.0, 1.0])
+    assert list(enc.default()) == [5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 0.0]
+    plain = enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 0.0])
+    skipping = enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 1.0])
+    # a light that skips switches by gaps even where queue switching is on
+    both = enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 1.0, 1.0])
+    assert both == skipping
     assert not any(len(ph.next) > 1 for ph in plain["t"].phases)
     assert sum(len(ph.next) == 3 for ph in skipping["t"].phases) == 4
     assert space.generated_issues(skipping) == []

@@ -56,6 +56,10 @@ class Phase:
     next, final_target
         Phase skipping: candidate next phases, and the condition under which this transition
         phase is a valid target (SUMO's ``next`` and ``finalTarget``).
+    early_target
+        The condition under which the green before this phase ends early, after its minimum
+        and before its maximum duration (SUMO's ``earlyTarget``: the green then ends only on
+        it or at ``maxDur``, not on gaps).
     """
 
     state: str
@@ -67,6 +71,7 @@ class Phase:
     latest_end_s: float | None = None
     next: tuple[int, ...] = ()
     final_target: str = ""
+    early_target: str = ""
 
     @property
     def is_green(self) -> bool:
@@ -311,7 +316,8 @@ class Program:
         for p in self.phases:
             optional = (("minDur", p.min_dur_s), ("maxDur", p.max_dur_s), ("name", p.name),
                         ("earliestEnd", p.earliest_end_s), ("latestEnd", p.latest_end_s),
-                        ("next", " ".join(map(str, p.next))), ("finalTarget", p.final_target))
+                        ("next", " ".join(map(str, p.next))), ("finalTarget", p.final_target),
+                        ("earlyTarget", p.early_target))
             extra = "".join(f" {k}={quoteattr(v if isinstance(v, str) else _num(v))}"
                             for k, v in optional if v is not None and v != "")
             lines.append(f'{indent}  <phase duration="{_num(p.duration_s)}" '
@@ -337,7 +343,8 @@ class Program:
                             **({"latest_end_s": p.latest_end_s}
                                if p.latest_end_s is not None else {}),
                             **({"next": list(p.next)} if p.next else {}),
-                            **({"final_target": p.final_target} if p.final_target else {})}
+                            **({"final_target": p.final_target} if p.final_target else {}),
+                            **({"early_target": p.early_target} if p.early_target else {})}
                            for p in self.phases]}
 
 
@@ -424,8 +431,8 @@ class SignalPlan:
             bounds = "" if ph.min_dur_s is None else f"[{_num(ph.min_dur_s)}-{_num(ph.max_dur_s or 0)}]"
             if ph.earliest_end_s is not None or ph.latest_end_s is not None:
                 bounds += f"<{ph.earliest_end_s},{ph.latest_end_s}>"
-            if ph.next or ph.final_target:
-                bounds += f"{ph.next}{ph.final_target}"
+            if ph.next or ph.final_target or ph.early_target:
+                bounds += f"{ph.next}{ph.final_target}{ph.early_target}"
             return _num(ph.duration_s) + bounds
 
         return ";".join(f"{p.tls_id}:{p.kind}:{_num(p.offset_s)}:"
@@ -550,7 +557,8 @@ def _program(attrs: Mapping[str, str], phase_attrs: Sequence[Mapping[str, str]],
                          name=ph.get("name", ""), earliest_end_s=_opt(ph.get("earliestEnd")),
                          latest_end_s=_opt(ph.get("latestEnd")),
                          next=tuple(int(v) for v in ph.get("next", "").split()),
-                         final_target=ph.get("finalTarget", ""))
+                         final_target=ph.get("finalTarget", ""),
+                         early_target=ph.get("earlyTarget", ""))
                    for ph in phase_attrs)
     return Program(tls_id=attrs.get("id", ""), phases=phases,
                    offset_s=float(attrs.get("offset", 0) or 0),

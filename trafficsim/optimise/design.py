@@ -378,27 +378,168 @@ class DesignCoordinatedEncoding(CoordinatedEncoding):
 
 
 def _actuated_encoding(base: SignalPlan, space: DesignSpace | None = None) -> ActuatedEncoding:
-    """Shared actuated parameters on ``base``'s phases; the minimum greens hold as minDur.
+    """Actuated control on ``base``'s phases, shaped by its (Webster) greens.
 
-    With ``space``, and a light of three or more designed stages in ``base``, a fourth
-    coordinate says whether stages without demand are skipped (:class:`SkippingEncoding`).
+    The vector is :class:`DemandActuatedEncoding`'s.  With ``space``, and a light of three or
+    more designed stages in ``base``, a last coordinate says whether stages without demand are
+    skipped (:class:`SkippingEncoding`).
     """
-    min_green = max(max(p.min_greens_s) for p in base.programs)
-    bounds = ((max(min_green, 3.0), 15.0), (20.0, 90.0), (1.0, 6.0))
+    lowest = min(min(p.min_greens_s) for p in base.programs)
+    bounds = ((max(lowest, 3.0), 15.0), (20.0, 90.0), (1.0, 6.0), (0.0, 1.0),
+              (0.0, JAM_MAX_S), (0.0, 1.0))
+    steps = ((2.0, 15.0, 1.0, 0.5, 10.0, 1.0), (1.0, 5.0, 0.5, 0.25, 5.0, 1.0))
+    # queue switching and the demand shape first (the hypotheses of this encoding), then the
+    # max gap, which mattered most with shared parameters
+    order = (5, 3, 2, 4, 1, 0)
+    net = space.net if space is not None else None
     if space is not None and any(len(p.stages) >= 3 and not network_phases(
             p, space.start[p.tls_id]) for p in base.programs):
         return SkippingEncoding(base, bounds=(*bounds, (0.0, 1.0)),
-                                steps=((2.0, 15.0, 1.0, 1.0), (1.0, 5.0, 0.5, 1.0)),
-                                order=(3, 2, 0, 1), space=space)
-    return replace(ActuatedEncoding(base), bounds=bounds)
+                                steps=tuple((*st, 1.0) for st in steps),
+                                order=(6, *order), net=net, space=space)
+    return DemandActuatedEncoding(base, bounds=bounds, steps=steps, order=order, net=net)
+
+
+#: Highest jam threshold the actuated tuning tries (0 switches it off). [s]
+JAM_MAX_S = 30.0
+#: Longest maximum green a stage may get. [s]
+MAX_GREEN_CAP_S = 120.0
 
 
 @dataclass(frozen=True)
-class SkippingEncoding(ActuatedEncoding):
-    """Actuated control, and whether designed stages without demand are skipped.
+class DemandActuatedEncoding(ActuatedEncoding):
+    """Actuated control whose maximum greens follow each stage's share of the demand.
 
-    The vector is ``[min green [s], max green [s], max gap [s], skip]``; with ``skip >= 0.5``
-    every light of three or more designed stages gets :func:`trafficsim.phasing.with_skipping`
+    The vector is ``[min green [s], max green [s], max gap [s], shape, jam threshold [s]]``:
+
+    - every stage's ``minDur`` is the larger of the min green and its own minimum green (a
+      stage where a crossing's walk starts needs 7 s; the others need not wait that long);
+    - stage *i* of the base plan (Webster-timed on the measured lane flows, green ``g_i``)
+      gets ``maxDur = max green × (g_i / ḡ) ** shape``, ``ḡ`` the mean green of all stages of
+      the plan, within [``minDur``, :data:`MAX_GREEN_CAP_S`]: shape 0 is one max green for
+      every stage (SUMO's practice), shape 1 a max green proportional to the stage's Webster
+      green (the practice of signal engineers: max green ≈ k × the green the demand needs), so
+      a stage of light demand cannot hold its light long when its detector keeps calling;
+    - SUMO's ``max-gap`` and ``jam-threshold`` (0: off, SUMO's default): a detector occupied
+      longer than this stops extending the green; a queue that cannot leave (its exit is
+      blocked) no longer holds a green that serves nobody;
+    - with a sixth coordinate ``queue >= 0.5`` (and :attr:`net`): queue switching
+      (:func:`with_queue_switching`) in place of SUMO's gap control: after its minimum a
+      green ends as soon as more vehicles wait for the other stages than approach its own.
+    """
+
+    bounds: tuple[tuple[float, float], ...] = ((5.0, 15.0), (20.0, 90.0), (1.0, 6.0),
+                                               (0.0, 1.0), (0.0, JAM_MAX_S))
+    steps: tuple[tuple[float, ...], ...] = ((2.0, 15.0, 1.0, 0.5, 10.0),
+                                            (1.0, 5.0, 0.5, 0.25, 5.0))
+    order: tuple[int, ...] = (3, 2, 4, 1, 0)
+    net: Network | None = None
+
+    def decode(self, x: Sequence[float] | np.ndarray) -> SignalPlan:
+        """Actuated programs with the vector's parameters, clamped to :attr:`bounds`.
+
+        Durations are rounded to whole seconds, the max gap to 0.1 s, the shape to 0.05 and
+        the jam threshold to whole seconds.
+        """
+        v = [min(max(float(x[i]), self.bounds[i][0]), self.bounds[i][1]) for i in range(5)]
+        min_green, max_green, gap = float(round(v[0])), float(round(v[1])), round(v[2], 1)
+        shape, jam = round(v[3] * 20) / 20, float(round(v[4]))
+        greens = [g for p in self.base.programs for g in p.greens_s]
+        mean = sum(greens) / len(greens)
+        params = {"max-gap": f"{gap:g}"}
+        if jam > 0:
+            params["jam-threshold"] = f"{jam:g}"
+        progs = []
+        for p in self.base.programs:
+            mins = [max(min_green, m) for m in p.min_greens_s]
+            maxs = [min(max(float(round(max_green * (g / mean) ** shape)), lo), MAX_GREEN_CAP_S)
+                    for g, lo in zip(p.greens_s, mins, strict=True)]
+            prog = stage_actuated(p, mins, maxs, params)
+            if len(self.bounds) > 5 and len(x) > 5 and x[5] >= 0.5 and self.net is not None:
+                prog = with_queue_switching(self.net, prog)
+            progs.append(prog)
+        return SignalPlan(tuple(progs))
+
+    def default(self) -> np.ndarray:
+        """SUMO's defaults (minDur 5 s, maxDur 50 s, max-gap 3 s), shape 0, nothing else."""
+        return np.array([5.0, 50.0, 3.0, 0.0, 0.0, *([0.0] * (len(self.bounds) - 5))])
+
+
+def stage_actuated(program: Program, min_greens_s: Sequence[float],
+                   max_greens_s: Sequence[float], params: Mapping[str, str]) -> Program:
+    """``program`` as SUMO actuated control with a minimum and maximum green per stage [s].
+
+    Each green phase starts at its current duration clamped to its bounds; transitions stay
+    fixed; ``params`` become the tlLogic's ``<param>`` elements.
+    """
+    phases = [replace(ph, min_dur_s=None, max_dur_s=None) for ph in program.phases]
+    for st, lo, hi in zip(program.stages, min_greens_s, max_greens_s, strict=True):
+        ph = phases[st.green]
+        phases[st.green] = replace(ph, min_dur_s=lo, max_dur_s=hi,
+                                   duration_s=min(max(ph.duration_s, lo), hi))
+    return replace(program, phases=tuple(phases), kind="actuated", program_id="actuated_tuned",
+                   params=tuple(sorted(params.items())))
+
+
+#: Queue switching: lane-area detectors reach this far upstream of the stop line (less on a
+#: shorter lane). [m]
+QUEUE_DETECTOR_M = 60.0
+
+
+def with_queue_switching(net: Network, program: Program) -> Program:
+    """An actuated ``program`` whose greens end when the other stages' queues are longer.
+
+    Max-pressure serves a side street as soon as its queue outweighs the main street's; SUMO's
+    gap control instead holds a green while its own vehicles keep coming (up to ``maxDur``).
+    Here, after its ``minDur``, a green ends as soon as the vehicles on the lanes that only
+    other stages serve outnumber those on its own lanes (lane-area detectors up to
+    :data:`QUEUE_DETECTOR_M` upstream of the stop line), and at ``maxDur`` at the latest; with
+    nobody waiting elsewhere it rests.  SUMO's switching rules: the condition is the
+    ``earlyTarget`` of the first transition phase after each green (``a:DET``: vehicles on a
+    lane-area detector).  The stages keep their order and their transitions, so the program is
+    as safe as ``program``.  A stage whose transitions are empty, or which no other stage's
+    lane waits for, keeps SUMO's gap control.
+    """
+    # (a crossing's walking area has no detector; nor has a lane too short to hold one)
+    links = [c for c in net.tl_links(program.tls_id) if not c.from_edge.startswith(":")
+             and net.lane(f"{c.from_edge}_{c.from_lane}").length_m > 2.0]
+    stages = program.stages
+
+    def lanes(k: int) -> set[str]:
+        state = program.phases[stages[k].green].state
+        return {f"{c.from_edge}_{c.from_lane}" for c in links
+                if c.link_index < len(state) and state[c.link_index] in "Gg"}
+
+    served = [lanes(k) for k in range(len(stages))]
+    used: set[str] = set()
+    phases = list(program.phases)
+    for k, st in enumerate(stages):
+        others = set().union(*(served[j] for j in range(len(stages)) if j != k)) - served[k]
+        if not st.transitions or not others:
+            continue
+        own = sorted(served[k])
+        used |= others | served[k]
+        cond = (f"({' + '.join(f'a:{_queue_detector(program, lane)}' for lane in sorted(others))})"
+                f" > ({' + '.join(f'a:{_queue_detector(program, lane)}' for lane in own) or '0'})")
+        t = st.transitions[0]
+        phases[t] = replace(phases[t], early_target=cond)
+    detectors = tuple((_queue_detector(program, lane), lane,
+                       round(min(QUEUE_DETECTOR_M, net.lane(lane).length_m - 0.5), 1))
+                      for lane in sorted(used))
+    return replace(program, phases=tuple(phases),
+                   detectors=tuple(dict.fromkeys(program.detectors + detectors)))
+
+
+def _queue_detector(program: Program, lane: str) -> str:
+    return f"{program.tls_id}_q_{lane}"
+
+
+@dataclass(frozen=True)
+class SkippingEncoding(DemandActuatedEncoding):
+    """Demand-shaped actuated control, and whether designed stages without demand are skipped.
+
+    The vector is :class:`DemandActuatedEncoding`'s and ``skip``; with ``skip >= 0.5`` every
+    light of three or more designed stages gets :func:`trafficsim.phasing.with_skipping`
     (lights that keep the network's phases keep its fixed sequence).  The search starts without
     skipping and tries it first.
     """
@@ -406,18 +547,25 @@ class SkippingEncoding(ActuatedEncoding):
     space: DesignSpace | None = None
 
     def decode(self, x: Sequence[float] | np.ndarray) -> SignalPlan:
-        """As :meth:`ActuatedEncoding.decode`, then skipping when ``x[3] >= 0.5``."""
+        """As :meth:`DemandActuatedEncoding.decode`, then skipping (last coordinate >= 0.5).
+
+        A light that skips switches by gaps, not by queues.
+        """
+        k = len(self.bounds) - 1
+        skip = x[k] >= 0.5 and self.space is not None
         plan = super().decode(x)
-        if x[3] < 0.5 or self.space is None:
+        if not skip or self.space is None:
             return plan
         sp = self.space
+        unqueued = super().decode([*x[:5], 0.0, *x[6:]]) if k > 5 else plan
         return SignalPlan(tuple(
-            phasing.with_skipping(phasing.layout(sp.net, p.tls_id), p)
-            if not network_phases(p, sp.start[p.tls_id]) else p for p in plan.programs))
+            phasing.with_skipping(phasing.layout(sp.net, p.tls_id), unqueued[p.tls_id])
+            if not network_phases(p, sp.start[p.tls_id]) and len(p.stages) >= 3 else p
+            for p in plan.programs))
 
     def default(self) -> np.ndarray:
-        """SUMO's defaults, no skipping."""
-        return np.array([5.0, 50.0, 3.0, 0.0])
+        """As :meth:`DemandActuatedEncoding.default`, no skipping."""
+        return np.array([*super().default()[:len(self.bounds) - 1], 0.0])
 
 
 def _actuated_base(search: Search, space: DesignSpace, designed: SignalPlan) -> SignalPlan:
@@ -461,7 +609,7 @@ def with_ite_transitions(net: Network, program: Program) -> Program:
 def fixed_time(program: Program) -> Program:
     """An actuated program's phases as a fixed-time program (SUMO's ``static``)."""
     phases = tuple(replace(ph, min_dur_s=None, max_dur_s=None, earliest_end_s=None,
-                           latest_end_s=None, next=(), final_target="")
+                           latest_end_s=None, next=(), final_target="", early_target="")
                    for ph in program.phases)
     return replace(program, phases=phases, kind="static", params=(), detectors=())
 

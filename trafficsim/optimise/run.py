@@ -145,7 +145,10 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
         journal = Journal(out / JOURNAL)
         search = Search(sc, s, out, work, ex, journal, seeds, base_spec, base_net,
                         limit=s.budget)
-        tune_budget = max(10, s.budget // 4) if s.tune_actuated or s.design else 0
+        # --design: a third of the budget for each control phase (on irregular networks the
+        # winner is actuated control; its vector has five or six coordinates)
+        tune_budget = (max(12, s.budget // 3) if s.design
+                       else max(10, s.budget // 4) if s.tune_actuated else 0)
         total = s.budget + 2 * tune_budget
         search.progress = Progress(total, "optimise", enabled=progress,
                                    initial=min(len(journal), total), unit="plan")
