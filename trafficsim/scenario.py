@@ -1129,7 +1129,7 @@ def routes_entering(scenario: Scenario) -> dict[str, str]:
     for path in files:
         try:
             # opened here: iterparse given a path leaks the file when it raises (Python < 3.13)
-            with open(path, "rb") as fh:
+            with Path(path).open("rb") as fh:
                 for _, el in ET.iterparse(fh):
                     if el.tag == "route":
                         for e in el.get("edges", "").split()[1:]:
