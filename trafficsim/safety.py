@@ -77,10 +77,8 @@ def program_issues(net: Network, program: Program, *,
         return [f"{tls}: the network has no link controlled by traffic light '{tls}'"]
     if not program.phases:
         return [f"{tls}: the program has no phase"]
-    short = [k for k, ph in enumerate(program.phases) if len(ph.state) < lay.n_links]
-    if short:
-        return [f"{tls}: phase {k} has {len(program.phases[k].state)} signal states for "
-                f"{lay.n_links} links" for k in short]
+    if short := _short_states(lay, program):
+        return short
     paths = _paths(program)
     if paths:
         # (a path that skips a stage leaves its links red: service is the whole program's)
@@ -106,11 +104,14 @@ def conflict_issues(net: Network, program: Program) -> list[str]:
         lay = layout(net, program.tls_id)
     except KeyError:
         return []  # (a light not in the network is reported by the caller)
-    short = [k for k, ph in enumerate(program.phases) if len(ph.state) < lay.n_links]
-    if short:
-        return [f"{program.tls_id}: phase {k} has {len(program.phases[k].state)} signal states "
-                f"for {lay.n_links} links" for k in short]
-    return _conflicts(lay, program)
+    return _short_states(lay, program) or _conflicts(lay, program)
+
+
+def _short_states(lay: JunctionLayout, program: Program) -> list[str]:
+    """Phases with fewer signal states than the light has links (SUMO refuses them)."""
+    return [f"{program.tls_id}: phase {k} has {len(ph.state)} signal states for "
+            f"{lay.n_links} links" for k, ph in enumerate(program.phases)
+            if len(ph.state) < lay.n_links]
 
 
 def _issues(lay: JunctionLayout, program: Program, min_green_s: float, *,

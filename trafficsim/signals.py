@@ -710,6 +710,16 @@ class WebsterResult:
     program: Program = field(repr=False)
 
 
+def stage_lanes(program: Program, links: Sequence[Link]) -> list[set[str]]:
+    """The lanes (of ``links``) each stage of ``program`` gives green (``G`` or ``g``)."""
+    out: list[set[str]] = []
+    for st in program.stages:
+        state = program.phases[st.green].state
+        out.append({lk.lane_id for lk in links
+                    if 0 <= lk.index < len(state) and state[lk.index] in "Gg"})
+    return out
+
+
 def stage_flow_ratios(program: Program, links: Sequence[Link], lane_flows_veh_h: Mapping[str, float],
                       saturation_flow_veh_h: float) -> list[float]:
     """Critical flow ratio of each stage: the largest ``q / s`` of the lanes it gives green.
@@ -717,12 +727,7 @@ def stage_flow_ratios(program: Program, links: Sequence[Link], lane_flows_veh_h:
     A lane that gets green in several stages has its flow shared equally between them (as SUMO's
     ``tlsCycleAdaptation.py`` does).
     """
-    stages = program.stages
-    lanes_of_stage: list[set[str]] = []
-    for st in stages:
-        state = program.phases[st.green].state
-        lanes_of_stage.append({lk.lane_id for lk in links
-                               if 0 <= lk.index < len(state) and state[lk.index] in "Gg"})
+    lanes_of_stage = stage_lanes(program, links)
     n_stages_of_lane: dict[str, int] = {}
     for lanes in lanes_of_stage:
         for lane in lanes:

@@ -41,7 +41,14 @@ from trafficsim.netmodel import Network
 from trafficsim.optimise.encoding import ActuatedEncoding, CoordinatedEncoding, Encoding, plan_key
 from trafficsim.optimise.pattern import refine, same_phases, tune_vector
 from trafficsim.optimise.search import BudgetReached, Item, Search, global_search, run_phase
-from trafficsim.signals import Link, Program, SignalPlan, WebsterSettings, webster_program
+from trafficsim.signals import (
+    Link,
+    Program,
+    SignalPlan,
+    WebsterSettings,
+    stage_lanes,
+    webster_program,
+)
 
 #: The choice "keep the network's own program" at a light.
 NETWORK = "network"
@@ -501,16 +508,15 @@ def with_queue_switching(net: Network, program: Program) -> Program:
     lane waits for, keeps SUMO's gap control.
     """
     # (a crossing's walking area has no detector; nor has a lane too short to hold one)
-    links = [c for c in net.tl_links(program.tls_id) if not c.from_edge.startswith(":")
+    links = [Link(c.link_index, c.from_edge, c.from_lane, c.to_edge, c.direction)
+             for c in net.tl_links(program.tls_id) if not c.from_edge.startswith(":")
              and net.lane(f"{c.from_edge}_{c.from_lane}").length_m > 2.0]
     stages = program.stages
+    served = stage_lanes(program, links)
 
-    def lanes(k: int) -> set[str]:
-        state = program.phases[stages[k].green].state
-        return {f"{c.from_edge}_{c.from_lane}" for c in links
-                if c.link_index < len(state) and state[c.link_index] in "Gg"}
+    def vehicles(lanes: Sequence[str]) -> str:  # (SUMO's switching-rule expression)
+        return " + ".join(f"a:{_queue_detector(program, lane)}" for lane in lanes) or "0"
 
-    served = [lanes(k) for k in range(len(stages))]
     used: set[str] = set()
     phases = list(program.phases)
     for k, st in enumerate(stages):
@@ -519,8 +525,7 @@ def with_queue_switching(net: Network, program: Program) -> Program:
             continue
         own = sorted(served[k])
         used |= others | served[k]
-        cond = (f"({' + '.join(f'a:{_queue_detector(program, lane)}' for lane in sorted(others))})"
-                f" > ({' + '.join(f'a:{_queue_detector(program, lane)}' for lane in own) or '0'})")
+        cond = f"({vehicles(sorted(others))}) > ({vehicles(own)})"
         t = st.transitions[0]
         phases[t] = replace(phases[t], early_target=cond)
     detectors = tuple((_queue_detector(program, lane), lane,
