@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser("compare", help="run every plan and compare it with the baseline")
     common(cmp_)
     cmp_.add_argument("--plans", help="comma-separated subset of plans (baseline always runs)")
+    for sp in (run, cmp_):
+        sp.add_argument("--resume", action="store_true",
+                        help="reuse the runs an interrupted run in --out finished with the same "
+                             "inputs (scenario files, seeds, window, options, versions)")
     val = sub.add_parser("validate", help="check scenario files without simulating")
     val.add_argument("scenarios", type=Path, nargs="+")
     rep = sub.add_parser("report", help="write DIR/report.html from a folder written by --out")
@@ -436,7 +440,7 @@ def _simulate(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario, end_s=args.end)
     kw = {"seeds": args.seeds, "out": args.out, "workers": args.workers,
           "scheduler": args.scheduler, "progress": not args.quiet,
-          "trajectories": args.corridor or args.trajectories}
+          "trajectories": args.corridor or args.trajectories, "resume": args.resume}
     if args.command == "run":
         result = simulate(sc, args.plan, **kw)
     else:

@@ -6,7 +6,10 @@ import csv
 import hashlib
 import json
 import math
+import os
+import re
 import shutil
+import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -22,7 +25,7 @@ from trafficsim.build import (
     prepare_network,
     trajectory_corridors,
 )
-from trafficsim.errors import SumoError
+from trafficsim.errors import SumoError, UsageError
 from trafficsim.metrics import (
     EXTRA_METRICS,
     GROUP_METRICS,
@@ -297,6 +300,124 @@ def scenario_sha256(sc: Scenario) -> str:
     return h.hexdigest()
 
 
+# --- finished runs, kept for `compare --resume` ------------------------------------------------
+# Each run writes its RunResult into its case folder as it finishes (RUN_FILE, written aside and
+# renamed, so it is whole or absent), with the key of the inputs that made it.  A resumed
+# comparison reads it back instead of running SUMO again when the key still matches.
+
+RUN_FILE = "run.json"
+_RUN_FORMAT = 1  # bumped when the file's layout changes: older files are then run again
+_CASE_INPUTS = ("net-file", "route-files", "additional-files")
+# netconvert's header names the time it wrote the network: the same network, rebuilt, is the same
+_GENERATED_ON = re.compile(rb"(?<=<!-- generated on )\S+")
+
+
+def run_key(case: Case, inputs: str) -> str:
+    """SHA-256 of everything a finished run's results depend on.
+
+    That is ``inputs`` (see :func:`_inputs_key`: the scenario's files, SUMO's and trafficsim's
+    versions, trafficsim's source), the plan, the seed, the signal controllers, and the bytes
+    of the case's ``case.sumocfg`` and of every file it loads (the plan's network, the drawn
+    routes, the detectors, the measures' file): a changed window, seed, option, measure or
+    builder gives another key, and the run is run again.
+    """
+    h = hashlib.sha256()
+    head = {"format": _RUN_FORMAT, "inputs": inputs, "plan": case.plan, "seed": case.seed,
+            "controllers": list(case.controllers)}
+    h.update(json.dumps(head, sort_keys=True).encode())
+    for f in _case_files(case.config):
+        h.update(b"\0" + os.path.relpath(f, case.dir).encode() + b"\0")
+        h.update(_GENERATED_ON.sub(b"", f.read_bytes(), count=1) if f.is_file() else b"(missing)")
+    return h.hexdigest()
+
+
+def _case_files(config: Path) -> list[Path]:
+    """``config`` and the input files it names (the drawn vehicles' table too)."""
+    files = [config, config.parent / "vehicles.csv"]
+    for el in ET.parse(config).getroot():
+        if el.tag in _CASE_INPUTS:
+            files += [config.parent / v for v in el.get("value", "").split(",") if v]
+    return files
+
+
+def _inputs_key(sc: Scenario) -> str:
+    """SHA-256 of what every run of ``sc`` depends on besides its case files.
+
+    The scenario's files (measures compute metrics from parameters that no SUMO input holds),
+    SUMO's version and trafficsim's version and source code (the metrics are computed by it).
+    """
+    from trafficsim import __version__
+
+    h = hashlib.sha256()
+    h.update(f"{scenario_sha256(sc)}\0{sumo_version()}\0{__version__}\0".encode())
+    package = Path(__file__).parent
+    for f in sorted(package.rglob("*.py")):
+        h.update(str(f.relative_to(package)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def write_run(result: RunResult, key: str) -> None:
+    """Record a finished run in its case folder (``RUN_FILE``), whole or not at all."""
+    doc = {"format": _RUN_FORMAT, "key": key, "plan": result.plan, "seed": result.seed,
+           "metrics": result.metrics, "edges": result.edges, "junctions": result.junctions,
+           "health": asdict(result.health), "wall_s": result.wall_s, "groups": result.groups,
+           "series": result.series}
+    part = result.case_dir / f"{RUN_FILE}.part"
+    # NaN stays NaN (a metric undefined in this run); numpy scalars become Python numbers
+    part.write_text(json.dumps(doc, default=_plain), encoding="utf-8")
+    with part.open("rb") as fh:  # on disk before it counts as finished
+        os.fsync(fh.fileno())
+    part.replace(result.case_dir / RUN_FILE)
+
+
+def read_run(case_dir: Path, key: str) -> RunResult | None:
+    """The run recorded in ``case_dir`` when it was made with inputs of ``key``, else None.
+
+    A missing, damaged or older-format record, or one of other inputs, is None: that run is
+    simply run again.
+    """
+    try:
+        doc = json.loads((case_dir / RUN_FILE).read_text(encoding="utf-8"))
+        if doc.get("format") != _RUN_FORMAT or doc.get("key") != key:
+            return None
+        h = doc["health"]
+        health = Health(**{**h, "warnings": tuple(h["warnings"])})
+        return RunResult(plan=doc["plan"], seed=int(doc["seed"]), metrics=doc["metrics"],
+                         edges=doc["edges"], junctions=doc["junctions"], health=health,
+                         case_dir=case_dir, wall_s=float(doc["wall_s"]), groups=doc["groups"],
+                         series=doc["series"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _plain(x: Any) -> Any:
+    """A numpy scalar as the Python number it holds (for ``json.dumps``)."""
+    if hasattr(x, "item"):
+        return x.item()
+    msg = f"{type(x).__name__} is not JSON serialisable"
+    raise TypeError(msg)
+
+
+def _prune_cases(out: Path, plans: Sequence[str], seeds: Sequence[int]) -> None:
+    """Delete the case folders under ``out/cases`` of plans and seeds this run does not make.
+
+    ``report`` reads every case folder there as this run's.
+    """
+    cases = out / "cases"
+    if not cases.is_dir():
+        return
+    keep = {f"seed_{s}" for s in seeds}
+    for plan_dir in cases.iterdir():
+        if not plan_dir.is_dir():
+            continue
+        if plan_dir.name not in plans:
+            shutil.rmtree(plan_dir, ignore_errors=True)
+            continue
+        for d in plan_dir.iterdir():
+            if d.is_dir() and d.name.startswith("seed_") and d.name not in keep:
+                shutil.rmtree(d, ignore_errors=True)
+
+
 def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
@@ -330,7 +451,7 @@ def compare(scenario: Scenario | str | Path, *, plans: Sequence[str] | None = No
             seeds: Sequence[int] | None = None, out: str | Path | None = None,
             workers: int | None = None, executor: Executor | None = None,
             progress: bool = True, trajectories: bool | Sequence[str] = False,
-            scheduler: str | None = None) -> Comparison:
+            scheduler: str | None = None, resume: bool = False) -> Comparison:
     """Run plans × seeds with common random numbers and compare each plan with the baseline.
 
     Parameters
@@ -358,35 +479,49 @@ def compare(scenario: Scenario | str | Path, *, plans: Sequence[str] | None = No
         of the local pool.  The workers must see ``out`` and the scenario's files at the same
         paths (a shared file system); this is checked before any run starts.  The results
         are those of a local run, bit for bit.
+    resume
+        Reuse every run that an earlier, interrupted comparison in ``out`` finished with the
+        same inputs (see :func:`run_key`) instead of running it again; the result is the same,
+        bit for bit.  Without it, ``out``'s earlier cases are deleted first.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     # each plan once: --plans slow,slow ran (and printed) it twice
     names = [BASELINE, *dict.fromkeys(p for p in (plans or sc.plans) if p != BASELINE)]
     return _run_plans(sc, names, seeds, out, workers, executor, progress, trajectories,
-                      scheduler)
+                      scheduler, resume)
 
 
 def simulate(scenario: Scenario | str | Path, plan: str = BASELINE, *,
              seeds: Sequence[int] | None = None, out: str | Path | None = None,
              workers: int | None = None, progress: bool = True,
              trajectories: bool | Sequence[str] = False,
-             scheduler: str | None = None) -> Comparison:
+             scheduler: str | None = None, resume: bool = False) -> Comparison:
     """Run one plan over seeds (``trafficsim run``); the result holds that plan only.
 
-    ``scheduler``: a Dask scheduler's address, as for :func:`compare`.
+    ``scheduler``: a Dask scheduler's address, and ``resume``, as for :func:`compare`.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return _run_plans(sc, [plan], seeds, out, workers, None, progress, trajectories, scheduler)
+    return _run_plans(sc, [plan], seeds, out, workers, None, progress, trajectories, scheduler,
+                      resume)
 
 
 def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
                out: str | Path | None, workers: int | None, executor: Executor | None,
                progress: bool, trajectories: bool | Sequence[str] = False,
-               scheduler: str | None = None) -> Comparison:
-    """Run the named plans; keep everything under ``out``, or nothing when it is None."""
+               scheduler: str | None = None, resume: bool = False) -> Comparison:
+    """Run the named plans; keep everything under ``out``, or nothing when it is None.
+
+    Raises
+    ------
+    UsageError
+        ``resume`` without ``out``: there is nothing to resume from.
+    """
     specs = [sc.plan(p) for p in names]
     seed_list = tuple(seeds or sc.seeds)
     if out is None:
+        if resume:
+            msg = "--resume needs --out: the folder of the interrupted run"
+            raise UsageError(msg)
         with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
             return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress,
                             trajectories, scheduler)
@@ -395,10 +530,13 @@ def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
         # (or for good, if this run is interrupted)
         Path(out, "metrics.json").unlink(missing_ok=True)
         # and an earlier run's case folders (other seeds or plans) would be read by `report`
-        # as if they were this run's
-        shutil.rmtree(Path(out, "cases"), ignore_errors=True)
+        # as if they were this run's (--resume keeps this run's, and prunes the others)
+        if resume:
+            _prune_cases(Path(out), [s.name for s in specs], seed_list)
+        else:
+            shutil.rmtree(Path(out, "cases"), ignore_errors=True)
         result = _compare(sc, specs, seed_list, Path(out), workers, executor, progress,
-                          trajectories, scheduler)
+                          trajectories, scheduler, resume)
         result.write(Path(out))
     return result
 
@@ -406,7 +544,7 @@ def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
 def _compare(sc: Scenario, specs: list[Any], seeds: tuple[int, ...], out: Path,
              workers: int | None, executor: Executor | None, progress: bool,
              trajectories: bool | Sequence[str] = False,
-             scheduler: str | None = None) -> Comparison:
+             scheduler: str | None = None, resume: bool = False) -> Comparison:
     if scheduler:  # a cluster's workers must find the cases at the same, absolute, place
         out = out.resolve()
     base_net, index = prepare_network(sc, out, [s.name for s in specs])
@@ -418,16 +556,31 @@ def _compare(sc: Scenario, specs: list[Any], seeds: tuple[int, ...], out: Path,
         cases += [build_case(sc, spec, draft, s, out, corridors=corridors if s == seeds[0] else ())
                   for s in seeds]
     approaches = index.signal_approaches
-    labels = [f"plan={c.plan} seed={c.seed}" for c in cases]
-    task = _CaseTask(sc.end_s, approaches, sc.begin_s)
-    if executor is not None:
-        runs = map_tasks(task, cases, executor, labels, progress=progress)
+    inputs = _inputs_key(sc)
+    keys = {str(c.dir): run_key(c, inputs) for c in cases}
+    done = {i: r for i, c in enumerate(cases)
+            if resume and (r := read_run(c.dir, keys[str(c.dir)])) is not None}
+    if resume:
+        print(f"resuming {out}: {len(done)} of {len(cases)} runs finished earlier with the same "
+              f"inputs are reused, {len(cases) - len(done)} to run", file=sys.stderr)
+    todo = [c for i, c in enumerate(cases) if i not in done]
+    for c in todo:  # an older record beside this run's outputs would pass them off as its own
+        (c.dir / RUN_FILE).unlink(missing_ok=True)
+    labels = [f"plan={c.plan} seed={c.seed}" for c in todo]
+    # every run records itself as it finishes: a killed comparison loses no finished run
+    task = _CaseTask(sc.end_s, approaches, sc.begin_s, keys)
+    if not todo:
+        new: list[RunResult] = []
+    elif executor is not None:
+        new = map_tasks(task, todo, executor, labels, progress=progress)
     elif scheduler:
         with dask_executor(scheduler, shared=out, inputs=scenario_files(sc)) as ex:
-            runs = map_tasks(task, cases, ex, labels, progress=progress)
+            new = map_tasks(task, todo, ex, labels, progress=progress)
     else:
-        with local_executor(workers, len(cases)) as ex:
-            runs = map_tasks(task, cases, ex, labels, progress=progress)
+        with local_executor(workers, len(todo)) as ex:
+            new = map_tasks(task, todo, ex, labels, progress=progress)
+    fresh = iter(new)
+    runs = [done[i] if i in done else next(fresh) for i in range(len(cases))]
     return Comparison(scenario=sc, seeds=seeds, plans=tuple(s.name for s in specs),
                       runs=tuple(runs), sumo_version=sumo_version())
 
@@ -439,9 +592,13 @@ class _CaseTask:
     end_s: float
     approaches: dict[str, tuple[str, ...]]
     begin_s: float | None = None
+    keys: dict[str, str] = field(default_factory=dict)  # case folder → its run_key
 
     def __call__(self, case: Case) -> RunResult:
-        return execute_case(case, self.end_s, self.approaches, begin_s=self.begin_s)
+        result = execute_case(case, self.end_s, self.approaches, begin_s=self.begin_s)
+        if (key := self.keys.get(str(case.dir))) is not None:
+            write_run(result, key)
+        return result
 
 
 def better(metric: str, diff: float) -> bool | None:
