@@ -312,22 +312,26 @@ _CASE_INPUTS = ("net-file", "route-files", "additional-files")
 _GENERATED_ON = re.compile(rb"(?<=<!-- generated on )\S+")
 
 
-def run_key(case: Case, inputs: str) -> str:
+def run_key(case: Case, inputs: str, digests: dict[Path, str] | None = None) -> str:
     """SHA-256 of everything a finished run's results depend on.
 
     That is ``inputs`` (see :func:`_inputs_key`: the scenario's files, SUMO's and trafficsim's
     versions, trafficsim's source), the plan, the seed, the signal controllers, and the bytes
     of the case's ``case.sumocfg`` and of every file it loads (the plan's network, the drawn
     routes, the detectors, the measures' file): a changed window, seed, option, measure or
-    builder gives another key, and the run is run again.
+    builder gives another key, and the run is run again.  ``digests`` (file → its SHA-256)
+    spares reading a plan's network again for each seed.
     """
     h = hashlib.sha256()
     head = {"format": _RUN_FORMAT, "inputs": inputs, "plan": case.plan, "seed": case.seed,
             "controllers": list(case.controllers)}
     h.update(json.dumps(head, sort_keys=True).encode())
+    digests = {} if digests is None else digests
     for f in _case_files(case.config):
-        h.update(b"\0" + os.path.relpath(f, case.dir).encode() + b"\0")
-        h.update(_GENERATED_ON.sub(b"", f.read_bytes(), count=1) if f.is_file() else b"(missing)")
+        if f not in digests:
+            digests[f] = hashlib.sha256(_GENERATED_ON.sub(b"", f.read_bytes(), count=1)
+                                        if f.is_file() else b"(missing)").hexdigest()
+        h.update(f"\0{os.path.relpath(f, case.dir)}\0{digests[f]}".encode())
     return h.hexdigest()
 
 
@@ -524,7 +528,7 @@ def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
             raise UsageError(msg)
         with tempfile.TemporaryDirectory(prefix="trafficsim-") as tmp:
             return _compare(sc, specs, seed_list, Path(tmp), workers, executor, progress,
-                            trajectories, scheduler)
+                            trajectories, scheduler, record=False)
     with out_dir_lock(out):
         # a result of an earlier run would otherwise sit beside this run's cases until the end
         # (or for good, if this run is interrupted)
@@ -544,7 +548,9 @@ def _run_plans(sc: Scenario, names: Sequence[str], seeds: Sequence[int] | None,
 def _compare(sc: Scenario, specs: list[Any], seeds: tuple[int, ...], out: Path,
              workers: int | None, executor: Executor | None, progress: bool,
              trajectories: bool | Sequence[str] = False,
-             scheduler: str | None = None, resume: bool = False) -> Comparison:
+             scheduler: str | None = None, resume: bool = False, *,
+             record: bool = True) -> Comparison:
+    """Build and run the cases; ``record``: each run keeps its :data:`RUN_FILE` (for resume)."""
     if scheduler:  # a cluster's workers must find the cases at the same, absolute, place
         out = out.resolve()
     base_net, index = prepare_network(sc, out, [s.name for s in specs])
@@ -556,8 +562,11 @@ def _compare(sc: Scenario, specs: list[Any], seeds: tuple[int, ...], out: Path,
         cases += [build_case(sc, spec, draft, s, out, corridors=corridors if s == seeds[0] else ())
                   for s in seeds]
     approaches = index.signal_approaches
-    inputs = _inputs_key(sc)
-    keys = {str(c.dir): run_key(c, inputs) for c in cases}
+    keys: dict[str, str] = {}
+    if record:
+        inputs = _inputs_key(sc)
+        digests: dict[Path, str] = {}
+        keys = {str(c.dir): run_key(c, inputs, digests) for c in cases}
     done = {i: r for i, c in enumerate(cases)
             if resume and (r := read_run(c.dir, keys[str(c.dir)])) is not None}
     if resume:
