@@ -191,3 +191,102 @@ def test_pytest_plugin(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*scenario metrics left their tolerance band*",
                                  "FAIL *small_corridor*"])
+
+
+def _doc(plans: dict[str, dict[str, list[float | None]]], seeds: list[int]) -> dict:
+    """A comparison document as ``to_dict`` writes it (per-seed values only)."""
+    return {"scenario": "s", "seeds": seeds,
+            "plans": {p: {m: {"per_seed": v} for m, v in ms.items()} for p, ms in plans.items()}}
+
+
+def test_measure_metrics_are_checked_and_rules_allow_no_change() -> None:
+    from trafficsim.metrics import METRICS
+    from trafficsim.regression import check_against
+
+    general = {m: [10.0, 11.0, 12.0] for m in METRICS}
+    recorded = {"tidal": {**general, "tidal_peak_delay_s": [50.0, 52.0, 51.0],
+                          "tidal_conflict_veh_s": [0.0, 0.0, 0.0]},
+                "baseline": {**general, "tidal_conflict_veh_s": [None, None, None]}}
+    entry = {"seeds": [1, 2, 3], "plans": recorded}
+
+    def checks(**now: list[float | None]) -> dict[tuple[str, str], bool]:
+        plans = {p: {**ms, **(now if p == "tidal" else {})} for p, ms in recorded.items()}
+        return {(c.plan, c.metric): c.passed for c in check_against(entry, _doc(plans, [1, 2, 3]))}
+
+    same = checks()
+    assert all(same.values())
+    # by default: the contract metrics and each plan's measure metrics (undefined in the baseline
+    # plan on every seed, and staying so: a pass)
+    assert {("tidal", "tidal_peak_delay_s"), ("tidal", "tidal_conflict_veh_s"),
+            ("baseline", "tidal_conflict_veh_s")} <= set(same)
+    assert ("tidal", "nox_kg") not in same
+    # a measure's delay 8% up on every seed: caught, and only that
+    worse = checks(tidal_peak_delay_s=[54.0, 56.2, 55.0])
+    assert [k for k, ok in worse.items() if not ok] == [("tidal", "tidal_peak_delay_s")]
+    # a rule kept at 0 (must be 0): one vehicle-second on one seed fails, though the ordinary
+    # band (paired noise allowance over three seeds) would let it pass
+    assert check_metric([0.0, 0.0, 0.0], [0.0, 3.0, 0.0], paired=True)[3]
+    assert not checks(tidal_conflict_veh_s=[0.0, 3.0, 0.0])[("tidal", "tidal_conflict_veh_s")]
+    assert not checks(tidal_conflict_veh_s=[0.0, None, 0.0])[("tidal", "tidal_conflict_veh_s")]
+    # unpaired (fresh seeds): still no change allowed
+    fresh = check_against(entry, _doc({"tidal": {**recorded["tidal"],
+                                                 "tidal_conflict_veh_s": [0.0, 0.0, 1.0]}},
+                                      [4, 5, 6]))
+    rule = next(c for c in fresh if c.metric == "tidal_conflict_veh_s")
+    assert not rule.passed and rule.band == 0.0 and not rule.paired
+    # a rule metric the baseline recorded as non-zero is judged like any other metric
+    entry2 = {"seeds": [1, 2, 3], "plans": {"p": {"hov_violations_veh_s": [40.0, 44.0, 42.0]}}}
+    c = check_against(entry2, _doc({"p": {"hov_violations_veh_s": [40.2, 44.1, 42.3]}},
+                                   [1, 2, 3]), metrics=["hov_violations_veh_s"])[0]
+    assert c.passed and c.tolerance == pytest.approx(0.02 * 42.0)
+
+
+def test_an_older_baseline_without_measure_metrics_still_passes() -> None:
+    from trafficsim.metrics import METRICS
+    from trafficsim.regression import _unrecorded, check_against
+
+    general = {m: [10.0, 11.0] for m in METRICS}
+    entry = {"seeds": [1, 2], "plans": {"bay": general}}
+    doc = _doc({"bay": {**general, "bay_overstays_veh": [1.0, 2.0]}}, [1, 2])
+    checks = check_against(entry, doc)
+    assert len(checks) == len(METRICS) and all(c.passed for c in checks)
+    assert _unrecorded("s", entry, doc) == [
+        "s: plan 'bay' reports bay_overstays_veh, which the baseline did not record: not "
+        "checked; record them with --update"]
+
+
+@pytest.mark.sumo
+def test_regress_checks_a_measure_metric_end_to_end(tmp_path: Path, capsys) -> None:
+    """A small HOV scenario: its baseline records the HOV metrics, and regress checks them."""
+    from tests.test_hov_lane import SCENARIO as HOV
+
+    text = HOV.replace('end = "07:25"', 'end = "07:10"').replace("seeds = [1, 2, 3]",
+                                                                   "seeds = [1]")
+    text = text[:text.index("[plans.hov_added]")].replace('["07:05", "07:25"]',
+                                                          '["07:02", "07:10"]')
+    sc = tmp_path / "hov.toml"
+    sc.write_text(text)
+    base = tmp_path / "base.json"
+    assert main(_regress(sc, base, "--update")) == 0
+    data = json.loads(base.read_text())
+    plans = data["scenarios"]["hov_small"]["plans"]
+    assert plans["hov"]["hov_violations_veh_s"] == [0.0]  # the lane's rule, kept
+    # the recorded HOV delay 10% lower than this code gives: regress fails on that metric only,
+    # and checked the HOV metrics beside the contract ones
+    plans["hov"]["hov_delay_s"] = [v / 1.1 for v in plans["hov"]["hov_delay_s"]]
+    shifted = tmp_path / "shifted.json"
+    shifted.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(_regress(sc, shifted)) == 4
+    rows = [ln.split() for ln in capsys.readouterr().out.splitlines()
+            if ln.startswith(("ok ", "FAIL "))]
+    assert [r[3] for r in rows if r[0] == "FAIL"] == ["hov_delay_s"]
+    assert {"hov_violations_veh_s", "hov_lane_share", "non_hov_delay_s", "mean_delay_s"} <= {
+        r[3] for r in rows if r[0] == "ok" and r[2] == "hov"}
+    # an older baseline without the measure metrics passes (and says what it did not check)
+    for p in plans.values():
+        for m in [m for m in p if m.startswith(("hov_", "non_hov_"))]:
+            del p[m]
+    base.write_text(json.dumps(data))
+    assert main(_regress(sc, base)) == 0
+    assert "which the baseline did not record: not checked" in capsys.readouterr().err

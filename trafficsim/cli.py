@@ -85,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     reg.add_argument("--seeds", type=_seeds, help="seeds (default: the baseline's, paired)")
     reg.add_argument("--end", type=_end, help="override the simulation end [s]")
     reg.add_argument("--metrics", help="comma-separated metrics to check (default: the "
-                                       "contract metrics)")
+                                       "contract metrics and the measure-specific metrics "
+                                       "each plan's baseline recorded)")
     reg.add_argument("--rel-tol", type=_rel_tol, default=None,
                      help="accepted relative change (default 0.02)")
     reg.add_argument("--confidence", type=_confidence, default=None,
@@ -717,9 +718,10 @@ def _regress(args: argparse.Namespace) -> int:
     from trafficsim import regression
     from trafficsim.metrics import METRICS, metric_info
 
-    metrics = (tuple(m for m in args.metrics.split(",") if m) if args.metrics else METRICS)
-    unknown = [m for m in metrics if metric_info(m) is None]
-    if unknown or not metrics:
+    # default (None): the contract metrics and each plan's recorded measure metrics
+    metrics = tuple(m for m in args.metrics.split(",") if m) if args.metrics else None
+    unknown = [m for m in metrics or () if metric_info(m) is None]
+    if unknown or metrics == ():
         # an unknown name would be "missing on both sides" and pass: a check that checks nothing
         raise UsageError(f"--metrics {args.metrics}: {', '.join(unknown) or 'nothing'} is not a "
                          "metric; expected names such as " + ", ".join(METRICS))

@@ -36,6 +36,17 @@ unpaired check with few seeds has a wider band (the report prints it for every m
 fresh seeds to confirm that a change is noise, and the baseline's seeds to catch small shifts.
 
 A single seed has no noise estimate: the band is then the tolerance alone.
+
+What is checked
+---------------
+By default, each plan's contract metrics (:data:`~trafficsim.metrics.METRICS`) and every
+measure-specific metric its baseline recorded (``tidal_peak_delay_s``, ``hov_violations_veh_s``,
+``bay_overstays_veh``, ...; a baseline records every metric of the run).  A measure metric's
+tolerance floor follows its unit (:data:`UNIT_ABS_TOL`).  A *rule* metric (declared with
+``MetricInfo(rule=True)``: a tidal lane entered against its direction, a stop in a bay outside
+its windows, a non-HOV vehicle on an HOV lane) that the baseline recorded as 0 must stay exactly
+0 on every seed: tolerance 0, no noise allowance.  A metric the run reports but an older
+baseline lacks is not checked (a warning says so; ``--update`` records it).
 """
 
 from __future__ import annotations
@@ -53,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from trafficsim.errors import Issue, ScenarioError
-from trafficsim.metrics import METRICS, is_improvement
+from trafficsim.metrics import CORE_METRICS, METRICS, is_improvement, metric_info
 
 FORMAT = "trafficsim-baseline/1"
 #: Default relative tolerance of a metric's shift. [-]
@@ -66,6 +77,9 @@ ABS_TOL: dict[str, float] = {
     "person_delay_s": 0.5, "mean_stops": 0.02, "throughput_veh": 2.0, "unfinished_veh": 2.0,
     "teleports": 2.0, "collisions": 0.5, "not_inserted_veh": 2.0,
 }
+#: Absolute floors of a measure-specific metric's tolerance, by its unit (as for the core
+#: metrics above: a few vehicles, half a second).
+UNIT_ABS_TOL: dict[str, float] = {"veh": 2.0, "s": 0.5}
 
 
 @dataclass(frozen=True)
@@ -315,28 +329,74 @@ def baseline_entry(doc: Mapping[str, Any], scenario_file: str) -> dict[str, Any]
     }
 
 
+def plan_metrics(recorded: Mapping[str, Any]) -> list[str]:
+    """The metrics checked by default for a plan whose baseline recorded ``recorded``.
+
+    The contract metrics, then the measure-specific ones the baseline holds, in its order
+    (the general extra metrics, e.g. ``nox_kg``, are recorded but not checked by default).
+    """
+    return [*METRICS, *(m for m in recorded if m not in CORE_METRICS and m not in METRICS)]
+
+
 def check_against(entry: Mapping[str, Any], doc: Mapping[str, Any], *,
-                  metrics: Sequence[str] = METRICS, rel_tol: float = REL_TOL,
+                  metrics: Sequence[str] | None = None, rel_tol: float = REL_TOL,
                   confidence: float = CONFIDENCE) -> list[Check]:
-    """Check a new comparison document against a baseline entry, metric by metric."""
+    """Check a new comparison document against a baseline entry, metric by metric.
+
+    ``metrics``: the metrics to check; None for each plan's :func:`plan_metrics`.
+    """
     paired = list(entry.get("seeds", [])) == list(doc.get("seeds", []))
     name = str(doc.get("scenario", ""))
     checks = []
     for plan, base in entry.get("plans", {}).items():
         now = doc.get("plans", {}).get(plan)
-        for m in metrics:
-            b = base.get(m, [])
-            c = (now or {}).get(m, {}).get("per_seed", [])
-            shift, tol, noise, ok = check_metric(
-                [math.nan if v is None else v for v in b],
-                [math.nan if v is None else v for v in c], paired=paired, rel_tol=rel_tol,
-                abs_tol=ABS_TOL.get(m, 0.0), confidence=confidence)
+        for m in (plan_metrics(base) if metrics is None else metrics):
+            b = [math.nan if v is None else v for v in base.get(m, [])]
+            c = [math.nan if v is None else v
+                 for v in (now or {}).get(m, {}).get("per_seed", [])]
+            if _kept_rule(m, b):
+                shift, tol, noise, ok = _rule_check(b, c, paired=paired)
+            else:
+                shift, tol, noise, ok = check_metric(b, c, paired=paired, rel_tol=rel_tol,
+                                                     abs_tol=_abs_tol(m), confidence=confidence)
             if now is None:
                 ok = False  # the plan disappeared from the scenario
             checks.append(Check(scenario=name, plan=plan, metric=m,
                                 baseline=_mean(b), current=_mean(c), shift=shift,
                                 tolerance=tol, noise=noise, paired=paired, passed=ok))
     return checks
+
+
+def _abs_tol(metric: str) -> float:
+    """The tolerance floor of a metric: its own, else its unit's (measure metrics)."""
+    if metric in ABS_TOL:
+        return ABS_TOL[metric]
+    info = metric_info(metric)
+    return UNIT_ABS_TOL.get(info.unit, 0.0) if info is not None else 0.0
+
+
+def _kept_rule(metric: str, recorded: Sequence[float]) -> bool:
+    """Whether ``metric`` is a rule metric that the baseline recorded as 0 (where defined)."""
+    info = metric_info(metric)
+    kept = [v for v in recorded if not math.isnan(v)]
+    return info is not None and info.rule and bool(kept) and all(v == 0 for v in kept)
+
+
+def _rule_check(baseline: Sequence[float], current: Sequence[float], *,
+                paired: bool) -> tuple[float, float, float, bool]:
+    """A rule kept at 0 must stay 0 on every seed run (no tolerance, no noise allowance).
+
+    Paired, a seed on which the metric is undefined must stay undefined (as in
+    :func:`check_metric`).  Returns ``shift, tolerance, noise, passed`` as it does.
+    """
+    c = np.asarray(current, dtype=float)
+    b = np.asarray(baseline, dtype=float)
+    if not len(c) or np.all(np.isnan(c)):
+        return math.nan, 0.0, 0.0, False  # the rule's metric vanished
+    if paired and (len(b) != len(c) or np.any(np.isnan(b) != np.isnan(c))):
+        return math.nan, 0.0, 0.0, False
+    kept = c[~np.isnan(c)]
+    return float(np.mean(kept)), 0.0, 0.0, bool(np.all(kept == 0))
 
 
 def _mean(values: Sequence[float | None]) -> float:
@@ -364,7 +424,7 @@ def version_warnings(entry: Mapping[str, Any], doc: Mapping[str, Any]) -> list[s
 # --------------------------------------------------------------------------------------------
 def regress(scenarios: Sequence[str | Path], baseline: str | Path, *, update: bool = False,
             seeds: Sequence[int] | None = None, end_s: float | None = None,
-            metrics: Sequence[str] = METRICS, rel_tol: float = REL_TOL,
+            metrics: Sequence[str] | None = None, rel_tol: float = REL_TOL,
             confidence: float = CONFIDENCE, workers: int | None = None,
             progress: bool = False) -> RegressionReport:
     """Re-run scenarios and check their metrics against a baseline file (or record it).
@@ -383,7 +443,8 @@ def regress(scenarios: Sequence[str | Path], baseline: str | Path, *, update: bo
     end_s
         Simulation end (default: the baseline's window; with ``update``: the scenario's). [s]
     metrics
-        Metrics to check.
+        Metrics to check (default: the contract metrics and each plan's recorded
+        measure-specific ones, see :func:`plan_metrics`).
     rel_tol, confidence
         See the module docstring.
     workers, progress
@@ -434,11 +495,24 @@ def regress(scenarios: Sequence[str | Path], baseline: str | Path, *, update: bo
         report.warnings += version_warnings(entry, doc)
         report.warnings += [f"{sc.name}: plan '{p}' has no baseline and is not checked; record "
                             "it with --update" for p in doc["plans"] if p not in entry["plans"]]
+        if metrics is None:
+            report.warnings += _unrecorded(sc.name, entry, doc)
         report.checks += check_against(entry, doc, metrics=metrics, rel_tol=rel_tol,
                                        confidence=confidence)
     if update:
         save_baseline(base_path, data)
     return report
+
+
+def _unrecorded(name: str, entry: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str]:
+    """Warnings for measure metrics a plan reports that its (older) baseline lacks."""
+    out = []
+    for plan, base in entry.get("plans", {}).items():
+        new = [m for m in plan_metrics(doc.get("plans", {}).get(plan, {})) if m not in base]
+        if new:
+            out.append(f"{name}: plan '{plan}' reports {', '.join(new)}, which the baseline "
+                       "did not record: not checked; record them with --update")
+    return out
 
 
 def _relative(path: Path, baseline: Path) -> str:

@@ -238,11 +238,17 @@ class MetricInfo:
         number of uses of a bay): a significant change is reported, never called better.
     description
         One line for tables and documentation.
+    rule
+        A rule the plan's model keeps by construction (a tidal lane entered against its
+        direction, a stop in a bay outside its windows): where a plan recorded 0, any other
+        value is a fault, and ``regress`` accepts no change at all (tolerance 0, no noise
+        allowance).
     """
 
     unit: str
     better: Literal["lower", "higher"] | None
     description: str = ""
+    rule: bool = False
 
     def __post_init__(self) -> None:
         if self.better not in ("lower", "higher", None):

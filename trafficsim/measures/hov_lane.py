@@ -91,7 +91,8 @@ class HovLane(Measure):
         "hov_lane_veh_h": MetricInfo("veh/h", None, "vehicles entering the HOV lane per edge and "
                                                     "hour of its windows"),
         "hov_violations_veh_s": MetricInfo("veh·s", "lower", "time non-eligible vehicles spent "
-                                                             "on the lane in its windows"),
+                                                             "on the lane in its windows",
+                                           rule=True),
         "hov_delay_s": MetricInfo("s", "lower", "mean delay of qualifying (HOV) vehicles"),
         "non_hov_delay_s": MetricInfo("s", "lower", "mean delay of the other vehicles"),
         "hov_travel_time_s": MetricInfo("s", "lower", "mean travel time of HOV vehicles"),

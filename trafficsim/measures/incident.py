@@ -97,7 +97,8 @@ class Incident(Measure):
     METRICS: ClassVar[dict[str, MetricInfo]] = {
         "{id}_blocked_min": MetricInfo("min", "lower", "how long the lanes were really blocked"),
         "{id}_blocked_lane_veh": MetricInfo(
-            "veh", None, "vehicles that passed the blocked stretch in a blocked lane (a check: 0)"),
+            "veh", None, "vehicles that passed the blocked stretch in a blocked lane (a check: 0)",
+            rule=True),
         "{id}_max_queue_m": MetricInfo("m", "lower", "longest queue behind the incident"),
         "{id}_queue_cleared_min": MetricInfo(
             "min", "lower", "from the crash until the queue was back to its pre-incident level"),

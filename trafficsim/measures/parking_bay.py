@@ -88,7 +88,7 @@ class ParkingBay(Measure):
         "bay_longest_stay_s": MetricInfo("s", None, "longest stay in the bay"),
         "bay_overstays_veh": MetricInfo("veh", "lower", "stays longer than the maximum"),
         "bay_outside_window_veh": MetricInfo("veh", "lower", "stops in the bay outside its "
-                                                             "windows (must be 0)"),
+                                                             "windows (must be 0)", rule=True),
     }
     REPORT_TITLE: ClassVar[str] = "Kerb bays: occupancy"
     REPORT_ORDER: ClassVar[float] = 36.0

@@ -87,7 +87,8 @@ class TidalLane(Measure):
         "tidal_lane_share": MetricInfo("-", None, "share of the peak traffic on the reversible "
                                                   "lane"),
         "tidal_conflict_veh_s": MetricInfo("veh·s", "lower", "time vehicles spent on the lane "
-                                                             "against its direction (must be 0)"),
+                                                             "against its direction (must be 0)",
+                                           rule=True),
     }
     REPORT_TITLE = "Tidal lane: by direction"
     REPORT_ORDER = 32.0

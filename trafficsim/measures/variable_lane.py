@@ -135,7 +135,7 @@ class VariableLane(Measure):
                           "vehicles making that movement, in that schedule period"),
         "varlane_{edge}_wrong_movement_veh": MetricInfo(
             "veh", "lower", "vehicles that left the variable lane towards a movement it did not "
-                            "serve at the time (must be 0)"),
+                            "serve at the time (must be 0)", rule=True),
         "varlane_{edge}_lane_share": MetricInfo(
             "-", None, "share of the vehicles making the lane's scheduled movement that used "
                        "the variable lane"),
