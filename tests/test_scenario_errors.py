@@ -543,3 +543,15 @@ def test_a_folder_given_as_the_scenario_is_named_as_a_folder(tmp_path: Path, cap
     err = capsys.readouterr()
     assert "is a folder; expected a .toml scenario or a SUMO .sumocfg file" in err.out + err.err
     assert "file not found" not in err.out + err.err
+
+
+@pytest.mark.parametrize(("measure", "field", "says"), [
+    ('control = "actuated"\ntls = []', "tls", "leave tls out for every light"),
+    ('control = "webster"\nflows_veh_h = {}', "flows_veh_h", "the counted flow of each approach"),
+])
+def test_an_empty_list_of_lights_or_flows_is_refused(write, measure, field, says) -> None:
+    """``tls = []`` ran every light under the new control (left out, tls means all), and
+    ``flows_veh_h = {}`` ran Webster on no counts at all; both exited 0."""
+    err = load_text(write, GOOD + f'\n[[plans.sp.measures]]\ntype = "signal_plan"\n{measure}\n')
+    assert fields(err) == [f"plans.sp.measures[0].{field}"]
+    assert "is empty" in str(err) and says in str(err)
