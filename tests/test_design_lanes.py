@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +25,7 @@ from trafficsim.measures.lane_use import LaneUse
 from trafficsim.netmodel import read_network
 from trafficsim.optimise import OptimiseSettings, optimise
 from trafficsim.optimise.lanes import MIN_LEFT_VEH_H, propose, survey, write_lane_outputs
-from trafficsim.scenario import BASELINE, load_scenario
+from trafficsim.scenario import BASELINE, PlanSpec, load_scenario
 from trafficsim.signals import read_plan
 from trafficsim.sumo import run_tool
 
@@ -248,3 +250,82 @@ def test_a_u_turn_of_the_median_lane_stays_with_the_left_lane() -> None:
     b = Approach(edge="9", tls="8", marking=("LTU", "TU"), length_m=200.0,
                  flows_veh_h={"T": 134.0, "L": 206.0, "U": 12.0}, to_edges={})
     assert {name: m.lanes for name, m in _markings(b)}["left_lane"] == ("L", "TU")
+
+
+def _break_sumo_input(monkeypatch: pytest.MonkeyPatch, which: Callable[[PlanSpec], bool]) -> None:
+    """Cut the network of the cases of plans ``which`` picks short: SUMO itself refuses it."""
+    import trafficsim.optimise.evaluation as evaluation
+
+    build = evaluation.build_case
+
+    def broken(sc: Any, plan: PlanSpec, *args: Any, **kwargs: Any) -> Any:
+        case = build(sc, plan, *args, **kwargs)
+        if which(plan):
+            case.net.write_text(case.net.read_text()[:5000])
+        return case
+
+    monkeypatch.setattr(evaluation, "build_case", broken)
+
+
+def _is_pocket(plan: PlanSpec) -> bool:
+    return any(isinstance(m, LaneUse) and m.pocket_m for m in plan.measures)
+
+
+@pytest.mark.sumo
+@pytest.mark.slow
+def test_a_lane_candidate_whose_sumo_run_fails_is_journalled_and_the_search_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One candidate of the batch (the pocket) has a network SUMO refuses: the optimise used
+    to end with exit 1.  Now its failure (SUMO's own error) is journalled, the other candidate
+    decides the approach, and ``--resume`` answers the failed one from the journal."""
+    _break_sumo_input(monkeypatch, _is_pocket)
+    s = OptimiseSettings(budget=3, seeds=(1,), validate=False, compare_sumo_webster=False,
+                         check_every_s=100.0, design_lanes=True, lanes_share=0.01)
+    out = tmp_path / "o"
+    optimise(SCENARIO, out=out, settings=s, workers=1, progress=False)
+    lines = (out / "journal.jsonl").read_text().splitlines()
+    lanes = [json.loads(ln) for ln in lines if json.loads(ln)["role"] == "lanes"]
+    failed = [e for e in lanes if e.get("error")]
+    assert len(lanes) == 2 and len(failed) == 1
+    assert "Error" in failed[0]["error"] and failed[0]["objective"] is None
+    doc = json.loads((out / "optimise.json").read_text())
+    assert doc["failed_evaluations"] == 1
+    rows = {c["name"]: c for c in doc["design"]["lanes"]["candidates"]}
+    assert rows["left_pocket"]["decision"] == "error" and "Error" in rows["left_pocket"]["error"]
+    assert rows["left_lane"]["objective_carried"] > 0  # the other candidate ran
+    assert doc["best"]["key"] != failed[0]["key"]
+    # resumed, still broken: nothing runs again (a retried failure would add a line)
+    optimise(SCENARIO, out=out, settings=s, workers=1, progress=False, resume=True)
+    assert (out / "journal.jsonl").read_text().splitlines() == lines
+
+
+@pytest.mark.sumo
+def test_a_starting_plan_sumo_refuses_still_ends_the_optimise(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        ) -> None:
+    """Every plan is judged against the starting plan: its failure stays fatal (exit 1 with
+    SUMO's text) and is not journalled, so a resumed run tries it again."""
+    _break_sumo_input(monkeypatch, lambda plan: True)
+    out = tmp_path / "o"
+    assert main(["optimise", str(SCENARIO), "--design", "--budget", "3", "--seeds", "1",
+                 "--out", str(out), "--quiet", "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "Error" in err and "Traceback" not in err
+    journal = out / "journal.jsonl"
+    assert not journal.exists() or not journal.read_text().strip()
+
+
+def test_a_failed_evaluation_survives_the_journal_as_strict_json(tmp_path: Path) -> None:
+    """A failed plan: objective null (not the non-JSON Infinity), its error kept; read back,
+    its objective is infinite, so it never wins."""
+    import math
+
+    from trafficsim.optimise.journal import Journal, JournalEntry
+
+    j = Journal(tmp_path / "journal.jsonl")
+    j.add(JournalEntry(n=1, key="a", role="lanes", objective=math.inf, cut=False, cut_at=None,
+                       per_seed={}, wall_s=0.0, sumo_wall_s=0.0, error="sumo failed"))
+    line = (tmp_path / "journal.jsonl").read_text()
+    assert json.loads(line, parse_constant=lambda c: pytest.fail(c))["objective"] is None
+    e = Journal(tmp_path / "journal.jsonl").entries["a"]
+    assert e.objective == math.inf and e.error == "sumo failed"

@@ -543,3 +543,42 @@ def test_a_folder_given_as_the_scenario_is_named_as_a_folder(tmp_path: Path, cap
     err = capsys.readouterr()
     assert "is a folder; expected a .toml scenario or a SUMO .sumocfg file" in err.out + err.err
     assert "file not found" not in err.out + err.err
+
+
+@pytest.mark.parametrize(("measure", "field", "says"), [
+    ('control = "actuated"\ntls = []', "tls", "leave tls out for every light"),
+    ('control = "webster"\nflows_veh_h = {}', "flows_veh_h", "the counted flow of each approach"),
+])
+def test_an_empty_list_of_lights_or_flows_is_refused(write, measure, field, says) -> None:
+    """``tls = []`` ran every light under the new control (left out, tls means all), and
+    ``flows_veh_h = {}`` ran Webster on no counts at all; both exited 0."""
+    err = load_text(write, GOOD + f'\n[[plans.sp.measures]]\ntype = "signal_plan"\n{measure}\n')
+    assert fields(err) == [f"plans.sp.measures[0].{field}"]
+    assert "is empty" in str(err) and says in str(err)
+
+
+@pytest.mark.parametrize(("measure", "says"), [
+    ('type = "truck_ban"\nedges = ["J1_J2"]\nwindows = []', "leave it out for the whole"),
+    ('type = "hov_lane"\nedges = ["W_J1", "J1_J2"]\nlane = 0\nwindows = []',
+     "leave it out for the whole"),
+    ('type = "parking_bay"\nedge = "J1_J2"\npos_m = 150\ncapacity = 3\nwindows = []',
+     "at least one window"),
+])
+def test_an_empty_list_of_windows_is_refused(write, measure, says) -> None:
+    """``windows = []`` exited 0: a truck ban or HOV lane then held all day (as if left out),
+    a kerb bay was never open."""
+    err = load_text(write, GOOD + f"\n[[plans.w.measures]]\n{measure}\n")
+    assert fields(err) == ["plans.w.measures[0].windows"]
+    assert "is empty" in str(err) and says in str(err)
+
+
+def test_a_tidal_lane_may_serve_one_direction_only() -> None:
+    """(Its empty windows of the other direction are not an error.)"""
+    from trafficsim.measures.tidal_lane import TidalLane
+    from trafficsim.spec import Fields
+
+    issues: list[ts.Issue] = []
+    TidalLane.parse(Fields({"type": "tidal_lane", "inbound": ["W_J1"],
+                            "inbound_windows": [["07:00", "07:10"]], "outbound_windows": []},
+                           Path("x.toml"), "plans.t.measures[0]", issues))
+    assert not [i for i in issues if "windows" in i.field]

@@ -318,15 +318,22 @@ class Fields:
         return tuple(out)
 
 
-def read_windows(f: Fields, key: str, *, required: bool = True) -> tuple[tuple[float, float], ...]:
+def read_windows(f: Fields, key: str, *, required: bool = True, allow_empty: bool = False
+                 ) -> tuple[tuple[float, float], ...]:
     """Time windows ``[["07:00", "09:00"], ["16:30", "19:30"]]`` → sorted ((begin, end), …) [s].
 
     Each window must end after it begins and windows must not overlap; problems are recorded
     against ``key[i]``.  Checking windows against the simulation window needs the scenario, so
-    measures do that in ``check`` with :func:`window_issues`.
+    measures do that in ``check`` with :func:`window_issues`.  An empty list is a problem unless
+    ``allow_empty``: where the key may be left out it would silently mean the whole
+    simulation (the default), elsewhere a measure that is never in force.
     """
     raw = f.list(key, None if not required else _MISSING)
     if raw is None or raw is _MISSING:  # a missing required list is already reported
+        return ()
+    if isinstance(raw, list) and not raw and not allow_empty:
+        hint = "" if required else "; leave it out for the whole simulation"
+        f.error(key, f'is empty; expected at least one window such as [["07:00", "09:00"]]{hint}')
         return ()
     out: list[tuple[float, float]] = []
     for i, w in enumerate(raw):

@@ -395,6 +395,14 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def stopping() -> bool:
+    """Whether this process was asked to stop (its SUMO children are being killed).
+
+    A run that fails meanwhile failed because of the stop, not of its own.
+    """
+    return _stop_signal is not None
+
+
 def kill_children() -> None:
     """Kill every running child's process group, now (e.g. before this process exits)."""
     for proc in list(_children.values()):

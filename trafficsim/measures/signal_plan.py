@@ -192,6 +192,10 @@ class SignalPlanMeasure(Measure):
             f.error("control", "is missing; give file = \"plan.add.xml\", control = "
                                "\"actuated\" / \"webster\", or a phasing")
         tls = tuple(f.str_list("tls", ()))
+        if f.has("tls") and not tls and isinstance(f.table.get("tls"), list):
+            # (left out, tls means every light: an empty list would silently mean the same)
+            f.error("tls", "is empty; expected traffic-light ids, or leave tls out for every "
+                           "light")
         kw: dict[str, object] = {"control": control, "tls": tls, "phasing": phasing}
         if phasing and control not in DESIGN_CONTROLS:
             f.error("phasing", f"works with control = {', '.join(map(repr, DESIGN_CONTROLS))}, "
@@ -264,6 +268,9 @@ class SignalPlanMeasure(Measure):
                 for edge in list(flows.table):
                     pairs.append((edge, float(flows.float(edge, lo=0.0, hi=20000.0,
                                                           unit=" veh/h"))))
+            if flows is not None and not flows.table:
+                f.error("flows_veh_h", "is empty; expected the counted flow of each approach "
+                                       "edge, e.g. { W_J1 = 1250, N1_J1 = 180 } [veh/h]")
             kw["flows_veh_h"] = tuple(pairs)
             kw["saturation_flow_veh_h"] = f.float("saturation_flow_veh_h", 1800.0, lo=100.0,
                                                   hi=4000.0, unit=" veh/h")

@@ -113,8 +113,9 @@ class TidalLane(Measure):
         if isinstance(inbound, tuple) and not inbound:
             f.error("inbound", "is empty; expected the road's edges in driving order")
         outbound = f.str_list("outbound", ())
-        win_in = read_windows(f, "inbound_windows", required=False)
-        win_out = read_windows(f, "outbound_windows", required=False)
+        # (one direction's windows may be empty: the lane serves only the other one)
+        win_in = read_windows(f, "inbound_windows", required=False, allow_empty=True)
+        win_out = read_windows(f, "outbound_windows", required=False, allow_empty=True)
         if not win_in and not win_out and not f.has("inbound_windows") \
                 and not f.has("outbound_windows"):
             f.error("inbound_windows", "is missing; give inbound_windows and/or outbound_windows "

@@ -8,6 +8,7 @@ already in the journal from there, and continues where the interrupted run stopp
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,10 @@ class JournalEntry:
     lane_flows_veh_h
         Arrivals per lane, when the evaluation recorded them (the starting plan, for
         Webster). [veh/h]
+    error
+        Why the plan could not be evaluated (SUMO's error text), or None.  A failed plan's
+        objective is infinite (``null`` in the file): it never wins, and ``--resume`` answers
+        it from the journal instead of running it again.
     """
 
     n: int
@@ -66,17 +71,22 @@ class JournalEntry:
     x: tuple[float, ...] | None = None
     t: float = 0.0
     lane_flows_veh_h: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as its JSON object (seeds as strings, tuples as lists)."""
         d: dict[str, Any] = {
-            "n": self.n, "key": self.key, "role": self.role, "objective": self.objective,
+            "n": self.n, "key": self.key, "role": self.role,
+            # (a failed plan's infinite objective as null: the file stays strict JSON)
+            "objective": self.objective if math.isfinite(self.objective) else None,
             "cut": self.cut, "cut_at": list(self.cut_at) if self.cut_at else None,
             "per_seed": {str(s): m for s, m in self.per_seed.items()},
             "wall_s": self.wall_s, "sumo_wall_s": self.sumo_wall_s,
             "x": list(self.x) if self.x is not None else None, "t": self.t}
         if self.lane_flows_veh_h:
             d["lane_flows_veh_h"] = self.lane_flows_veh_h
+        if self.error is not None:
+            d["error"] = self.error
         return d
 
     def to_json(self) -> str:
@@ -94,8 +104,14 @@ class JournalEntry:
         """
         cut_at = d.get("cut_at")
         x = d.get("x")
+        error = d.get("error")
+        objective = d["objective"]
+        if objective is None and error is None:
+            msg = "objective is null but no error is given"
+            raise ValueError(msg)
         return cls(n=int(d["n"]), key=str(d["key"]), role=str(d["role"]),
-                   objective=float(d["objective"]), cut=bool(d["cut"]),
+                   objective=math.inf if objective is None else float(objective),
+                   cut=bool(d["cut"]),
                    cut_at=(int(cut_at[0]), float(cut_at[1])) if cut_at else None,
                    per_seed={int(s): {k: float(v) for k, v in m.items()}
                              for s, m in d.get("per_seed", {}).items()},
@@ -103,7 +119,8 @@ class JournalEntry:
                    x=tuple(float(v) for v in x) if x is not None else None,
                    t=float(d.get("t", 0.0)),
                    lane_flows_veh_h={str(k): float(v)
-                                     for k, v in d.get("lane_flows_veh_h", {}).items()})
+                                     for k, v in d.get("lane_flows_veh_h", {}).items()},
+                   error=str(error) if error is not None else None)
 
     @classmethod
     def from_json(cls, line: str) -> JournalEntry:

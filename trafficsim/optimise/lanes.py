@@ -565,12 +565,13 @@ def _approach(ctx: LaneSearch, inc: Layout, plan: SignalPlan, choice: dict[str, 
     """One approach's candidates tried against the incumbent.
 
     Returns the best plan found: its objective, layout, programs, phasing choice, the index of
-    its candidate, and whether the budget ran out.
+    its candidate, and whether the budget ran out; None when no candidate could be built or
+    every candidate's SUMO run failed (each row says why).
 
     Raises
     ------
     BudgetReached
-        When not one candidate could be run.
+        When the budget ran out before one candidate could be run.
     """
     s = ctx.search
     # 1. every candidate with the incumbent's programs, as the network builder carries them
@@ -609,13 +610,18 @@ def _approach(ctx: LaneSearch, inc: Layout, plan: SignalPlan, choice: dict[str, 
     finally:
         s.check = check
     for k, it, v in zip(which, items, values, strict=True):
-        rows[k]["objective_carried"] = _entry(s, it[0])["objective"]
+        done = _entry(s, it[0])
+        rows[k]["objective_carried"] = done["objective"]
         rows[k]["objective"] = v if v < math.inf else None
         rows[k]["phasing"] = "carried"
+        if "error" in done:  # (its SUMO run failed: journalled, the others go on)
+            rows[k] |= {"decision": "error", "error": done["error"]}
     ran = [(v, k, it[0]) for v, k, it in zip(values, which, items, strict=True)
            if v < math.inf]
     if not ran:
-        raise BudgetReached
+        if out_of_budget:
+            raise BudgetReached
+        return None  # every candidate failed: the next approach
     v_best, k_best, key = min(ran)
     c = cands[k_best]
     measures = (*inc.measures, *c.measures)
@@ -664,7 +670,11 @@ def _entry(s: Search, key: str) -> dict[str, Any]:
     if key in s.rejected:
         return {"objective": None, "unsafe": s.rejected[key][:3], "key": key}
     e = s.journal.entries.get(key)
-    return {"objective": e.objective if e else None, "cut": bool(e and e.cut), "key": key}
+    out: dict[str, Any] = {"objective": e.objective if e else None, "cut": bool(e and e.cut),
+                           "key": key}
+    if e is not None and e.error is not None:
+        out["error"] = e.error
+    return out
 
 
 # -- outputs -----------------------------------------------------------------------------------

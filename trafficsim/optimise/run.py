@@ -244,6 +244,7 @@ def optimise(scenario: Scenario | str | Path, *, out: str | Path,
             "plan": sc.tuned_plan or BASELINE,
             "early_cut": s.early_cut, "stop_weight_s": s.stop_weight_s,
             "cut_evaluations": sum(1 for e in journal.entries.values() if e.cut),
+            "failed_evaluations": sum(1 for e in journal.entries.values() if e.error),
             "search_wall_s": round(search_s, 2), "warm_start": search.warm_used,
             "best": {"key": best.key, "role": best.role, "objective": best.objective,
                      "eval": best.n, "plan": best_plan.to_dict()},
@@ -431,7 +432,8 @@ def _history_row(e: JournalEntry) -> dict[str, Any]:
     """One evaluation in ``optimise.json``'s history."""
     d = e.to_dict()
     return {k: d[k] for k in ("n", "key", "role", "objective", "cut", "cut_at", "wall_s",
-                              "sumo_wall_s", "x")} | {"mean_delay_s": e.mean("mean_delay_s")}
+                              "sumo_wall_s", "x")} | {"mean_delay_s": e.mean("mean_delay_s")} | (
+        {"error": e.error} if e.error is not None else {})
 
 
 def _unseen(seeds: Sequence[int], n: int) -> tuple[int, ...]:

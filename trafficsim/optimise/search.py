@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from trafficsim.errors import SumoError
 from trafficsim.optimise.encoding import Encoding, plan_key
 from trafficsim.optimise.evaluation import EvalResult, EvalTask, candidate_plan, evaluate
 from trafficsim.optimise.journal import Journal, JournalEntry
@@ -52,6 +53,7 @@ from trafficsim.optimise.settings import OptimiseSettings
 from trafficsim.parallel import Progress, SerialExecutor
 from trafficsim.scenario import PlanSpec, Scenario
 from trafficsim.signals import SignalPlan, green_wave_offsets, two_way_cycles_s, webster_plan
+from trafficsim.sumo import stopping
 
 #: A plan to evaluate: ``(key, plan, role, decision vector or None)``
 Item = tuple[str, SignalPlan, str, list[float] | None]
@@ -61,6 +63,12 @@ Item = tuple[str, SignalPlan, str, list[float] | None]
 #: than linearly with time, so its bound passes 3x early in the run (2x would cut it little
 #: sooner, and would flatten DE's view of merely poor plans).
 FIRST_POPULATION_CAP = 3.0
+#: Roles whose SUMO failure ends the search: every other plan is judged against the starting
+#: plan, so without it there is nothing to search from.
+FATAL_ROLES = ("start",)
+#: A candidate whose SUMO run fails is journalled as failed and the search goes on; this many
+#: failures in a row are the machine's or the scenario's, not the candidates': the search stops.
+MAX_FAILURES_IN_A_ROW = 5
 
 
 class BudgetReached(Exception):
@@ -105,6 +113,7 @@ class Search:
     layout_of: dict[str, str] = field(default_factory=dict)  # key → layout it ran on
     #: key → the plan it builds on, for plans proposed on another layout than :attr:`base`'s
     bases: dict[str, PlanSpec] = field(default_factory=dict)
+    failures_in_a_row: int = 0  # candidates whose SUMO run failed since the last success
 
     def key(self, plan: SignalPlan, layout: str | None = None) -> str:
         """The journal key of ``plan`` on ``layout`` (default: the current :attr:`layout`)."""
@@ -126,7 +135,8 @@ class Search:
         repeat (a run resumed without ``--tune-actuated``): those are left out.
         """
         exact = [e for e in self.journal.entries.values()
-                 if not e.cut and e.key in self.plans and (roles is None or e.role in roles)]
+                 if not e.cut and e.error is None and e.key in self.plans
+                 and (roles is None or e.role in roles)]
         return min(exact, key=lambda e: (e.objective, e.n)) if exact else None
 
     def task(self, key: str, plan: SignalPlan, *, threshold: float = math.inf,
@@ -155,7 +165,10 @@ class Search:
 
         Raises BudgetReached after recording the evaluations that fit in the budget.  With a
         ``check``, a plan with safety issues is never simulated: it is recorded in ``rejected``
-        (not in the journal, nor in the budget) and its objective is infinite.
+        (not in the journal, nor in the budget) and its objective is infinite.  A plan whose
+        SUMO run fails is journalled with its error and an infinite objective (so ``--resume``
+        does not run it again) and the batch goes on, except for :data:`FATAL_ROLES` and
+        :data:`MAX_FAILURES_IN_A_ROW` failures in a row, which raise the :class:`SumoError`.
         """
         if self.check is not None:
             for key, plan, _, _ in items:
@@ -200,7 +213,12 @@ class Search:
             # the whole batch at submission, before anything reaches the journal)
             for k, p, role, x in todo:
                 task = self.task(k, p, threshold=threshold, lane_output=lane_output)
-                self._record(self.numbers[k], evaluate(task), role, x)
+                try:
+                    result = evaluate(task)
+                except SumoError as exc:
+                    self._record_failure(self.numbers[k], k, role, x, exc)
+                else:
+                    self._record(self.numbers[k], result, role, x)
         elif todo:
             futures = {self.executor.submit(evaluate, self.task(k, p, threshold=threshold,
                                                                 lane_output=lane_output)):
@@ -208,7 +226,12 @@ class Search:
             try:
                 for fut in as_completed(futures):
                     n, key, role, x = futures[fut]
-                    self._record(n, fut.result(), role, x)
+                    try:
+                        result = fut.result()
+                    except SumoError as exc:
+                        self._record_failure(n, key, role, x, exc)
+                    else:
+                        self._record(n, result, role, x)
             except BaseException:
                 for f in futures:
                     f.cancel()
@@ -217,8 +240,33 @@ class Search:
             raise BudgetReached
         return [float(self.journal.entries[k].objective) for k, _, _, _ in items]
 
+    def _record_failure(self, n: int, key: str, role: str, x: list[float] | None,
+                        exc: SumoError) -> None:
+        """Journal a plan whose SUMO run failed (infinite objective, SUMO's error), or raise.
+
+        Raises ``exc`` when the failure is not the plan's own: this process is stopping (its
+        SUMOs were killed), the plan is the starting plan, or too many failed in a row.
+        """
+        self.failures_in_a_row += 1
+        if stopping() or role in FATAL_ROLES:
+            raise exc
+        entry = JournalEntry(n=n, key=key, role=role, objective=math.inf, cut=False,
+                             cut_at=None, per_seed={}, wall_s=0.0, sumo_wall_s=0.0,
+                             x=tuple(x) if x is not None else None, t=time.time(),
+                             error=str(exc))
+        self.journal.add(entry)
+        if self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+            msg = (f"{self.failures_in_a_row} plans in a row failed in SUMO (journalled as "
+                   f"failed; the cause is likely the scenario or the machine, not the plans); "
+                   f"the last: {exc}")
+            raise SumoError(msg) from exc
+        if self.progress is not None:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.progress.step(f"{role} failed ({first}); the search goes on")
+
     def _record(self, n: int, r: EvalResult, role: str, x: list[float] | None) -> None:
         # n: the order in which the search proposed the plan (completion order varies)
+        self.failures_in_a_row = 0
         entry = JournalEntry(n=n, key=r.key, role=role, objective=r.objective, cut=r.cut,
                              cut_at=r.cut_at, per_seed=r.per_seed, wall_s=round(r.wall_s, 3),
                              sumo_wall_s=round(r.sumo_wall_s, 3),
