@@ -199,10 +199,11 @@ def test_queue_switching_serves_a_waiting_side_street_at_once(shared_data: Path,
     assert len(alone) >= 4 and max(alone) <= bound + 1.0, (alone, bound)
 
 
-def _queue_choice_plans(tmp_path: Path, **plans: float) -> Program:
+def _queue_choice_plans(tmp_path: Path, end: str = "queue", **plans: float) -> Program:
     """Write each plan NAME.add.xml: the network's four stages with ITE transitions, actuated
-    (minDur 7 s, maxDur 40 s) with the queue-chosen next stage and a max wait of the given
-    value [s]; a value of 0 writes the fixed sequence with queue switching instead."""
+    (minDur 7 s, maxDur 40 s, max-gap 3 s) with the queue-chosen next stage, greens ending by
+    ``end``, and a max wait of the given value [s]; a value of 0 writes the fixed sequence with
+    queue switching instead."""
     from trafficsim.optimise.design import stage_actuated, with_queue_choice, with_queue_switching
 
     net_file = tmp_path / "net.net.xml"
@@ -215,7 +216,7 @@ def _queue_choice_plans(tmp_path: Path, **plans: float) -> Program:
     act = stage_actuated(four, [7.0] * 4, [40.0] * 4, {"max-gap": "3"})
     out = act
     for name, wait in plans.items():
-        prog = (with_queue_choice(net, act, max_wait_s=wait) if wait
+        prog = (with_queue_choice(net, act, max_wait_s=wait, end=end) if wait
                 else with_queue_switching(net, act))
         assert program_issues(net, prog) == [], name
         SignalPlan((prog,)).write(tmp_path / f"{name}.add.xml")
@@ -273,3 +274,33 @@ def test_queue_choice_serves_a_starved_stage_within_its_bound(shared_data: Path,
     unbounded = _waits(tmp_path / "out/cases/unbounded/seed_1/tripinfo.csv", "w_n")
     assert len(bounded) >= 2 and max(bounded) <= bound, (bounded, bound)
     assert not unbounded or max(unbounded) > 2 * bound, unbounded
+
+
+@pytest.mark.sumo
+def test_queue_choice_ending_on_gaps_holds_a_busy_green(shared_data: Path,
+                                                        tmp_path: Path) -> None:
+    """Under heavy through traffic on both streets, greens that end when the other stages hold
+    more occupied lanes end at their minimum every time (each street always has a queue), so
+    the light spends its time in intergreens; ending a green when its own lanes gap out (3 s)
+    holds it while its queue discharges: fewer, longer greens and more vehicles through.  The
+    left turner is still served within the max wait."""
+    flows = {("n", "s"): 900, ("s", "n"): 900, ("w", "e"): 900, ("e", "w"): 900,
+             ("w", "n"): 20}
+    sc = single_intersection_case(tmp_path, shared_data, HEADER.format(end=600) + _flows(flows)
+                                  + _plan("queues", "queues.add.xml")
+                                  + _plan("gaps", "gaps.add.xml"))
+    _queue_choice_plans(tmp_path, queues=60.0)
+    prog = _queue_choice_plans(tmp_path, end="gap", gaps=60.0)
+    assert any(d.startswith("t_g_") for d, _, _ in prog.detectors)
+    ts.compare(sc, out=tmp_path / "out", progress=False, trajectories=["w_t"])
+    greens = {prog.phases[st.green].state for st in prog.stages}
+    n_greens, through = {}, {}
+    for plan in ("queues", "gaps"):
+        sw = switch_states(tmp_path / f"out/cases/{plan}/seed_1/tls_states.xml", "t")
+        n_greens[plan] = sum(s in greens for _, s in sw)
+        through[plan] = len(_waits(tmp_path / f"out/cases/{plan}/seed_1/tripinfo.csv", ""))
+    assert n_greens["gaps"] < 0.5 * n_greens["queues"], n_greens
+    assert through["gaps"] > through["queues"], through
+    bound = 60.0 + 7.0 + max(prog.intergreens_s) + 1.0
+    lefts = _waits(tmp_path / "out/cases/gaps/seed_1/tripinfo.csv", "w_n")
+    assert lefts and max(lefts) <= bound, (lefts, bound)

@@ -434,9 +434,9 @@ class DemandActuatedEncoding(ActuatedEncoding):
     - with a sixth coordinate ``queue >= 0.5`` (and :attr:`net`): queue switching
       (:func:`with_queue_switching`) in place of SUMO's gap control: after its minimum a
       green ends as soon as more vehicles wait for the other stages than approach its own;
-    - with a seventh coordinate ``choice >= 0.5`` (and :attr:`net`): the same ending, and the
-      next stage is the one with the most demand, not the sequence's next
-      (:func:`with_queue_choice`); it overrides ``queue``.
+    - with a seventh coordinate ``choice >= 0.5`` (and :attr:`net`): the next stage is the
+      one with the most demand, not the sequence's next (:func:`with_queue_choice`); a green
+      ends on queues with ``queue >= 0.5``, else when its own lanes gap out.
     """
 
     bounds: tuple[tuple[float, float], ...] = ((5.0, 15.0), (20.0, 90.0), (1.0, 6.0),
@@ -467,7 +467,8 @@ class DemandActuatedEncoding(ActuatedEncoding):
                     for g, lo in zip(p.greens_s, mins, strict=True)]
             prog = stage_actuated(p, mins, maxs, params)
             if self.net is not None and self.choice(x):
-                prog = with_queue_choice(self.net, prog)
+                # greens end on queues (queue coordinate) or on gaps, SUMO's rule
+                prog = with_queue_choice(self.net, prog, end="queue" if x[5] >= 0.5 else "gap")
             elif len(self.bounds) > 5 and len(x) > 5 and x[5] >= 0.5 and self.net is not None:
                 prog = with_queue_switching(self.net, prog)
             progs.append(prog)
@@ -555,8 +556,9 @@ def _queue_detector(program: Program, lane: str) -> str:
 MAX_WAIT_S = 120.0
 
 
-def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WAIT_S) -> Program:
-    """An actuated ``program`` whose greens end on queues and go to the stage with most demand.
+def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WAIT_S,
+                      end: str = "queue") -> Program:
+    """An actuated ``program`` whose greens go to the stage with the most demand.
 
     :func:`with_queue_switching` ends a green early when the other stages' queues outnumber its
     own, but then runs the *next stage of the sequence*, even when another stage holds the
@@ -568,10 +570,13 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
 
     - *starved*: a stage with a vehicle on one of its lanes whose link has been red for more
       than ``max_wait_s`` (SUMO's ``r:LINK``) is taken first;
-    - *queues*: after its minimum, a green ends when more lanes hold vehicles for the other
-      stages than for its own (the rule of :func:`with_queue_switching`), and goes to the
-      stage with the most occupied lanes that the current green does not serve; ties go to the
-      earlier stage of the sequence;
+    - *demand*: after its minimum, a green ends (``end="queue"``) when more lanes hold
+      vehicles for the other stages than for its own (the rule of
+      :func:`with_queue_switching`), or (``end="gap"``) when its own lanes are empty over the
+      distance a vehicle drives in the program's ``max-gap`` (SUMO's gap-out, on lane-area
+      detectors of that length, at least 5 m), and goes to the stage with the most occupied
+      lanes that the current green does not serve; ties go to the earlier stage of the
+      sequence;
     - at ``maxDur`` the green goes to the stage with the most occupied lanes (the next in the
       sequence when nobody waits).
 
@@ -600,6 +605,16 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
 
     def count(lanes: set[str]) -> str:
         return f"({' + '.join(det(lane) for lane in sorted(lanes)) or '0'})"
+
+    gap_s = float(dict(program.params).get("max-gap", "3"))
+
+    def gap_length(lane: str) -> float:
+        ln = net.lane(lane)
+        return round(min(max(gap_s * ln.speed_m_s, 5.0), QUEUE_DETECTOR_M, ln.length_m - 0.5), 1)
+
+    def gapped_out(lanes: set[str]) -> str:  # (no own vehicle within max-gap of the stop line)
+        terms = " + ".join(f"a:{_gap_detector(program, lane)}" for lane in sorted(lanes))
+        return f"(({terms or '0'}) == 0)"
 
     def starved(a: int, b: int) -> str:
         state_a, state_b = phases[greens[a]].state, phases[greens[b]].state
@@ -634,8 +649,9 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
                 claimed.add(i)
             best = _all([f"({count(gain[b])} >= {count(gain[c])})" for c in order if c != b])
             none_starved = f"(({_any([hungry[c] for c in order if c != b])}) == 0)"
-            queue = _all([none_starved, f"({count(others)} > {count(served[a])})",
-                          f"({count(gain[b])} > 0)", best])
+            ends = (f"({count(others)} > {count(served[a])})" if end == "queue"
+                    else gapped_out(served[a]))
+            queue = _all([none_starved, ends, f"({count(gain[b])} > 0)", best])
             final = _all([none_starved, f"({count(gain[b])} > 0)", best])
             phases[i] = replace(phases[i], early_target=_any([hungry[b], queue]),
                                 final_target=_any([hungry[b], final]))
@@ -648,8 +664,15 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
     detectors = tuple((_queue_detector(program, lane), lane,
                        round(min(QUEUE_DETECTOR_M, net.lane(lane).length_m - 0.5), 1))
                       for lane in sorted(used))
+    if end == "gap":
+        detectors += tuple((_gap_detector(program, lane), lane, gap_length(lane))
+                           for lane in sorted(used))
     return replace(multi, phases=tuple(phases),
                    detectors=tuple(dict.fromkeys(multi.detectors + detectors)))
+
+
+def _gap_detector(program: Program, lane: str) -> str:
+    return f"{program.tls_id}_g_{lane}"
 
 
 def _walk_anywhere(lay: phasing.JunctionLayout, program: Program) -> Program:
