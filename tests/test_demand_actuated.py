@@ -197,3 +197,110 @@ def test_queue_switching_serves_a_waiting_side_street_at_once(shared_data: Path,
     bound = queues.phases[queues.stages[1 - k].green].min_dur_s + queues.intergreens_s[1 - k]
     alone = _waits(tmp_path / "out2/cases/queues/seed_1/tripinfo.csv", "n_s")
     assert len(alone) >= 4 and max(alone) <= bound + 1.0, (alone, bound)
+
+
+def _queue_choice_plans(tmp_path: Path, end: str = "queue", **plans: float) -> Program:
+    """Write each plan NAME.add.xml: the network's four stages with ITE transitions, actuated
+    (minDur 7 s, maxDur 40 s, max-gap 3 s) with the queue-chosen next stage, greens ending by
+    ``end``, and a max wait of the given value [s]; a value of 0 writes the fixed sequence with
+    queue switching instead."""
+    from trafficsim.optimise.design import stage_actuated, with_queue_choice, with_queue_switching
+
+    net_file = tmp_path / "net.net.xml"
+    net = read_network(net_file)
+    links = read_links(net_file)
+    space = DesignSpace(net, read_plan(net_file), links,
+                        {lk.lane_id: 300.0 for lk in links["t"]}, WebsterSettings())
+    four = space.plan({})["t"]
+    assert len(four.stages) == 4
+    act = stage_actuated(four, [7.0] * 4, [40.0] * 4, {"max-gap": "3"})
+    out = act
+    for name, wait in plans.items():
+        prog = (with_queue_choice(net, act, max_wait_s=wait, end=end) if wait
+                else with_queue_switching(net, act))
+        assert program_issues(net, prog) == [], name
+        SignalPlan((prog,)).write(tmp_path / f"{name}.add.xml")
+        out = prog
+    return out
+
+
+@pytest.mark.sumo
+def test_queue_choice_serves_the_stage_that_has_the_queue_next(shared_data: Path,
+                                                               tmp_path: Path) -> None:
+    """Only north-south through (stage 1) and west-north left turns (stage 4) have vehicles:
+    with the queue-chosen next stage the light goes from stage 1 straight to stage 4 and back,
+    never through the empty north-south left (2) and west-east through (3) stages, which the
+    fixed sequence serves for their minimum green every cycle; the left turns wait less."""
+    flows = {("n", "s"): 600, ("w", "n"): 30}
+    sc = single_intersection_case(tmp_path, shared_data, HEADER.format(end=600) + _flows(flows)
+                                  + _plan("sequence", "sequence.add.xml")
+                                  + _plan("choice", "choice.add.xml"))
+    prog = _queue_choice_plans(tmp_path, sequence=0.0, choice=120.0)
+    # every green may go to each other stage (its own transition) or rest
+    assert all(len(prog.phases[st.green].next) == 4 for st in prog.stages)
+    ts.compare(sc, out=tmp_path / "out", progress=False, trajectories=["w_t"])
+    greens = {prog.phases[st.green].state: k for k, st in enumerate(prog.stages)}
+    ns, left = _stage(prog, 1), _stage(prog, 11)  # links n_t→t_s and w_t→t_n
+    served = {}
+    for plan in ("sequence", "choice"):
+        sw = switch_states(tmp_path / f"out/cases/{plan}/seed_1/tls_states.xml", "t")
+        served[plan] = [greens[s] for _, s in sw if s in greens]
+    assert set(served["sequence"]) == {0, 1, 2, 3}
+    assert set(served["choice"]) == {ns, left}, served["choice"]
+    assert served["choice"].count(left) >= 3
+    waits = {p: _waits(tmp_path / f"out/cases/{p}/seed_1/tripinfo.csv", "w_n")
+             for p in ("sequence", "choice")}
+    assert len(waits["choice"]) >= 3
+    assert sum(waits["choice"]) / len(waits["choice"]) < sum(waits["sequence"]) / len(
+        waits["sequence"]), waits
+
+
+@pytest.mark.sumo
+def test_queue_choice_serves_a_starved_stage_within_its_bound(shared_data: Path,
+                                                              tmp_path: Path) -> None:
+    """Heavy through traffic on both streets (stages 1 and 3, two occupied lanes each) always
+    outnumbers a lone west-north left turner (stage 4, one lane): by queues alone the light
+    alternates 1 and 3 and the left turner waits until SUMO teleports it; with a max wait of
+    60 s it is served within 60 s + a minimum green + an intergreen."""
+    flows = {("n", "s"): 900, ("s", "n"): 900, ("w", "e"): 900, ("e", "w"): 900,
+             ("w", "n"): 20}
+    sc = single_intersection_case(tmp_path, shared_data, HEADER.format(end=600) + _flows(flows)
+                                  + _plan("bounded", "bounded.add.xml")
+                                  + _plan("unbounded", "unbounded.add.xml"))
+    prog = _queue_choice_plans(tmp_path, unbounded=1e6, bounded=60.0)
+    ts.compare(sc, out=tmp_path / "out", progress=False)
+    bound = 60.0 + 7.0 + max(prog.intergreens_s) + 1.0
+    bounded = _waits(tmp_path / "out/cases/bounded/seed_1/tripinfo.csv", "w_n")
+    unbounded = _waits(tmp_path / "out/cases/unbounded/seed_1/tripinfo.csv", "w_n")
+    assert len(bounded) >= 2 and max(bounded) <= bound, (bounded, bound)
+    assert not unbounded or max(unbounded) > 2 * bound, unbounded
+
+
+@pytest.mark.sumo
+def test_queue_choice_ending_on_gaps_holds_a_busy_green(shared_data: Path,
+                                                        tmp_path: Path) -> None:
+    """Under heavy through traffic on both streets, greens that end when the other stages hold
+    more occupied lanes end at their minimum every time (each street always has a queue), so
+    the light spends its time in intergreens; ending a green when its own lanes gap out (3 s)
+    holds it while its queue discharges: fewer, longer greens and more vehicles through.  The
+    left turner is still served within the max wait."""
+    flows = {("n", "s"): 900, ("s", "n"): 900, ("w", "e"): 900, ("e", "w"): 900,
+             ("w", "n"): 20}
+    sc = single_intersection_case(tmp_path, shared_data, HEADER.format(end=600) + _flows(flows)
+                                  + _plan("queues", "queues.add.xml")
+                                  + _plan("gaps", "gaps.add.xml"))
+    _queue_choice_plans(tmp_path, queues=60.0)
+    prog = _queue_choice_plans(tmp_path, end="gap", gaps=60.0)
+    assert any(d.startswith("t_g_") for d, _, _ in prog.detectors)
+    ts.compare(sc, out=tmp_path / "out", progress=False, trajectories=["w_t"])
+    greens = {prog.phases[st.green].state for st in prog.stages}
+    n_greens, through = {}, {}
+    for plan in ("queues", "gaps"):
+        sw = switch_states(tmp_path / f"out/cases/{plan}/seed_1/tls_states.xml", "t")
+        n_greens[plan] = sum(s in greens for _, s in sw)
+        through[plan] = len(_waits(tmp_path / f"out/cases/{plan}/seed_1/tripinfo.csv", ""))
+    assert n_greens["gaps"] < 0.5 * n_greens["queues"], n_greens
+    assert through["gaps"] > through["queues"], through
+    bound = 60.0 + 7.0 + max(prog.intergreens_s) + 1.0
+    lefts = _waits(tmp_path / "out/cases/gaps/seed_1/tripinfo.csv", "w_n")
+    assert lefts and max(lefts) <= bound, (lefts, bound)

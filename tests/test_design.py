@@ -80,8 +80,11 @@ def test_every_generated_program_is_safe_and_the_design_beats_the_start(designed
     assert doc["best"]["role"] != "start"
     if any(kind != NETWORK for kind in d["choice"].values()):
         assert generated
-    assert set(d["choice"]) == {"J1", "J2"}
+    assert set(d["choice"]) == {"J1", "J2"} == set(d["phasing_choice"])
+    # "choice" names what the winner runs: where it is the network's, so are its stages
+    winner = {p.tls_id: p for p in read_plan_file(designed / "signal_plan.add.xml")[0]}
     for tls, kind in d["choice"].items():
+        assert network_phases(winner[tls], start[tls]) == (kind == NETWORK), (tls, kind)
         assert kind in d["options"][tls]
         assert len(d["options"][tls]) > 1  # the junctions had phasings to choose from
         # every alternative was simulated (or cut, known worse) against the network's phases

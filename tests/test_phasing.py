@@ -119,7 +119,11 @@ def test_every_phasing_at_every_light_is_safe(nets: dict[str, Path]) -> None:
                 # a cycle of the default split is about 90 s unless minimum greens need more
                 assert prog.cycle_s >= 89 or len(prog.stages) == 1
                 flows = {lk.lane_id: 300.0 for lk in links.get(t, ())}
-                from trafficsim.optimise.design import _actuated_encoding, with_queue_switching
+                from trafficsim.optimise.design import (
+                    _actuated_encoding,
+                    with_queue_choice,
+                    with_queue_switching,
+                )
                 from trafficsim.signals import SignalPlan
 
                 web, _ = webster_plan(SignalPlan((prog,)), links, flows, WebsterSettings())
@@ -137,6 +141,13 @@ def test_every_phasing_at_every_light_is_safe(nets: dict[str, Path]) -> None:
                     assert program_issues(net, shaped) == [], (name, t, kind, "shaped", x)
                     queued = with_queue_switching(net, shaped)
                     assert program_issues(net, queued) == [], (name, t, kind, "queues", x)
+                # every stage may follow every other: the phasings the light offers, at the
+                # lowest corner only (each cycle of stages is checked, about 0.3 s a program;
+                # minimum greens and walks matter there)
+                if kind in applicable(lay):
+                    low_plan = enc.decode([*low[:3], 1.0, *low[4:]])
+                    chosen = with_queue_choice(net, low_plan.programs[0])
+                    assert program_issues(net, chosen) == [], (name, t, kind, "choice")
                 n_programs += 8
     assert "crossings" in nets and lights >= 30
     assert n_programs >= 20 * lights
@@ -201,7 +212,7 @@ def test_the_design_keeps_the_network_phases_with_safe_transitions(nets: dict[st
     """``--design``'s choice "network" at every light: the network's stages in their order, with
     ITE transitions, so it passes every check (fixed-time, actuated, coordinated) like the
     designed phasings, and stays a candidate of the phasing step."""
-    from trafficsim.optimise.design import NETWORK, DesignSpace, network_phases
+    from trafficsim.optimise.design import NETWORK, DesignSpace, network_phases, with_queue_choice
     from trafficsim.signals import read_plan
 
     n = 0
@@ -217,8 +228,10 @@ def test_the_design_keeps_the_network_phases_with_safe_transitions(nets: dict[st
             assert space.options[t][0] == NETWORK
             kept = space.program(t, NETWORK)
             assert network_phases(kept, own), (name, t)
-            for prog in (kept, with_min_greens(kept, kept.actuated()),
-                         with_min_greens(kept, kept.coordinated_actuated())):
+            act = with_min_greens(kept, kept.actuated())
+            # the queue-chosen next stage: a transition for every pair of the network's stages
+            for prog in (kept, act, with_min_greens(kept, kept.coordinated_actuated()),
+                         with_queue_choice(net, act)):
                 assert program_issues(net, prog) == [], (name, t)
             # the plan of the first incumbent is judged as every other plan of the search
             n += 1

@@ -141,12 +141,12 @@ def test_the_design_search_tunes_skipping_on_designed_stages_only(net_file: Path
                         {lk.lane_id: 300.0 for lk in links["t"]}, WebsterSettings())
     enc = _actuated_encoding(space.plan({"t": "leading_left"}), space)
     assert isinstance(enc, SkippingEncoding)
-    assert list(enc.default()) == [5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 0.0]
-    plain = enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 0.0])
-    skipping = enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 1.0])
-    # a light that skips switches by gaps even where queue switching is on
-    both = enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 1.0, 1.0])
-    assert both == skipping
+    assert list(enc.default()) == [5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    plain = enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    skipping = enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+    # a light that skips switches by gaps even where queue switching or choice is on
+    assert enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 1.0, 0.0, 1.0]) == skipping
+    assert enc.decode([5.0, 50.0, 3.0, 0.0, 0.0, 0.0, 1.0, 1.0]) == skipping
     assert not any(len(ph.next) > 1 for ph in plain["t"].phases)
     assert sum(len(ph.next) == 3 for ph in skipping["t"].phases) == 4
     assert space.generated_issues(skipping) == []

@@ -43,6 +43,7 @@ from trafficsim.optimise.pattern import refine, same_phases, tune_vector
 from trafficsim.optimise.search import BudgetReached, Item, Search, global_search, run_phase
 from trafficsim.signals import (
     Link,
+    Phase,
     Program,
     SignalPlan,
     WebsterSettings,
@@ -393,11 +394,11 @@ def _actuated_encoding(base: SignalPlan, space: DesignSpace | None = None) -> Ac
     """
     lowest = min(min(p.min_greens_s) for p in base.programs)
     bounds = ((max(lowest, 3.0), 15.0), (20.0, 90.0), (1.0, 6.0), (0.0, 1.0),
-              (0.0, JAM_MAX_S), (0.0, 1.0))
-    steps = ((2.0, 15.0, 1.0, 0.5, 10.0, 1.0), (1.0, 5.0, 0.5, 0.25, 5.0, 1.0))
-    # queue switching and the demand shape first (the hypotheses of this encoding), then the
-    # max gap, which mattered most with shared parameters
-    order = (5, 3, 2, 4, 1, 0)
+              (0.0, JAM_MAX_S), (0.0, 1.0), (0.0, 1.0))
+    steps = ((2.0, 15.0, 1.0, 0.5, 10.0, 1.0, 1.0), (1.0, 5.0, 0.5, 0.25, 5.0, 1.0, 1.0))
+    # the queue-chosen next stage, queue switching and the demand shape first (the hypotheses
+    # of this encoding), then the max gap, which mattered most with shared parameters
+    order = (6, 5, 3, 2, 4, 1, 0)
     net = space.net if space is not None else None
     if space is not None and any(len(p.stages) >= 3 and not network_phases(
             p, space.start[p.tls_id]) for p in base.programs):
@@ -432,7 +433,10 @@ class DemandActuatedEncoding(ActuatedEncoding):
       blocked) no longer holds a green that serves nobody;
     - with a sixth coordinate ``queue >= 0.5`` (and :attr:`net`): queue switching
       (:func:`with_queue_switching`) in place of SUMO's gap control: after its minimum a
-      green ends as soon as more vehicles wait for the other stages than approach its own.
+      green ends as soon as more vehicles wait for the other stages than approach its own;
+    - with a seventh coordinate ``choice >= 0.5`` (and :attr:`net`): the next stage is the
+      one with the most demand, not the sequence's next (:func:`with_queue_choice`); a green
+      ends on queues with ``queue >= 0.5``, else when its own lanes gap out.
     """
 
     bounds: tuple[tuple[float, float], ...] = ((5.0, 15.0), (20.0, 90.0), (1.0, 6.0),
@@ -462,10 +466,17 @@ class DemandActuatedEncoding(ActuatedEncoding):
             maxs = [min(max(float(round(max_green * (g / mean) ** shape)), lo), MAX_GREEN_CAP_S)
                     for g, lo in zip(p.greens_s, mins, strict=True)]
             prog = stage_actuated(p, mins, maxs, params)
-            if len(self.bounds) > 5 and len(x) > 5 and x[5] >= 0.5 and self.net is not None:
+            if self.net is not None and self.choice(x):
+                # greens end on queues (queue coordinate) or on gaps, SUMO's rule
+                prog = with_queue_choice(self.net, prog, end="queue" if x[5] >= 0.5 else "gap")
+            elif len(self.bounds) > 5 and len(x) > 5 and x[5] >= 0.5 and self.net is not None:
                 prog = with_queue_switching(self.net, prog)
             progs.append(prog)
         return SignalPlan(tuple(progs))
+
+    def choice(self, x: Sequence[float] | np.ndarray) -> bool:
+        """Whether ``x`` asks for the queue-chosen next stage (:func:`with_queue_choice`)."""
+        return len(self.bounds) > 6 and len(x) > 6 and x[6] >= 0.5
 
     def default(self) -> np.ndarray:
         """SUMO's defaults (minDur 5 s, maxDur 50 s, max-gap 3 s), shape 0, nothing else."""
@@ -539,6 +550,192 @@ def _queue_detector(program: Program, lane: str) -> str:
     return f"{program.tls_id}_q_{lane}"
 
 
+#: Queue choice: a stage whose lanes hold a vehicle and whose links have been red this long is
+#: served next, whatever the other queues (every stage is served at least once per this bound
+#: plus a minimum green and an intergreen while anyone waits for it). [s]
+MAX_WAIT_S = 120.0
+
+
+def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WAIT_S,
+                      end: str = "queue") -> Program:
+    """An actuated ``program`` whose greens go to the stage with the most demand.
+
+    :func:`with_queue_switching` ends a green early when the other stages' queues outnumber its
+    own, but then runs the *next stage of the sequence*, even when another stage holds the
+    queue.  Here every green may be followed by any other stage, each through its own
+    transition (:func:`trafficsim.phasing.with_skipping` builds one per pair of stages, with ITE
+    yellow and all-red), and SUMO's switching rules choose (``decideNextPhaseCustom``: at every
+    second after ``minDur`` the first candidate in ``next`` whose ``earlyTarget`` holds is
+    taken; at ``maxDur`` the first whose ``finalTarget`` holds, else the last):
+
+    - *starved*: a stage with a vehicle on one of its lanes whose link has been red for more
+      than ``max_wait_s`` (SUMO's ``r:LINK``) is taken first;
+    - *demand*: after its minimum, a green ends (``end="queue"``) when more lanes hold
+      vehicles for the other stages than for its own (the rule of
+      :func:`with_queue_switching`), or (``end="gap"``) when its own lanes are empty over the
+      distance a vehicle drives in the program's ``max-gap`` (SUMO's gap-out, on lane-area
+      detectors of that length, at least 5 m), and goes to the stage with the most occupied
+      lanes that the current green does not serve; ties go to the earlier stage of the
+      sequence;
+    - at ``maxDur`` the green goes to the stage with the most occupied lanes (the next in the
+      sequence when nobody waits).
+
+    Occupied lanes are counted by lane-area detectors up to :data:`QUEUE_DETECTOR_M` upstream of
+    the stop line (``a:DET`` is 1 when the detector holds a vehicle).  Programs of fewer than
+    three stages, or of a light the phasing module cannot lay out, get
+    :func:`with_queue_switching` (with two stages the next stage is the only choice).
+    """
+    try:
+        lay = phasing.layout(net, program.tls_id)
+    except (KeyError, ValueError):
+        return with_queue_switching(net, program)
+    multi = phasing.with_skipping(lay, _walk_anywhere(lay, program))
+    if len(program.stages) < 3 or any(len(p.state) < lay.n_links for p in program.phases):
+        return with_queue_switching(net, program)
+    links = _detected_links(net, program)
+    stages = multi.stages
+    n = len(stages)
+    served = stage_lanes(multi, links)
+    greens = [st.green for st in stages]
+    stage_of_green = {g: k for k, g in enumerate(greens)}
+    phases = list(multi.phases)
+
+    def det(lane: str) -> str:
+        return f"a:{_queue_detector(program, lane)}"
+
+    def count(lanes: set[str]) -> str:
+        return f"({' + '.join(det(lane) for lane in sorted(lanes)) or '0'})"
+
+    gap_s = float(dict(program.params).get("max-gap", "3"))
+
+    def gap_length(lane: str) -> float:
+        ln = net.lane(lane)
+        return round(min(max(gap_s * ln.speed_m_s, 5.0), QUEUE_DETECTOR_M, ln.length_m - 0.5), 1)
+
+    def gapped_out(lanes: set[str]) -> str:  # (no own vehicle within max-gap of the stop line)
+        terms = " + ".join(f"a:{_gap_detector(program, lane)}" for lane in sorted(lanes))
+        return f"(({terms or '0'}) == 0)"
+
+    def starved(a: int, b: int) -> str:
+        state_a, state_b = phases[greens[a]].state, phases[greens[b]].state
+        # one link per lane: the lane's links that b serves and a does not turn red together
+        first: dict[str, int] = {}
+        for lk in links:
+            if state_b[lk.index] in "Gg" and state_a[lk.index] not in "Gg":
+                first.setdefault(lk.lane_id, lk.index)
+        terms = [f"((r:{i} > {max_wait_s:g}) and {det(lane)})" for lane, i in sorted(first.items())]
+        return _any(terms)
+
+    used: set[str] = set().union(*served)
+    claimed: set[int] = set()  # green phases that already carry one source's conditions
+    for a in range(n):
+        order = [(a + step) % n for step in range(1, n)]
+        entry: dict[int, int] = {}
+        for i in phases[greens[a]].next:
+            b = stage_of_green.get(_target(phases, i))
+            if b is not None:
+                entry[b] = i
+        gain = {b: served[b] - served[a] for b in order}
+        others = set().union(*(served[b] for b in order)) - served[a]
+        hungry = {b: starved(a, b) for b in order}
+        nxt: list[int] = []
+        shared: list[int] = []
+        for b in order:
+            i = entry[b]
+            if i in stage_of_green:  # no transition: the target green carries the conditions
+                if i in claimed:
+                    shared.append(i)  # (another stage's conditions are on it)
+                    continue
+                claimed.add(i)
+            best = _all([f"({count(gain[b])} >= {count(gain[c])})" for c in order if c != b])
+            none_starved = f"(({_any([hungry[c] for c in order if c != b])}) == 0)"
+            ends = (f"({count(others)} > {count(served[a])})" if end == "queue"
+                    else gapped_out(served[a]))
+            queue = _all([none_starved, ends, f"({count(gain[b])} > 0)", best])
+            final = _all([none_starved, f"({count(gain[b])} > 0)", best])
+            phases[i] = replace(phases[i], early_target=_any([hungry[b], queue]),
+                                final_target=_any([hungry[b], final]))
+            nxt.append(i)
+        # when no condition holds at maxDur SUMO takes the last candidate: the green itself
+        # (it rests while nobody waits elsewhere), or a stage whose green carries another
+        # stage's conditions, reached then whatever they say (so no stage is unreachable)
+        nxt += shared or [greens[a]]
+        phases[greens[a]] = replace(phases[greens[a]], next=tuple(nxt))
+    detectors = tuple((_queue_detector(program, lane), lane,
+                       round(min(QUEUE_DETECTOR_M, net.lane(lane).length_m - 0.5), 1))
+                      for lane in sorted(used))
+    if end == "gap":
+        detectors += tuple((_gap_detector(program, lane), lane, gap_length(lane))
+                           for lane in sorted(used))
+    return replace(multi, phases=tuple(phases),
+                   detectors=tuple(dict.fromkeys(multi.detectors + detectors)))
+
+
+def _gap_detector(program: Program, lane: str) -> str:
+    return f"{program.tls_id}_g_{lane}"
+
+
+def _walk_anywhere(lay: phasing.JunctionLayout, program: Program) -> Program:
+    """``program`` whose greens last the pedestrian walk wherever a crossing is green in them.
+
+    In a fixed sequence a crossing green in two stages starts in the first, so the second may
+    be shorter than the walk; when any stage may follow any other, the walk may start in
+    either.
+    """
+    crossings = lay.crossing_links
+    phases = list(program.phases)
+    for st in program.stages:
+        g = phases[st.green]
+        if any(g.state[c] in "Gg" for c in crossings if c < len(g.state)):
+            walk = phasing.WALK_S
+            phases[st.green] = replace(
+                g, duration_s=max(g.duration_s, walk),
+                min_dur_s=None if g.min_dur_s is None else max(g.min_dur_s, walk),
+                max_dur_s=None if g.max_dur_s is None else max(g.max_dur_s, walk))
+    return replace(program, phases=tuple(phases))
+
+
+def _detected_links(net: Network, program: Program) -> list[Link]:
+    """``program``'s links from lanes that can hold a queue detector.
+
+    (A crossing's walking area has no detector; nor has a lane too short to hold one.)
+    """
+    return [Link(c.link_index, c.from_edge, c.from_lane, c.to_edge, c.direction)
+            for c in net.tl_links(program.tls_id) if not c.from_edge.startswith(":")
+            and net.lane(f"{c.from_edge}_{c.from_lane}").length_m > 2.0]
+
+
+def _target(phases: Sequence[Phase], i: int) -> int:
+    """The green phase that phase ``i`` leads to (SUMO's ``getTarget``)."""
+    seen = set()
+    while not phases[i].is_green and i not in seen:
+        seen.add(i)
+        i = phases[i].next[0] if phases[i].next else (i + 1) % len(phases)
+    return i
+
+
+def _any(terms: Sequence[str]) -> str:
+    """SUMO condition: one of ``terms`` holds ("0" for none).
+
+    Nested in pairs: SUMO evaluates brackets first, and an expression of three tokens directly.
+    """
+    return _nest(terms, "or", "0")
+
+
+def _all(terms: Sequence[str]) -> str:
+    """SUMO condition: every one of ``terms`` holds ("1" for none)."""
+    return _nest(terms, "and", "1")
+
+
+def _nest(terms: Sequence[str], op: str, empty: str) -> str:
+    if not terms:
+        return empty
+    out = terms[0]
+    for t in terms[1:]:
+        out = f"({out} {op} {t})"
+    return out
+
+
 @dataclass(frozen=True)
 class SkippingEncoding(DemandActuatedEncoding):
     """Demand-shaped actuated control, and whether designed stages without demand are skipped.
@@ -562,7 +759,7 @@ class SkippingEncoding(DemandActuatedEncoding):
         if not skip or self.space is None:
             return plan
         sp = self.space
-        unqueued = super().decode([*x[:5], 0.0, *x[6:]]) if k > 5 else plan
+        unqueued = super().decode([*x[:5], *([0.0] * (k - 5)), x[k]]) if k > 5 else plan
         return SignalPlan(tuple(
             phasing.with_skipping(phasing.layout(sp.net, p.tls_id), unqueued[p.tls_id])
             if not network_phases(p, sp.start[p.tls_id]) and len(p.stages) >= 3 else p
@@ -593,6 +790,24 @@ def _actuated_base(search: Search, space: DesignSpace, designed: SignalPlan) -> 
         items.append((search.key(plan), plan, "actuated", [float(v) for v in x0]))
     values = search.run_batch(items)
     return bases[min(range(len(bases)), key=lambda i: (values[i], i))]
+
+
+def running_choice(space: DesignSpace, plan: SignalPlan,
+                   chosen: Mapping[str, str]) -> dict[str, str]:
+    """The phasing each light of ``plan`` runs: the option whose stages its greens are.
+
+    The actuated tuning may start from the network's or SUMO's phases rather than the phasing
+    step's ``chosen`` ones, and queue choice adds transitions but keeps the stages, so a
+    light's phasing is read from its green states (in cyclic order, as coordinated control
+    rotates them: :func:`network_phases`).  A light whose stages match no option keeps its
+    entry of ``chosen`` (:data:`NETWORK` if none).
+    """
+    out: dict[str, str] = {}
+    for p in plan.programs:
+        kinds = space.options.get(p.tls_id, ())
+        out[p.tls_id] = next((k for k in kinds if network_phases(p, space.program(p.tls_id, k))),
+                             chosen.get(p.tls_id, NETWORK))
+    return out
 
 
 def with_ite_transitions(net: Network, program: Program) -> Program:

@@ -35,6 +35,7 @@ from trafficsim.optimise.design import (
     fixed_time,
     ite_or_network,
     run_design,
+    running_choice,
     with_ite_transitions,
 )
 from trafficsim.optimise.encoding import ActuatedEncoding, CoordinatedEncoding, Encoding, plan_key
@@ -370,9 +371,12 @@ def _design_outputs(design: DesignRun, search: Search, plan_net: Path,
     if "file" in rebuilt:
         refs["sumo_rebuilt"] = out / rebuilt["file"]
     best = search.best()
+    winner = search.plans[best.key] if best is not None else outcome.plan
     section = {
         "program_id": DESIGN_PROGRAM_ID,
-        "choice": outcome.choice,
+        # what the winner runs (its actuated base may be the network's or SUMO's phases)
+        "choice": running_choice(space, winner, outcome.choice),
+        "phasing_choice": outcome.choice,
         "options": {t: list(k) for t, k in space.options.items()},
         "tried": outcome.tried,
         "everywhere": outcome.everywhere,
