@@ -30,7 +30,8 @@ yardsticks on the network's transitions, netconvert's 3 s yellow and no all-red)
 ``--budget auto`` sizes the design search to about 22 minutes of SUMO time on ``--workers``
 cores from the measured wall time of one Webster (ITE) run (3 search seeds per candidate).
 ``--resume`` keeps every (network, plan) already measured with the same seeds and window, and
-continues an interrupted ``--design`` search.  Writes ``benchmarks/results/design_quality.json``;
+continues an interrupted ``--design`` search; ``--redesign`` (with ``--resume``) searches afresh
+(the old search folder is kept as ``design.prev``).  Writes ``benchmarks/results/design_quality.json``;
 the networks and searches stay under ``benchmarks/results/design_nets/`` (not committed).
 """
 
@@ -40,6 +41,7 @@ import argparse
 import functools
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -270,6 +272,11 @@ def bench_network(name: str, args: argparse.Namespace, previous: dict[str, Any],
     if args.redesign:
         design = {}
         plans.pop("designed", None)
+        # the old search's journal would be replayed by --resume (its candidates measured by
+        # the old code), and without --resume optimise refuses an --out holding a journal
+        if (d / "design").is_dir():
+            shutil.rmtree(d / "design.prev", ignore_errors=True)
+            (d / "design").rename(d / "design.prev")
     meta = json.loads((d / "meta.json").read_text())
     if any(not (d / f).is_file() for f in nets.ITE_FILES.values()) or "ite" not in meta:
         print(f"{name}: writing the yardsticks with ITE intergreens ...", flush=True)
