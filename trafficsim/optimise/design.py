@@ -589,9 +589,10 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
         lay = phasing.layout(net, program.tls_id)
     except (KeyError, ValueError):
         return with_queue_switching(net, program)
-    multi = phasing.with_skipping(lay, _walk_anywhere(lay, program))
     if len(program.stages) < 3 or any(len(p.state) < lay.n_links for p in program.phases):
         return with_queue_switching(net, program)
+    # (only now: building every pair's transition is wasted on a program that falls back)
+    multi = phasing.with_skipping(lay, _walk_anywhere(lay, program))
     links = _detected_links(net, program)
     stages = multi.stages
     n = len(stages)
