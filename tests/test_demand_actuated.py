@@ -304,3 +304,37 @@ def test_queue_choice_ending_on_gaps_holds_a_busy_green(shared_data: Path,
     bound = 60.0 + 7.0 + max(prog.intergreens_s) + 1.0
     lefts = _waits(tmp_path / "out/cases/gaps/seed_1/tripinfo.csv", "w_n")
     assert lefts and max(lefts) <= bound, (lefts, bound)
+
+
+@pytest.mark.sumo
+def test_queue_choice_reads_each_detector_once_with_the_same_result(shared_data: Path,
+                                                                    tmp_path: Path) -> None:
+    """A written queue-choice program reads each of its detectors once per switching decision
+    into a variable (SUMO ``<assignment>``) instead of at every ``a:DET`` of its conditions:
+    every vehicle's trip and every signal switch are the same as with the detectors read in
+    place, and the program reads back as it was built."""
+    import xml.etree.ElementTree as ET
+
+    from trafficsim.signals import parse_program
+
+    flows = {("n", "s"): 900, ("s", "n"): 600, ("w", "e"): 900, ("e", "w"): 300,
+             ("w", "n"): 60, ("s", "w"): 60}
+    sc = single_intersection_case(tmp_path, shared_data, HEADER.format(end=600) + _flows(flows)
+                                  + _plan("once", "once.add.xml")
+                                  + _plan("in_place", "in_place.add.xml"))
+    prog = _queue_choice_plans(tmp_path, end="gap", once=60.0)
+    in_place = prog.to_xml(read_detectors_once=False)
+    (tmp_path / "in_place.add.xml").write_text(f"<additional>\n{in_place}\n</additional>\n")
+    once = (tmp_path / "once.add.xml").read_text()
+    n_read = len({d for d, _, _ in prog.detectors})
+    assert once.count("<assignment ") == n_read and "<assignment " not in in_place
+    assert "a:t_" not in once.split("</tlLogic>")[0].split("<assignment ")[0]
+    tl = ET.parse(tmp_path / "once.add.xml").getroot().find("tlLogic")
+    assert tl is not None and parse_program(tl).phases == prog.phases
+    ts.compare(sc, out=tmp_path / "out", progress=False, trajectories=["w_t"])
+    case = tmp_path / "out/cases"
+    trips = {p: (case / p / "seed_1/tripinfo.csv").read_text() for p in ("once", "in_place")}
+    assert trips["once"] == trips["in_place"] and trips["once"].count("\n") > 200
+    states = {p: switch_states(case / p / "seed_1/tls_states.xml", "t")
+              for p in ("once", "in_place")}
+    assert states["once"] == states["in_place"] and len(states["once"]) > 20
