@@ -148,6 +148,16 @@ def test_end_takes_a_clock_time(small_corridor: Path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["window"]["end_s"] == 25260.0
 
 
+@pytest.mark.parametrize("plans", ["", ",", " , "])
+def test_plans_naming_no_plan_is_refused(small_corridor: Path, tmp_path: Path, capsys,
+                                         plans: str) -> None:
+    """``--plans ""`` (say, from an empty shell variable) ran every plan of the scenario."""
+    assert main(["compare", str(small_corridor), "--plans", plans, "--seeds", "1", "--out",
+                 str(tmp_path / "out"), "--quiet"]) == 2
+    assert "names no plan" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "cases").exists()
+
+
 @pytest.mark.sumo
 def test_a_plan_listed_twice_in_plans_runs_once(small_corridor: Path, tmp_path: Path,
                                                capsys) -> None:

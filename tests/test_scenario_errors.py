@@ -98,6 +98,13 @@ def test_invalid_toml(write) -> None:
     assert "is not valid TOML" in str(err)
 
 
+def test_a_byte_order_mark_is_read_past(write) -> None:
+    """Windows editors save UTF-8 with a byte-order mark; tomllib alone refused the file as
+    'not valid TOML' at line 1, column 1."""
+    sc = ts.load_scenario(write("bom.toml", "\ufeff" + GOOD))
+    assert list(sc.plans) == ["baseline", "slow"]
+
+
 def test_broken_sumocfg_path(write) -> None:
     cfg = write("model.sumocfg", '<configuration><input><net-file value="nowhere.net.xml"/>'
                                  '<route-files value="r.rou.xml"/></input>'

@@ -206,7 +206,7 @@ def calibrated_document(source: Path, out_dir: Path, route_flows: str) -> dict[s
 
     Network file paths are rewritten relative to ``out_dir`` so that the file works there.
     """
-    data = tomllib.loads(source.read_text(encoding="utf-8"))
+    data = tomllib.loads(source.read_text(encoding="utf-8-sig"))  # (as load_scenario)
     demand = data.get("demand", {})
     data["demand"] = {**{k: v for k, v in demand.items() if k in _KEPT_DEMAND},
                       "route_flows": route_flows}

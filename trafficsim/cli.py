@@ -445,7 +445,10 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.command == "run":
         result = simulate(sc, args.plan, **kw)
     else:
-        plans = [p for p in args.plans.split(",") if p] if args.plans else None
+        plans = None if args.plans is None else [p for p in args.plans.split(",") if p.strip()]
+        if plans == []:  # ("--plans ''" from an empty shell variable must not mean all plans)
+            raise UsageError(f"--plans {args.plans!r} names no plan; expected a comma-separated "
+                             f"list of plans of {args.scenario} (or leave --plans out for all)")
         result = compare(sc, plans=plans, **kw)
     warnings = result.warnings()
     for w in warnings:

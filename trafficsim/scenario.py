@@ -368,7 +368,8 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise ScenarioError([Issue(path, "", f"cannot be read: {exc.strerror or exc}")]) from None
     try:
-        return raw.decode("utf-8")
+        # (Windows editors save UTF-8 with a byte-order mark, which tomllib rejects)
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         msg = (f"is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} cannot be decoded; "
