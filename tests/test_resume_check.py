@@ -50,6 +50,26 @@ def test_resume_refuses_other_inputs(finished: tuple[Path, Path, list[str]], cap
     assert "SHA-256) changed" in capsys.readouterr().err
 
 
+def test_resume_follows_a_moved_search(finished: tuple[Path, Path, list[str]],
+                                       tmp_path: Path) -> None:
+    """A scenario and its search folder copied elsewhere resume there (they were refused
+    because the recorded scenario path differed); nothing is run again."""
+    import shutil
+
+    sc, out, cmd = finished
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in sc.parent.iterdir():
+        if f.is_file():
+            shutil.copy(f, moved / f.name)
+    shutil.copytree(out, moved / "opt")
+    journal = (out / "journal.jsonl").read_text()
+    cmd2 = [str(moved / sc.name) if a == str(sc) else str(moved / "opt") if a == str(out)
+            else a for a in cmd]
+    assert main([*cmd2, "--resume"]) == 0
+    assert (moved / "opt" / "journal.jsonl").read_text() == journal
+
+
 @pytest.mark.parametrize(("key", "words"), [("sumo_version", "the SUMO version changed"),
                                             ("trafficsim_version",
                                              "the trafficsim version changed")])

@@ -502,7 +502,9 @@ def _check_resume(out: Path, state: dict[str, Any], resume: bool, sc: Scenario) 
                 raise ScenarioError([Issue(out, "--resume", f"refusing to resume: {detail}; the "
                                            "journal's results would be mixed with results of "
                                            "other inputs. Run afresh with another --out")])
-            diff = [k for k in state if old.get(k) != state[k]]
+            # (the scenario's path may differ: a search folder moved or copied with its
+            # scenario is the same run, and its contents were compared above)
+            diff = [k for k in state if old.get(k) != state[k] and k != "scenario_file"]
             if diff:
                 detail = ", ".join(f"{k}: {old.get(k)!r} → {state[k]!r}" for k in diff)
                 raise ScenarioError([Issue(out, "--resume", "the recorded run used other "
