@@ -518,12 +518,8 @@ def with_queue_switching(net: Network, program: Program) -> Program:
     as safe as ``program``.  A stage whose transitions are empty, or which no other stage's
     lane waits for, keeps SUMO's gap control.
     """
-    # (a crossing's walking area has no detector; nor has a lane too short to hold one)
-    links = [Link(c.link_index, c.from_edge, c.from_lane, c.to_edge, c.direction)
-             for c in net.tl_links(program.tls_id) if not c.from_edge.startswith(":")
-             and net.lane(f"{c.from_edge}_{c.from_lane}").length_m > 2.0]
     stages = program.stages
-    served = stage_lanes(program, links)
+    served = stage_lanes(program, _detected_links(net, program))
 
     def vehicles(lanes: Sequence[str]) -> str:  # (SUMO's switching-rule expression)
         return " + ".join(f"a:{_queue_detector(program, lane)}" for lane in lanes) or "0"
@@ -539,15 +535,23 @@ def with_queue_switching(net: Network, program: Program) -> Program:
         cond = f"({vehicles(sorted(others))}) > ({vehicles(own)})"
         t = st.transitions[0]
         phases[t] = replace(phases[t], early_target=cond)
-    detectors = tuple((_queue_detector(program, lane), lane,
-                       round(min(QUEUE_DETECTOR_M, net.lane(lane).length_m - 0.5), 1))
-                      for lane in sorted(used))
-    return replace(program, phases=tuple(phases),
-                   detectors=tuple(dict.fromkeys(program.detectors + detectors)))
+    return replace(program, phases=tuple(phases), detectors=tuple(dict.fromkeys(
+        program.detectors + _queue_detectors(net, program, used))))
 
 
 def _queue_detector(program: Program, lane: str) -> str:
     return f"{program.tls_id}_q_{lane}"
+
+
+def _queue_detectors(net: Network, program: Program,
+                     lanes: set[str]) -> tuple[tuple[str, str, float], ...]:
+    """Queue detectors ``(id, lane, length [m])`` on ``lanes``.
+
+    They reach :data:`QUEUE_DETECTOR_M` upstream of the stop line, less on a shorter lane.
+    """
+    return tuple((_queue_detector(program, lane), lane,
+                  round(min(QUEUE_DETECTOR_M, net.lane(lane).length_m - 0.5), 1))
+                 for lane in sorted(lanes))
 
 
 #: Queue choice: a stage whose lanes hold a vehicle and whose links have been red this long is
@@ -662,9 +666,7 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
         # stage's conditions, reached then whatever they say (so no stage is unreachable)
         nxt += shared or [greens[a]]
         phases[greens[a]] = replace(phases[greens[a]], next=tuple(nxt))
-    detectors = tuple((_queue_detector(program, lane), lane,
-                       round(min(QUEUE_DETECTOR_M, net.lane(lane).length_m - 0.5), 1))
-                      for lane in sorted(used))
+    detectors = _queue_detectors(net, program, used)
     if end == "gap":
         detectors += tuple((_gap_detector(program, lane), lane, gap_length(lane))
                            for lane in sorted(used))
