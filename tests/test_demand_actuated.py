@@ -306,12 +306,32 @@ def test_queue_choice_ending_on_gaps_holds_a_busy_green(shared_data: Path,
     assert lefts and max(lefts) <= bound, (lefts, bound)
 
 
+def _inlined(prog: Program) -> Program:
+    """``prog`` with its variables written out in its conditions (as before they existed)."""
+    import re
+    from dataclasses import replace
+
+    exprs = {v: e for v, _, e in prog.assignments}
+
+    def expand(cond: str) -> str:
+        while True:
+            out = re.sub(r"\b(qc\d+)\b", lambda m: f"({exprs[m.group(1)]})", cond)
+            if out == cond:
+                return out
+            cond = out
+
+    phases = tuple(replace(ph, early_target=expand(ph.early_target),
+                           final_target=expand(ph.final_target)) for ph in prog.phases)
+    return replace(prog, phases=phases, assignments=())
+
+
 @pytest.mark.sumo
 def test_queue_choice_reads_each_detector_once_with_the_same_result(shared_data: Path,
                                                                     tmp_path: Path) -> None:
     """A written queue-choice program reads each of its detectors once per switching decision
-    into a variable (SUMO ``<assignment>``) instead of at every ``a:DET`` of its conditions:
-    every vehicle's trip and every signal switch are the same as with the detectors read in
+    into a variable (SUMO ``<assignment>``) instead of at every ``a:DET`` of its conditions,
+    and computes the parts its conditions share (queue counts, starvation) once too: every
+    vehicle's trip and every signal switch are the same as with everything written out in
     place, and the program reads back as it was built."""
     import xml.etree.ElementTree as ET
 
@@ -323,14 +343,19 @@ def test_queue_choice_reads_each_detector_once_with_the_same_result(shared_data:
                                   + _plan("once", "once.add.xml")
                                   + _plan("in_place", "in_place.add.xml"))
     prog = _queue_choice_plans(tmp_path, end="gap", once=60.0)
-    in_place = prog.to_xml(read_detectors_once=False)
+    assert prog.assignments and all(v.startswith("qc") for v, _, _ in prog.assignments)
+    in_place = _inlined(prog).to_xml(read_detectors_once=False)
+    assert "qc" not in in_place
     (tmp_path / "in_place.add.xml").write_text(f"<additional>\n{in_place}\n</additional>\n")
     once = (tmp_path / "once.add.xml").read_text()
     n_read = len({d for d, _, _ in prog.detectors})
-    assert once.count("<assignment ") == n_read and "<assignment " not in in_place
+    assert once.count("<assignment ") == n_read + len(prog.assignments)
+    assert "<assignment " not in in_place
     assert "a:t_" not in once.split("</tlLogic>")[0].split("<assignment ")[0]
     tl = ET.parse(tmp_path / "once.add.xml").getroot().find("tlLogic")
-    assert tl is not None and parse_program(tl).phases == prog.phases
+    assert tl is not None
+    back = parse_program(tl)
+    assert back.phases == prog.phases and back.assignments == prog.assignments
     ts.compare(sc, out=tmp_path / "out", progress=False, trajectories=["w_t"])
     case = tmp_path / "out/cases"
     trips = {p: (case / p / "seed_1/tripinfo.csv").read_text() for p in ("once", "in_place")}

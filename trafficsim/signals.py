@@ -122,6 +122,10 @@ class Program:
     detectors
         Lane-area detectors ``(id, lane, length [m])`` that the program's conditions read
         (written next to the ``<tlLogic>``).
+    assignments
+        Variables ``(id, check, value)`` that SUMO sets, in this order, at the start of every
+        switching decision (``<assignment>``: ``id`` takes the value of the expression
+        ``value`` when ``check`` holds); conditions read them by ``id``.
     """
 
     tls_id: str
@@ -132,6 +136,7 @@ class Program:
     params: tuple[tuple[str, str], ...] = ()
     min_greens_s: tuple[float, ...] = ()
     detectors: tuple[tuple[str, str, float], ...] = ()
+    assignments: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.min_greens_s:
@@ -343,8 +348,12 @@ class Program:
                             for k, v in optional if v is not None and v != "")
             lines.append(f'{indent}  <phase duration="{_num(p.duration_s)}" '
                          f'state="{p.state}"{extra}/>')
+        own_vars = [(v, once(check), once(value)) for v, check, value in self.assignments]
+        # (the detector reads first: SUMO runs the assignments in order)
         lines += [f'{indent}  <assignment id={quoteattr(DETECTOR_VAR + d)} check="1" '
                   f'value={quoteattr("a:" + d)}/>' for d in read]
+        lines += [f"{indent}  <assignment id={quoteattr(v)} check={quoteattr(check)} "
+                  f"value={quoteattr(value)}/>" for v, check, value in own_vars]
         lines.append(f"{indent}</tlLogic>")
         # SUMO insists on an output file; /dev/null is understood on every platform
         lines += [f'{indent}<laneAreaDetector id={quoteattr(d)} lane={quoteattr(lane)} '
@@ -368,7 +377,10 @@ class Program:
                             **({"next": list(p.next)} if p.next else {}),
                             **({"final_target": p.final_target} if p.final_target else {}),
                             **({"early_target": p.early_target} if p.early_target else {})}
-                           for p in self.phases]}
+                           for p in self.phases],
+                **({"assignments": [{"id": v, "check": c, "value": e}
+                                    for v, c, e in self.assignments]}
+                   if self.assignments else {})}
 
 
 def _num(x: float) -> str:
@@ -468,7 +480,9 @@ class SignalPlan:
         return ";".join(f"{p.tls_id}:{p.kind}:{_num(p.offset_s)}:"
                         + ",".join(phase(ph) for ph in p.phases)
                         + "".join(f":{k}={v}" for k, v in p.params)
-                        + "".join(f":{d}" for d in p.detectors) for p in self.programs)
+                        + "".join(f":{d}" for d in p.detectors)
+                        + "".join(f":{v}?{c}={e}" for v, c, e in p.assignments)
+                        for p in self.programs)
 
 
 @dataclass(frozen=True)
@@ -575,17 +589,22 @@ def parse_program(tl: ET.Element) -> Program:
     Conditions that read a detector through the variable :meth:`Program.to_xml` assigns read
     it directly again (``a:DET``), so that a written program reads back as it was built.
     """
-    read = {a.get("id", ""): a.get("value", "") for a in tl.findall("assignment")
-            if a.get("check") == "1"
-            and a.get("value", "") == "a:" + a.get("id", "").removeprefix(DETECTOR_VAR)}
+    def is_read(a: ET.Element) -> bool:
+        return (a.get("check") == "1" and a.get("id", "").startswith(DETECTOR_VAR)
+                and a.get("value", "") == "a:" + a.get("id", "").removeprefix(DETECTOR_VAR))
+
+    read = {a.get("id", ""): a.get("value", "") for a in tl.findall("assignment") if is_read(a)}
 
     def direct(cond: str) -> str:
         return _VAR_READ.sub(lambda m: read.get(m.group(0), m.group(0)), cond) if read else cond
 
     phases = [{**ph.attrib, **{k: direct(ph.attrib[k]) for k in ("finalTarget", "earlyTarget")
                                if k in ph.attrib}} for ph in tl.findall("phase")]
-    return _program(tl.attrib, phases,
+    prog = _program(tl.attrib, phases,
                     tuple((p.get("key", ""), p.get("value", "")) for p in tl.findall("param")))
+    own = tuple((a.get("id", ""), direct(a.get("check", "")), direct(a.get("value", "")))
+                for a in tl.findall("assignment") if not is_read(a))
+    return replace(prog, assignments=own) if own else prog
 
 
 def program_of(tl: TlProgram) -> Program:

@@ -608,8 +608,18 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
     def det(lane: str) -> str:
         return f"a:{_queue_detector(program, lane)}"
 
+    # SUMO re-reads a condition's text at every evaluation, bracket by bracket, and the
+    # conditions of every candidate are evaluated every second of a green: the parts that
+    # many conditions share are computed once per decision instead, into variables
+    variables: dict[str, str] = {}  # expression -> variable
+
+    def named(expr: str) -> str:
+        if " " not in expr:  # (a number or a single reading is as cheap to read again)
+            return expr
+        return variables.setdefault(expr, f"{CHOICE_VAR}{len(variables)}")
+
     def count(lanes: set[str]) -> str:
-        return f"({' + '.join(det(lane) for lane in sorted(lanes)) or '0'})"
+        return named(" + ".join(det(lane) for lane in sorted(lanes)) or "0")
 
     gap_s = float(dict(program.params).get("max-gap", "3"))
 
@@ -619,7 +629,7 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
 
     def gapped_out(lanes: set[str]) -> str:  # (no own vehicle within max-gap of the stop line)
         terms = " + ".join(f"a:{_gap_detector(program, lane)}" for lane in sorted(lanes))
-        return f"(({terms or '0'}) == 0)"
+        return named(f"({terms or '0'}) == 0")
 
     def starved(a: int, b: int) -> str:
         state_a, state_b = phases[greens[a]].state, phases[greens[b]].state
@@ -629,7 +639,7 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
             if state_b[lk.index] in "Gg" and state_a[lk.index] not in "Gg":
                 first.setdefault(lk.lane_id, lk.index)
         terms = [f"((r:{i} > {max_wait_s:g}) and {det(lane)})" for lane, i in sorted(first.items())]
-        return _any(terms)
+        return named(_any(terms))
 
     used: set[str] = set().union(*served)
     claimed: set[int] = set()  # green phases that already carry one source's conditions
@@ -654,7 +664,7 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
                 claimed.add(i)
             best = _all([f"({count(gain[b])} >= {count(gain[c])})" for c in order if c != b])
             none_starved = f"(({_any([hungry[c] for c in order if c != b])}) == 0)"
-            ends = (f"({count(others)} > {count(served[a])})" if end == "queue"
+            ends = (named(f"{count(others)} > {count(served[a])}") if end == "queue"
                     else gapped_out(served[a]))
             queue = _all([none_starved, ends, f"({count(gain[b])} > 0)", best])
             final = _all([none_starved, f"({count(gain[b])} > 0)", best])
@@ -671,7 +681,13 @@ def with_queue_choice(net: Network, program: Program, max_wait_s: float = MAX_WA
         detectors += tuple((_gap_detector(program, lane), lane, gap_length(lane))
                            for lane in sorted(used))
     return replace(multi, phases=tuple(phases),
-                   detectors=tuple(dict.fromkeys(multi.detectors + detectors)))
+                   detectors=tuple(dict.fromkeys(multi.detectors + detectors)),
+                   assignments=multi.assignments + tuple((v, "1", expr)
+                                                         for expr, v in variables.items()))
+
+
+#: Prefix of the variables of :func:`with_queue_choice`'s switching rules.
+CHOICE_VAR = "qc"
 
 
 def _gap_detector(program: Program, lane: str) -> str:
@@ -834,7 +850,8 @@ def fixed_time(program: Program) -> Program:
     phases = tuple(replace(ph, min_dur_s=None, max_dur_s=None, earliest_end_s=None,
                            latest_end_s=None, next=(), final_target="", early_target="")
                    for ph in program.phases)
-    return replace(program, phases=phases, kind="static", params=(), detectors=())
+    return replace(program, phases=phases, kind="static", params=(), detectors=(),
+                   assignments=())
 
 
 def best_fixed(search: Search, designed: SignalPlan) -> SignalPlan:
