@@ -252,6 +252,27 @@ def test_a_u_turn_of_the_median_lane_stays_with_the_left_lane() -> None:
     assert {name: m.lanes for name, m in _markings(b)}["left_lane"] == ("L", "TU")
 
 
+def test_a_pocket_never_leaves_a_lane_for_u_turns_alone() -> None:
+    """["LU", "T", "TR"] (an outside check's netgenerate approach): the pocket candidate was
+    ["L", "U", "T", "TR"], a whole lane for u-turns only; the u-turn now goes with the left
+    turn into the pocket and the old median lane carries through traffic."""
+    from trafficsim.optimise.lanes import Approach, _markings
+
+    flows = {"T": 400.0, "L": 300.0, "U": 10.0, "R": 100.0}
+    a = Approach(edge="7", tls="6", marking=("LU", "T", "TR"), length_m=200.0,
+                 flows_veh_h=flows, to_edges={})
+    marks = {name: m.lanes for name, m in _markings(a)}
+    assert marks["left_pocket"] == ("LU", "T", "T", "TR")
+    for lanes in marks.values():
+        assert all(set(lane) - {"U"} for lane in lanes), marks
+    # with no through movement to give the old median lane, no pocket is offered
+    b = Approach(edge="7", tls="6", marking=("LU", "R"), length_m=200.0,
+                 flows_veh_h={"L": 300.0, "U": 10.0, "R": 100.0}, to_edges={})
+    assert "left_pocket" not in {name for name, _ in _markings(b)}
+    # nor a "left lane" that is the lane it already has
+    assert "left_lane" not in {name for name, _ in _markings(b)}
+
+
 def _break_sumo_input(monkeypatch: pytest.MonkeyPatch, which: Callable[[PlanSpec], bool]) -> None:
     """Cut the network of the cases of plans ``which`` picks short: SUMO itself refuses it."""
     import trafficsim.optimise.evaluation as evaluation

@@ -247,11 +247,19 @@ def _markings(a: Approach) -> list[tuple[str, LaneUse]]:
     pocket = min(POCKET_M, a.length_m - MIN_BEFORE_POCKET_M - 5.0)
     pocket = float(int(pocket / 5.0) * 5)
     if pocket >= MIN_POCKET_M and all(rest):
-        out.append(("left_pocket", LaneUse(a.edge, ("L", *rest), pocket_m=pocket)))
+        lanes: tuple[str, ...] | None = ("L", *rest)
+        if rest[0] == "U":  # (the median lane served left turns and u-turns only)
+            # a whole lane for u-turns alone would waste it: the u-turn goes with the left
+            # turn into the pocket and the old median lane carries through traffic
+            lanes = ((f"L{u}", "T", *rest[1:]) if any("T" in r for r in rest[1:])
+                     else None)
+        if lanes is not None:
+            out.append(("left_pocket", LaneUse(a.edge, lanes, pocket_m=pocket)))
         if a.left_veh_h >= DUAL_LEFT_VEH_H and all(rest[1:]):
             out.append(("dual_left", LaneUse(a.edge, (f"L{u}", "L", *rest[1:]),
                                              pocket_m=pocket)))
-    return out
+    # (a "re-marking" the approach already has would spend an evaluation on the start plan)
+    return [(name, m) for name, m in out if m.lanes != a.marking or m.pocket_m is not None]
 
 
 def layout_tag(measures: Sequence[Measure]) -> str:
