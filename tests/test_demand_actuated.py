@@ -306,25 +306,6 @@ def test_queue_choice_ending_on_gaps_holds_a_busy_green(shared_data: Path,
     assert lefts and max(lefts) <= bound, (lefts, bound)
 
 
-def _inlined(prog: Program) -> Program:
-    """``prog`` with its variables written out in its conditions (as before they existed)."""
-    import re
-    from dataclasses import replace
-
-    exprs = {v: e for v, _, e in prog.assignments}
-
-    def expand(cond: str) -> str:
-        while True:
-            out = re.sub(r"\b(qc\d+)\b", lambda m: f"({exprs[m.group(1)]})", cond)
-            if out == cond:
-                return out
-            cond = out
-
-    phases = tuple(replace(ph, early_target=expand(ph.early_target),
-                           final_target=expand(ph.final_target)) for ph in prog.phases)
-    return replace(prog, phases=phases, assignments=())
-
-
 @pytest.mark.sumo
 def test_queue_choice_reads_each_detector_once_with_the_same_result(shared_data: Path,
                                                                     tmp_path: Path) -> None:
@@ -344,7 +325,7 @@ def test_queue_choice_reads_each_detector_once_with_the_same_result(shared_data:
                                   + _plan("in_place", "in_place.add.xml"))
     prog = _queue_choice_plans(tmp_path, end="gap", once=60.0)
     assert prog.assignments and all(v.startswith("qc") for v, _, _ in prog.assignments)
-    in_place = _inlined(prog).to_xml(read_detectors_once=False)
+    in_place = prog.inlined().to_xml(read_detectors_once=False)
     assert "qc" not in in_place
     (tmp_path / "in_place.add.xml").write_text(f"<additional>\n{in_place}\n</additional>\n")
     once = (tmp_path / "once.add.xml").read_text()

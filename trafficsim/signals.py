@@ -361,6 +361,27 @@ class Program:
                   for d, lane, length in self.detectors]
         return "\n".join(lines)
 
+    def inlined(self) -> Program:
+        """The program with its variables written out in its conditions, and none assigned.
+
+        SUMO decides the same with either form (each variable is assigned at the start of every
+        switching decision, before any condition is read); the written-out form costs SUMO
+        more, as it re-reads the shared parts in every condition.
+        """
+        exprs = {v: e for v, c, e in self.assignments if c == "1"}
+        if not exprs or len(exprs) < len(self.assignments):
+            return self  # (a conditional assignment has no written-out form)
+        name = re.compile(r"(?<![\w:.-])(" + "|".join(map(re.escape, exprs)) + r")(?![\w:.-])")
+
+        def expand(cond: str) -> str:
+            while (out := name.sub(lambda m: f"({exprs[m.group(1)]})", cond)) != cond:
+                cond = out
+            return cond
+
+        phases = tuple(replace(ph, early_target=expand(ph.early_target),
+                               final_target=expand(ph.final_target)) for ph in self.phases)
+        return replace(self, phases=phases, assignments=())
+
     def to_dict(self) -> dict[str, object]:
         """JSON form: ids, cycle, offset, stage greens and intergreens, the phases."""
         return {"tls": self.tls_id, "program_id": self.program_id, "type": self.kind,
