@@ -209,6 +209,7 @@ def run_design(toml: Path, out: Path, budget: int, workers: int, end_s: float | 
         cmd += ["--end", f"{end_s:g}"]
     if resume and (out / "journal.jsonl").is_file():
         cmd.append("--resume")
+    code = code_version()  # (the code the search loads now: the checkout may move on meanwhile)
     t0 = time.perf_counter()
     proc = cli(*cmd)
     wall = round(time.perf_counter() - t0, 1)
@@ -217,7 +218,7 @@ def run_design(toml: Path, out: Path, budget: int, workers: int, end_s: float | 
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         return {"ok": False, "wall_s": wall, "error": "\n".join(tail)}
     doc = json.loads((out / "optimise.json").read_text()) if (out / "optimise.json").is_file() else {}
-    return {"ok": True, "budget": budget, "wall_s": wall, "file": str(plan), "code": code_version(),
+    return {"ok": True, "budget": budget, "wall_s": wall, "file": str(plan), "code": code,
             "evaluations": doc.get("evaluations"), "winner": doc.get("best", {}).get("role")}
 
 
