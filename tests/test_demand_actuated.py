@@ -344,3 +344,35 @@ def test_queue_choice_reads_each_detector_once_with_the_same_result(shared_data:
     states = {p: switch_states(case / p / "seed_1/tls_states.xml", "t")
               for p in ("once", "in_place")}
     assert states["once"] == states["in_place"] and len(states["once"]) > 20
+
+
+@pytest.mark.sumo
+def test_a_queue_choice_plan_file_tuned_again_keeps_its_detectors(shared_data: Path,
+                                                                  tmp_path: Path) -> None:
+    """``optimise --plan`` on a plan that loads a written queue-choice file (as
+    ``optimise --design`` writes it): the programs read back keep the lane-area detectors their
+    conditions read, so the optimiser's candidates run (no detector declared twice) and its
+    ``start.add.xml`` loads with a bare ``sumo`` and runs exactly the trips of the file it was
+    read from (before: SUMO refused it, unknown detector)."""
+    from trafficsim.optimise import OptimiseSettings, optimise
+    from trafficsim.sumo import run_tool
+
+    flows = {("n", "s"): 600, ("w", "e"): 600, ("w", "n"): 90, ("s", "w"): 90}
+    sc = single_intersection_case(tmp_path, shared_data, HEADER.format(end=300) + _flows(flows)
+                                  + _plan("qc", "qc.add.xml"))
+    _queue_choice_plans(tmp_path, end="gap", qc=60.0)
+    out = tmp_path / "opt"
+    optimise(sc, out=out, settings=OptimiseSettings(
+        budget=3, seeds=(1,), validate=False, compare_sumo_webster=False, plan="qc"),
+        workers=1, progress=False)
+    ts.compare(sc, out=tmp_path / "cmp", plans=["qc"], progress=False)  # (for its routes)
+    routes = tmp_path / "cmp/cases/qc/seed_1/routes.rou.xml"
+    trips = {}
+    for name, add in (("file", tmp_path / "qc.add.xml"), ("start", out / "start.add.xml")):
+        run_tool("sumo", ["-n", "net.net.xml", "-a", str(add), "-r", str(routes),
+                          "-e", "300", "--seed", "1",
+                          "--no-step-log", "true", "--tripinfo-output", f"{name}.xml"],
+                 cwd=tmp_path)
+        text = (tmp_path / f"{name}.xml").read_text()
+        trips[name] = text[text.index("<tripinfos"):]
+    assert trips["start"] == trips["file"] and trips["file"].count("<tripinfo ") > 50

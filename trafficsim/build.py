@@ -146,10 +146,42 @@ def build_plan(scenario: Scenario, plan: PlanSpec, base_net: Path, out_dir: Path
     draft.additional = resolve_vias(plan_dir / "net.net.xml", draft.additional)
     draft.outputs = resolve_vias(plan_dir / "net.net.xml", draft.outputs)
     # Observers of several plans may ask for the same element: write it once.
-    body = "\n  ".join(dict.fromkeys(draft.additional))
+    body = "\n  ".join(_detectors_once(dict.fromkeys(draft.additional)))
     (plan_dir / "measures.add.xml").write_text(f"<additional>\n  {body}\n</additional>\n",
                                                encoding="utf-8")
     return draft
+
+
+def _detectors_once(elements: Iterable[str]) -> list[str]:
+    """``elements`` with a lane-area detector declared again, the same way, left out.
+
+    A plan file's programs read back keep the detectors their conditions read (written
+    with them again); a plan that loads the file and then runs its programs rewritten (the
+    optimiser's candidates on a baseline with ``optimise --design``'s plan) would declare
+    them twice, which SUMO refuses.  A detector declared again differently is kept (SUMO then
+    names it).
+    """
+    seen: dict[str, tuple[str | None, ...]] = {}
+    out = []
+    for el in elements:
+        lines = []
+        for line in el.split("\n"):
+            text = line.strip()
+            if text.startswith("<laneAreaDetector") and text.endswith("/>"):
+                try:
+                    d = ET.fromstring(text)
+                except ET.ParseError:
+                    d = None
+                if d is not None:
+                    key = tuple(d.get(k) for k in ("lane", "pos", "endPos", "length", "freq",
+                                                     "period", "file"))
+                    if seen.get(d.get("id", "")) == key:
+                        continue
+                    seen.setdefault(d.get("id", ""), key)
+            lines.append(line)
+        if any(ln.strip() for ln in lines):
+            out.append("\n".join(lines))
+    return out
 
 
 def check_signals(base_net: Path, plan_net: Path, plan: str,

@@ -653,8 +653,34 @@ def parse_programs(root: ET.Element) -> list[Program]:
     """Parse the ``<tlLogic>`` elements under a network or additional-file root, in file order.
 
     Programs without a green phase (e.g. rail signals) are left out: there is nothing to time.
+    The lane-area detectors under ``root`` that a program's conditions read, in the form
+    :meth:`Program.to_xml` writes them (ending at the stop line), become the program's own
+    detectors again: a program read from a written plan (``optimise --design``'s queue choice)
+    and written anew keeps the detectors its conditions read (without them SUMO refuses the
+    file: unknown detector).
     """
-    return _timed(map(parse_program, root.iter("tlLogic")))
+    dets = {el.get("id", ""): el for el in root.iter("laneAreaDetector")}
+    return _timed(_with_detectors(parse_program(tl), dets) for tl in root.iter("tlLogic"))
+
+
+def _with_detectors(prog: Program, dets: Mapping[str, ET.Element]) -> Program:
+    """``prog`` with the detectors of ``dets`` its conditions read as its own (see above)."""
+    if prog.detectors or not dets:
+        return prog
+    conds = [c for ph in prog.phases for c in (ph.final_target, ph.early_target)]
+    conds += [c for _, check, value in prog.assignments for c in (check, value)]
+    read = dict.fromkeys(m.group(1) for c in conds for m in _DETECTOR_READ.finditer(c))
+    own = []
+    for d, el in dets.items():  # (in file order: the order to_xml wrote them in)
+        # (only the form to_xml writes: another placement has no (id, lane, length) form)
+        if (d not in read or el.get("pos") is not None or el.get("endPos") != "-0.1"
+                or not el.get("lane") or el.get("length") is None):
+            continue
+        try:
+            own.append((d, el.get("lane", ""), float(el.get("length", ""))))
+        except ValueError:
+            continue
+    return replace(prog, detectors=tuple(own)) if own else prog
 
 
 def _timed(programs: Iterable[Program]) -> list[Program]:
