@@ -319,9 +319,9 @@ class Program:
         per decision into a variable (SUMO's ``<assignment>``, evaluated first at every
         switching decision) and the conditions read the variable: SUMO resolves ``a:DET`` of a
         lane-area detector through a failed induction-loop lookup and a C++ exception, each
-        time it appears.  The values, hence the simulation, are the same; a one-hour run of 19
-        queue-choice lights took 33 s with the detectors read in place and 19 s with them
-        read once (``benchmarks/design_quality.py`` network ``rand_a``, bare ``sumo``).
+        time it appears.  The values, hence the simulation, are the same
+        (``benchmarks/switching_rules.py`` measures the saving; ``read_detectors_once=False``
+        writes the reads in place).
         """
         lines = [f"{indent}<tlLogic id={quoteattr(self.tls_id)} type={quoteattr(self.kind)} "
                  f"programID={quoteattr(self.program_id)} offset=\"{_num(self.offset_s)}\">"]
